@@ -1,0 +1,1 @@
+"""areas capability."""

@@ -1,0 +1,3 @@
+"""areas models."""
+
+from cityops.db import Base  # noqa: F401

@@ -1,0 +1,3 @@
+"""audit models."""
+
+from cityops.db import Base  # noqa: F401

@@ -1,0 +1,3 @@
+"""Default plugin registration for audit."""
+
+from cityops.plugins import hookimpl  # noqa: F401

@@ -1,0 +1,86 @@
+"""The ``cityops`` command. Capabilities add their own sub-commands through the ``register_cli`` hook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cityops.settings import Settings, SettingsError, load_settings
+
+cli = typer.Typer(help="cityops — smart-city services platform.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+console = Console(stderr=True)
+
+
+def settings_from_cli(data_dir: Path | None = None, **overrides: object) -> Settings:
+    """Load settings, exiting with a readable message (not a traceback) when they are wrong."""
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (overrides CITYOPS_DATA_DIR).")
+]
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    data_dir: DataDirOpt = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL deployments).")] = 1,
+) -> None:
+    """Serve the API and web front ends."""
+    import os
+
+    import uvicorn
+
+    settings = settings_from_cli(data_dir, host=host, port=port)
+    if data_dir is not None:
+        os.environ["CITYOPS_DATA_DIR"] = str(data_dir)
+    console.print(f"cityops serving on http://{settings.host}:{settings.port} ({settings.env.value})")
+    uvicorn.run(
+        "cityops.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade(data_dir: DataDirOpt = None, revision: str = "head") -> None:
+    """Apply database migrations."""
+    from cityops.migrate import upgrade
+
+    settings = settings_from_cli(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("Migrating the database…"):
+        upgrade(settings.effective_database_url, revision)
+    console.print("[green]Database is up to date.[/green]")
+
+
+@cli.command()
+def demo(data_dir: DataDirOpt = None) -> None:
+    """Load the pilot demo data (Tây Ninh / former Long An). Safe to run again."""
+    from cityops.demo.loader import load_demo
+
+    settings = settings_from_cli(data_dir)
+    load_demo(settings, console)
+
+
+def main() -> None:
+    from cityops.plugins import plugin_manager
+
+    plugin_manager().hook.register_cli(cli=cli)
+    cli()

@@ -1,0 +1,135 @@
+"""The native API error format and the per-API-family formatter registry.
+
+Native: ``{"error": {"code", "message", "details"}}``. Open311 and SensorThings register their own
+formatters for their path prefixes (STYLE.md: one error type per API family, shaped as its standard wants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+class ApiError(Exception):
+    """An error the client caused (or must be told about); rendered in the API family's format."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _STATUS_CODES.get(status, "error")
+        self.details = details
+        self.headers = headers
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str = "Not found", **kw: Any) -> None:
+        super().__init__(404, message, **kw)
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str = "Forbidden", **kw: Any) -> None:
+        super().__init__(403, message, **kw)
+
+
+class Unauthorized(ApiError):
+    def __init__(self, message: str = "Authentication required", **kw: Any) -> None:
+        super().__init__(401, message, **kw)
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(409, message, **kw)
+
+
+class Invalid(ApiError):
+    def __init__(self, message: str, **kw: Any) -> None:
+        super().__init__(422, message, **kw)
+
+
+Formatter = Callable[[Request, ApiError], Response]
+
+
+def native_error_response(request: Request, err: ApiError) -> Response:
+    body: dict[str, Any] = {"code": err.code, "message": err.message}
+    if err.details is not None:
+        body["details"] = err.details
+    return Response(
+        orjson.dumps({"error": body}, default=str),
+        status_code=err.status,
+        media_type="application/json",
+        headers=err.headers,
+    )
+
+
+_formatters: list[tuple[str, Formatter]] = []
+
+
+def register_formatter(path_prefix: str, formatter: Formatter) -> None:
+    """Let an API family (``/open311``, ``/sta``) render errors under its prefix in its own shape."""
+    _formatters.append((path_prefix, formatter))
+    _formatters.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def _render(request: Request, err: ApiError) -> Response:
+    path = request.url.path
+    for prefix, formatter in _formatters:
+        if path.startswith(prefix):
+            return formatter(request, err)
+    return native_error_response(request, err)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for e in exc.errors():
+        out.append({"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through :func:`_render`."""
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _render(request, exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        err = ApiError(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return _render(request, err)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        err = ApiError(422, "The request is not valid", details=_validation_details(exc))
+        return _render(request, err)
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -1,0 +1,3 @@
+"""events models."""
+
+from cityops.db import Base  # noqa: F401

@@ -1,0 +1,3 @@
+"""identity models."""
+
+from cityops.db import Base  # noqa: F401

@@ -1,0 +1,122 @@
+"""All configuration, in one pydantic-settings class.
+
+Values come from ``CITYOPS_*`` environment variables or a ``.env`` file. Every field carries a
+description: ``docs/configuration.md`` is generated from them and a test fails when one is missing.
+Build settings with :func:`load_settings` (never at import time) so tests can override them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the known default refused outside dev
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class BusKind(StrEnum):
+    MEMORY = "memory"
+    NATS = "nats"
+
+
+class SettingsError(RuntimeError):
+    """Raised with a readable message when the configuration is invalid."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITYOPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    env: Environment = Field(
+        Environment.DEV,
+        description="Deployment mode: `dev` (demo passwords printed, OTP codes logged), `test`, or `production`.",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the embedded SQLite database, media files and backups."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`. "
+        "Empty means SQLite at `<data_dir>/cityops.sqlite3`.",
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connection pool size on PostgreSQL.")
+    secret_key: str = Field(
+        DEV_SECRET,
+        min_length=16,
+        description="Secret used to sign CSRF tokens and derive keyed hashes. Must be changed outside dev.",
+    )
+    host: str = Field("127.0.0.1", description="Address `cityops serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `cityops serve` listens on.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="External base URL, used in links (STA selfLinks, alerts)."
+    )
+    timezone: str = Field(
+        "Asia/Ho_Chi_Minh", description="Local time zone for display and working calendars."
+    )
+    default_locale: str = Field("vi", description="Default UI language (`vi` or `en`).")
+    log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(False, description="Write logs as one JSON object per line.")
+    bus: BusKind = Field(
+        BusKind.MEMORY, description="Event bus: `memory` (in-process) or `nats` (JetStream)."
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL when `bus=nats`.")
+    nats_stream: str = Field("CITYOPS", description="JetStream stream that carries cityops events.")
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker URL (e.g. `mqtt://127.0.0.1:1883`); empty disables MQTT."
+    )
+    token_ttl_minutes: int = Field(
+        60 * 12, ge=1, description="Lifetime of bearer tokens and browser sessions, in minutes."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins allowed per account or per client IP within the throttle window."
+    )
+    login_window_seconds: int = Field(900, ge=1, description="Login throttle window, in seconds.")
+    cookie_secure: bool = Field(
+        False, description="Mark session cookies `Secure` (set when served over HTTPS)."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
+    load_demo: bool = Field(True, description="Let `make run` load the pilot demo data on first start.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "CITYOPS_SECRET_KEY is the development default; set a long random value in production"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cityops.sqlite3').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus ``overrides``; raise :class:`SettingsError` on bad values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            env_name = f"CITYOPS_{name.upper()}" if err["loc"] else name
+            lines.append(f"  {env_name}: {err['msg']}")
+        raise SettingsError("Invalid cityops configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,136 @@
+"""Shared fixtures. Database tests run on both backends: SQLite (embedded) and PostgreSQL 15.
+
+Each test session (each xdist worker) gets its own PostgreSQL database, so parallel runs never collide;
+tables are emptied after every test that used the database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.app import create_app
+from cityops.db import make_engine, make_sessionmaker
+from cityops.models import metadata
+from cityops.settings import Settings, load_settings
+from tests.services import PG_ADMIN_URL, require_postgres
+
+BACKENDS = [b.strip() for b in os.environ.get("CITYOPS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def _create_pg_database() -> str:
+    name = f"cityops_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class Backend:
+    """One database for the whole session on one backend, emptied between tests."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def reset(self) -> None:
+        tables = [t.name for t in reversed(metadata.sorted_tables)]
+        with self.engine.begin() as conn:
+            if self.name == "postgresql":
+                if tables:
+                    conn.execute(
+                        text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                    )
+            else:
+                conn.execute(text("PRAGMA foreign_keys=OFF"))
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+                conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+_backends: dict[str, Backend] = {}
+_pg_urls: list[str] = []
+
+
+def _backend(name: str, tmp_root: Path) -> Backend:
+    if name not in _backends:
+        if name == "postgresql":
+            require_postgres()
+            url = _create_pg_database()
+            _pg_urls.append(url)
+        else:
+            url = f"sqlite:///{tmp_root / 'cityops-test.sqlite3'}"
+        _backends[name] = Backend(name, url)
+    return _backends[name]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for backend in _backends.values():
+        backend.engine.dispose()
+    for url in _pg_urls:
+        _drop_pg_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """The database backend under test; every test using it runs once per backend."""
+    be = _backend(request.param, tmp_path_factory.getbasetemp())
+    try:
+        yield be
+    finally:
+        be.reset()
+
+
+@pytest.fixture
+def engine(backend: Backend) -> Engine:
+    return backend.engine
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    s = sessions()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return load_settings(env="test", data_dir=tmp_path / "data", database_url=backend.url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
