@@ -24,6 +24,9 @@ from cityops.models import metadata
 from cityops.settings import Settings, load_settings
 from tests.services import PG_ADMIN_URL, require_postgres
 
+# Shared fixtures of each capability live in their own modules (one owner each).
+pytest_plugins = ["tests.fixtures_identity", "tests.fixtures_areas"]
+
 BACKENDS = [b.strip() for b in os.environ.get("CITYOPS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 

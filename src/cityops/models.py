@@ -1,11 +1,23 @@
 """Imports every capability's models so one metadata holds the whole schema (Alembic, tests)."""
 
+from cityops.alerts import models as alerts_models
 from cityops.areas import models as areas_models
 from cityops.audit import models as audit_models
 from cityops.db import Base
 from cityops.events import models as events_models
 from cityops.identity import models as identity_models
+from cityops.reports import models as reports_models
+from cityops.sensing import models as sensing_models
 
-__all__ = ["Base", "areas_models", "audit_models", "events_models", "identity_models"]
+__all__ = [
+    "Base",
+    "alerts_models",
+    "areas_models",
+    "audit_models",
+    "events_models",
+    "identity_models",
+    "reports_models",
+    "sensing_models",
+]
 
 metadata = Base.metadata

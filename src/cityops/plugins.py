@@ -29,6 +29,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.areas.plugin",
     "cityops.identity.plugin",
     "cityops.audit.plugin",
+    "cityops.reports.plugin",
+    "cityops.sensing.plugin",
+    "cityops.alerts.plugin",
     "cityops.demo.plugin",
 )
 

@@ -1,0 +1,3 @@
+"""alerts models."""
+
+from cityops.db import Base  # noqa: F401

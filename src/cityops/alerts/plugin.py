@@ -1,0 +1,3 @@
+"""Default plugin registration for alerts."""
+
+from cityops.plugins import hookimpl  # noqa: F401

@@ -1,0 +1,3 @@
+"""reports models."""
+
+from cityops.db import Base  # noqa: F401

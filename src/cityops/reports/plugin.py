@@ -1,0 +1,3 @@
+"""Default plugin registration for reports."""
+
+from cityops.plugins import hookimpl  # noqa: F401

@@ -1,0 +1,1 @@
+"""Sector plugins: one folder each, registered like third-party plugins."""

@@ -1,0 +1,1 @@
+"""sensing capability."""

@@ -1,0 +1,3 @@
+"""sensing models."""
+
+from cityops.db import Base  # noqa: F401

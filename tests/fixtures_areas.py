@@ -1,0 +1,1 @@
+"""Area fixtures (the loaded Tây Ninh / Long An units) shared by tests."""

@@ -1,0 +1,1 @@
+"""Identity fixtures (users, tokens, agencies) shared by every capability's tests."""
