@@ -86,6 +86,73 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
     load_demo: bool = Field(True, description="Let `make run` load the pilot demo data on first start.")
 
+    # Working calendar (cityops.workcalendar) used for SLA deadlines.
+    workday_periods: list[str] = Field(
+        default_factory=lambda: ["07:30-11:30", "13:30-17:00"],
+        description="Working periods of a working day in local time, as `HH:MM-HH:MM` strings (JSON list).",
+    )
+    extra_days_off: list[str] = Field(
+        default_factory=list,
+        description="Extra days off on top of the public holidays of the `holidays` package "
+        "(government-announced bridges, local holidays), as dd/mm/yyyy or ISO dates (JSON list).",
+    )
+    makeup_workdays: list[str] = Field(
+        default_factory=list,
+        description="Weekend days that are working days (make-up days for a bridge holiday), "
+        "as dd/mm/yyyy or ISO dates (JSON list).",
+    )
+    # Media store (cityops.media).
+    media_max_photo_bytes: int = Field(
+        15 * 1024 * 1024, ge=1, description="Largest photo upload accepted, in bytes."
+    )
+    media_max_video_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest (short) video upload accepted, in bytes."
+    )
+    media_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="Largest photo accepted, in pixels (width x height); refuses decompression bombs.",
+    )
+    media_thumbnail_px: int = Field(
+        320, ge=16, description="Longest side of the JPEG thumbnails made for photos, in pixels."
+    )
+    # Notifications (cityops.notify).
+    sms_gateway_url: str | None = Field(
+        None,
+        description="HTTP SMS gateway: cityops POSTs JSON `{to, text}` here; empty disables SMS "
+        "(in dev and test, messages are logged instead).",
+    )
+    sms_gateway_token: str | None = Field(
+        None, description="Bearer token sent to the SMS gateway (`Authorization: Bearer ...`)."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail notifications; empty disables e-mail."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP login user; empty means no login.")
+    smtp_password: str | None = Field(None, description="SMTP login password.")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS on the SMTP connection.")
+    smtp_from: str = Field("cityops@localhost", description="Sender address of notification e-mails.")
+    webpush_vapid_private_key: str | None = Field(
+        None,
+        description="VAPID private key for Web Push; empty (or `pywebpush` not installed) disables sending "
+        "web push, subscriptions are still recorded.",
+    )
+    webpush_vapid_subject: str = Field(
+        "mailto:admin@localhost", description="VAPID subject (`mailto:` or `https:` URL) for Web Push."
+    )
+    notify_max_attempts: int = Field(
+        5, ge=1, description="Delivery attempts per notification before it is marked `failed` for good."
+    )
+    notify_retry_seconds: int = Field(
+        60, ge=1, description="Delay before the first retry of a failed delivery; doubles on each attempt."
+    )
+    otp_ttl_seconds: int = Field(300, ge=30, description="Lifetime of a sign-in one-time code, in seconds.")
+    otp_max_attempts: int = Field(5, ge=1, description="Wrong entries allowed for one one-time code.")
+    otp_max_per_hour: int = Field(
+        5, ge=1, description="One-time codes sent to one phone number per hour at most."
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION and self.secret_key == DEV_SECRET:
