@@ -70,6 +70,28 @@ class Settings(BaseSettings):
     )
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL when `bus=nats`.")
     nats_stream: str = Field("CITYOPS", description="JetStream stream that carries cityops events.")
+    nats_subject_prefix: str = Field(
+        "cityops",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Prefix of every NATS subject cityops publishes (the stream carries `<prefix>.>`).",
+    )
+    nats_max_age_days: float = Field(
+        7, gt=0, description="How long the JetStream stream keeps events, in days."
+    )
+    bus_ack_wait_seconds: float = Field(
+        30, gt=0, description="Seconds a consumer has to handle an event before it is delivered again."
+    )
+    bus_max_deliver: int = Field(
+        5,
+        ge=1,
+        description="Deliveries of one event to a failing consumer before it is dead-lettered (logged).",
+    )
+    outbox_sweep_seconds: float = Field(
+        5, gt=0, description="Interval of the outbox relay's periodic sweep for events not yet published."
+    )
+    outbox_retention_hours: float = Field(
+        72, gt=0, description="Published outbox rows older than this are pruned, in hours."
+    )
     mqtt_url: str | None = Field(
         None, description="MQTT broker URL (e.g. `mqtt://127.0.0.1:1883`); empty disables MQTT."
     )
@@ -85,6 +107,28 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
     load_demo: bool = Field(True, description="Let `make run` load the pilot demo data on first start.")
+    reports_duplicate_radius_m: float = Field(
+        250.0, gt=0, description="Citizen reports: radius (metres) for duplicate suggestions of the same category."
+    )
+    reports_reopen_days: int = Field(
+        14, ge=0, description="Citizen reports: days after resolution during which the reporter may reopen."
+    )
+    reports_ack_hours: float = Field(
+        8.0, gt=0, description="Citizen reports: working hours allowed to acknowledge a new case."
+    )
+    reports_urgent_hours: float = Field(
+        4.0, gt=0, description="Citizen reports: working hours allowed to handle an urgent case."
+    )
+    reports_warning_fraction: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="Citizen reports: share of the handling time after which an SLA warning is sent.",
+    )
+    reports_reference_prefix: str = Field(
+        "PA", description="Citizen reports: prefix of public case references (`PA-2026-000123`)."
+    )
+    reports_max_photos: int = Field(5, ge=0, description="Citizen reports: photos allowed per submission.")
 
     # Working calendar (cityops.workcalendar) used for SLA deadlines.
     workday_periods: list[str] = Field(
