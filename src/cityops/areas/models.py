@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from cityops.db import Base, JSONType
+from cityops.clock import utcnow
+from cityops.db import Base, JSONType, UTCDateTime
 
 
 class Area(Base):
@@ -40,6 +41,25 @@ class Area(Base):
     geometry: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # GeoJSON geometry, WGS 84
     geometry_approximate: Mapped[bool] = mapped_column(Boolean, default=True)
     geometry_source: Mapped[str | None] = mapped_column(String(64))
+    # When the geometry last changed: the point-lookup index (cityops.areas.lookup) rebuilds when it moves.
+    geometry_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the unit came from, e.g. "vietnamadminunits:legacy:tinhlongan_thanhphotanan_phuong1".
+    source_key: Mapped[str | None] = mapped_column(String(160), index=True)
+
+    @validates("geometry")
+    def _stamp_geometry(self, _key: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        self.geometry_changed_at = utcnow()
+        return value
+
+    @property
+    def is_current(self) -> bool:
+        return self.valid_to is None
+
+    def valid_on(self, day: date) -> bool:
+        """True when the unit existed on ``day`` (``valid_from`` inclusive, ``valid_to`` exclusive)."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day < self.valid_to
+        )
 
 
 class AreaLineage(Base):
