@@ -1,0 +1,293 @@
+"""Submitting a report (native API and Open311 share this): validation, routing, SLA, duplicates,
+personal data kept apart, consent, tracking token and ``Idempotency-Key`` replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import h3
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cityops.clock import to_local, utcnow
+from cityops.errors import Conflict, Invalid
+from cityops.reports import integrations, sla, timeline
+from cityops.reports.access import Actor
+from cityops.reports.categories import validate_answers
+from cityops.reports.duplicates import nearby_open_cases
+from cityops.reports.models import (
+    Case,
+    CaseMedia,
+    CaseReporter,
+    CaseSubscription,
+    Category,
+    IdempotencyRecord,
+)
+from cityops.reports.routing import route
+from cityops.reports.workflow import State
+from cityops.settings import Settings
+from cityops.text import nfc, search_key
+
+H3_RESOLUTION = 9  # ~175 m edge: neighbourhood and heat-map cells
+MAX_DESCRIPTION = 4000
+
+
+@dataclass
+class Submission:
+    """A report as intake receives it, already parsed from the native or the Open311 shape."""
+
+    category_code: str
+    description: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    address: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+    consent: bool = False
+    consent_purpose: str = "handling this report"
+    media: list[tuple[int | None, str, str]] = field(default_factory=list)  # (media id, sha256, type)
+    media_urls: list[str] = field(default_factory=list)
+    location_source: str = "device"
+    source: str = "api"
+
+
+@dataclass
+class SubmitResult:
+    case: Case
+    token: str | None  # the raw tracking token (only on the first answer)
+    duplicates: list[dict[str, Any]]
+    replayed: bool = False
+    body: dict[str, Any] | None = None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def case_by_token(session: Session, token: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.token_hash == token_hash(token)))
+
+
+def make_reference(settings: Settings, case: Case) -> str:
+    return f"{settings.reports_reference_prefix}-{to_local(case.submitted_at).year}-{case.id:06d}"
+
+
+def _clean_optional(value: str | None, limit: int, what: str) -> str | None:
+    if value is None:
+        return None
+    text = nfc(value)
+    if len(text) > limit:
+        raise Invalid(f"{what} must be at most {limit} characters")
+    return text or None
+
+
+def validate(session: Session, sub: Submission) -> tuple[Category, dict[str, Any]]:
+    """Check a submission; raise 422 with what is wrong, before anything is written."""
+    category = session.get(Category, sub.category_code)
+    if category is None or not category.active:
+        raise Invalid(f"Unknown category '{sub.category_code}'", code="unknown_category")
+    answers = validate_answers(category.questions, sub.answers)
+    if (sub.lat is None) != (sub.lon is None):
+        raise Invalid("Give both lat and lon, or neither")
+    if sub.lat is not None and sub.lon is not None and not (-90 <= sub.lat <= 90 and -180 <= sub.lon <= 180):
+        raise Invalid("lat/lon out of range")
+    if sub.lat is None and not (sub.address and sub.address.strip()):
+        raise Invalid("A location is required: lat and lon, or an address", code="location_required")
+    if sub.accuracy_m is not None and sub.accuracy_m < 0:
+        raise Invalid("accuracy_m must not be negative")
+    if len(sub.description) > MAX_DESCRIPTION:
+        raise Invalid(f"description must be at most {MAX_DESCRIPTION} characters")
+    has_personal = any([sub.name, sub.phone, sub.email, sub.device_id, sub.account_id])
+    if has_personal and not sub.consent:
+        raise Invalid(
+            "Consent to process the reporter's contact details for handling this report is required",
+            code="consent_required",
+        )
+    return category, answers
+
+
+def request_fingerprint(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+def find_replay(session: Session, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """The stored answer for ``key`` from ``scope``; 409 when the key was used for another request."""
+    row = session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+    if row is not None and row.request_hash != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different request", code="idempotency_key_reused"
+        )
+    return row
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    sub: Submission,
+    *,
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
+    now = now or utcnow()
+    category, answers = validate(session, sub)
+    area_id, agency_id = route(session, sub.lat, sub.lon, category.code)
+    token = secrets.token_urlsafe(24)
+    description = nfc(sub.description)
+    address = _clean_optional(sub.address, 500, "address")
+    case = Case(
+        token_hash=token_hash(token),
+        category_code=category.code,
+        description=description,
+        description_key=search_key(description),
+        answers=answers,
+        lat=sub.lat,
+        lon=sub.lon,
+        accuracy_m=sub.accuracy_m,
+        location_source=sub.location_source if sub.lat is not None else "address",
+        address=address,
+        h3_cell=h3.latlng_to_cell(sub.lat, sub.lon, H3_RESOLUTION)
+        if sub.lat is not None and sub.lon is not None
+        else None,
+        area_id=area_id,
+        agency_id=agency_id,
+        state=State.SUBMITTED.value,
+        urgent=category.urgent,
+        source=sub.source,
+        consent=sub.consent,
+        consent_purpose=nfc(sub.consent_purpose)[:200],
+        submitted_at=now,
+        updated_at=now,
+        sla_hours=sla.handling_hours(settings, category.sla_hours, category.urgent),
+        extended_hours=0.0,
+        overdue=False,
+        hidden=False,
+    )
+    sla.set_deadlines(case, settings, now)
+    session.add(case)
+    session.flush()
+    case.ref = make_reference(settings, case)
+    reporter = CaseReporter(
+        case_id=case.id,
+        user_id=actor.user_id if actor.is_citizen else None,
+        name=_clean_optional(sub.name, 200, "name"),
+        phone=_clean_optional(sub.phone, 32, "phone"),
+        email=_clean_optional(sub.email, 254, "email"),
+        device_id=_clean_optional(sub.device_id, 200, "device_id"),
+        account_id=_clean_optional(sub.account_id, 200, "account_id"),
+        created_at=now,
+    )
+    session.add(reporter)
+    if actor.is_citizen and actor.user_id is not None:
+        session.add(CaseSubscription(case_id=case.id, user_id=actor.user_id, channel="push", created_at=now))
+    for media_id, sha, content_type in sub.media:
+        session.add(
+            CaseMedia(
+                case_id=case.id, media_id=media_id, sha256=sha, content_type=content_type, created_at=now
+            )
+        )
+    for url in sub.media_urls:
+        session.add(CaseMedia(case_id=case.id, sha256="", content_type="url", url=url[:500], created_at=now))
+    duplicates = []
+    if sub.lat is not None and sub.lon is not None:
+        for near in nearby_open_cases(
+            session, category.code, sub.lat, sub.lon, settings.reports_duplicate_radius_m, exclude_id=case.id
+        ):
+            duplicates.append(
+                {
+                    "ref": near.case.ref,
+                    "distance_m": round(near.distance_m, 1),
+                    "state": near.case.state,
+                    "description": near.case.description[:200],
+                    "submitted_at": near.case.submitted_at.isoformat(),
+                }
+            )
+    timeline.record(
+        session,
+        case,
+        actor,
+        now,
+        "submitted",
+        action="submit",
+        to_state=State.SUBMITTED.value,
+        public=True,
+        data={"routed_to": agency_id, "area_id": area_id, "source": sub.source, "consent": sub.consent},
+    )
+    session.flush()
+    integrations.emit(
+        session,
+        "cases.created",
+        {
+            "id": case.id,
+            "ref": case.ref,
+            "category": case.category_code,
+            "area_id": area_id,
+            "agency_id": agency_id,
+        },
+    )
+    return SubmitResult(case=case, token=token, duplicates=duplicates)
+
+
+def submit_idempotent(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    sub: Submission,
+    *,
+    key: str | None,
+    fingerprint_payload: Any,
+    render: Any,
+    now: datetime | None = None,
+) -> tuple[int, dict[str, Any], bool]:
+    """Submit and commit; with an ``Idempotency-Key``, a retry gets the first answer and no second case.
+
+    ``render(result) -> dict`` builds the response body stored for replay. Returns (status, body, replayed).
+    """
+    if key is not None:
+        key = key.strip()
+        if not key or len(key) > 200:
+            raise Invalid("Idempotency-Key must be 1–200 characters")
+        fingerprint = request_fingerprint(fingerprint_payload)
+        found = find_replay(session, actor.label, key, fingerprint)
+        if found is not None:
+            return found.status, found.body, True
+    result = submit(session, settings, actor, sub, now=now)
+    body: dict[str, Any] = render(result)
+    if key is not None:
+        session.add(
+            IdempotencyRecord(
+                scope=actor.label,
+                key=key,
+                request_hash=fingerprint,
+                status=201,
+                body=body,
+                case_id=result.case.id,
+                created_at=now or utcnow(),
+            )
+        )
+    try:
+        session.commit()
+    except IntegrityError:
+        # a concurrent retry with the same key won the race: answer as it did
+        session.rollback()
+        if key is None:
+            raise
+        found = find_replay(session, actor.label, key, fingerprint)
+        if found is None:
+            raise
+        return found.status, found.body, True
+    return 201, body, False

@@ -1,0 +1,165 @@
+"""SLA deadlines on the Vietnamese working calendar, and the sweep that warns, flags and escalates.
+
+- acknowledge within ``reports_ack_hours`` working hours (default 8);
+- handle urgent cases within ``reports_urgent_hours`` (default 4), others within the category's hours;
+- an approved extension moves the handling deadline by its hours;
+- :func:`sweep_sla` (run by the scheduler, testable with an explicit ``now``) warns before a breach,
+  flags overdue cases and escalates them to the agency's supervisors, each once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.reports import integrations
+from cityops.reports.models import Case, CaseEvent
+from cityops.reports.workflow import OPEN_STATES, State
+from cityops.settings import Settings, load_settings
+from cityops.workcalendar import WorkingCalendar
+
+
+def calendar(settings: Settings) -> WorkingCalendar:
+    return WorkingCalendar.from_settings(settings)
+
+
+def handling_hours(settings: Settings, category_hours: float, urgent: bool) -> float:
+    """Working hours allowed to resolve: the urgent budget, or the category's."""
+    return min(settings.reports_urgent_hours, category_hours) if urgent else category_hours
+
+
+def set_deadlines(case: Case, settings: Settings, start: datetime, *, ack: bool = True) -> None:
+    """(Re)compute the deadlines from ``start``: acknowledgement (if ``ack``) and resolution."""
+    cal = calendar(settings)
+    if ack:
+        case.ack_due_at = cal.add_working_hours(start, settings.reports_ack_hours)
+    case.resolve_due_at = cal.add_working_hours(start, case.sla_hours + case.extended_hours)
+    case.overdue = False
+    case.warned_at = None
+    case.escalated_at = None
+
+
+def restart_ack_clock(case: Case, settings: Settings, start: datetime) -> None:
+    """A transferred or returned case must be acknowledged again by its new holder."""
+    case.ack_due_at = calendar(settings).add_working_hours(start, settings.reports_ack_hours)
+
+
+def extend(case: Case, settings: Settings, hours: float) -> None:
+    """Move the resolution deadline by ``hours`` working hours (an approved extension)."""
+    case.extended_hours += hours
+    if case.resolve_due_at is not None:
+        case.resolve_due_at = calendar(settings).add_working_hours(case.resolve_due_at, hours)
+    case.overdue = False
+    case.warned_at = None
+    case.escalated_at = None
+
+
+def awaiting_ack(case: Case) -> bool:
+    return case.state in (State.SUBMITTED, State.REOPENED)
+
+
+def current_due(case: Case) -> datetime | None:
+    """The deadline that matters now: the acknowledgement one while unacknowledged, else resolution."""
+    if case.state not in OPEN_STATES:
+        return None
+    if awaiting_ack(case) and case.ack_due_at is not None:
+        if case.resolve_due_at is None:
+            return case.ack_due_at
+        return min(case.ack_due_at, case.resolve_due_at)
+    return case.resolve_due_at
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    due = current_due(case)
+    return due is not None and now > due
+
+
+def resolved_on_time(case: Case) -> bool | None:
+    """Whether a resolved case met its (possibly extended) handling deadline."""
+    if case.resolved_at is None or case.resolve_due_at is None:
+        return None
+    return case.resolved_at <= case.resolve_due_at
+
+
+@dataclass
+class SweepResult:
+    warned: list[int] = field(default_factory=list)
+    overdue: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+
+
+def _supervisors(session: Session, agency_id: int | None) -> list[int]:
+    from cityops.identity.models import Membership, Role, User
+
+    if agency_id is None:
+        rows = session.scalars(select(User.id).where(User.role == Role.OPERATOR))
+        return list(rows)
+    rows = session.scalars(
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.agency_id == agency_id, User.role == Role.SUPERVISOR)
+    )
+    return list(rows)
+
+
+def _mark(session: Session, case: Case, now: datetime, what: str, data: dict[str, object]) -> None:
+    session.add(CaseEvent(case_id=case.id, at=now, actor_role="system", kind="sla", action=what, data=data))
+    integrations.audit(session, None, f"case.sla_{what}", case.id, after={"state": case.state, **data})
+
+
+def sweep_sla(session: Session, now: datetime, settings: Settings | None = None) -> SweepResult:
+    """Warn, flag overdue and escalate open cases as of ``now``; commit-free (the caller commits).
+
+    Each mark is made once per deadline: a new deadline (extension, reopen) clears the marks.
+    """
+    settings = settings or load_settings()
+    cal = calendar(settings)
+    result = SweepResult()
+    cases = session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES])))
+    for case in cases:
+        due = current_due(case)
+        if due is None:
+            continue
+        if now > due:
+            if not case.overdue:
+                case.overdue = True
+                result.overdue.append(case.id)
+                _mark(session, case, now, "overdue", {"due": due.isoformat()})
+            if case.escalated_at is None:
+                case.escalated_at = now
+                result.escalated.append(case.id)
+                supervisors = _supervisors(session, case.agency_id)
+                _mark(session, case, now, "escalated", {"to": supervisors})
+                for user_id in supervisors:
+                    integrations.notify(
+                        session,
+                        settings,
+                        {"user_id": user_id},
+                        "case_escalated",
+                        {"ref": case.ref, "due": due.isoformat()},
+                    )
+                integrations.emit(
+                    session, "cases.escalated", {"id": case.id, "ref": case.ref, "agency_id": case.agency_id}
+                )
+            continue
+        if case.warned_at is None:
+            budget = (
+                settings.reports_ack_hours if due == case.ack_due_at else case.sla_hours + case.extended_hours
+            )
+            remaining = cal.working_hours_between(now, due)
+            if remaining <= budget * (1 - settings.reports_warning_fraction):
+                case.warned_at = now
+                result.warned.append(case.id)
+                _mark(
+                    session,
+                    case,
+                    now,
+                    "warning",
+                    {"due": due.isoformat(), "remaining_h": round(remaining, 2)},
+                )
+                integrations.emit(session, "cases.sla_warning", {"id": case.id, "ref": case.ref})
+    session.flush()
+    return result
