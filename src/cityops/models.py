@@ -6,6 +6,8 @@ from cityops.audit import models as audit_models
 from cityops.db import Base
 from cityops.events import models as events_models
 from cityops.identity import models as identity_models
+from cityops.media import models as media_models
+from cityops.notify import models as notify_models
 from cityops.reports import models as reports_models
 from cityops.sensing import models as sensing_models
 
@@ -16,6 +18,8 @@ __all__ = [
     "audit_models",
     "events_models",
     "identity_models",
+    "media_models",
+    "notify_models",
     "reports_models",
     "sensing_models",
 ]

@@ -29,6 +29,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.areas.plugin",
     "cityops.identity.plugin",
     "cityops.audit.plugin",
+    "cityops.media.plugin",
+    "cityops.notify.plugin",
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
