@@ -1,0 +1,164 @@
+"""Writing and reading the audit log.
+
+Every state change calls :func:`record` in the same transaction as the change itself, so either both
+are committed or neither is::
+
+    before = snapshot(user)
+    user.role = Role.SUPERVISOR
+    record(session, principal, "user.update", "user", user.id, before=before, after=snapshot(user),
+           request=request)
+    session.commit()
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, inspect, select
+from sqlalchemy.orm import Session
+
+from cityops.audit.models import AuditEntry
+from cityops.clock import utcnow
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from cityops.identity.policy import Principal
+
+# Column names never copied into before/after snapshots (secrets and their digests).
+SECRET_FIELDS = frozenset({"password_hash", "secret_hash", "token_hash", "csrf_token", "password"})
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    return str(value)
+
+
+def snapshot(
+    obj: Any, *, exclude: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The column values of an ORM object as JSON-safe data, without secrets (for before/after)."""
+    skip = SECRET_FIELDS | set(exclude)
+    mapper = inspect(obj).mapper
+    out = {
+        attr.key: _jsonable(getattr(obj, attr.key)) for attr in mapper.column_attrs if attr.key not in skip
+    }
+    if extra:
+        out.update({k: _jsonable(v) for k, v in extra.items()})
+    return out
+
+
+def _actor(actor: Principal | None) -> tuple[str, str | None, str | None]:
+    if actor is None:
+        return "system", None, "system"
+    if actor.user_id is not None:
+        return "user", str(actor.user_id), actor.label
+    if actor.api_key_id is not None:
+        return "api_key", str(actor.api_key_id), actor.label
+    return "anonymous", None, "anonymous"
+
+
+def _request_meta(request: Request | None) -> tuple[str | None, str | None]:
+    if request is None:
+        return None, None
+    ip = request.client.host if request.client else None
+    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    return ip, (str(request_id)[:64] if request_id else None)
+
+
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    target_type: str,
+    target_id: object | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    request: Request | None = None,
+    *,
+    label: str | None = None,
+) -> AuditEntry:
+    """Add one audit entry to ``session`` (flushed, not committed: the caller's transaction decides).
+
+    ``actor`` None means the system itself (CLI, demo loader, background jobs); pass ``label`` to
+    say which (``"cli"``). ``before``/``after`` are made JSON-safe; build them with :func:`snapshot`.
+    """
+    actor_type, actor_id, actor_label = _actor(actor)
+    ip, request_id = _request_meta(request)
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=(label or actor_label or "")[:128] or None,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        before=_jsonable(dict(before)) if before is not None else None,
+        after=_jsonable(dict(after)) if after is not None else None,
+        ip=ip,
+        request_id=request_id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def query(
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    actor_type: str | None = None,
+    actor_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+) -> Select[AuditEntry]:
+    """Entries matching the filters, newest first (keyset-paginate with ``before_id``)."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if target_type:
+        stmt = stmt.where(AuditEntry.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditEntry.target_id == target_id)
+    if actor_type:
+        stmt = stmt.where(AuditEntry.actor_type == actor_type)
+    if actor_id:
+        stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if action:
+        # "user" matches user.create, user.update…; "user.create" matches itself.
+        stmt = stmt.where(
+            (AuditEntry.action == action) | AuditEntry.action.startswith(action + ".", autoescape=True)
+        )
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    if before_id:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return stmt
+
+
+def history(session: Session, target_type: str, target_id: object) -> list[AuditEntry]:
+    """All entries about one object, oldest first (for a case's or a user's history)."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
+        .order_by(AuditEntry.id)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,98 @@
+"""Login throttling, per account and per client IP, kept in the database so every API worker agrees.
+
+At most ``settings.login_max_failures`` failed attempts within ``settings.login_window_seconds``:
+after that, sign-in for that account (or from that IP) is refused with 429 and ``Retry-After``
+until the oldest counted failure leaves the window. A successful sign-in clears the account's
+count (not the IP's: one good account must not reset an attacker's budget for the others).
+While throttled, attempts are refused before the password is checked and are not recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cityops.clock import utcnow
+from cityops.errors import ApiError
+from cityops.identity.models import LoginAttempt
+from cityops.settings import Settings
+
+ACCOUNT = "account"
+IP = "ip"
+
+
+@dataclass(frozen=True)
+class ThrottleKeys:
+    account: str
+    ip: str | None
+
+    def pairs(self) -> list[tuple[str, str]]:
+        out = [(ACCOUNT, self.account)]
+        if self.ip:
+            out.append((IP, self.ip))
+        return out
+
+
+def account_key(identifier: str) -> str:
+    return identifier.strip().lower()[:255]
+
+
+def _counted_failures(session: Session, kind: str, key: str, since: datetime) -> list[datetime]:
+    rows = session.execute(
+        select(LoginAttempt.at, LoginAttempt.success)
+        .where(LoginAttempt.key_kind == kind, LoginAttempt.key == key, LoginAttempt.at > since)
+        .order_by(LoginAttempt.at)
+    ).all()
+    failures: list[datetime] = []
+    for at, success in rows:
+        if success and kind == ACCOUNT:
+            failures.clear()
+        elif not success:
+            failures.append(at)
+    return failures
+
+
+def retry_after(session: Session, settings: Settings, keys: ThrottleKeys, now: datetime | None = None) -> int:
+    """Seconds until sign-in is allowed again for these keys; 0 when it is allowed now."""
+    now = now or utcnow()
+    window = timedelta(seconds=settings.login_window_seconds)
+    wait = 0
+    for kind, key in keys.pairs():
+        failures = _counted_failures(session, kind, key, now - window)
+        if len(failures) >= settings.login_max_failures:
+            # Allowed again once enough of the oldest failures have aged out of the window.
+            release = failures[len(failures) - settings.login_max_failures] + window
+            wait = max(wait, max(1, math.ceil((release - now).total_seconds())))
+    return wait
+
+
+def check(session: Session, settings: Settings, keys: ThrottleKeys, now: datetime | None = None) -> None:
+    """Raise 429 (with ``Retry-After``) when these keys are throttled."""
+    wait = retry_after(session, settings, keys, now)
+    if wait:
+        raise ApiError(
+            429,
+            "Too many failed sign-in attempts; try again later",
+            details={"retry_after": wait},
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def record(
+    session: Session, settings: Settings, keys: ThrottleKeys, *, success: bool, now: datetime | None = None
+) -> None:
+    """Record an attempt for each key and forget attempts older than the window."""
+    now = now or utcnow()
+    horizon = now - timedelta(seconds=settings.login_window_seconds)
+    for kind, key in keys.pairs():
+        session.execute(
+            delete(LoginAttempt).where(
+                LoginAttempt.key_kind == kind, LoginAttempt.key == key, LoginAttempt.at <= horizon
+            )
+        )
+        session.add(LoginAttempt(key_kind=kind, key=key, at=now, success=success))
+    session.flush()
