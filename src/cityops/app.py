@@ -22,8 +22,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Async start-ups registered while building the app (the bus first), then the startup hook
+        # ("after the database and bus are ready"), then any async start-ups that hook added.
+        started = list(app.state.async_startup)
+        for start in started:
+            await start(app)
         pm.hook.startup(app=app)
-        for start in list(app.state.async_startup):
+        for start in list(app.state.async_startup)[len(started) :]:
             await start(app)
         try:
             yield

@@ -1,3 +1,65 @@
-"""Default plugin registration for events."""
+"""Default plugin: the event bus and the outbox relay, started with the app.
 
-from cityops.plugins import hookimpl  # noqa: F401
+``app.state.bus`` exists from app creation (so other plugins can subscribe in their own
+``app.state.async_startup`` entries); it is started first and closed last. ``app.state.outbox_relay``
+publishes committed outbox rows. Both run in every worker process.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from cityops.events.bus import Event, make_bus
+from cityops.events.outbox import OutboxRelay
+from cityops.plugins import hookimpl
+from cityops.settings import Settings
+
+
+@hookimpl(tryfirst=True)
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    bus = make_bus(settings)
+    relay = OutboxRelay(
+        app.state.sessions,
+        bus,
+        sweep_seconds=settings.outbox_sweep_seconds,
+        retention=timedelta(hours=settings.outbox_retention_hours),
+    )
+    app.state.bus = bus
+    app.state.outbox_relay = relay
+
+    async def start_bus(app: FastAPI) -> None:
+        metrics = getattr(app.state, "metrics", None)
+        if metrics is not None:
+
+            def count(event: Event) -> None:
+                metrics.events.labels(event.subject).inc()
+
+            bus.add_publish_listener(count)
+        await bus.start()
+
+    async def close_bus(app: FastAPI) -> None:
+        await bus.close()
+
+    async def start_relay(app: FastAPI) -> None:
+        await relay.start()
+
+    async def stop_relay(app: FastAPI) -> None:
+        await relay.stop()
+
+    # Run in order on start and reversed on stop: bus up, relay up, ... relay down, bus down.
+    app.state.async_startup[:0] = [start_bus, start_relay]
+    app.state.async_shutdown[:0] = [close_bus, stop_relay]
+
+
+def check_bus(request: Request) -> None:
+    bus = request.app.state.bus
+    if not bus.is_ready():
+        raise RuntimeError(f"{type(bus).__name__} is not connected")
+
+
+@hookimpl
+def readiness_checks(app: FastAPI) -> list[tuple[str, Any]]:
+    return [("bus", check_bus)]
