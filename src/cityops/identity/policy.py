@@ -125,6 +125,7 @@ class Action(StrEnum):
     SENSING_MANAGE = "sensing.manage"  # create/edit things, datastreams
     # alerts and the IOC
     ALERT_MANAGE = "alert.manage"  # acknowledge, close alerts; edit rules
+    ALERT_RULE_MANAGE = "alert.rule.manage"  # create, edit, delete alert rules
     IOC_VIEW = "ioc.view"
 
 
@@ -286,6 +287,7 @@ RULES: dict[Action, Rule] = {
     Action.SENSING_MANAGE: roles(Role.OPERATOR, Role.ADMIN),
     # alerts / IOC
     Action.ALERT_MANAGE: IOC,
+    Action.ALERT_RULE_MANAGE: ADMIN,
     Action.IOC_VIEW: any_of(IOC, roles(Role.OFFICER), scope(ApiScope.READ)),
 }
 
