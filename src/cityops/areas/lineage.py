@@ -21,7 +21,7 @@ def direct_successors(session: Session, area_id: int) -> list[tuple[Area, AreaLi
         .where(AreaLineage.predecessor_id == area_id)
         .order_by(AreaLineage.is_default.desc(), Area.name_key, Area.id)
     )
-    return [(a, link) for a, link in session.execute(stmt).tuples()]
+    return [(a, link) for a, link in session.execute(stmt).all()]
 
 
 def direct_predecessors(session: Session, area_id: int) -> list[tuple[Area, AreaLineage]]:
@@ -32,7 +32,7 @@ def direct_predecessors(session: Session, area_id: int) -> list[tuple[Area, Area
         .where(AreaLineage.successor_id == area_id)
         .order_by(Area.level, Area.name_key, Area.id)
     )
-    return [(a, link) for a, link in session.execute(stmt).tuples()]
+    return [(a, link) for a, link in session.execute(stmt).all()]
 
 
 def successors_of(

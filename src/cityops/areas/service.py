@@ -128,8 +128,10 @@ def load_areas(
                             setattr(area, field, value)
                             changed = True
                 geometry = geometries.get(unit.key)
-                # An official (imported) boundary is never replaced by an approximate one.
-                if geometry is not None and (area.geometry is None or area.geometry_approximate is not False):
+                # Only geometry the loader made is refreshed: an imported boundary (or a parent recomputed
+                # from imported children) is never replaced by an approximate cell.
+                owned = area.geometry is None or area.geometry_source in (None, APPROXIMATE_SOURCE)
+                if geometry is not None and owned:
                     if area.geometry != geometry:
                         area.geometry = geometry
                         changed = True
