@@ -138,6 +138,7 @@ class NatsBus(BusBase):
         max_age_seconds: float = 7 * 86400,
         poll_seconds: float = 1.0,
         redeliver_delay: float = 0.05,
+        connect_attempts: int = 3,
     ) -> None:
         super().__init__(max_deliver=max_deliver)
         self.url = url
@@ -147,6 +148,7 @@ class NatsBus(BusBase):
         self.max_age_seconds = max_age_seconds
         self.poll_seconds = poll_seconds
         self.redeliver_delay = redeliver_delay
+        self.connect_attempts = connect_attempts
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._subs: set[NatsSubscription] = set()
@@ -168,7 +170,7 @@ class NatsBus(BusBase):
                 self.url,
                 name="cityops",
                 allow_reconnect=True,
-                max_reconnect_attempts=-1,
+                max_reconnect_attempts=self.connect_attempts,  # fail start-up with a clear message
                 reconnect_time_wait=1,
                 connect_timeout=5,
                 disconnected_cb=disconnected,
@@ -177,6 +179,8 @@ class NatsBus(BusBase):
             )
         except Exception as exc:
             raise RuntimeError(f"cannot reach NATS at {self.url} (CITYOPS_NATS_URL): {exc!r}") from exc
+        # Once up, never give up: reconnect for as long as it takes (the readiness probe reports it).
+        self._nc.options["max_reconnect_attempts"] = -1
         self._js = self._nc.jetstream()
         await self._ensure_stream()
 
