@@ -1,3 +1,102 @@
-"""Default plugin registration for alerts."""
+"""Default plugin registration for alerts: the API, the observation consumer and the staleness sweep.
 
-from cityops.plugins import hookimpl  # noqa: F401
+Rules follow the bus (DESIGN.md §3): the durable consumer ``alerts-rules`` takes ``observations.created``
+events, groups the points by datastream and runs :func:`cityops.alerts.service.process_observations`
+in a worker thread. Redelivery is harmless: points at or before a rule's last evaluated time are ignored.
+A background task sweeps staleness rules every :data:`SWEEP_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cityops.clock import utcnow
+from cityops.db import session_scope
+from cityops.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from cityops.events.bus import Event
+    from cityops.settings import Settings
+
+log = logging.getLogger("cityops.alerts")
+SWEEP_SECONDS = 60.0
+DURABLE = "alerts-rules"
+
+
+def points_by_datastream(payload: dict[str, Any]) -> dict[int, list[tuple[datetime, float]]]:
+    """The numeric points of an ``observations.created`` payload, per datastream."""
+    out: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
+    for obs in payload.get("observations", []):
+        ds_id, result, when = obs.get("datastream_id"), obs.get("result"), obs.get("phenomenon_time")
+        if ds_id is None or when is None or isinstance(result, bool) or not isinstance(result, int | float):
+            continue
+        out[int(ds_id)].append((datetime.fromisoformat(str(when).replace("Z", "+00:00")), float(result)))
+    return out
+
+
+def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]) -> int:
+    """Evaluate the rules for one ``observations.created`` payload; returns the number of alert changes."""
+    from cityops.alerts.service import process_observations
+
+    changes = 0
+    with session_scope(sessions) as session:
+        for ds_id, points in points_by_datastream(payload).items():
+            changes += len(process_observations(session, ds_id, points))
+    return changes
+
+
+def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
+    from cityops.alerts.service import sweep_staleness
+
+    with session_scope(sessions) as session:
+        return len(sweep_staleness(session, now or utcnow()))
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.alerts.api import router
+
+    app.include_router(router)
+    state: dict[str, Any] = {}
+
+    async def start(app: FastAPI) -> None:
+        bus = getattr(app.state, "bus", None)
+        sessions = app.state.sessions
+        if bus is not None:
+
+            async def on_event(event: Event) -> None:
+                await asyncio.to_thread(handle_observations, sessions, event.payload)
+
+            state["subscription"] = await bus.subscribe("observations.created", DURABLE, on_event)
+
+        async def sweeper() -> None:
+            while True:
+                await asyncio.sleep(SWEEP_SECONDS)
+                try:
+                    await asyncio.to_thread(sweep, sessions)
+                except Exception:  # keep sweeping; the error is logged
+                    log.exception("staleness sweep failed")
+
+        state["sweeper"] = asyncio.create_task(sweeper())
+
+    async def stop(app: FastAPI) -> None:
+        task = state.pop("sweeper", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        sub = state.pop("subscription", None)
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.stop()
+
+    app.state.async_startup.append(start)
+    app.state.async_shutdown.append(stop)

@@ -1,0 +1,426 @@
+"""Applying rules to datastreams: evaluation state, alerts, audit entries and events.
+
+* :func:`process_observations` — new (time, value) points of one datastream, through every enabled rule
+  that targets it (by datastream id, or by observed-property code within the rule's areas).
+* :func:`sweep_staleness` — the staleness rules at an explicit ``now`` (run periodically).
+* :func:`acknowledge` / :func:`close` — the operator's side of the lifecycle.
+
+Each change is audited (``cityops.audit.service.record``) and emits one event through the outbox
+(``alerts.opened``, ``alerts.escalated``, ``alerts.deescalated``, ``alerts.acknowledged``,
+``alerts.closed``) carrying the alert's severity, areas and Vietnamese/English messages: notification
+channels (web push, SMS, email, IOC stream) subscribe to those events and deliver to the subscribers of
+the areas concerned. The caller commits.
+
+Which areas a datastream concerns: the rule's ``area_ids`` when set, else the station's — the Thing's
+``properties["area_ids"]`` (set by the loader or an operator). The observed property's code is
+``ObservedProperty.properties["code"]`` (see :mod:`cityops.sensing.properties`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.alerts.models import Alert, AlertArea, AlertState, Rule, RuleKind, RuleState, Severity
+from cityops.alerts.rules import (
+    SEVERITY_EN,
+    SEVERITY_VI,
+    EvalState,
+    Evaluation,
+    Level,
+    Point,
+    SeverityName,
+    StalenessParams,
+    ThresholdParams,
+    Transition,
+    evaluate,
+    evaluate_staleness,
+    levels_from_mapping,
+    parse_params,
+    render_message,
+)
+from cityops.audit.service import record, snapshot
+from cityops.clock import format_datetime, utcnow
+from cityops.errors import Conflict, NotFound
+from cityops.events.outbox import emit
+from cityops.identity.policy import Principal
+from cityops.sensing import properties as props
+from cityops.sensing.models import Datastream, ObservedProperty, Thing
+
+log = logging.getLogger("cityops.alerts")
+
+STATION_LEVEL_SEVERITIES: tuple[SeverityName, ...] = ("watch", "warning", "critical")
+
+DEFAULT_MESSAGE_VI = "{severity_vi}: {property_vi} tại {station} là {value} {unit} lúc {time}{level_text_vi}."
+DEFAULT_MESSAGE_EN = "{severity_en}: {property_en} at {station} is {value} {unit} at {time}{level_text_en}."
+STALE_MESSAGE_VI = "{severity_vi}: trạm {station} không gửi số liệu {property_vi} từ {last_seen}."
+STALE_MESSAGE_EN = "{severity_en}: station {station} has sent no {property_en} data since {last_seen}."
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """What happened to an alert: opened, escalated, deescalated, acknowledged or closed."""
+
+    alert_id: int
+    action: str
+    severity: Severity
+    at: datetime
+
+
+# ------------------------------------------------------------------------------------------ targeting
+
+
+def property_code(session: Session, ds: Datastream) -> str | None:
+    op = session.get(ObservedProperty, ds.observed_property_id)
+    if op is None:
+        return None
+    code = (op.properties or {}).get("code")
+    return str(code) if code else None
+
+
+def station_area_ids(thing: Thing | None) -> list[int]:
+    raw = ((thing.properties or {}) if thing else {}).get("area_ids") or []
+    return [int(a) for a in raw if isinstance(a, int | str) and str(a).isdigit()]
+
+
+def rules_for(session: Session, ds: Datastream, *, kinds: Iterable[RuleKind] | None = None) -> list[Rule]:
+    """Enabled rules targeting ``ds`` directly, or its property within the rule's area scope."""
+    code = property_code(session, ds)
+    stmt = select(Rule).where(Rule.enabled.is_(True))
+    if kinds is not None:
+        stmt = stmt.where(Rule.kind.in_(list(kinds)))
+    candidates = session.scalars(stmt.order_by(Rule.id)).all()
+    thing = session.get(Thing, ds.thing_id)
+    areas = set(station_area_ids(thing))
+    out = []
+    for rule in candidates:
+        if rule.datastream_id is not None:
+            if rule.datastream_id == ds.id:
+                out.append(rule)
+        elif (
+            rule.property_code
+            and rule.property_code == code
+            and (not rule.area_ids or areas & set(rule.area_ids))
+        ):
+            out.append(rule)
+    return out
+
+
+def _levels(rule: Rule, params: ThresholdParams, thing: Thing | None) -> list[Level] | None:
+    if not params.levels_from_thing:
+        return list(params.levels)
+    mapping = ((thing.properties or {}) if thing else {}).get(params.levels_from_thing)
+    if not isinstance(mapping, dict) or not mapping:
+        return None
+    try:
+        return levels_from_mapping(mapping, STATION_LEVEL_SEVERITIES)
+    except (ValidationError, KeyError, TypeError, ValueError):
+        log.warning("rule %s: station levels %r are not valid", rule.id, mapping)
+        return None
+
+
+def _state_row(session: Session, rule: Rule, ds: Datastream) -> RuleState:
+    stmt = select(RuleState).where(RuleState.rule_id == rule.id, RuleState.datastream_id == ds.id)
+    row = session.scalars(stmt.with_for_update()).first()
+    if row is None:
+        row = RuleState(rule_id=rule.id, datastream_id=ds.id, state={})
+        session.add(row)
+    return row
+
+
+# --------------------------------------------------------------------------------------- evaluation
+
+
+def process_observations(
+    session: Session, datastream_id: int, points: Sequence[Point], *, now: datetime | None = None
+) -> list[AlertChange]:
+    """Evaluate new observations of one datastream against its rules; persist and emit what changes."""
+    ds = session.get(Datastream, datastream_id)
+    if ds is None:
+        raise NotFound(f"Datastream {datastream_id} does not exist")
+    clean = [(t, float(v)) for t, v in points if v is not None]
+    if not clean:
+        return []
+    thing = session.get(Thing, ds.thing_id)
+    changes: list[AlertChange] = []
+    for rule in rules_for(session, ds):
+        params = parse_params(rule.kind, rule.parameters)
+        levels = None
+        if isinstance(params, ThresholdParams):
+            levels = _levels(rule, params, thing)
+            if not levels:
+                continue
+        row = _state_row(session, rule, ds)
+        ev = evaluate(rule.kind, params, EvalState.from_json(row.state), clean, levels=levels)
+        changes += _apply(session, rule, ds, thing, row, ev, now=now)
+    return changes
+
+
+def sweep_staleness(session: Session, now: datetime) -> list[AlertChange]:
+    """Open staleness alerts for datastreams silent too long at ``now``."""
+    changes: list[AlertChange] = []
+    rules = session.scalars(
+        select(Rule).where(Rule.enabled.is_(True), Rule.kind == RuleKind.STALENESS).order_by(Rule.id)
+    ).all()
+    for rule in rules:
+        params = parse_params(rule.kind, rule.parameters)
+        assert isinstance(params, StalenessParams)
+        for ds in _datastreams_of(session, rule):
+            row = _state_row(session, rule, ds)
+            state = EvalState.from_json(row.state)
+            ev = evaluate_staleness(params, state, ds.last_phenomenon_time, now)
+            if ev.transitions:
+                thing = session.get(Thing, ds.thing_id)
+                changes += _apply(session, rule, ds, thing, row, ev, now=now)
+    return changes
+
+
+def _datastreams_of(session: Session, rule: Rule) -> list[Datastream]:
+    if rule.datastream_id is not None:
+        ds = session.get(Datastream, rule.datastream_id)
+        return [ds] if ds is not None else []
+    if not rule.property_code:
+        return []
+    out = []
+    for ds in session.scalars(select(Datastream).order_by(Datastream.id)).all():
+        if property_code(session, ds) != rule.property_code:
+            continue
+        if rule.area_ids and not set(rule.area_ids) & set(station_area_ids(session.get(Thing, ds.thing_id))):
+            continue
+        out.append(ds)
+    return out
+
+
+def _context(
+    session: Session, rule: Rule, ds: Datastream, thing: Thing | None, tr: Transition
+) -> dict[str, Any]:
+    code = property_code(session, ds)
+    spec = props.get(code) if code else None
+    unit = (ds.unit_of_measurement or {}).get("symbol") or (spec.unit_symbol if spec else "")
+    severity = tr.severity or Severity.INFO
+    return {
+        "station": thing.name if thing else ds.name,
+        "datastream": ds.name,
+        "property_vi": spec.name_vi if spec else ds.name,
+        "property_en": spec.name_en if spec else ds.name,
+        "value": "" if tr.value is None else f"{tr.value:g}",
+        "unit": unit,
+        "time": format_datetime(tr.at),
+        "severity_vi": SEVERITY_VI[severity],
+        "severity_en": SEVERITY_EN[severity],
+        "level": tr.label or "",
+        "level_text_vi": f" (mức {tr.label})" if tr.label else "",
+        "level_text_en": f" (level {tr.label})" if tr.label else "",
+        "last_seen": format_datetime(ds.last_phenomenon_time) if ds.last_phenomenon_time else "—",
+        "rule": rule.name_vi,
+    }
+
+
+def _messages(ctx: dict[str, Any], rule: Rule) -> tuple[str, str]:
+    stale = rule.kind is RuleKind.STALENESS
+    vi = rule.message_vi or (STALE_MESSAGE_VI if stale else DEFAULT_MESSAGE_VI)
+    en = rule.message_en or (STALE_MESSAGE_EN if stale else DEFAULT_MESSAGE_EN)
+    return render_message(vi, ctx), render_message(en, ctx)
+
+
+def _event(alert: Alert, rule: Rule | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "alert_id": alert.id,
+        "rule_id": alert.rule_id,
+        "rule_code": rule.code if rule else None,
+        "datastream_id": alert.datastream_id,
+        "state": alert.state.value,
+        "severity": alert.severity.value,
+        "area_ids": list(alert.area_ids or []),
+        "message_vi": alert.message_vi,
+        "message_en": alert.message_en,
+        "opened_at": alert.opened_at,
+        "closed_at": alert.closed_at,
+        "last_value": alert.last_value,
+        "peak_value": alert.peak_value,
+    }
+    if extra:
+        payload.update(extra)
+    return payload
+
+
+def _apply(
+    session: Session,
+    rule: Rule,
+    ds: Datastream,
+    thing: Thing | None,
+    row: RuleState,
+    ev: Evaluation,
+    *,
+    now: datetime | None,
+) -> list[AlertChange]:
+    alert = session.get(Alert, row.alert_id) if row.alert_id else None
+    if alert is not None and alert.state is AlertState.CLOSED:
+        alert = None
+    changes: list[AlertChange] = []
+    for tr in ev.transitions:
+        if tr.action == "clear":
+            if alert is not None:
+                before = snapshot(alert)
+                alert.state = AlertState.CLOSED
+                alert.closed_at = tr.at
+                alert.close_reason = "cleared"
+                if tr.value is not None:
+                    alert.last_value = tr.value
+                session.flush()
+                record(
+                    session, None, "alert.clear", "alert", alert.id, before, snapshot(alert), label="alerts"
+                )
+                emit(session, "alerts.closed", _event(alert, rule, {"reason": "cleared"}))
+                changes.append(AlertChange(alert.id, "closed", alert.severity, tr.at))
+                alert = None
+            continue
+        assert tr.severity is not None
+        ctx = _context(session, rule, ds, thing, tr)
+        vi, en = _messages(ctx, rule)
+        if alert is None:
+            alert = _open(session, rule, ds, thing, tr, vi, en)
+            changes.append(AlertChange(alert.id, "opened", alert.severity, tr.at))
+            continue
+        before = snapshot(alert)
+        alert.severity = tr.severity
+        alert.message_vi, alert.message_en = vi, en
+        alert.details = {**(alert.details or {}), "level": tr.level, "label": tr.label}
+        if tr.value is not None:
+            alert.last_value = tr.value
+            alert.peak_value = _more_extreme(rule, alert.peak_value, tr.value)
+        session.flush()
+        action = "escalated" if tr.action == "escalate" else "deescalated"
+        record(
+            session, None, f"alert.{tr.action}", "alert", alert.id, before, snapshot(alert), label="alerts"
+        )
+        emit(session, f"alerts.{action}", _event(alert, rule))
+        changes.append(AlertChange(alert.id, action, alert.severity, tr.at))
+    if alert is not None and ev.last_value is not None:
+        alert.last_value = ev.last_value
+        alert.last_time = ev.state.last_time
+        alert.peak_value = _more_extreme(rule, alert.peak_value, ev.last_value)
+    row.state = ev.state.to_json()
+    row.alert_id = alert.id if alert is not None else None
+    row.updated_at = now or utcnow()
+    session.flush()
+    return changes
+
+
+def _more_extreme(rule: Rule, peak: float | None, value: float) -> float:
+    if peak is None:
+        return value
+    below = rule.kind is RuleKind.THRESHOLD and rule.parameters.get("direction") == "below"
+    return min(peak, value) if below else max(peak, value)
+
+
+def _open(
+    session: Session, rule: Rule, ds: Datastream, thing: Thing | None, tr: Transition, vi: str, en: str
+) -> Alert:
+    assert tr.severity is not None
+    area_ids = sorted(set(rule.area_ids or []) or set(station_area_ids(thing)))
+    alert = Alert(
+        rule_id=rule.id,
+        datastream_id=ds.id,
+        state=AlertState.OPEN,
+        severity=tr.severity,
+        opened_at=tr.at,
+        last_value=tr.value,
+        peak_value=tr.value,
+        last_time=tr.at,
+        area_ids=area_ids,
+        message_vi=vi,
+        message_en=en,
+        details={"level": tr.level, "label": tr.label, "kind": rule.kind.value},
+    )
+    session.add(alert)
+    session.flush()
+    for area_id in area_ids:
+        session.add(AlertArea(alert_id=alert.id, area_id=area_id))
+    session.flush()
+    record(session, None, "alert.open", "alert", alert.id, None, snapshot(alert), label="alerts")
+    emit(session, "alerts.opened", _event(alert, rule))
+    return alert
+
+
+# ---------------------------------------------------------------------------------------- lifecycle
+
+
+def get_alert(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"Alert {alert_id} does not exist")
+    return alert
+
+
+def acknowledge(
+    session: Session, alert_id: int, principal: Principal, *, now: datetime | None = None
+) -> Alert:
+    """open → acknowledged (409 from any other state)."""
+    alert = get_alert(session, alert_id)
+    if alert.state is not AlertState.OPEN:
+        raise Conflict(f"Alert {alert_id} is {alert.state.value}, only an open alert can be acknowledged")
+    before = snapshot(alert)
+    alert.state = AlertState.ACKNOWLEDGED
+    alert.acknowledged_at = now or utcnow()
+    alert.acknowledged_by = principal.user_id
+    session.flush()
+    record(session, principal, "alert.acknowledge", "alert", alert.id, before, snapshot(alert))
+    emit(session, "alerts.acknowledged", _event(alert, _rule(session, alert)))
+    return alert
+
+
+def close(
+    session: Session,
+    alert_id: int,
+    principal: Principal,
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Alert:
+    """open|acknowledged → closed by an operator. The rule stays quiet until its condition clears."""
+    alert = get_alert(session, alert_id)
+    if alert.state is AlertState.CLOSED:
+        raise Conflict(f"Alert {alert_id} is already closed")
+    before = snapshot(alert)
+    alert.state = AlertState.CLOSED
+    alert.closed_at = now or utcnow()
+    alert.closed_by = principal.user_id
+    alert.close_reason = "manual"
+    if note:
+        alert.details = {**(alert.details or {}), "close_note": note}
+    session.flush()
+    record(session, principal, "alert.close", "alert", alert.id, before, snapshot(alert))
+    emit(session, "alerts.closed", _event(alert, _rule(session, alert), {"reason": "manual"}))
+    return alert
+
+
+def _rule(session: Session, alert: Alert) -> Rule | None:
+    return session.get(Rule, alert.rule_id) if alert.rule_id else None
+
+
+def list_alerts(
+    session: Session,
+    *,
+    state: AlertState | None = None,
+    severity: Severity | None = None,
+    area_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Alert]:
+    stmt = select(Alert)
+    if state is not None:
+        stmt = stmt.where(Alert.state == state)
+    if severity is not None:
+        stmt = stmt.where(Alert.severity == severity)
+    if area_id is not None:
+        stmt = stmt.where(Alert.id.in_(select(AlertArea.alert_id).where(AlertArea.area_id == area_id)))
+    stmt = stmt.order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt).all())
