@@ -33,3 +33,14 @@ def new_nats_bus(tag: str | None = None) -> NatsBus:
         poll_seconds=0.2,
         redeliver_delay=0.01,
     )
+
+
+def wait_until_sync(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """:func:`wait_until` for synchronous tests (a bound on a hang, not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
+from cityops.ops.requests import RequestIdFilter
 from cityops.settings import Settings
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
@@ -22,6 +23,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        payload["request_id"] = getattr(record, "request_id", None)
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 payload[key] = value
@@ -30,12 +32,16 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload, default=str).decode()
 
 
-def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None:
+    """Send ``cityops.*`` logs to ``stream`` (stderr by default), as JSON lines when ``log_json``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RequestIdFilter())
     if settings.log_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        )
     root = logging.getLogger("cityops")
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
