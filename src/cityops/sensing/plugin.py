@@ -1,3 +1,18 @@
-"""Default plugin registration for sensing."""
+"""Default plugin registration for sensing: the SensorThings API, native sensing routes, the STA error shape."""
 
-from cityops.plugins import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cityops import errors
+from cityops.plugins import hookimpl
+from cityops.settings import Settings
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.sensing import api, sta_api
+
+    errors.register_formatter("/sta", sta_api.sta_error_response)
+    app.include_router(api.router)
+    app.include_router(sta_api.router)

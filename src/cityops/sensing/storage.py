@@ -408,3 +408,85 @@ def postgres_partition_ddl() -> list[str]:
     Returned empty for now: the ORM table is a plain table on both backends. See the module notes.
     """
     return []
+
+
+def refresh_after_change(session: Session, datastream_id: int, times: Sequence[datetime]) -> None:
+    """Recompute the roll-up buckets around ``times`` and the datastream's ranges and latest value.
+
+    Called after an observation of the datastream was edited or deleted (rare; ingest is append-only).
+    """
+    obs = Observation.__table__.c
+    for interval, width in INTERVALS.items():
+        for start in sorted({bucket_start(t, interval) for t in times}):
+            end = start + width
+            in_bucket = and_(
+                obs.datastream_id == datastream_id,
+                obs.phenomenon_time >= literal(start, UTCDateTime()),
+                obs.phenomenon_time < literal(end, UTCDateTime()),
+                obs.result_number.is_not(None),
+            )
+            agg = session.execute(
+                select(
+                    func.count(),
+                    func.sum(obs.result_number),
+                    func.min(obs.result_number),
+                    func.max(obs.result_number),
+                ).where(in_bucket)
+            ).one()
+            session.execute(
+                delete(ObservationRollup).where(
+                    ObservationRollup.datastream_id == datastream_id,
+                    ObservationRollup.interval == interval,
+                    ObservationRollup.bucket_start == start,
+                )
+            )
+            if agg[0]:
+                last = session.execute(
+                    select(obs.result_number, obs.phenomenon_time)
+                    .where(in_bucket)
+                    .order_by(obs.phenomenon_time.desc())
+                    .limit(1)
+                ).one()
+                session.add(
+                    ObservationRollup(
+                        datastream_id=datastream_id,
+                        interval=interval,
+                        bucket_start=start,
+                        count=agg[0],
+                        sum=agg[1],
+                        min=agg[2],
+                        max=agg[3],
+                        last=last[0],
+                        last_time=last[1],
+                    )
+                )
+    mine = obs.datastream_id == datastream_id
+    ranges = session.execute(
+        select(
+            func.min(obs.phenomenon_time),
+            func.max(func.coalesce(obs.phenomenon_time_end, obs.phenomenon_time)),
+            func.min(obs.result_time),
+            func.max(obs.result_time),
+        ).where(mine)
+    ).one()
+    last_row = session.execute(
+        select(obs.id, obs.result_number, obs.result_json, obs.phenomenon_time)
+        .where(mine)
+        .order_by(obs.phenomenon_time.desc())
+        .limit(1)
+    ).first()
+    session.execute(
+        update(Datastream)
+        .where(Datastream.id == datastream_id)
+        .values(
+            phenomenon_time_start=ranges[0],
+            phenomenon_time_end=ranges[1],
+            result_time_start=ranges[2],
+            result_time_end=ranges[3],
+            last_observation_id=last_row[0] if last_row else None,
+            last_value=last_row[1] if last_row else None,
+            last_result=(last_row[2] if last_row and last_row[1] is None else None),
+            last_phenomenon_time=last_row[3] if last_row else None,
+        )
+    )
+    session.flush()
