@@ -31,7 +31,9 @@ def test_login_returns_a_working_bearer_token(client: TestClient, make_user: Cal
     r = client.post(LOGIN, json={"username": "Can.Bo", "password": DEFAULT_PASSWORD})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["token"] and body["expires_at"] and body["user"]["id"] == user.id
+    assert body["token"]
+    assert body["expires_at"]
+    assert body["user"]["id"] == user.id
     assert "password_hash" not in body["user"]
     me = client.get(ME, headers={"Authorization": f"Bearer {body['token']}"})
     assert me.status_code == 200
@@ -143,10 +145,12 @@ def test_cookie_session_needs_csrf_header_on_unsafe_methods(
     csrf = body["csrf_token"]
     cookies = r.headers.get_list("set-cookie")
     session_cookie = next(c for c in cookies if c.startswith(SESSION_COOKIE + "="))
-    assert "HttpOnly" in session_cookie and "samesite=lax" in session_cookie.lower()
+    assert "HttpOnly" in session_cookie
+    assert "samesite=lax" in session_cookie.lower()
     assert "Secure" not in session_cookie  # settings.cookie_secure is off in tests
     csrf_cookie = next(c for c in cookies if c.startswith(CSRF_COOKIE + "="))
-    assert "HttpOnly" not in csrf_cookie and csrf in csrf_cookie
+    assert "HttpOnly" not in csrf_cookie
+    assert csrf in csrf_cookie
     # safe method: no header needed
     assert client.get(ME).status_code == 200
     new_agency = {"code": "x-1", "name": "Phòng thử"}
@@ -272,7 +276,10 @@ def test_login_upgrades_weak_hash_and_is_audited(
     assert login(client, "cu").status_code == 200
     with sessions() as s:
         new_hash = s.scalar(select(User.password_hash).where(User.id == user.id))
-        assert new_hash and new_hash != weak and new_hash.startswith("$argon2id$")
+        assert new_hash
+        assert new_hash != weak
+        assert new_hash.startswith("$argon2id$")
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "auth.login")).one()
-        assert entry.actor_type == "user" and entry.actor_id == str(user.id)
+        assert entry.actor_type == "user"
+        assert entry.actor_id == str(user.id)
         assert entry.ip == "testclient"

@@ -55,7 +55,7 @@ def test_normalize_phone(raw: str, want: str) -> None:
 
 @pytest.mark.parametrize("raw", ["", "912345678", "09123", "0912abc678", "+84 1234567890123"])
 def test_normalize_phone_refuses(raw: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"phone number|digits"):
         normalize_phone(raw)
 
 
@@ -63,7 +63,10 @@ def test_api_keys_are_random_prefixed_and_only_hashed() -> None:
     key, prefix, secret_hash = tokens.new_api_key()
     other, _, _ = tokens.new_api_key()
     assert key != other
-    assert key.startswith("cok_") and len(key) > 40
-    assert key.startswith(prefix) and len(prefix) == tokens.PREFIX_SHOWN
-    assert secret_hash == tokens.digest(key) and key not in secret_hash
+    assert key.startswith("cok_")
+    assert len(key) > 40
+    assert key.startswith(prefix)
+    assert len(prefix) == tokens.PREFIX_SHOWN
+    assert secret_hash == tokens.digest(key)
+    assert key not in secret_hash
     assert len(secret_hash) == 64

@@ -140,11 +140,11 @@ def test_unknown_action_is_denied_even_to_admins() -> None:
         authorize(ADMIN, "no.such.action")
 
 
-def test_inactive_scopes_from_stored_strings_are_ignored() -> None:
+def test_unknown_stored_scopes_are_ignored() -> None:
     class FakeKey:
         id = 3
         name = "k"
-        scopes = ["read", "bogus"]
+        scopes = ("read", "bogus")
         thing_id = None
         owner_agency_id = None
 
