@@ -26,3 +26,11 @@ def matches(query: str, text: str) -> bool:
     """True when every word of ``query`` appears in ``text``, ignoring case and diacritics."""
     key = search_key(text)
     return all(word in key for word in search_key(query).split())
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a search query as keys, e.g. for ``Model.name_key.contains(word, autoescape=True)``.
+
+    ``search_words("  Tân  An ")`` → ``["tan", "an"]``; an empty or blank query gives ``[]`` (no filter).
+    """
+    return search_key(query).split()
