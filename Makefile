@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint types pytest install system-deps docs clean bench bench-full
+.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,26 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make run: install, migrate, load the demo on first run, serve on http://127.0.0.1:$(PORT)
-run: $(STAMP)
+run: $(STAMP) frontend
 	mkdir -p var
 	$(BIN)/cityops db upgrade --data-dir var
 	test -f var/.demo-loaded || ($(BIN)/cityops demo --data-dir var && touch var/.demo-loaded)
 	CITYOPS_PORT=$(PORT) $(BIN)/cityops serve --data-dir var
 
 ## make test: everything the tests need, then lint, types and the full suite
-test: $(STAMP) system-deps lint types pytest
+test: $(STAMP) system-deps frontend lint types pytest
+
+## make frontend: npm ci from the lockfile, then build the web bundles (skipped when up to date)
+WEB_DIST := src/cityops/web/static/dist/manifest.json
+FRONTEND_SRC := $(shell find frontend/src frontend/templates frontend/icons -type f 2>/dev/null) frontend/build.mjs
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_DIST): frontend/node_modules/.package-lock.json $(FRONTEND_SRC)
+	cd frontend && node build.mjs
+
+frontend: $(WEB_DIST)
 
 system-deps:
 	@bash scripts/system-deps.sh

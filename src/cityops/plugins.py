@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
+    "cityops.web.plugin",
     "cityops.demo.plugin",
 )
 

@@ -1,0 +1,79 @@
+// Build the three front ends into src/cityops/web/static/dist (git-ignored), served by cityops.web.
+// Output: content-hashed bundles, HTML pages with the hashed URLs filled in, a service worker that
+// precaches the citizen app shell, and manifest.json (entry -> files, with byte sizes).
+import * as esbuild from "esbuild";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "..", "src", "cityops", "web", "static", "dist");
+const publicPath = "/static/dist";
+const apps = { citizen: "src/citizen/main.js", officer: "src/officer/main.js", ioc: "src/ioc/main.js" };
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const result = await esbuild.build({
+  absWorkingDir: here,
+  entryPoints: Object.fromEntries(Object.entries(apps).map(([k, v]) => [k, join(here, v)])),
+  bundle: true,
+  minify: true,
+  sourcemap: false,
+  format: "esm",
+  splitting: false,
+  target: ["es2020", "chrome90", "firefox90", "safari14"],
+  outdir: out,
+  entryNames: "[name]-[hash]",
+  assetNames: "assets/[name]-[hash]",
+  publicPath,
+  loader: { ".png": "file", ".svg": "file" },
+  metafile: true,
+  legalComments: "linked",
+  logLevel: "warning",
+});
+
+const manifest = { apps: {}, files: {} };
+for (const [file, info] of Object.entries(result.metafile.outputs)) {
+  const rel = relative(out, join(here, file)).split("\\").join("/");
+  manifest.files[rel] = statSync(join(here, file)).size;
+  if (info.entryPoint) {
+    const name = Object.keys(apps).find((k) => join(here, apps[k]) === join(here, info.entryPoint));
+    if (name) manifest.apps[name] = { js: rel, css: info.cssBundle ? relative(out, join(here, info.cssBundle)) : null };
+  }
+}
+
+// Icons (drawn by hand as SVG) are copied as they are.
+mkdirSync(join(out, "icons"), { recursive: true });
+for (const f of readdirSync(join(here, "icons"))) cpSync(join(here, "icons", f), join(out, "icons", f));
+
+// Pages: templates with {{js}} / {{css}} filled in.
+const pages = { citizen: "citizen.html", officer: "officer.html", ioc: "ioc.html" };
+for (const [app, tpl] of Object.entries(pages)) {
+  const { js, css } = manifest.apps[app];
+  const html = readFileSync(join(here, "templates", tpl), "utf8")
+    .replaceAll("{{js}}", `${publicPath}/${js}`)
+    .replaceAll("{{css}}", css ? `${publicPath}/${css}` : "");
+  writeFileSync(join(out, tpl), html);
+}
+
+// Service worker: precaches the citizen shell; its version changes whenever a shell file does.
+const shell = ["/", `${publicPath}/${manifest.apps.citizen.js}`, `${publicPath}/${manifest.apps.citizen.css}`,
+  "/manifest.webmanifest", `${publicPath}/icons/icon.svg`];
+const version = createHash("sha256").update(JSON.stringify(shell) + readFileSync(join(out, "citizen.html"))).digest("hex").slice(0, 12);
+await esbuild.build({
+  absWorkingDir: here,
+  entryPoints: [join(here, "src", "sw.js")],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  outfile: join(out, "sw.js"),
+  define: { __SHELL__: JSON.stringify(shell), __VERSION__: JSON.stringify(version) },
+  logLevel: "warning",
+});
+manifest.sw = { version, shell };
+writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2));
+const kb = (n) => (n / 1024).toFixed(1) + " KiB";
+for (const [app, f] of Object.entries(manifest.apps))
+  console.log(`${app}: js ${kb(manifest.files[f.js])}, css ${f.css ? kb(manifest.files[f.css]) : "-"}`);

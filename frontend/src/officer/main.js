@@ -1,0 +1,379 @@
+// Officer workspace: sign in (cookie session + CSRF header), inbox with filters and deadline colours,
+// case detail (photos, map, timeline), transitions, transfer, extension, templates, internal notes.
+import "./officer.css";
+import { api, ApiError, items, setCsrf } from "../common/api.js";
+import { $, announce, clear, h } from "../common/dom.js";
+import { EP } from "../common/endpoints.js";
+import { fmtDateTime } from "../common/format.js";
+import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
+import { L, createMap, drawAreas, pinIcon } from "../common/map.js";
+
+const main = $("#main");
+let me = null;
+let categories = [];
+let agencies = [];
+let currentMap = null;
+const filters = { state: "open", category: "", overdue: false, q: "" };
+
+// The state machine (mirrors cityops.reports.workflow) for when the API does not list allowed actions.
+const OPEN = ["submitted", "acknowledged", "assigned", "in_progress", "reopened"];
+const TABLE = {
+  acknowledge: ["submitted", "reopened"],
+  assign: ["acknowledged", "assigned", "in_progress", "reopened"],
+  start: ["assigned"],
+  resolve: ["assigned", "in_progress"],
+  close: ["resolved"],
+  reject: OPEN,
+  transfer: OPEN,
+  return: OPEN,
+  request_extension: ["assigned", "in_progress"],
+};
+const NEEDS_COMMENT = new Set(["close", "reject", "reopen", "transfer", "return", "request_extension"]);
+
+function catName(code) {
+  const c = categories.find((x) => x.code === code);
+  if (!c) return code || "";
+  return (getLang() === "en" ? c.name_en : c.name_vi) || c.code;
+}
+
+function stateBadge(state) {
+  return h(`span.badge.state-${state}`, t(`state.${state}`));
+}
+
+/** Deadline colour: overdue (red), within the last 20 % or 8 h (amber), otherwise green. */
+export function deadlineClass(c, now = Date.now()) {
+  if (!OPEN.includes(c.state)) return "dl-none";
+  const due = c.resolve_due_at || c.expected_at || c.due_at;
+  if (c.overdue || (due && new Date(due).getTime() < now)) return "dl-overdue";
+  if (!due) return "dl-none";
+  const start = new Date(c.submitted_at).getTime();
+  const end = new Date(due).getTime();
+  const left = end - now;
+  if (left < Math.max(0.2 * (end - start), 0) || left < 8 * 3600e3) return "dl-soon";
+  return "dl-ok";
+}
+
+const DL_LABEL = { "dl-overdue": "deadline.overdue", "dl-soon": "deadline.soon", "dl-ok": "deadline.ok" };
+
+async function whoAmI() {
+  try {
+    me = await api(EP.me);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) me = null;
+    else throw err;
+  }
+  $("#who").textContent = me ? me.full_name || me.username : "";
+  $("#logout").hidden = !me;
+  return me;
+}
+
+function viewLogin() {
+  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
+  const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const err = h("p.error", { id: "login-error", role: "alert" });
+  const form = h(
+    "form.login.stack",
+    { id: "login-form" },
+    h("h1", t("auth.title")),
+    h("div.field", h("label", { for: "username" }, t("auth.username")), user),
+    h("div.field", h("label", { for: "password" }, t("auth.password")), pass),
+    err,
+    h("button.btn.btn-primary.btn-big", { type: "submit" }, t("auth.login")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    try {
+      const res = await api(EP.login, { method: "POST", json: { username: user.value.trim(), password: pass.value, session: true } });
+      setCsrf(res.csrf_token);
+      await whoAmI();
+      location.hash = "#/";
+      route();
+    } catch (e2) {
+      err.textContent = e2.status === 401 || e2.status === 400 || e2.status === 422 ? t("auth.failed") : t("common.error", { msg: e2.message });
+      pass.value = "";
+      pass.focus();
+    }
+  });
+  main.append(form);
+  user.focus();
+}
+
+async function loadRefs() {
+  if (!categories.length) categories = items(await api(EP.categories).catch(() => []));
+  if (!agencies.length) agencies = items(await api(EP.agencies).catch(() => []));
+}
+
+async function viewInbox() {
+  await loadRefs();
+  const stateSel = h(
+    "select",
+    { id: "f-state" },
+    h("option", { value: "open" }, t("inbox.open")),
+    h("option", { value: "" }, t("inbox.all")),
+    ["submitted", "acknowledged", "assigned", "in_progress", "reopened", "resolved", "closed", "rejected"].map((s) => h("option", { value: s }, t(`state.${s}`))),
+  );
+  stateSel.value = filters.state;
+  const catSel = h("select", { id: "f-category" }, h("option", { value: "" }, t("inbox.all")), categories.map((c) => h("option", { value: c.code }, catName(c.code))));
+  catSel.value = filters.category;
+  const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: filters.overdue });
+  const q = h("input", { id: "f-q", type: "search", value: filters.q });
+  const table = h("table.inbox", { id: "inbox" });
+  const form = h(
+    "form.filters",
+    { id: "filters", role: "search" },
+    h("div.field", h("label", { for: "f-state" }, t("inbox.state")), stateSel),
+    h("div.field", h("label", { for: "f-category" }, t("inbox.category")), catSel),
+    h("div.check", overdue, h("label", { for: "f-overdue" }, t("inbox.overdue"))),
+    h("div.field.grow", h("label", { for: "f-q" }, t("inbox.search")), q),
+  );
+  const reload = () => {
+    Object.assign(filters, { state: stateSel.value, category: catSel.value, overdue: overdue.checked, q: q.value.trim() });
+    fillInbox(table);
+  };
+  form.addEventListener("change", reload);
+  form.addEventListener("submit", (e) => (e.preventDefault(), reload()));
+  main.append(h("h1", t("inbox.title")), form, h("div.table-wrap", table));
+  await fillInbox(table);
+}
+
+async function fillInbox(table) {
+  const qs = new URLSearchParams({ limit: "100" });
+  if (filters.state) qs.set("state", filters.state);
+  if (filters.category) qs.set("category", filters.category);
+  if (filters.overdue) qs.set("overdue", "true");
+  if (filters.q) qs.set("q", filters.q);
+  let rows = [];
+  try {
+    rows = items(await api(`${EP.cases}?${qs}`));
+  } catch (err) {
+    announce(t("common.error", { msg: err.message }), "error");
+  }
+  clear(table);
+  table.append(
+    h("thead", h("tr", [t("inbox.ref"), t("inbox.category"), t("inbox.state"), t("inbox.submitted"), t("inbox.due")].map((x) => h("th", { scope: "col" }, x)))),
+  );
+  const body = h("tbody");
+  for (const c of rows) {
+    const dl = deadlineClass(c);
+    body.append(
+      h(
+        `tr.${dl}`,
+        { dataset: { id: String(c.id) } },
+        h("td", h("a", { href: `#/case/${c.id}` }, c.ref || `#${c.id}`), c.urgent ? h("span.badge.urgent", "!") : null),
+        h("td", catName(c.category_code || c.category), h("div.muted.small", (c.description || "").slice(0, 80))),
+        h("td", stateBadge(c.state)),
+        h("td", fmtDateTime(c.submitted_at)),
+        h("td", h(`span.dl.${dl}`, fmtDateTime(c.resolve_due_at || c.expected_at) || "–", DL_LABEL[dl] ? h("span.sr-only", ` (${t(DL_LABEL[dl])})`) : null)),
+      ),
+    );
+  }
+  if (!rows.length) body.append(h("tr", h("td", { colspan: 5 }, t("inbox.empty"))));
+  table.append(body);
+}
+
+function allowedActions(c) {
+  if (Array.isArray(c.allowed_actions)) return c.allowed_actions;
+  return Object.entries(TABLE)
+    .filter(([, states]) => states.includes(c.state))
+    .map(([a]) => a);
+}
+
+async function uploadAfterPhoto(caseId, file) {
+  const form = new FormData();
+  form.append("file", file, file.name || "after.jpg");
+  form.append("role", "after");
+  const res = await api(EP.caseMedia(caseId), { method: "POST", form });
+  return res.id ?? res.media_id;
+}
+
+async function viewCase(id) {
+  await loadRefs();
+  let c;
+  try {
+    c = await api(EP.case(id));
+  } catch (err) {
+    main.append(h("p.error", err.status === 404 ? t("case.notFound") : t("common.error", { msg: err.message })));
+    return;
+  }
+  const timeline = c.timeline || items(await api(EP.caseTimeline(id)).catch(() => []));
+  const tl = h("ol.timeline", { id: "timeline" });
+  for (const ev of timeline) {
+    const internal = ev.public === false || ev.kind === "note";
+    tl.append(
+      h(
+        `li${internal ? ".internal" : ""}`,
+        h("time", fmtDateTime(ev.at)),
+        h("strong", ev.to_state && ev.kind === "transition" ? `${t(`action.${ev.action}`)} → ${t(`state.${ev.to_state}`)}` : t(`action.${ev.action || ev.kind}`)),
+        ev.actor_name || ev.actor ? h("span.muted", ` · ${ev.actor_name || ev.actor}`) : null,
+        ev.comment || ev.text ? h("p", ev.comment || ev.text) : null,
+      ),
+    );
+  }
+  const photos = h("div.gallery", { id: "case-photos" });
+  for (const m of c.media || []) {
+    const src = m.thumbnail_url || m.url || EP.mediaFile(m);
+    photos.append(h("figure", h("img", { src, alt: m.role === "after" ? t("case.after") : t("case.photos"), loading: "lazy" }), h("figcaption.muted", m.role === "after" ? t("case.after") : "")));
+  }
+  const mapEl = h("div.map.case-map", { id: "case-map" });
+  const reporter = c.reporter
+    ? h("section", h("h2", t("officer.reporter")), h("p", [c.reporter.name, c.reporter.phone, c.reporter.email].filter(Boolean).join(" · ") || "–"))
+    : null;
+  const answers = Object.entries(c.answers || {});
+  main.append(
+    h("p", h("a", { href: "#/" }, t("officer.back"))),
+    h(
+      "div.case-grid",
+      h(
+        "article.case-main",
+        h("div.card-top", h("h1", c.ref || `#${c.id}`), stateBadge(c.state), h(`span.dl.${deadlineClass(c)}`, fmtDateTime(c.resolve_due_at || c.expected_at))),
+        h("p", h("strong", catName(c.category_code || c.category)), c.area_name ? ` · ${c.area_name}` : "", c.agency_name ? ` · ${c.agency_name}` : ""),
+        h("p", c.description || ""),
+        answers.length ? h("section", h("h2", t("officer.answers")), h("dl.meta", answers.map(([k, v]) => [h("dt", k), h("dd", Array.isArray(v) ? v.join(", ") : String(v))]))) : null,
+        reporter,
+        h("h2", t("case.photos")),
+        photos,
+        mapEl,
+        h("h2", t("case.timeline")),
+        tl,
+      ),
+      h("aside.case-side", actionPanel(c), notePanel(c)),
+    ),
+  );
+  if (c.lat != null && c.lon != null) {
+    currentMap = createMap(mapEl, { center: [c.lat, c.lon], zoom: 15 });
+    drawAreas(currentMap, { fit: false });
+    L.marker([c.lat, c.lon], { icon: pinIcon("pin-report") }).addTo(currentMap);
+  } else mapEl.remove();
+}
+
+function actionPanel(c) {
+  const actions = allowedActions(c).filter((a) => a !== "decide_extension" || me?.role === "supervisor" || me?.role === "admin");
+  if (!actions.length) return h("section");
+  const actionSel = h("select", { id: "action" }, actions.map((a) => h("option", { value: a }, t(`action.${a}`))));
+  const comment = h("textarea", { id: "comment", rows: 4 });
+  const tplSel = h("select", { id: "template" }, h("option", { value: "" }, t("officer.noTemplate")));
+  const agencySel = h("select", { id: "agency" }, agencies.filter((a) => a.id !== c.agency_id).map((a) => h("option", { value: String(a.id) }, a.name)));
+  const hours = h("input", { id: "hours", type: "number", min: "1", max: "720", value: "16" });
+  const photo = h("input", { id: "after-photo", type: "file", accept: "image/*" });
+  const fAgency = h("div.field", h("label", { for: "agency" }, t("officer.agency")), agencySel);
+  const fHours = h("div.field", h("label", { for: "hours" }, t("officer.hours")), hours);
+  const fPhoto = h("div.field", h("label", { for: "after-photo" }, t("officer.afterPhoto")), photo);
+  let templates = [];
+  const sync = () => {
+    const a = actionSel.value;
+    fAgency.hidden = !["transfer", "add_support"].includes(a);
+    fHours.hidden = a !== "request_extension";
+    fPhoto.hidden = a !== "resolve";
+    comment.required = NEEDS_COMMENT.has(a);
+    clear(tplSel).append(h("option", { value: "" }, t("officer.noTemplate")));
+    for (const tp of templates.filter((x) => !x.action || x.action === a)) tplSel.append(h("option", { value: String(tp.id) }, tp.title));
+  };
+  api(EP.templates)
+    .then((d) => {
+      templates = items(d);
+      sync();
+    })
+    .catch(() => {});
+  tplSel.addEventListener("change", () => {
+    const tp = templates.find((x) => String(x.id) === tplSel.value);
+    if (tp) comment.value = tp.body;
+  });
+  actionSel.addEventListener("change", sync);
+  const form = h(
+    "form.stack.panel",
+    { id: "action-form" },
+    h("h2", t("officer.actions")),
+    h("div.field", h("label", { for: "action" }, t("officer.actions")), actionSel),
+    h("div.field", h("label", { for: "template" }, t("officer.template")), tplSel),
+    h("div.field", h("label", { for: "comment" }, t("officer.commentLabel")), comment),
+    fAgency,
+    fHours,
+    fPhoto,
+    h("button.btn.btn-primary", { type: "submit", id: "do-action" }, t("officer.do")),
+  );
+  sync();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const action = actionSel.value;
+    if (comment.required && !comment.value.trim()) return comment.focus();
+    const body = { action };
+    if (comment.value.trim()) body.comment = comment.value.trim();
+    if (!fAgency.hidden && agencySel.value) body.agency_id = Number(agencySel.value);
+    if (!fHours.hidden) body.hours = Number(hours.value);
+    const btn = form.querySelector("#do-action");
+    btn.disabled = true;
+    try {
+      if (!fPhoto.hidden && photo.files[0]) body.media_ids = [await uploadAfterPhoto(c.id, photo.files[0])];
+      await api(EP.caseAction(c.id), { method: "POST", json: body });
+      announce(t("officer.done"), "ok");
+      route();
+    } catch (err) {
+      announce(t("common.error", { msg: err.message }), "error");
+      btn.disabled = false;
+    }
+  });
+  return form;
+}
+
+function notePanel(c) {
+  const text = h("textarea", { id: "note", rows: 3, required: true });
+  const form = h("form.stack.panel", { id: "note-form" }, h("h2", t("action.note")), h("label.sr-only", { for: "note" }, t("action.note")), text, h("button.btn", { type: "submit" }, t("officer.noteSave")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!text.value.trim()) return text.focus();
+    try {
+      await api(EP.caseNotes(c.id), { method: "POST", json: { text: text.value.trim() } });
+      announce(t("officer.done"), "ok");
+      route();
+    } catch (err) {
+      announce(t("common.error", { msg: err.message }), "error");
+    }
+  });
+  return form;
+}
+
+async function route() {
+  if (currentMap) {
+    currentMap.remove();
+    currentMap = null;
+  }
+  clear(main);
+  try {
+    if (me === null) await whoAmI();
+    if (!me) {
+      main.dataset.view = "login";
+      viewLogin();
+    } else {
+      const m = /^#\/case\/(\d+)$/.exec(location.hash);
+      main.dataset.view = m ? "case" : "inbox";
+      await (m ? viewCase(m[1]) : viewInbox());
+    }
+  } catch (err) {
+    main.append(h("p.error", t("common.error", { msg: err.message || String(err) })));
+  }
+  applyI18n(main);
+}
+
+langToggle($("#lang"));
+$("#logout").addEventListener("click", async () => {
+  await api(EP.logout, { method: "POST" }).catch(() => {});
+  me = null;
+  setCsrf(null);
+  location.hash = "#/";
+  route();
+});
+document.addEventListener("langchange", () => route());
+window.addEventListener("hashchange", route);
+// Live: refresh the inbox when cases change (no reload).
+if ("EventSource" in window) {
+  const es = new EventSource(EP.live);
+  let pending = null;
+  const refresh = () => {
+    if (main.dataset.view !== "inbox") return;
+    clearTimeout(pending);
+    pending = setTimeout(() => fillInbox($("#inbox")), 300);
+  };
+  for (const s of ["cases.created", "cases.updated", "cases.transitioned", "cases.overdue"]) es.addEventListener(s, refresh);
+}
+route();

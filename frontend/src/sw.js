@@ -1,0 +1,54 @@
+// Service worker of the citizen PWA: precache the app shell, serve it offline; API calls go to the
+// network (the page keeps unsent reports in its IndexedDB outbox and sends them when back online).
+/* global __SHELL__, __VERSION__ */
+const CACHE = `cityops-shell-${__VERSION__}`;
+const SHELL = __SHELL__;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("cityops-shell-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/open311/") || url.pathname.startsWith("/sta/")) return;
+  if (req.mode === "navigate" && url.pathname === "/") {
+    // network first for the page (fresh asset URLs), the cached shell when offline
+    event.respondWith(
+      fetch(req)
+        .then((res) => {
+          const copy = res.clone();
+          if (res.ok) caches.open(CACHE).then((c) => c.put("/", copy));
+          return res;
+        })
+        .catch(() => caches.match("/")),
+    );
+    return;
+  }
+  if (url.pathname.startsWith("/static/dist/") || url.pathname === "/manifest.webmanifest") {
+    event.respondWith(
+      caches.match(req).then(
+        (hit) =>
+          hit ||
+          fetch(req).then((res) => {
+            if (res.ok && url.pathname.startsWith("/static/dist/")) {
+              const copy = res.clone();
+              caches.open(CACHE).then((c) => c.put(req, copy));
+            }
+            return res;
+          }),
+      ),
+    );
+  }
+});

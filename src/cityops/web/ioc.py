@@ -1,0 +1,233 @@
+"""Read models of the IOC dashboard: KPI tiles, reports per day and stations with their latest state.
+
+``GET /api/v1/ioc/summary?area_id=`` — KPI tiles and reports per local day (last 14 days), for the province
+or one area (drill-down). ``GET /api/v1/ioc/stations`` — every located station (STA Thing) with its
+datastreams' latest values and a level (``good``/``warn``/``bad``/``nodata``) from the AQI band, the
+salinity thresholds and open alerts. Public aggregate data only: no case text, no personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from cityops.alerts.models import Alert, AlertState, Severity
+from cityops.areas.models import Area
+from cityops.clock import LOCAL_TZ, to_local, utcnow
+from cityops.deps import SessionDep
+from cityops.errors import NotFound
+from cityops.reports.models import Case, CaseRating
+from cityops.reports.workflow import OPEN_STATES
+from cityops.sensing import aqi
+from cityops.sensing import properties as props
+from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
+
+router = APIRouter(prefix="/api/v1/ioc", tags=["ioc"])
+
+DAYS = 14
+SATISFIED_SCORE = 4
+SALINITY_WARN = 1.0  # g/L: harms sensitive crops
+SALINITY_BAD = 4.0  # g/L: harms rice
+LEVEL_RANK = {"nodata": 0, "good": 1, "warn": 2, "bad": 3}
+SEVERITY_LEVEL = {
+    Severity.INFO: "good",
+    Severity.WATCH: "warn",
+    Severity.WARNING: "warn",
+    Severity.CRITICAL: "bad",
+}
+_BY_DEFINITION = {p.definition: p.code for p in props.PROPERTIES}
+_OPEN = [s.value for s in OPEN_STATES]
+
+
+def property_code(op: ObservedProperty) -> str:
+    """The cityops code of an observed property (``pm25``, ``salinity``...), or its name lowercased."""
+    extra = op.properties or {}
+    code = extra.get("code") if isinstance(extra, dict) else None
+    if isinstance(code, str) and code:
+        return code
+    return _BY_DEFINITION.get(op.definition, op.name.strip().lower())
+
+
+def _local_midnight_utc(day: datetime) -> datetime:
+    local = to_local(day)
+    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TZ).astimezone(day.tzinfo)
+
+
+def _area_filter(session: Session, area_id: int | None) -> list[Any]:
+    if area_id is None:
+        return []
+    area = session.get(Area, area_id)
+    if area is None:
+        raise NotFound("No such area")
+    if area.level == "province":
+        return []
+    return [Case.area_id == area_id]
+
+
+def summary(session: Session, area_id: int | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """KPI tiles and the reports-per-day series (local days, oldest first)."""
+    now = now or utcnow()
+    where = [Case.hidden.is_(False), *_area_filter(session, area_id)]
+    today = _local_midnight_utc(now)
+    start = today - timedelta(days=DAYS - 1)
+
+    def count(*cond: Any) -> int:
+        return int(session.scalar(select(func.count(Case.id)).where(*where, *cond)) or 0)
+
+    reports_today = count(Case.submitted_at >= today)
+    open_count = count(Case.state.in_(_OPEN))
+    overdue = count(Case.state.in_(_OPEN), Case.overdue.is_(True))
+    resolved = count(Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None))
+    on_time = count(
+        Case.resolved_at.is_not(None),
+        Case.resolve_due_at.is_not(None),
+        Case.resolved_at <= Case.resolve_due_at,
+    )
+    ratings = session.execute(
+        select(
+            func.count(CaseRating.id), func.count(CaseRating.id).filter(CaseRating.score >= SATISFIED_SCORE)
+        )
+        .join(Case, Case.id == CaseRating.case_id)
+        .where(*where)
+    ).one()
+    per_day: dict[str, int] = {}
+    for (submitted,) in session.execute(select(Case.submitted_at).where(*where, Case.submitted_at >= start)):
+        key = to_local(submitted).date().isoformat()
+        per_day[key] = per_day.get(key, 0) + 1
+    days = [(to_local(start) + timedelta(days=i)).date().isoformat() for i in range(DAYS)]
+    worst_aqi, max_salinity = _environment(session)
+    return {
+        "area_id": area_id,
+        "generated_at": now.isoformat(),
+        "reports_today": reports_today,
+        "open": open_count,
+        "overdue": overdue,
+        "on_time_pct": round(100.0 * on_time / resolved, 1) if resolved else None,
+        "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
+        "worst_aqi": worst_aqi,
+        "max_salinity": max_salinity,
+        "daily": [{"day": d, "count": per_day.get(d, 0)} for d in days],
+    }
+
+
+def _latest_rows(session: Session) -> list[tuple[Datastream, str]]:
+    rows = session.execute(select(Datastream, ObservedProperty).join(ObservedProperty)).all()
+    return [(ds, property_code(op)) for ds, op in rows]
+
+
+def _environment(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    worst: dict[str, Any] | None = None
+    salt: dict[str, Any] | None = None
+    for ds, code in _latest_rows(session):
+        if ds.last_value is None:
+            continue
+        if code in ("pm25", "pm10"):
+            value = aqi.sub_index(aqi.Pollutant(code), ds.last_value)
+            if value is not None and (worst is None or value > worst["value"]):
+                band = aqi.band_for(value)
+                worst = {
+                    "value": value,
+                    "datastream_id": ds.id,
+                    "band_vi": band.label_vi,
+                    "band_en": band.label_en,
+                    "colour": band.hex,
+                }
+        if code == "salinity" and (salt is None or ds.last_value > salt["value"]):
+            salt = {"value": round(ds.last_value, 2), "unit": "g/L", "datastream_id": ds.id}
+    return worst, salt
+
+
+def _level_of(code: str, value: float | None) -> tuple[str, str | None]:
+    """(level, colour) of a latest value by the property's own scale; colour only for AQI."""
+    if value is None:
+        return "nodata", None
+    if code in ("pm25", "pm10"):
+        index = aqi.sub_index(aqi.Pollutant(code), value)
+        if index is None:
+            return "nodata", None
+        band = aqi.band_for(index)
+        return ("good" if index <= 100 else "warn" if index <= 150 else "bad"), band.hex
+    if code == "salinity":
+        return ("bad" if value >= SALINITY_BAD else "warn" if value >= SALINITY_WARN else "good"), None
+    return "good", None
+
+
+def stations(session: Session) -> list[dict[str, Any]]:
+    """Located Things with their datastreams' latest values, each with a level; the station's is the worst."""
+    located = session.execute(
+        select(Thing, Location)
+        .join(thing_locations, thing_locations.c.thing_id == Thing.id)
+        .join(Location, and_(Location.id == thing_locations.c.location_id, Location.lat.is_not(None)))
+        .order_by(Thing.id)
+    ).all()
+    alerts: dict[int, Severity] = {}
+    for ds_id, severity in session.execute(
+        select(Alert.datastream_id, Alert.severity).where(
+            Alert.state != AlertState.CLOSED, Alert.datastream_id.is_not(None)
+        )
+    ):
+        if ds_id is not None and (ds_id not in alerts or _rank(severity) > _rank(alerts[ds_id])):
+            alerts[ds_id] = severity
+    streams: dict[int, list[dict[str, Any]]] = {}
+    for ds, code in _latest_rows(session):
+        level, colour = _level_of(code, ds.last_value)
+        alert = alerts.get(ds.id)
+        if alert is not None and LEVEL_RANK[SEVERITY_LEVEL[alert]] > LEVEL_RANK[level]:
+            level = SEVERITY_LEVEL[alert]
+        spec = props.get(code)
+        streams.setdefault(ds.thing_id, []).append(
+            {
+                "id": ds.id,
+                "name": ds.name,
+                "property": code,
+                "property_vi": spec.name_vi if spec else ds.name,
+                "property_en": spec.name_en if spec else ds.name,
+                "unit": (ds.unit_of_measurement or {}).get("symbol"),
+                "value": ds.last_value,
+                "time": ds.last_phenomenon_time.isoformat() if ds.last_phenomenon_time else None,
+                "level": level,
+                "colour": colour,
+                "alert": alert.value if alert is not None else None,
+            }
+        )
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for thing, loc in located:
+        if thing.id in seen:
+            continue
+        seen.add(thing.id)
+        ds_list = streams.get(thing.id, [])
+        level = max((d["level"] for d in ds_list), key=LEVEL_RANK.__getitem__, default="nodata")
+        out.append(
+            {
+                "id": thing.id,
+                "name": thing.name,
+                "kind": (thing.properties or {}).get("kind") or (thing.properties or {}).get("type"),
+                "lat": loc.lat,
+                "lon": loc.lon,
+                "level": level,
+                "datastreams": ds_list,
+            }
+        )
+    return out
+
+
+def _rank(severity: Severity) -> int:
+    return list(Severity).index(severity)
+
+
+@router.get("/summary", summary="IOC KPI tiles and reports per day (province or one area)")
+def summary_route(
+    session: SessionDep,
+    area_id: Annotated[int | None, Query(description="Drill down to one area (ward)")] = None,
+) -> dict[str, Any]:
+    return summary(session, area_id)
+
+
+@router.get("/stations", summary="Stations with their latest values and level, for the IOC map")
+def stations_route(session: SessionDep) -> list[dict[str, Any]]:
+    return stations(session)

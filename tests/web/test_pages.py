@@ -1,0 +1,100 @@
+"""The web capability's HTTP side: pages, bundles, cache headers, CSP, service worker, manifest, live stream."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cityops.events.bus import Event
+from cityops.web.assets import manifest
+from cityops.web.stream import LiveStream, format_sse
+from tests.web.conftest import require_built
+
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    require_built()
+
+
+@pytest.mark.parametrize("path", ["/", "/officer", "/ioc"])
+def test_pages_are_served_with_csp_and_hashed_bundles(client: TestClient, path: str) -> None:
+    res = client.get(path)
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("text/html")
+    csp = res.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert res.headers["cache-control"] == "no-cache"
+    html = res.text
+    assert '<html lang="vi">' in html
+    # no inline script: every <script> has a same-origin src
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts
+    assert all('src="/static/dist/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "http://" not in html
+    assert "https://" not in html
+
+
+def test_bundles_are_immutable_and_unknown_files_404(client: TestClient) -> None:
+    built = manifest()
+    assert built is not None
+    js = built["apps"]["citizen"]["js"]
+    res = client.get(f"/static/dist/{js}")
+    assert res.status_code == 200
+    assert "immutable" in res.headers["cache-control"]
+    assert res.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert client.get("/static/dist/nope-XXXX.js").status_code == 404
+    assert client.get("/static/dist/../../assets.py").status_code == 404
+
+
+def test_bundles_load_nothing_from_the_internet(client: TestClient) -> None:
+    built = manifest()
+    assert built is not None
+    for app in built["apps"].values():
+        for kind in ("js", "css"):
+            if not app[kind]:
+                continue
+            body = client.get(f"/static/dist/{app[kind]}").text
+            # nothing fetched from a CDN or tile server at run time (plain links and comments aside)
+            fetched = re.findall(r"""(?:src=|url\()["' ]*https?://[^"')\s]+""", body)
+            assert fetched == [], fetched
+
+
+def test_service_worker_has_root_scope(client: TestClient) -> None:
+    res = client.get("/sw.js")
+    assert res.status_code == 200
+    assert res.headers["service-worker-allowed"] == "/"
+    assert res.headers["cache-control"] == "no-cache"
+    assert "cityops-shell-" in res.text
+
+
+def test_web_manifest_is_installable(client: TestClient) -> None:
+    res = client.get("/manifest.webmanifest")
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("application/manifest+json")
+    data = res.json()
+    assert data["lang"] == "vi"
+    assert data["start_url"] == "/"
+    assert data["display"] == "standalone"
+    for icon in data["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    assert client.get("/manifest.webmanifest", params={"lang": "en"}).json()["lang"] == "en"
+
+
+def test_format_sse_keeps_only_public_fields() -> None:
+    event = Event("cases.created", {"id": 7, "ref": "PA-2026-000007", "phone": "0909123456", "name": "Lan"})
+    text = format_sse(event).decode()
+    assert text.startswith(f"id: {event.id}\nevent: cases.created\ndata: ")
+    assert text.endswith("\n\n")
+    assert "PA-2026-000007" in text
+    assert "0909123456" not in text
+    assert "Lan" not in text
+
+
+def test_live_stream_filters_subjects() -> None:
+    live = LiveStream()
+    assert live.wants("cases.created")
+    assert live.wants("alerts.opened")
+    assert not live.wants("identity.login")
