@@ -1,3 +1,82 @@
-"""Default plugin registration for notifications."""
+"""Default plugin registration for notifications: built-in channels, retry loop and CLI."""
 
-from cityops.plugins import hookimpl  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from cityops.plugins import hookimpl
+from cityops.settings import Environment
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import FastAPI
+
+    from cityops.settings import Settings
+
+log = logging.getLogger("cityops.notify")
+
+
+@hookimpl
+def alert_channels(settings: Settings) -> list[Any]:
+    from cityops.notify.channels import builtin_channels
+
+    return list(builtin_channels(settings))
+
+
+async def _retry_loop(app: FastAPI) -> None:
+    from cityops.notify.notifier import deliver_due
+
+    settings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.notify_retry_seconds)
+        try:
+            with app.state.sessions() as session:
+                await asyncio.to_thread(deliver_due, session, settings)
+        except Exception:
+            log.exception("notification retry pass failed")
+
+
+@hookimpl
+def startup(app: FastAPI) -> None:
+    """Retry failed deliveries in the background (not under tests: they call ``deliver_due`` themselves)."""
+    if app.state.settings.env is Environment.TEST:
+        return
+
+    async def start(app: FastAPI) -> None:
+        app.state.notify_retry_task = asyncio.create_task(_retry_loop(app))
+
+    async def stop(app: FastAPI) -> None:
+        task = getattr(app.state, "notify_retry_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.state.async_startup.append(start)
+    app.state.async_shutdown.append(stop)
+
+
+@hookimpl
+def register_cli(cli: typer.Typer) -> None:
+    import typer as typer_
+
+    notify_cli = typer_.Typer(help="Notifications.", no_args_is_help=True)
+
+    @notify_cli.command("retry")
+    def retry() -> None:
+        """Send pending notifications and retry failed ones that are due."""
+        from cityops.cli import console, settings_from_cli
+        from cityops.db import make_engine, make_sessionmaker
+        from cityops.notify.notifier import deliver_due
+
+        settings = settings_from_cli()
+        engine = make_engine(settings.effective_database_url)
+        with make_sessionmaker(engine)() as session:
+            count = deliver_due(session, settings)
+        engine.dispose()
+        console.print(f"{count} delivery attempt(s) made.")
+
+    cli.add_typer(notify_cli, name="notify")
