@@ -129,28 +129,6 @@ class Settings(BaseSettings):
         "PA", description="Citizen reports: prefix of public case references (`PA-2026-000123`)."
     )
     reports_max_photos: int = Field(5, ge=0, description="Citizen reports: photos allowed per submission.")
-    reports_duplicate_radius_m: float = Field(
-        250.0, gt=0, description="Citizen reports: radius (metres) for duplicate suggestions of the same category."
-    )
-    reports_reopen_days: int = Field(
-        14, ge=0, description="Citizen reports: days after resolution during which the reporter may reopen."
-    )
-    reports_ack_hours: float = Field(
-        8.0, gt=0, description="Citizen reports: working hours allowed to acknowledge a new case."
-    )
-    reports_urgent_hours: float = Field(
-        4.0, gt=0, description="Citizen reports: working hours allowed to handle an urgent case."
-    )
-    reports_warning_fraction: float = Field(
-        0.8,
-        gt=0,
-        lt=1,
-        description="Citizen reports: share of the handling time after which an SLA warning is sent.",
-    )
-    reports_reference_prefix: str = Field(
-        "PA", description="Citizen reports: prefix of public case references (`PA-2026-000123`)."
-    )
-    reports_max_photos: int = Field(5, ge=0, description="Citizen reports: photos allowed per submission.")
 
     # Working calendar (cityops.workcalendar) used for SLA deadlines.
     workday_periods: list[str] = Field(
