@@ -102,3 +102,32 @@ def test_load_repairs_a_changed_unit(session: Session, loaded_areas: LoadedAreas
     session.refresh(ward)
     assert ward.name == "Phường Tân An"
     assert ward.name_key == "phuong tan an"
+
+
+def test_plugin_hooks_load_demo_and_register_the_cli(session: Session) -> None:
+    import io
+
+    import typer
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from cityops.areas import plugin
+    from cityops.settings import load_settings
+
+    buffer = io.StringIO()
+    plugin.load_demo(session=session, settings=load_settings(env="test"), console=Console(file=buffer))
+    session.commit()
+    assert "Areas: 403 created" in buffer.getvalue()
+    assert _count(session, Area.level == "commune") == 96 + 280
+
+    root = typer.Typer()
+
+    @root.callback()
+    def _root() -> None:
+        """Test root."""
+
+    plugin.register_cli(cli=root)
+    result = CliRunner().invoke(root, ["areas", "--help"])
+    assert result.exit_code == 0
+    for command in ("list", "show", "lookup", "import", "load"):
+        assert command in result.output

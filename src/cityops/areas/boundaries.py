@@ -29,7 +29,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -110,11 +109,8 @@ def _reproject(geom: BaseGeometry, transformer: Transformer | None) -> BaseGeome
     if transformer is None:
         return geom
 
-    def fn(coords: Any) -> Any:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, fn)
+    result: BaseGeometry = shapely.transform(geom, transformer.transform, interleaved=False)
+    return result
 
 
 def _label(index: int, props: Mapping[str, Any]) -> str:
