@@ -103,9 +103,9 @@ def test_dev_messages_go_to_the_log_after_commit(settings: Settings, session: Se
     [sent] = LogChannel.recent("case_status")
     assert (
         sent.body_vi
-        == "Phản ánh PA-2026-000123 của bạn đã chuyển sang trạng thái: in_progress. Đội vệ sinh đang xử lý."
+        == "Phản ánh PA-2026-000123 của bạn đã chuyển sang trạng thái: đang xử lý. Đội vệ sinh đang xử lý."
     )
-    assert sent.body_en.startswith("Your report PA-2026-000123")
+    assert sent.body_en == "Your report PA-2026-000123 is now: in progress. Đội vệ sinh đang xử lý."
     assert sent.recipient.phone == "+84912345678"
     [row] = rows(session)
     assert (row.status, row.attempts, row.address) == ("sent", 1, "+84912345678")

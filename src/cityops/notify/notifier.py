@@ -63,6 +63,19 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# Case states (cityops.reports.workflow.State) as citizens read them, (vi, en).
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    "submitted": ("đã gửi", "submitted"),
+    "acknowledged": ("đã tiếp nhận", "acknowledged"),
+    "assigned": ("đã giao xử lý", "assigned"),
+    "in_progress": ("đang xử lý", "in progress"),
+    "resolved": ("đã xử lý xong", "resolved"),
+    "closed": ("đã đóng", "closed"),
+    "rejected": ("không được tiếp nhận", "rejected"),
+    "reopened": ("được mở lại", "reopened"),
+}
+
+
 def register_template(name: str, subject_vi: str, body_vi: str, subject_en: str, body_en: str) -> None:
     """Add or replace a message template (capabilities and sectors add their own)."""
     TEMPLATES[name] = (subject_vi, body_vi, subject_en, body_en)
@@ -84,7 +97,12 @@ def render(
     """Build a :class:`Message` from a template; an unknown template still yields a readable message."""
     values = _Blank({k: "" if v is None else v for k, v in context.items()})
     if template in TEMPLATES:
-        parts = [text.format_map(values).strip() for text in TEMPLATES[template]]
+        vi, en = _Blank(values), _Blank(values)
+        state = str(context.get("state") or "")
+        if state in STATE_LABELS:  # case states read as words, not codes
+            vi["state"], en["state"] = STATE_LABELS[state]
+        langs = (vi, vi, en, en)
+        parts = [text.format_map(lang).strip() for text, lang in zip(TEMPLATES[template], langs, strict=True)]
     else:
         log.warning("notification template %r is not registered; sending the raw context", template)
         raw = ", ".join(f"{k}: {v}" for k, v in context.items())
