@@ -152,6 +152,17 @@ def world(session: Session, settings: Settings) -> World:
     return build_world(session, settings)
 
 
+def jpeg_bytes(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real JPEG."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
 def make_open311_key(session: Session) -> str:
     """An API key with the open311 scope; returns the raw key."""
     from cityops.identity.tokens import new_api_key
@@ -162,4 +173,13 @@ def make_open311_key(session: Session) -> str:
     return raw
 
 
-__all__ = ["A_POINT", "B_POINT", "MONDAY_9", "ApiKey", "World", "build_world", "make_open311_key"]
+__all__ = [
+    "A_POINT",
+    "B_POINT",
+    "MONDAY_9",
+    "ApiKey",
+    "World",
+    "build_world",
+    "jpeg_bytes",
+    "make_open311_key",
+]

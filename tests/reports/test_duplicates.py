@@ -57,15 +57,15 @@ def test_merge_moves_reporters_and_followers_to_the_master(world: World) -> None
     c1, c2 = world.actor("citizen"), world.actor("citizen2")
     master = world.submit(actor=c1, name="Nguyễn Văn A", phone="0901234567", consent=True)
     dup = world.submit(actor=c2, point=NEAR, name="Trần Thị B", email="b@example.vn", consent=True)
+    bad = world.submit()
+    perform(
+        world.session,
+        world.settings,
+        world.actor("officer_a"),
+        bad,
+        ActionRequest(CaseAction.REJECT, reason="out_of_scope", comment="x"),
+    )
     with pytest.raises(Conflict):  # the table forbids merging from a final state
-        bad = world.submit()
-        perform(
-            world.session,
-            world.settings,
-            world.actor("officer_a"),
-            bad,
-            ActionRequest(CaseAction.REJECT, reason="out_of_scope", comment="x"),
-        )
         perform(
             world.session,
             world.settings,

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from cityops.audit.models import AuditEntry
 from cityops.errors import Conflict, Forbidden, Invalid
 from cityops.identity.policy import Principal
+from cityops.media.store import store_upload
 from cityops.reports.access import Actor
 from cityops.reports.handling import ActionRequest, perform
-from cityops.reports.models import Case, CaseAgency, CaseEvent, CaseExtension
+from cityops.reports.models import Case, CaseAgency, CaseEvent, CaseExtension, CaseMedia
 from cityops.reports.workflow import TRANSITIONS, CaseAction, State, allowed_actions, target_state
-from tests.reports.conftest import MONDAY_9, World
+from tests.reports.conftest import MONDAY_9, World, jpeg_bytes
 
 A = CaseAction
 
@@ -194,7 +195,9 @@ def test_requirements_comment_reason_proof(world: World) -> None:
     with pytest.raises(Invalid, match="after-photo or a written reason"):
         _do(world, case, "officer_a", A.RESOLVE)
     world.session.rollback()
-    _do(world, case, "officer_a", A.RESOLVE, after_media=[(None, "ab" * 32, "image/jpeg")])
+    photo = store_upload(world.settings, world.session, jpeg_bytes(), "after.jpg", "image/jpeg").item
+    _do(world, case, "officer_a", A.RESOLVE, after_media=[photo.id])
+    assert world.session.scalar(select(CaseMedia.role).where(CaseMedia.case_id == case.id)) == "after"
     with pytest.raises(Invalid, match="comment is required"):
         _do(world, case, "officer_a", A.CLOSE)
     world.session.rollback()

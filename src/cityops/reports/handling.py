@@ -54,7 +54,7 @@ class ActionRequest:
     extension_id: int | None = None
     approve: bool | None = None
     master_id: int | None = None  # merge into
-    after_media: list[tuple[int | None, str, str]] = field(default_factory=list)  # (media id, sha256, type)
+    after_media: list[int] = field(default_factory=list)  # cityops.media ids of after-photos
 
 
 def _agency_exists(session: Session, agency_id: int) -> bool:
@@ -131,17 +131,12 @@ def perform(
     elif action is CaseAction.RESOLVE:
         if not req.after_media and not comment:
             raise Invalid("Resolving needs an after-photo or a written reason", code="proof_required")
-        for media_id, sha, content_type in req.after_media:
-            session.add(
-                CaseMedia(
-                    case_id=case.id,
-                    media_id=media_id,
-                    sha256=sha,
-                    content_type=content_type,
-                    role="after",
-                    created_at=now,
-                )
-            )
+        from cityops.media.models import MediaItem
+
+        for media_id in req.after_media:
+            if session.get(MediaItem, media_id) is None:
+                raise Invalid("Unknown media id; upload the after-photo first", code="unknown_media")
+            session.add(CaseMedia(case_id=case.id, media_id=media_id, role="after", created_at=now))
         case.resolved_at = now
         case.resolution_note = comment
         data["after_photos"] = len(req.after_media)

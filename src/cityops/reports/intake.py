@@ -4,8 +4,9 @@ personal data kept apart, consent, tracking token and ``Idempotency-Key`` replay
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,7 +58,7 @@ class Submission:
     account_id: str | None = None
     consent: bool = False
     consent_purpose: str = "handling this report"
-    media: list[tuple[int | None, str, str]] = field(default_factory=list)  # (media id, sha256, type)
+    media_ids: list[int] = field(default_factory=list)  # cityops.media items uploaded beforehand
     media_urls: list[str] = field(default_factory=list)
     location_source: str = "device"
     source: str = "api"
@@ -66,7 +67,7 @@ class Submission:
 @dataclass
 class SubmitResult:
     case: Case
-    token: str | None  # the raw tracking token (only on the first answer)
+    token: str  # the raw tracking token (never stored in clear)
     duplicates: list[dict[str, Any]]
     replayed: bool = False
     body: dict[str, Any] | None = None
@@ -74,6 +75,13 @@ class SubmitResult:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_token(settings: Settings, case_id: int) -> str:
+    """The reporter's tracking token: a keyed hash of the case id, so a replayed answer can repeat it
+    while only its SHA-256 is stored."""
+    mac = hmac.new(settings.secret_key.encode(), f"reports-token:{case_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")[:32]
 
 
 def case_by_token(session: Session, token: str) -> Case | None:
@@ -93,12 +101,35 @@ def _clean_optional(value: str | None, limit: int, what: str) -> str | None:
     return text or None
 
 
-def validate(session: Session, sub: Submission) -> tuple[Category, dict[str, Any]]:
+def check_media(session: Session, settings: Settings, sub: Submission) -> None:
+    """At most ``reports_max_photos`` photos and one video, all existing; EXIF GPS fills a missing location."""
+    from cityops.media.models import MediaItem
+
+    if len(set(sub.media_ids)) != len(sub.media_ids):
+        raise Invalid("A media item is attached twice")
+    items = [session.get(MediaItem, mid) for mid in sub.media_ids]
+    if any(item is None for item in items):
+        raise Invalid("Unknown media id; upload the file first", code="unknown_media")
+    photos = [i for i in items if i is not None and i.kind == "photo"]
+    videos = [i for i in items if i is not None and i.kind == "video"]
+    if len(photos) > settings.reports_max_photos or len(videos) > 1:
+        raise Invalid(
+            f"At most {settings.reports_max_photos} photos and 1 video per report", code="too_many_media"
+        )
+    if sub.lat is None and sub.lon is None:
+        for item in photos:
+            if item.exif_lat is not None and item.exif_lon is not None:
+                sub.lat, sub.lon, sub.location_source = item.exif_lat, item.exif_lon, "exif"
+                break
+
+
+def validate(session: Session, settings: Settings, sub: Submission) -> tuple[Category, dict[str, Any]]:
     """Check a submission; raise 422 with what is wrong, before anything is written."""
     category = session.get(Category, sub.category_code)
     if category is None or not category.active:
         raise Invalid(f"Unknown category '{sub.category_code}'", code="unknown_category")
     answers = validate_answers(category.questions, sub.answers)
+    check_media(session, settings, sub)
     if (sub.lat is None) != (sub.lon is None):
         raise Invalid("Give both lat and lon, or neither")
     if sub.lat is not None and sub.lon is not None and not (-90 <= sub.lat <= 90 and -180 <= sub.lon <= 180):
@@ -144,13 +175,11 @@ def submit(
 ) -> SubmitResult:
     """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
     now = now or utcnow()
-    category, answers = validate(session, sub)
+    category, answers = validate(session, settings, sub)
     area_id, agency_id = route(session, sub.lat, sub.lon, category.code)
-    token = secrets.token_urlsafe(24)
     description = nfc(sub.description)
     address = _clean_optional(sub.address, 500, "address")
     case = Case(
-        token_hash=token_hash(token),
         category_code=category.code,
         description=description,
         description_key=search_key(description),
@@ -181,6 +210,8 @@ def submit(
     session.add(case)
     session.flush()
     case.ref = make_reference(settings, case)
+    token = tracking_token(settings, case.id)
+    case.token_hash = token_hash(token)
     reporter = CaseReporter(
         case_id=case.id,
         user_id=actor.user_id if actor.is_citizen else None,
@@ -194,14 +225,10 @@ def submit(
     session.add(reporter)
     if actor.is_citizen and actor.user_id is not None:
         session.add(CaseSubscription(case_id=case.id, user_id=actor.user_id, channel="push", created_at=now))
-    for media_id, sha, content_type in sub.media:
-        session.add(
-            CaseMedia(
-                case_id=case.id, media_id=media_id, sha256=sha, content_type=content_type, created_at=now
-            )
-        )
+    for media_id in sub.media_ids:
+        session.add(CaseMedia(case_id=case.id, media_id=media_id, created_at=now))
     for url in sub.media_urls:
-        session.add(CaseMedia(case_id=case.id, sha256="", content_type="url", url=url[:500], created_at=now))
+        session.add(CaseMedia(case_id=case.id, url=url[:500], created_at=now))
     duplicates = []
     if sub.lat is not None and sub.lon is not None:
         for near in nearby_open_cases(
@@ -264,7 +291,7 @@ def submit_idempotent(
         fingerprint = request_fingerprint(fingerprint_payload)
         found = find_replay(session, actor.label, key, fingerprint)
         if found is not None:
-            return found.status, found.body, True
+            return found.status, _with_token(settings, found), True
     result = submit(session, settings, actor, sub, now=now)
     body: dict[str, Any] = render(result)
     if key is not None:
@@ -274,7 +301,7 @@ def submit_idempotent(
                 key=key,
                 request_hash=fingerprint,
                 status=201,
-                body=body,
+                body={k: v for k, v in body.items() if k != "token"},  # the token is re-derived on replay
                 case_id=result.case.id,
                 created_at=now or utcnow(),
             )
@@ -289,5 +316,12 @@ def submit_idempotent(
         found = find_replay(session, actor.label, key, fingerprint)
         if found is None:
             raise
-        return found.status, found.body, True
+        return found.status, _with_token(settings, found), True
     return 201, body, False
+
+
+def _with_token(settings: Settings, record: IdempotencyRecord) -> dict[str, Any]:
+    body = dict(record.body)
+    if record.case_id is not None:
+        body["token"] = tracking_token(settings, record.case_id)
+    return body

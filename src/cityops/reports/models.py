@@ -55,7 +55,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str | None] = mapped_column(String(32), unique=True)  # PA-2026-000123, set after insert
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the tracking token
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the tracking token
     category_code: Mapped[str] = mapped_column(ForeignKey("case_categories.code", ondelete="RESTRICT"))
     description: Mapped[str] = mapped_column(Text, default="")
     description_key: Mapped[str] = mapped_column(Text, default="")
@@ -168,22 +168,17 @@ class CaseExtension(Base):
 
 
 class CaseMedia(Base):
-    """A photo or video attached to a case; public only once staff approved it (or a redacted copy)."""
+    """A photo or video attached to a case. Public only once staff reviewed it: the review state (approved,
+    hidden, redacted) is the media item's own (``cityops.media``)."""
 
     __tablename__ = "case_media"
     __table_args__ = (Index("ix_case_media_case_id", "case_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    media_id: Mapped[int | None] = mapped_column(Integer)  # cityops.media item id
-    sha256: Mapped[str] = mapped_column(String(64))
-    content_type: Mapped[str] = mapped_column(String(100))
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media_items.id", ondelete="RESTRICT"))
     role: Mapped[str] = mapped_column(String(16), default="report")  # report | after
-    review: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending | approved | hidden | redacted
-    redacted_sha256: Mapped[str | None] = mapped_column(String(64))
-    url: Mapped[str | None] = mapped_column(String(500))  # an external media_url (Open311)
+    url: Mapped[str | None] = mapped_column(String(500))  # an external media_url (Open311), never public
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -8,6 +8,7 @@ from cityops.plugins import hookimpl
 from cityops.reports.categories import CategorySpec, Datatype, QuestionSpec
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from rich.console import Console
     from sqlalchemy.orm import Session
 
@@ -149,6 +150,13 @@ DEFAULT_CATEGORIES: tuple[CategorySpec, ...] = (
 @hookimpl
 def case_categories() -> list[Any]:
     return list(DEFAULT_CATEGORIES)
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.reports import api
+
+    app.include_router(api.router)
 
 
 @hookimpl

@@ -1,0 +1,112 @@
+"""Citizen follow-up: subscribe to a case, rate it after resolution, see one's own reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cityops.clock import utcnow
+from cityops.errors import Conflict, Forbidden, Invalid, Unauthorized
+from cityops.reports import timeline
+from cityops.reports.access import Actor, is_reporter
+from cityops.reports.models import Case, CaseRating, CaseReporter, CaseSubscription
+from cityops.reports.workflow import State
+from cityops.text import nfc
+
+CHANNELS = ("push", "sms", "email")
+RATEABLE = (State.RESOLVED.value, State.CLOSED.value)
+
+
+def subscribe(
+    session: Session,
+    actor: Actor,
+    case: Case,
+    *,
+    channel: str = "push",
+    address: str | None = None,
+    now: datetime | None = None,
+) -> CaseSubscription:
+    """Follow ``case``: a signed-in user by their account, anyone else with an SMS/e-mail address."""
+    if channel not in CHANNELS:
+        raise Invalid(f"channel must be one of {list(CHANNELS)}")
+    if actor.user_id is None and not address:
+        raise Unauthorized("Sign in, or give an address (phone or e-mail) to be notified at")
+    if address is not None:
+        address = nfc(address)[:254]
+    existing = session.scalar(
+        select(CaseSubscription).where(
+            CaseSubscription.case_id == case.id,
+            CaseSubscription.user_id == actor.user_id
+            if actor.user_id is not None
+            else CaseSubscription.address == address,
+        )
+    )
+    if existing is not None:
+        return existing
+    sub = CaseSubscription(
+        case_id=case.id, user_id=actor.user_id, channel=channel, address=address, created_at=now or utcnow()
+    )
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def rate(
+    session: Session,
+    actor: Actor,
+    case: Case,
+    score: int,
+    comment: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> CaseRating:
+    """The reporter rates a resolved (or closed) case 1–5, once."""
+    if not is_reporter(session, actor, case):
+        raise Forbidden("Only the reporter of this case may rate it")
+    if case.state not in RATEABLE:
+        raise Conflict(f"A case can be rated once resolved; it is '{case.state}'", code="not_resolved")
+    if isinstance(score, bool) or not 1 <= score <= 5:
+        raise Invalid("score must be an integer from 1 to 5")
+    rater = _rater(session, actor, case)
+    text = nfc(comment)[:2000] if comment else None
+    rating = CaseRating(case_id=case.id, rater=rater, score=score, comment=text, created_at=now or utcnow())
+    session.add(rating)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("This case was already rated", code="already_rated") from None
+    timeline.record(
+        session, case, actor, now or utcnow(), "rating", action="rate", public=True, data={"score": score}
+    )
+    return rating
+
+
+def _rater(session: Session, actor: Actor, case: Case) -> str:
+    """One rating per reporter: the original reporter rates once, by token or by account alike."""
+    original = session.scalar(
+        select(CaseReporter.user_id)
+        .where(CaseReporter.case_id == case.id, CaseReporter.merged_from_id.is_(None))
+        .order_by(CaseReporter.id)
+        .limit(1)
+    )
+    if actor.token_case_id == case.id or (actor.user_id is not None and actor.user_id == original):
+        return "reporter"
+    return f"user:{actor.user_id}"
+
+
+def my_cases(session: Session, user_id: int, *, limit: int = 100, offset: int = 0) -> list[Case]:
+    """The cases a signed-in citizen reported (including duplicates merged into a master they now follow)."""
+    ids = select(CaseReporter.case_id).where(CaseReporter.user_id == user_id)
+    return list(
+        session.scalars(
+            select(Case)
+            .where(Case.id.in_(ids))
+            .order_by(Case.submitted_at.desc(), Case.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )

@@ -1,0 +1,199 @@
+"""What the public sees of a case: no reporter data, no internal notes, only reviewed photos.
+
+Every public payload (native list/detail/GeoJSON, Open311) is built from :func:`public_case` and
+:func:`public_timeline`, so the privacy rule lives here once: the reporter's name, phone, e-mail, user id,
+device and account ids are never read by this module, and timeline entries carry no actor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.reports.models import Case, CaseEvent, CaseMedia, Category
+from cityops.reports.workflow import open311_status
+
+PUBLIC_MEDIA_STATES = ("approved", "redacted")
+COORD_DECIMALS = 5  # ~1 m
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def agency_names(session: Session, ids: set[int]) -> dict[int, str]:
+    from cityops.identity.models import Agency
+
+    if not ids:
+        return {}
+    return {
+        int(i): str(n) for i, n in session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids)))
+    }
+
+
+def area_names(session: Session, ids: set[int]) -> dict[int, str]:
+    from cityops.areas.models import Area
+
+    if not ids:
+        return {}
+    return {int(i): str(n) for i, n in session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
+
+
+def category_names(session: Session) -> dict[str, Category]:
+    return {c.code: c for c in session.scalars(select(Category))}
+
+
+def public_media(
+    session: Session, case_ids: Sequence[int], base_url: str = ""
+) -> dict[int, list[dict[str, Any]]]:
+    """Reviewed photos/videos per case: the media routes serve the public variant (redacted when redacted)."""
+    from cityops.media.models import MediaItem
+
+    out: dict[int, list[dict[str, Any]]] = {cid: [] for cid in case_ids}
+    if not case_ids:
+        return out
+    rows = session.execute(
+        select(CaseMedia.case_id, CaseMedia.role, MediaItem.id, MediaItem.kind)
+        .join(MediaItem, MediaItem.id == CaseMedia.media_id)
+        .where(CaseMedia.case_id.in_(case_ids), MediaItem.review_state.in_(PUBLIC_MEDIA_STATES))
+        .order_by(CaseMedia.id)
+    ).all()
+    for case_id, role, media_id, kind in rows:
+        out[case_id].append(
+            {
+                "kind": kind,
+                "role": role,
+                "url": f"{base_url}/api/v1/media/{media_id}",
+                "thumbnail_url": f"{base_url}/api/v1/media/{media_id}/thumbnail" if kind == "photo" else None,
+            }
+        )
+    return out
+
+
+class PublicContext:
+    """Names looked up once for a page of cases (no N+1)."""
+
+    def __init__(self, session: Session, cases: Sequence[Case], base_url: str = "") -> None:
+        self.categories = category_names(session)
+        self.agencies = agency_names(session, {c.agency_id for c in cases if c.agency_id is not None})
+        self.areas = area_names(session, {c.area_id for c in cases if c.area_id is not None})
+        self.media = public_media(session, [c.id for c in cases], base_url)
+
+
+def public_case(case: Case, ctx: PublicContext) -> dict[str, Any]:
+    category = ctx.categories.get(case.category_code)
+    return {
+        "ref": case.ref,
+        "category": case.category_code,
+        "category_name": category.name_vi if category else case.category_code,
+        "category_name_en": category.name_en if category else case.category_code,
+        "state": case.state,
+        "status": open311_status_of(case),
+        "reject_reason": case.reject_reason,
+        "duplicate_of": None,
+        "description": case.description,
+        "lat": round(case.lat, COORD_DECIMALS) if case.lat is not None else None,
+        "lon": round(case.lon, COORD_DECIMALS) if case.lon is not None else None,
+        "address": case.address,
+        "area_id": case.area_id,
+        "area_name": ctx.areas.get(case.area_id) if case.area_id is not None else None,
+        "agency_name": ctx.agencies.get(case.agency_id) if case.agency_id is not None else None,
+        "urgent": case.urgent,
+        "submitted_at": iso(case.submitted_at),
+        "updated_at": iso(case.updated_at),
+        "expected_at": iso(case.resolve_due_at),
+        "overdue": case.overdue,
+        "status_note": case.public_note,
+        "media": ctx.media.get(case.id, []),
+    }
+
+
+def open311_status_of(case: Case) -> str:
+    from cityops.reports.workflow import State
+
+    return open311_status(State(case.state))
+
+
+def public_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Public entries only, without who did it."""
+    events = session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
+        .order_by(CaseEvent.id)
+    )
+    return [
+        {
+            "at": iso(e.at),
+            "kind": e.kind,
+            "action": e.action,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "comment": e.comment if e.kind == "transition" else None,
+        }
+        for e in events
+    ]
+
+
+def public_detail(session: Session, case: Case, base_url: str = "") -> dict[str, Any]:
+    ctx = PublicContext(session, [case], base_url)
+    body = public_case(case, ctx)
+    if case.master_id is not None:
+        body["duplicate_of"] = session.scalar(select(Case.ref).where(Case.id == case.master_id))
+    body["timeline"] = public_timeline(session, case)
+    return body
+
+
+def geojson(cases: Sequence[Case], ctx: PublicContext) -> dict[str, Any]:
+    features = []
+    for case in cases:
+        if case.lat is None or case.lon is None:
+            continue
+        props = public_case(case, ctx)
+        props.pop("media")
+        features.append(
+            {
+                "type": "Feature",
+                "id": case.ref,
+                "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def grid_size_deg(zoom: int) -> float:
+    """Cluster cell size at a web-map zoom: ~64 px cells (360° / 2^zoom / 4)."""
+    return 360.0 / float(2**zoom) / 4.0
+
+
+def clustered_geojson(rows: Sequence[tuple[float, float, str]], zoom: int) -> dict[str, Any]:
+    """Grid clusters for low zooms: one point per occupied cell with its count and state mix."""
+    size = grid_size_deg(zoom)
+    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    for lat, lon, state in rows:
+        key = (math.floor(lat / size), math.floor(lon / size))
+        cell = cells.setdefault(key, {"n": 0, "lat": 0.0, "lon": 0.0, "states": {}})
+        cell["n"] += 1
+        cell["lat"] += lat
+        cell["lon"] += lon
+        cell["states"][state] = cell["states"].get(state, 0) + 1
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Point",
+                "coordinates": [
+                    round(c["lon"] / c["n"], COORD_DECIMALS),
+                    round(c["lat"] / c["n"], COORD_DECIMALS),
+                ],
+            },
+            "properties": {"cluster": True, "count": c["n"], "states": c["states"]},
+        }
+        for c in cells.values()
+    ]
+    return {"type": "FeatureCollection", "features": features}

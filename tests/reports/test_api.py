@@ -1,0 +1,495 @@
+"""The native reports API: submission (idempotent retry, validation), staff work, follow-up, and the
+privacy sweep over every public route."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from starlette.routing import Route
+
+from cityops.identity.models import User
+from cityops.identity.tokens import create_session
+from cityops.reports.models import Case, CaseEvent
+from tests.reports.conftest import A_POINT, World, jpeg_bytes
+
+SECRET_NAME = "Nguyễn Thị Bí Mật"
+SECRET_PHONE = "0909123456"
+SECRET_EMAIL = "bimat@example.vn"
+
+
+def bearer(world: World, name: str) -> dict[str, str]:
+    user = world.session.get(User, world.users[name].id)
+    assert user is not None
+    _, token = create_session(world.session, user, ttl_minutes=60)
+    world.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def report_body(**kw: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "category": "roads",
+        "description": "Ổ gà lớn trước chợ",
+        "lat": A_POINT[0],
+        "lon": A_POINT[1],
+        "accuracy_m": 8.5,
+        "answers": {"road_damage": "pothole", "size_m": 1.5},
+        "reporter": {"name": SECRET_NAME, "phone": SECRET_PHONE, "email": SECRET_EMAIL},
+        "consent": True,
+        "consent_purpose": "xử lý phản ánh",
+    }
+    body.update(kw)
+    return body
+
+
+def test_submit_routes_and_returns_token(world: World, client: TestClient) -> None:
+    r = client.post("/api/v1/reports", json=report_body())
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["ref"].startswith("PA-2026-") or body["ref"].startswith("PA-")
+    assert body["token"]
+    assert body["state"] == "submitted"
+    assert body["routed"] is True
+    case = world.session.scalar(select(Case).where(Case.ref == body["ref"]))
+    assert case is not None
+    # roads has a province-wide department jurisdiction that is more specific than the ward's catch-all
+    assert case.agency_id == world.transport.id
+    assert case.area_id == world.ward_a.id
+    assert case.answers == {"road_damage": "pothole", "size_m": 1.5}
+    tracked = client.get(f"/api/v1/reports/track/{body['token']}")
+    assert tracked.status_code == 200
+    assert tracked.json()["ref"] == body["ref"]
+    assert client.get("/api/v1/reports/track/not-a-token").status_code == 404
+
+
+def test_nfc_normalises_text(world: World, client: TestClient) -> None:
+    decomposed = "Đe\u0300n đươ\u0300ng hỏng"  # 'Đèn đường' typed with combining marks
+    r = client.post(
+        "/api/v1/reports", json=report_body(category="lighting", answers={}, description=decomposed)
+    )
+    assert r.status_code == 201
+    case = world.session.scalar(select(Case).where(Case.ref == r.json()["ref"]))
+    assert case is not None
+    assert case.description == "Đèn đường hỏng"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "needle"),
+    [
+        ({"category": "nope"}, 422, "Unknown category"),
+        ({"answers": {}}, 422, "road_damage"),  # required question
+        ({"answers": {"road_damage": "volcano"}}, 422, "must be one of"),
+        ({"answers": {"road_damage": "pothole", "size_m": "big"}}, 422, "number"),
+        ({"answers": {"road_damage": "pothole", "colour": "red"}}, 422, "unknown question"),
+        ({"lat": None, "lon": None}, 422, "location is required"),
+        ({"lat": 95.0}, 422, "out of range"),
+        ({"consent": False}, 422, "Consent"),
+        ({"lat": "10.0"}, 422, ""),  # strict: no strings for numbers
+        ({"consent": 1}, 422, ""),  # strict: 1 is not true
+        ({"surprise": True}, 422, ""),  # extra fields refused
+        ({"media_ids": [999999]}, 422, "Unknown media"),
+    ],
+)
+def test_submission_validation(
+    world: World, client: TestClient, change: dict[str, Any], status: int, needle: str
+) -> None:
+    r = client.post("/api/v1/reports", json=report_body(**change))
+    assert r.status_code == status, r.text
+    assert needle in r.text
+    assert world.session.scalar(select(func.count(Case.id))) == 0
+
+
+def test_address_only_and_extra_question_types(world: World, client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/reports",
+        json=report_body(
+            category="environment",
+            lat=None,
+            lon=None,
+            address="12 Hùng Vương, Long An",
+            answers={"pollution": "noise", "since": "2026-03-01"},
+        ),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["routed"] is False  # no coordinate: the dispatcher queue
+    r = client.post(
+        "/api/v1/reports", json=report_body(category="waste", answers={"waste_types": ["household", "x"]})
+    )
+    assert r.status_code == 422
+    assert "unknown choices" in r.text
+    r = client.post(
+        "/api/v1/reports",
+        json=report_body(category="environment", answers={"pollution": "air", "since": "hôm qua"}),
+    )
+    assert r.status_code == 422
+    assert "date" in r.text
+
+
+def test_idempotent_retry_gives_the_same_answer_and_one_case(world: World, client: TestClient) -> None:
+    headers = {"Idempotency-Key": "c3b1f7a0-retry-1"}
+    first = client.post("/api/v1/reports", json=report_body(), headers=headers)
+    second = client.post("/api/v1/reports", json=report_body(), headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert world.session.scalar(select(func.count(Case.id))) == 1
+    # the same key for a different request is refused, nothing created
+    other = client.post("/api/v1/reports", json=report_body(description="khác"), headers=headers)
+    assert other.status_code == 409
+    assert "Idempotency-Key" in other.text
+    # another sender may use the same key value: keys are scoped per sender
+    third = client.post("/api/v1/reports", json=report_body(), headers=headers | bearer(world, "citizen"))
+    assert third.status_code == 201
+    assert third.json()["ref"] != first.json()["ref"]
+    assert world.session.scalar(select(func.count(Case.id))) == 2
+
+
+def test_photo_upload_exif_and_review_before_publication(world: World, client: TestClient) -> None:
+    up = client.post("/api/v1/reports/media", files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")})
+    assert up.status_code == 201, up.text
+    media_id = up.json()["media_id"]
+    bad = client.post(
+        "/api/v1/reports/media", files={"file": ("a.jpg", b"not an image at all", "image/jpeg")}
+    )
+    assert bad.status_code == 415
+    r = client.post(
+        "/api/v1/reports", json=report_body(category="lighting", answers={}, media_ids=[media_id])
+    )
+    ref = r.json()["ref"]
+    assert client.get(f"/api/v1/reports/public/{ref}").json()["media"] == []  # pending review
+    staff = bearer(world, "officer_a")
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/media/{media_id}/review",
+            json={"state": "approved"},
+            headers=bearer(world, "officer_b"),
+        ).status_code
+        == 403
+    )
+    ok = client.post(
+        f"/api/v1/reports/cases/{ref}/media/{media_id}/review", json={"state": "approved"}, headers=staff
+    )
+    assert ok.status_code == 200, ok.text
+    media = client.get(f"/api/v1/reports/public/{ref}").json()["media"]
+    assert len(media) == 1
+    assert media[0]["url"].endswith(f"/api/v1/media/{media_id}")
+    client.post(
+        f"/api/v1/reports/cases/{ref}/media/{media_id}/review", json={"state": "hidden"}, headers=staff
+    )
+    assert client.get(f"/api/v1/reports/public/{ref}").json()["media"] == []
+
+
+def _submit(client: TestClient, **kw: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/reports", json=report_body(category="lighting", answers={}, **kw))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_staff_flow_inbox_notes_templates_bulk(world: World, client: TestClient) -> None:
+    officer, supervisor = bearer(world, "officer_a"), bearer(world, "supervisor_a")
+    refs = [_submit(client)["ref"] for _ in range(3)]
+    other_ward = _submit(client, lat=10.005, lon=106.015)["ref"]
+    inbox = client.get("/api/v1/reports/inbox", headers=officer).json()
+    assert {i["ref"] for i in inbox["items"]} == set(refs)  # not ward B's case
+    assert client.get("/api/v1/reports/inbox", headers=bearer(world, "citizen")).status_code == 403
+    assert client.get("/api/v1/reports/inbox").status_code == 401
+    op = client.get("/api/v1/reports/inbox", headers=bearer(world, "operator")).json()
+    assert other_ward in {i["ref"] for i in op["items"]}
+    # filters
+    assert client.get("/api/v1/reports/inbox?state=acknowledged", headers=officer).json()["total"] == 0
+    assert client.get("/api/v1/reports/inbox?category=waste", headers=officer).json()["total"] == 0
+    assert client.get("/api/v1/reports/inbox?overdue=false", headers=officer).json()["total"] == 3
+    assert (
+        client.get(f"/api/v1/reports/inbox?area_id={world.ward_a.id}", headers=officer).json()["total"] == 3
+    )
+    assert (
+        client.get("/api/v1/reports/inbox?since=2000-01-01&until=2000-01-02", headers=officer).json()["total"]
+        == 0
+    )
+    # bulk assign (supervisor only), all or nothing
+    target = world.users["officer_a"].id
+    assert (
+        client.post(
+            "/api/v1/reports/bulk-assign", json={"refs": refs, "assignee_id": target}, headers=officer
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        "/api/v1/reports/bulk-assign", json={"refs": refs, "assignee_id": target}, headers=supervisor
+    )
+    assert r.status_code == 200, r.text
+    assert (
+        client.get("/api/v1/reports/inbox?assignee=me&state=assigned", headers=officer).json()["total"] == 3
+    )
+    # templates
+    t = client.post(
+        "/api/v1/reports/templates",
+        headers=supervisor,
+        json={
+            "title": "Đã sửa",
+            "body": "Đơn vị đã khắc phục xong.",
+            "action": "resolve",
+            "agency_id": world.ward_a_committee.id,
+        },
+    )
+    assert t.status_code == 201
+    assert (
+        client.post(
+            "/api/v1/reports/templates",
+            headers=officer,
+            json={"title": "x", "body": "y", "agency_id": world.ward_a_committee.id},
+        ).status_code
+        == 403
+    )
+    listed = client.get("/api/v1/reports/templates?action=resolve", headers=officer).json()
+    assert [x["title"] for x in listed] == ["Đã sửa"]
+    # internal note: staff see it, the public never does
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{refs[0]}/notes", json={"text": "Gọi điện cho điện lực"}, headers=officer
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{refs[0]}/notes", json={"text": "x"}, headers=bearer(world, "officer_b")
+        ).status_code
+        == 403
+    )
+    detail = client.get(f"/api/v1/reports/cases/{refs[0]}", headers=officer).json()
+    assert any(e["kind"] == "note" for e in detail["timeline"])
+    assert detail["reporters"][0]["phone"] == SECRET_PHONE
+    assert "Gọi điện" not in client.get(f"/api/v1/reports/public/{refs[0]}").text
+    # resolve with a template and an illegal action → 409 with the allowed list
+    act = client.post(
+        f"/api/v1/reports/cases/{refs[0]}/actions",
+        headers=officer,
+        json={"action": "resolve", "template_id": t.json()["id"]},
+    )
+    assert act.status_code == 200, act.text
+    assert (
+        client.get(f"/api/v1/reports/public/{refs[0]}").json()["status_note"] == "Đơn vị đã khắc phục xong."
+    )
+    bad = client.post(f"/api/v1/reports/cases/{refs[0]}/actions", headers=officer, json={"action": "start"})
+    assert bad.status_code == 409
+    assert bad.json()["error"]["details"]["allowed"] == ["close", "reopen"]
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{refs[0]}/actions", headers=officer, json={"action": "fly"}
+        ).status_code
+        == 422
+    )
+
+
+def test_other_agency_cannot_read_personal_data(world: World, client: TestClient) -> None:
+    ref = _submit(client)["ref"]
+    assert client.get(f"/api/v1/reports/cases/{ref}", headers=bearer(world, "officer_b")).status_code == 403
+    assert client.get(f"/api/v1/reports/cases/{ref}", headers=bearer(world, "admin")).status_code == 403
+    assert client.get(f"/api/v1/reports/cases/{ref}").status_code == 401
+    # a supporting agency's officer sees the reporter
+    client.post(
+        f"/api/v1/reports/cases/{ref}/actions",
+        headers=bearer(world, "officer_a"),
+        json={"action": "acknowledge"},
+    )
+    client.post(
+        f"/api/v1/reports/cases/{ref}/actions",
+        headers=bearer(world, "officer_a"),
+        json={"action": "add_support", "agency_id": world.ward_b_committee.id},
+    )
+    seen = client.get(f"/api/v1/reports/cases/{ref}", headers=bearer(world, "officer_b"))
+    assert seen.status_code == 200
+    assert seen.json()["reporters"][0]["email"] == SECRET_EMAIL
+
+
+def test_citizen_history_subscribe_rate_reopen(world: World, client: TestClient) -> None:
+    citizen, officer, supervisor = (
+        bearer(world, "citizen"),
+        bearer(world, "officer_a"),
+        bearer(world, "supervisor_a"),
+    )
+    r = client.post("/api/v1/reports", json=report_body(category="lighting", answers={}), headers=citizen)
+    ref, token = r.json()["ref"], r.json()["token"]
+    mine = client.get("/api/v1/reports/mine", headers=citizen).json()["items"]
+    assert [m["ref"] for m in mine] == [ref]
+    assert client.get("/api/v1/reports/mine").status_code == 401
+    assert (
+        client.post(f"/api/v1/reports/cases/{ref}/rate", json={"score": 5}, headers=citizen).status_code
+        == 409
+    )
+    client.post(f"/api/v1/reports/cases/{ref}/actions", headers=officer, json={"action": "acknowledge"})
+    client.post(
+        f"/api/v1/reports/cases/{ref}/actions",
+        headers=supervisor,
+        json={"action": "assign", "assignee_id": world.users["officer_a"].id},
+    )
+    client.post(
+        f"/api/v1/reports/cases/{ref}/actions",
+        headers=officer,
+        json={"action": "resolve", "comment": "Đã thay bóng"},
+    )
+    assert (
+        client.post(f"/api/v1/reports/cases/{ref}/rate", json={"score": 6}, headers=citizen).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/rate", json={"score": 4}, headers=bearer(world, "citizen2")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/rate", json={"score": 4, "comment": "Nhanh"}, headers=citizen
+        ).status_code
+        == 201
+    )
+    assert client.post(f"/api/v1/reports/track/{token}/rate", json={"score": 1}).status_code == 409  # once
+    assert client.post(f"/api/v1/reports/cases/{ref}/subscribe", json={"channel": "sms"}).status_code == 401
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/subscribe", json={"channel": "sms", "address": "0912000111"}
+        ).status_code
+        == 201
+    )
+    reopened = client.post(f"/api/v1/reports/track/{token}/reopen", json={"comment": "Lại hỏng"})
+    assert reopened.status_code == 200
+    assert reopened.json()["state"] == "reopened"
+    events = world.session.scalars(select(CaseEvent.action).join(Case).where(Case.ref == ref)).all()
+    assert "rate" in events
+    assert "reopen" in events
+
+
+# --- the privacy sweep -----------------------------------------------------------------------------
+
+PUBLIC_GET_ROUTES = {
+    "/api/v1/reports/categories",
+    "/api/v1/reports/public",
+    "/api/v1/reports/public.geojson",
+    "/api/v1/reports/public/{ref}",
+    "/api/v1/reports/track/{token}",
+}
+STAFF_OR_OWNER_GET_ROUTES = {
+    "/api/v1/reports/inbox",
+    "/api/v1/reports/cases/{ref}",
+    "/api/v1/reports/templates",
+    "/api/v1/reports/mine",
+    "/api/v1/reports/scorecards",
+}
+FORBIDDEN_KEYS = {
+    "user_id",
+    "actor_id",
+    "reporter_id",
+    "reporters",
+    "phone",
+    "email",
+    "name",
+    "first_name",
+    "last_name",
+    "device_id",
+    "account_id",
+    "token_hash",
+}
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_privacy_sweep_over_every_public_route(world: World, client: TestClient, app: Any) -> None:
+    citizen = bearer(world, "citizen")
+    citizen_id = world.users["citizen"].id
+    r = client.post("/api/v1/reports", json=report_body(category="lighting", answers={}), headers=citizen)
+    ref, token = r.json()["ref"], r.json()["token"]
+    dup = client.post("/api/v1/reports", json=report_body(category="lighting", answers={})).json()
+    officer = bearer(world, "officer_a")
+    client.post(
+        f"/api/v1/reports/cases/{ref}/actions",
+        headers=officer,
+        json={"action": "acknowledge", "comment": "Đã nhận"},
+    )
+    client.post(f"/api/v1/reports/cases/{ref}/notes", headers=officer, json={"text": f"gọi {SECRET_PHONE}"})
+    client.post(
+        f"/api/v1/reports/cases/{dup['ref']}/actions",
+        headers=bearer(world, "supervisor_a"),
+        json={"action": "merge", "master_ref": ref},
+    )
+    # every GET route of the capability is classified: a new public route must join the sweep
+    routes = {
+        r.path
+        for r in app.routes
+        if isinstance(r, Route) and r.path.startswith("/api/v1/reports") and "GET" in (r.methods or set())
+    }
+    assert routes <= PUBLIC_GET_ROUTES | STAFF_OR_OWNER_GET_ROUTES, (
+        routes - PUBLIC_GET_ROUTES - STAFF_OR_OWNER_GET_ROUTES
+    )
+    urls = [
+        "/api/v1/reports/categories",
+        "/api/v1/reports/public",
+        "/api/v1/reports/public?state=acknowledged",
+        "/api/v1/reports/public.geojson",
+        "/api/v1/reports/public.geojson?zoom=5",
+        "/api/v1/reports/public.geojson?bbox=105,9,107,11&zoom=16",
+        f"/api/v1/reports/public/{ref}",
+        f"/api/v1/reports/public/{dup['ref']}",
+        f"/api/v1/reports/track/{token}",
+        f"/api/v1/reports/track/{dup['token']}",
+    ]
+    for url in urls:
+        for headers in ({}, citizen):
+            resp = client.get(url, headers=headers)
+            assert resp.status_code == 200, (url, resp.text)
+            text = resp.text
+            decoded = json.dumps(resp.json(), ensure_ascii=False)
+            for secret in (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL, "gọi "):
+                assert secret not in text, (url, secret)
+                assert secret not in decoded, (url, secret)
+            assert not (_keys(resp.json()) & FORBIDDEN_KEYS), (url, _keys(resp.json()) & FORBIDDEN_KEYS)
+            assert f'"{citizen_id}"' not in text or url.endswith("categories")
+    listed = client.get("/api/v1/reports/public").json()
+    assert listed["total"] == 2
+    assert {i["ref"] for i in listed["items"]} == {ref, dup["ref"]}
+    assert client.get(f"/api/v1/reports/public/{dup['ref']}").json()["duplicate_of"] == ref
+
+
+def test_hidden_cases_leave_public_views(world: World, client: TestClient) -> None:
+    ref = _submit(client)["ref"]
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/visibility",
+            json={"hidden": True},
+            headers=bearer(world, "officer_a"),
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/reports/cases/{ref}/visibility",
+            json={"hidden": True},
+            headers=bearer(world, "supervisor_a"),
+        ).status_code
+        == 200
+    )
+    assert client.get(f"/api/v1/reports/public/{ref}").status_code == 404
+    assert client.get("/api/v1/reports/public").json()["total"] == 0
+    assert client.get("/api/v1/reports/public.geojson").json()["features"] == []
+
+
+def test_geojson_points_and_clusters(world: World, client: TestClient) -> None:
+    for i in range(3):
+        _submit(client, lat=A_POINT[0] + i * 0.0001, lon=A_POINT[1])
+    _submit(client, lat=10.005, lon=106.015)
+    points = client.get("/api/v1/reports/public.geojson?bbox=106.0,10.0,106.01,10.01").json()
+    assert len(points["features"]) == 3
+    assert points["features"][0]["geometry"]["type"] == "Point"
+    clusters = client.get("/api/v1/reports/public.geojson?zoom=8").json()["features"]
+    assert sum(f["properties"]["count"] for f in clusters) == 4
+    assert len(clusters) == 1  # all in one ~0.35° cell at zoom 8
+    assert client.get("/api/v1/reports/public.geojson?bbox=oops").status_code == 422
