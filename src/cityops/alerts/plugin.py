@@ -21,6 +21,7 @@ from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from rich.console import Console
     from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.events.bus import Event
@@ -100,3 +101,19 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
 
     app.state.async_startup.append(start)
     app.state.async_shutdown.append(stop)
+
+
+@hookimpl
+def load_demo(session: Session, settings: Settings, console: Console) -> None:
+    """Install the rule templates every plugin declares (``rule_templates`` hook); idempotent."""
+    from cityops.alerts.templates import RuleTemplate, install
+    from cityops.plugins import plugin_manager
+
+    templates = [
+        tpl
+        for group in plugin_manager().hook.rule_templates()
+        for tpl in (group or [])
+        if isinstance(tpl, RuleTemplate)
+    ]
+    created = install(session, templates)
+    console.print(f"Alert rules: {len(created)} installed from {len(templates)} templates.")

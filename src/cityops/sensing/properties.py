@@ -105,6 +105,17 @@ AIR_PROPERTIES: tuple[PropertySpec, ...] = (
         200000,
         "In µg/m³ as QCVN 05:2023/BTNMT and VN_AQI use it (1 mg/m³ = 1000 µg/m³).",
     ),
+    _p(
+        "aqi",
+        "Chỉ số chất lượng không khí (VN_AQI)",
+        "Air quality index (VN_AQI)",
+        "https://smartdatamodels.org/dataModel.Environment/airQualityIndex",
+        "{AQI}",
+        "VN_AQI index",
+        0,
+        500,
+        "Hourly VN_AQI per Decision 1459/QĐ-TCMT (see cityops.sensing.aqi).",
+    ),
 )
 
 WATER_PROPERTIES: tuple[PropertySpec, ...] = (

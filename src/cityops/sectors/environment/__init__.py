@@ -1,0 +1,1 @@
+"""Environment sector: observed properties, monitoring stations, alert rule templates, the simulator command."""

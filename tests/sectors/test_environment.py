@@ -1,0 +1,146 @@
+"""The environment sector: hooks, demo stations, default rules, and the simulator feeding them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.alerts.models import Alert, Rule, Severity
+from cityops.alerts.plugin import load_demo as load_alert_rules
+from cityops.alerts.rules import parse_params
+from cityops.alerts.service import process_observations
+from cityops.identity.models import ApiKey
+from cityops.identity.tokens import new_api_key
+from cityops.plugins import DEFAULT_PLUGINS, plugin_manager
+from cityops.sectors.environment.demo import load_stations
+from cityops.sectors.environment.stations import BY_CODE, STATIONS
+from cityops.sectors.environment.templates import TEMPLATES
+from cityops.sensing.models import Datastream, Observation, ObservedProperty, Thing
+from cityops.sensing.simulator import HttpSender, create_observations_body, readings, run
+from cityops.settings import Settings
+
+QUIET = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def test_registered_before_the_demo_plugin() -> None:
+    names = list(DEFAULT_PLUGINS)
+    assert names.index("cityops.sectors.environment.plugin") < names.index("cityops.demo.plugin")
+
+
+def test_hooks_declare_properties_and_templates() -> None:
+    pm = plugin_manager()
+    codes = {p.code: p for group in pm.hook.observed_properties() for p in group}
+    assert codes["salinity"].unit_symbol == "g/L"
+    assert codes["pm25"].unit_symbol == "ug/m3"
+    assert codes["co"].unit_symbol == "ug/m3"
+    assert codes["traffic_car"].unit_symbol == "{vehicles}/h"
+    assert codes["noise"].unit_symbol == "dB{A}"
+    templates = {t.code: t for group in pm.hook.rule_templates() for t in group}
+    assert {"env.salinity-crops", "env.aqi-bands", "env.water-level-alarm"} <= set(templates)
+    for tpl in TEMPLATES:
+        parse_params(tpl.kind, tpl.parameters)  # every template is a valid rule
+    levels = templates["env.salinity-crops"].parameters["levels"]
+    assert [(lv["severity"], lv["value"], lv["clear"]) for lv in levels] == [
+        ("watch", 1.0, 0.8),
+        ("warning", 4.0, 3.5),
+    ]
+
+
+def test_station_specs_cover_the_pilot() -> None:
+    kinds = {s.kind for s in STATIONS}
+    assert kinds == {"water", "air", "traffic"}
+    assert {s.road for s in STATIONS if s.kind == "traffic"} == {"QL1", "QL62"}
+    rivers = {s.river for s in STATIONS if s.kind == "water"}
+    assert {"Vàm Cỏ Tây", "Vàm Cỏ Đông"} <= rivers
+    for s in STATIONS:
+        assert 10.3 < s.lat < 11.2
+        assert 106.0 < s.lon < 106.9
+    assert BY_CODE["VCT-TANAN"].alarm_levels == {"I": 1.2, "II": 1.4, "III": 1.6}
+
+
+def test_load_stations_is_idempotent(session: Session, settings: Settings) -> None:
+    first = load_stations(session, STATIONS)
+    assert first.things == len(STATIONS)
+    assert first.datastreams == sum(len(s.properties) for s in STATIONS)
+    again = load_stations(session, STATIONS)
+    assert (again.things, again.datastreams) == (0, 0)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Thing)) == len(STATIONS)
+    codes = [(op.properties or {}).get("code") for op in session.scalars(select(ObservedProperty)).all()]
+    assert len(codes) == len(set(codes))
+    tan_an = next(
+        t for t in session.scalars(select(Thing)).all() if t.properties["station_code"] == "VCT-TANAN"
+    )
+    assert tan_an.properties["alarm_levels"]["III"] == 1.6
+    assert tan_an.properties["datum"] == "Hòn Dấu"
+    load_alert_rules(session=session, settings=settings, console=QUIET)
+    load_alert_rules(session=session, settings=settings, console=QUIET)
+    assert session.scalar(select(func.count()).select_from(Rule)) == len(TEMPLATES)
+
+
+def _datastream(session: Session, station: str, code: str) -> Datastream:
+    for ds in session.scalars(select(Datastream)).all():
+        thing = session.get(Thing, ds.thing_id)
+        op = session.get(ObservedProperty, ds.observed_property_id)
+        if thing and op and thing.properties["station_code"] == station and op.properties["code"] == code:
+            return ds
+    raise AssertionError(f"no datastream {station}/{code}")
+
+
+def test_dry_season_salinity_raises_the_default_alert(session: Session, settings: Settings) -> None:
+    load_stations(session, STATIONS)
+    load_alert_rules(session=session, settings=settings, console=QUIET)
+    ds = _datastream(session, "SR-CANGIUOC", "salinity")
+    start = datetime(2026, 3, 25, tzinfo=UTC)
+    pts = [
+        (r.time, r.value)
+        for r in readings([BY_CODE["SR-CANGIUOC"]], start, start + timedelta(hours=12))
+        if r.property == "salinity"
+    ]
+    changes = process_observations(session, ds.id, pts)
+    assert changes
+    assert changes[0].action == "opened"
+    alert = session.get(Alert, changes[0].alert_id)
+    assert alert is not None
+    assert alert.severity in {Severity.WATCH, Severity.WARNING}
+    assert "xâm nhập mặn" in alert.message_vi
+    # The same station in the wet season stays quiet.
+    wet = datetime(2026, 9, 25, tzinfo=UTC)
+    ds_up = _datastream(session, "VCT-TANAN", "salinity")
+    wet_pts = [
+        (r.time, r.value)
+        for r in readings([BY_CODE["VCT-TANAN"]], wet, wet + timedelta(hours=12))
+        if r.property == "salinity"
+    ]
+    assert process_observations(session, ds_up.id, wet_pts) == []
+
+
+def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: sessionmaker[Session]) -> None:
+    key, prefix, digest = new_api_key()
+    with sessions() as s:
+        load_stations(s, [BY_CODE["VCT-TANAN"], BY_CODE["AQ-TANAN"]])
+        s.add(ApiKey(name="simulator", prefix=prefix, secret_hash=digest, scopes=["ingest", "read"]))
+        s.commit()
+    sender = HttpSender("http://testserver", client=client, api_key=key)
+    index = sender.resolve()
+    # Without a key the server refuses the observations.
+    body = create_observations_body(
+        {index[("VCT-TANAN", "salinity")]: [(datetime(2026, 1, 1, tzinfo=UTC), 1.0)]}
+    )
+    assert client.post("/sta/v1.1/CreateObservations", json=body).status_code in {401, 403}
+    assert ("VCT-TANAN", "salinity") in index
+    assert ("AQ-TANAN", "pm25") in index
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    stats = run([BY_CODE["VCT-TANAN"], BY_CODE["AQ-TANAN"]], sender, start=start, minutes=30, speed=0)
+    # 6 readings (every 5 min) × (4 water + 2 air) properties
+    assert stats.sent == 36
+    assert stats.skipped == 0
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Observation)) == 36
+        ds = s.get(Datastream, index[("VCT-TANAN", "salinity")])
+        assert ds is not None
+        assert ds.last_phenomenon_time == start + timedelta(minutes=25)
