@@ -248,3 +248,12 @@ def test_review_states(settings: Settings, session: Session) -> None:
     with pytest.raises(ApiError) as info:
         set_review_state(session, 999_999, "hidden")
     assert info.value.status == 404
+
+
+def test_avif_is_stored_as_jpeg(settings: Settings, session: Session) -> None:
+    upload = BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(upload, "AVIF")
+    item = store_upload(settings, session, upload.getvalue(), "a.avif", "image/avif").item
+    assert (item.content_type, item.width, item.height) == ("image/jpeg", 40, 30)
+    with Image.open(media_path(settings, item.sha256, "image/jpeg")) as stored:
+        assert stored.format == "JPEG"

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from PIL import ExifTags, Image, ImageFilter, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
@@ -381,8 +382,14 @@ def store_upload(
         review_state="pending",
         created_at=utcnow(),
     )
-    session.add(item)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent upload of the same content may win the race
+            session.add(item)
+    except IntegrityError:
+        winner = session.scalar(select(MediaItem).where(MediaItem.sha256 == sha))
+        if winner is None:
+            raise
+        return StoredMedia(winner, processed.gps, True)
     return StoredMedia(item, processed.gps, False)
 
 
