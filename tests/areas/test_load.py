@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cityops.areas.lineage import direct_successors
 from cityops.areas.models import Area, AreaLineage
 from cityops.areas.service import load_areas
 from tests.fixtures_areas import LoadedAreas
@@ -131,3 +132,35 @@ def test_plugin_hooks_load_demo_and_register_the_cli(session: Session) -> None:
     assert result.exit_code == 0
     for command in ("list", "show", "lookup", "import", "load"):
         assert command in result.output
+
+
+def test_converter_key_collisions_are_not_lineage(session: Session, loaded_areas: LoadedAreas) -> None:
+    # converter_2025.json links both "phuong4" wards (Tân An and Tây Ninh city, 90 km apart) to both
+    # phường Long An and phường Tân Ninh; only the near successor is kept.
+    olds = session.scalars(select(Area).where(Area.name == "Phường 4", Area.valid_to.is_not(None))).all()
+    assert len(olds) == 2
+    succ = {a.source_key: [s.name for s, _ in direct_successors(session, a.id)] for a in olds}
+    assert succ == {
+        "vietnamadminunits:legacy:tinhlongan_thanhphotanan_phuong4": ["Phường Long An"],
+        "vietnamadminunits:legacy:tinhtayninh_thanhphotayninh_phuong4": ["Phường Tân Ninh"],
+    }
+
+
+def test_load_removes_links_the_source_no_longer_gives(session: Session, loaded_areas: LoadedAreas) -> None:
+    session.add(
+        AreaLineage(
+            predecessor_id=loaded_areas.old_phuong_1_id,
+            successor_id=loaded_areas.khanh_hau_ward_id,
+            effective=date(2025, 7, 1),
+            relation="split",
+            is_default=False,
+        )
+    )
+    session.commit()
+    stats = load_areas(session)
+    session.commit()
+    assert stats.lineage_removed == 1
+    succ = session.scalars(
+        select(AreaLineage.successor_id).where(AreaLineage.predecessor_id == loaded_areas.old_phuong_1_id)
+    ).all()
+    assert list(succ) == [loaded_areas.long_an_ward_id]

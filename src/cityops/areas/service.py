@@ -45,10 +45,17 @@ class LoadStats:
     lineage_created: int = 0
     lineage_updated: int = 0
     lineage_unchanged: int = 0
+    lineage_removed: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.lineage_created or self.lineage_updated)
+        return bool(
+            self.created
+            or self.updated
+            or self.lineage_created
+            or self.lineage_updated
+            or self.lineage_removed
+        )
 
 
 def today() -> date:
@@ -177,6 +184,12 @@ def load_areas(
             else:
                 stats.lineage_unchanged += 1
             progress.advance(task)
+        # Links the source no longer gives (e.g. a repaired converter entry) are removed.
+        wanted = {(ids[link.predecessor_key], ids[link.successor_key]) for link in dataset.links}
+        for pair, row in links.items():
+            if pair not in wanted:
+                session.delete(row)
+                stats.lineage_removed += 1
         session.flush()
     if stats.changed:
         from cityops.areas.lookup import invalidate_cache

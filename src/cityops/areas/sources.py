@@ -21,6 +21,7 @@ Nothing is downloaded: files are located with :mod:`importlib.resources`.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -262,6 +263,25 @@ def province_dataset(province_key: str = DEFAULT_PROVINCE_KEY) -> ProvinceDatase
     return ProvinceDataset(province_key=province_key, units=tuple(units), links=tuple(links))
 
 
+MAX_SPLIT_DISTANCE_KM = 50.0
+"""A split successor farther than this from the legacy commune is a key collision in the converter, not a split.
+
+``converter_2025.json`` links Phường 4 of Tân An to phường Tân Ninh (93 km away) and Phường 4 of Tây Ninh city to
+phường Long An (89 km away): both legacy wards share the key ``phuong4``. Such non-default links are dropped.
+"""
+
+
+def _far(source: SourceUnit | None, target: dict[str, Any]) -> bool:
+    if source is None or source.lat is None or source.lon is None:
+        return False
+    lat, lon = target.get("newWardLat"), target.get("newWardLon")
+    if lat is None or lon is None:
+        return False
+    dy = (float(lat) - source.lat) * 111.32
+    dx = (float(lon) - source.lon) * 111.32 * math.cos(math.radians(source.lat))
+    return math.hypot(dx, dy) > MAX_SPLIT_DISTANCE_KM
+
+
 def _lineage(province_key: str, legacy_keys: list[str], units: list[SourceUnit]) -> list[SourceLink]:
     conv = converter()
     known = {u.key for u in units}
@@ -279,14 +299,17 @@ def _lineage(province_key: str, legacy_keys: list[str], units: list[SourceUnit])
         for old in olds:
             relation = "renamed" if inflow[new_ward] == 1 else "merged"
             links.append(SourceLink(f"legacy:{old}", f"2025:{province_key}_{new_ward}", relation, True))
+    by_key = {u.key: u for u in units}
     for old, targets in divided.items():
-        for target in targets:
+        source = by_key.get(f"legacy:{old}")
+        kept = [t for t in targets if t.get("isDefaultNewWard") or not _far(source, t)] or targets
+        for target in kept:
             links.append(
                 SourceLink(
                     f"legacy:{old}",
                     f"2025:{province_key}_{target['newWardKey']}",
-                    "split",
-                    bool(target.get("isDefaultNewWard")),
+                    "split" if len(kept) > 1 else "merged",
+                    bool(target.get("isDefaultNewWard")) or len(kept) == 1,
                 )
             )
     missing = {k for link in links for k in (link.predecessor_key, link.successor_key)} - known
