@@ -126,6 +126,7 @@ class Action(StrEnum):
     # alerts and the IOC
     ALERT_MANAGE = "alert.manage"  # acknowledge, close alerts; edit rules
     ALERT_RULE_MANAGE = "alert.rule.manage"  # create, edit, delete alert rules
+    ALERT_SUBSCRIBE = "alert.subscribe"  # follow the alerts of an area (own subscriptions)
     IOC_VIEW = "ioc.view"
 
 
@@ -288,6 +289,7 @@ RULES: dict[Action, Rule] = {
     # alerts / IOC
     Action.ALERT_MANAGE: IOC,
     Action.ALERT_RULE_MANAGE: ADMIN,
+    Action.ALERT_SUBSCRIBE: signed_in,
     Action.IOC_VIEW: any_of(IOC, roles(Role.OFFICER), scope(ApiScope.READ)),
 }
 
