@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
 
 from cityops.audit.models import PURGE_FUNCTION
-from cityops.identity import tokens
+from cityops.identity import passwords, tokens
 from cityops.identity.agencies import add_jurisdiction, create_agency
 from cityops.identity.apikeys import create_api_key
 from cityops.identity.models import Agency, AgencyKind, ApiScope, Role, SessionKind, User
@@ -30,6 +30,8 @@ from cityops.identity.users import create_user
 from cityops.settings import Settings
 
 DEFAULT_PASSWORD = "correct horse battery staple"
+# argon2 at production cost takes ~0.5 s per hash on a small machine; the format and logic stay the same.
+passwords.use_cheap_parameters_for_tests()
 _seq = itertools.count(1)
 
 

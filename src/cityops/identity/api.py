@@ -35,6 +35,9 @@ from cityops.text import search_key
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 STRICT = ConfigDict(strict=True, extra="forbid")
+# Strict models take enums only as instances when FastAPI validates parsed JSON; accept their values.
+RoleIn = Annotated[Role, Field(strict=False)]
+AgencyKindIn = Annotated[AgencyKind, Field(strict=False)]
 
 
 class LoginIn(BaseModel):
@@ -46,7 +49,7 @@ class LoginIn(BaseModel):
 
 class UserCreateIn(BaseModel):
     model_config = STRICT
-    role: Role
+    role: RoleIn
     username: str | None = None
     phone: str | None = None
     email: str | None = None
@@ -57,7 +60,7 @@ class UserCreateIn(BaseModel):
 
 class UserPatchIn(BaseModel):
     model_config = STRICT
-    role: Role | None = None
+    role: RoleIn | None = None
     is_active: bool | None = None
     full_name: str | None = None
     email: str | None = None
@@ -69,7 +72,7 @@ class AgencyCreateIn(BaseModel):
     model_config = STRICT
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=255)
-    kind: AgencyKind = AgencyKind.OTHER
+    kind: AgencyKindIn = AgencyKind.OTHER
     parent_id: int | None = None
 
 
