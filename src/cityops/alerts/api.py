@@ -5,6 +5,8 @@
 * ``POST /api/v1/alerts/{id}/acknowledge`` and ``POST /api/v1/alerts/{id}/close`` — ``alert.manage``.
 * ``GET/POST /api/v1/alert-rules``, ``GET/PATCH/DELETE /api/v1/alert-rules/{id}`` — reading needs
   ``alert.manage``; writing needs ``alert.rule.manage`` (admins).
+* ``GET/POST /api/v1/alert-subscriptions``, ``DELETE /api/v1/alert-subscriptions/{id}`` — signed-in users
+  follow the alerts of an area (``alert.subscribe``); operators may add a bare phone/e-mail and list all.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from cityops.alerts import service
-from cityops.alerts.models import Alert, AlertState, Rule, RuleKind, Severity
+from cityops.alerts.models import Alert, AlertState, AlertSubscription, Rule, RuleKind, Severity
 from cityops.alerts.rules import parse_params
 from cityops.audit.service import record, snapshot
 from cityops.clock import utcnow
 from cityops.deps import SessionDep
 from cityops.errors import Conflict, Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
-from cityops.identity.policy import Action, authorize
+from cityops.identity.policy import Action, authorize, can
 from cityops.text import nfc
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -278,5 +280,114 @@ def delete_rule(rule_id: int, session: SessionDep, principal: CurrentPrincipal, 
     session.delete(rule)
     session.flush()
     record(session, principal, "alert_rule.delete", "alert_rule", rule_id, before, None, request)
+    session.commit()
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------- subscriptions
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    area_id: int
+    min_severity: Literal["info", "watch", "warning", "critical"] = "watch"
+    locale: Literal["vi", "en"] = "vi"
+    phone: str | None = Field(None, min_length=8, max_length=20, description="Operators only: a bare phone.")
+    email: str | None = Field(
+        None, min_length=3, max_length=254, description="Operators only: a bare e-mail."
+    )
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    area_id: int
+    user_id: int | None
+    phone: str | None
+    email: str | None
+    min_severity: Severity
+    locale: str
+    active: bool
+
+    @classmethod
+    def of(cls, s: AlertSubscription) -> SubscriptionOut:
+        return cls(
+            id=s.id,
+            area_id=s.area_id,
+            user_id=s.user_id,
+            phone=s.phone,
+            email=s.email,
+            min_severity=s.min_severity,
+            locale=s.locale,
+            active=s.active,
+        )
+
+
+@router.get("/alert-subscriptions", response_model=list[SubscriptionOut])
+def list_subscriptions(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    show_all: Annotated[bool, Query(alias="all")] = False,
+) -> list[SubscriptionOut]:
+    """The caller's subscriptions (``?all=true``: every subscription, for operators)."""
+    authorize(principal, Action.ALERT_SUBSCRIBE)
+    stmt = select(AlertSubscription).order_by(AlertSubscription.id)
+    if show_all:
+        authorize(principal, Action.ALERT_MANAGE)
+    else:
+        stmt = stmt.where(AlertSubscription.user_id == principal.user_id)
+    return [SubscriptionOut.of(s) for s in session.scalars(stmt).all()]
+
+
+@router.post("/alert-subscriptions", response_model=SubscriptionOut, status_code=201)
+def subscribe(
+    body: SubscriptionIn, session: SessionDep, principal: CurrentPrincipal, request: Request
+) -> SubscriptionOut:
+    """Follow the alerts of an area: for yourself, or (operators) for a bare phone number or e-mail."""
+    authorize(principal, Action.ALERT_SUBSCRIBE)
+    from cityops.areas.models import Area
+
+    if session.get(Area, body.area_id) is None:
+        raise Invalid(f"Area {body.area_id} does not exist")
+    bare = body.phone is not None or body.email is not None
+    if bare:
+        authorize(principal, Action.ALERT_MANAGE)
+    sub = AlertSubscription(
+        area_id=body.area_id,
+        user_id=None if bare else principal.user_id,
+        phone=nfc(body.phone) if body.phone else None,
+        email=nfc(body.email).lower() if body.email else None,
+        min_severity=Severity(body.min_severity),
+        locale=body.locale,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(sub)
+    session.flush()
+    record(
+        session,
+        principal,
+        "alert_subscription.create",
+        "alert_subscription",
+        sub.id,
+        None,
+        snapshot(sub),
+        request,
+    )
+    session.commit()
+    return SubscriptionOut.of(sub)
+
+
+@router.delete("/alert-subscriptions/{sub_id}", status_code=204)
+def unsubscribe(sub_id: int, session: SessionDep, principal: CurrentPrincipal, request: Request) -> Response:
+    authorize(principal, Action.ALERT_SUBSCRIBE)
+    sub = session.get(AlertSubscription, sub_id)
+    if sub is None or (sub.user_id != principal.user_id and not can(principal, Action.ALERT_MANAGE)):
+        raise NotFound(f"Subscription {sub_id} does not exist")
+    before = snapshot(sub)
+    session.delete(sub)
+    session.flush()
+    record(
+        session, principal, "alert_subscription.delete", "alert_subscription", sub_id, before, None, request
+    )
     session.commit()
     return Response(status_code=204)

@@ -123,3 +123,20 @@ class AlertArea(Base):
     area_id: Mapped[int] = mapped_column(
         ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class AlertSubscription(Base):
+    """Someone who wants the alerts of an area (a user, or a bare phone/e-mail added by an operator)."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (Index("ix_alert_subscriptions_area_active", "area_id", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    min_severity: Mapped[Severity] = mapped_column(_enum(Severity, 16), default=Severity.WATCH)
+    locale: Mapped[str] = mapped_column(String(8), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

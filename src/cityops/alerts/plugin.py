@@ -3,7 +3,9 @@
 Rules follow the bus (DESIGN.md §3): the durable consumer ``alerts-rules`` takes ``observations.created``
 events, groups the points by datastream and runs :func:`cityops.alerts.service.process_observations`
 in a worker thread. Redelivery is harmless: points at or before a rule's last evaluated time are ignored.
-A background task sweeps staleness rules every :data:`SWEEP_SECONDS`.
+A background task sweeps staleness rules every :data:`SWEEP_SECONDS`. The durable consumer
+``alerts-delivery`` takes ``alerts.opened``/``alerts.escalated`` and sends them to the subscribers of the
+alert's areas (:mod:`cityops.alerts.delivery`, through ``cityops.notify``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cityops.alerts")
 SWEEP_SECONDS = 60.0
 DURABLE = "alerts-rules"
+DELIVERY_DURABLE = "alerts-delivery"
 
 
 def points_by_datastream(payload: dict[str, Any]) -> dict[int, list[tuple[datetime, float]]]:
@@ -52,6 +55,16 @@ def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]
         for ds_id, points in points_by_datastream(payload).items():
             changes += len(process_observations(session, ds_id, points))
     return changes
+
+
+def handle_alert_event(
+    sessions: sessionmaker[Session], settings: Settings, subject: str, payload: dict[str, Any]
+) -> int:
+    """Deliver an ``alerts.opened``/``alerts.escalated`` event to the areas' subscribers."""
+    from cityops.alerts.delivery import deliver_event
+
+    with session_scope(sessions) as session:
+        return deliver_event(session, settings, subject, payload)
 
 
 def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
@@ -78,6 +91,11 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
 
             state["subscription"] = await bus.subscribe("observations.created", DURABLE, on_event)
 
+            async def on_alert(event: Event) -> None:
+                await asyncio.to_thread(handle_alert_event, sessions, settings, event.subject, event.payload)
+
+            state["delivery"] = await bus.subscribe("alerts.*", DELIVERY_DURABLE, on_alert)
+
         async def sweeper() -> None:
             while True:
                 await asyncio.sleep(SWEEP_SECONDS)
@@ -94,10 +112,11 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        sub = state.pop("subscription", None)
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.stop()
+        for key in ("subscription", "delivery"):
+            sub = state.pop(key, None)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.stop()
 
     app.state.async_startup.append(start)
     app.state.async_shutdown.append(stop)
