@@ -17,6 +17,10 @@ from tests.fixtures_areas import LoadedAreas
 CENTRAL_TAN_AN = (10.5355, 106.4136)
 CAN_THO = (10.0341, 105.7880)  # outside the province
 HA_NOI = (21.0285, 105.8542)
+# Just across the border with Hồ Chí Minh City, inside the rough bounding-box outline: the neighbours'
+# communes take part in the Voronoi diagram, so these are not ours.
+CU_CHI = (10.9739, 106.4936)
+BINH_CHANH = (10.6880, 106.5935)
 
 
 def test_central_tan_an_resolves_to_a_tan_an_area_ward(session: Session, loaded_areas: LoadedAreas) -> None:
@@ -69,7 +73,7 @@ def test_locate_returns_every_level_finest_first(session: Session, loaded_areas:
     assert then[2].id == loaded_areas.legacy_long_an_id
 
 
-@pytest.mark.parametrize("point", [CAN_THO, HA_NOI])
+@pytest.mark.parametrize("point", [CAN_THO, HA_NOI, CU_CHI, BINH_CHANH])
 def test_points_outside_the_province_find_nothing(
     session: Session, loaded_areas: LoadedAreas, point: tuple[float, float]
 ) -> None:

@@ -10,6 +10,8 @@ How the cells are made (all in WGS 84 degrees, which is good enough at this scal
 2. **Commune cells** — a Voronoi diagram of the communes' representative points (nearest-centroid cells),
    clipped to the outline. Current wards use their 2025 points; legacy communes use their own points, so a point
    lookup for a date before 1 July 2025 answers with the unit of that time.
+   Neighbouring provinces' communes (from the same dataset, same period) take part in the diagram without getting
+   a cell, so where the rough outline overshoots, the border falls halfway between their communes and ours.
 3. **Districts and provinces** — the union of their children's cells.
 
 Every such geometry is stored with ``geometry_approximate=True`` and ``geometry_source="approximate-voronoi"``
@@ -26,12 +28,13 @@ import shapely
 from shapely.geometry import MultiPoint, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from cityops.areas.sources import COMMUNE, ProvinceDataset, SourceUnit, province_dataset
+from cityops.areas.sources import COMMUNE, ProvinceDataset, SourceUnit, neighbour_points, province_dataset
 
 APPROXIMATE_SOURCE = "approximate-voronoi"
 PRECISION = 1e-6  # degrees (~0.1 m): coordinates are snapped to this grid before storage
 _CLOSE = 0.02  # degrees (~2 km): closing radius that fills gaps between bounding boxes
 _SIMPLIFY = 0.001  # degrees (~100 m)
+_NEIGHBOUR_MARGIN = 0.3  # degrees: neighbours' communes this far beyond the outline's box shape the border
 _SEED_NUDGE = 1e-4  # degrees (~10 m): separates communes that share a representative point in the source
 
 
@@ -69,8 +72,16 @@ def province_outline(dataset: ProvinceDataset) -> BaseGeometry:
     return shapely.make_valid(outline.simplify(_SIMPLIFY))
 
 
-def voronoi_cells(seeds: Iterable[SourceUnit], outline: BaseGeometry) -> dict[str, BaseGeometry]:
-    """Nearest-point cells of ``seeds`` clipped to ``outline``, keyed by unit key."""
+def voronoi_cells(
+    seeds: Iterable[SourceUnit],
+    outline: BaseGeometry,
+    foreign: Iterable[tuple[float, float]] = (),
+) -> dict[str, BaseGeometry]:
+    """Nearest-point cells of ``seeds`` clipped to ``outline``, keyed by unit key.
+
+    ``foreign`` points (neighbouring provinces' communes) take part in the diagram but get no cell, so the border
+    with a neighbour follows the line halfway between its communes and ours instead of the rough outline.
+    """
     keys: list[str] = []
     coords: list[tuple[float, float]] = []
     used: set[tuple[float, float]] = set()
@@ -85,12 +96,15 @@ def voronoi_cells(seeds: Iterable[SourceUnit], outline: BaseGeometry) -> dict[st
         coords.append(point)
     if not coords:
         return {}
-    if len(coords) == 1:
+    others = [p for p in dict.fromkeys(foreign) if p not in used]
+    if len(coords) + len(others) == 1:
         return {keys[0]: outline}
     envelope = box(*outline.bounds).buffer(1.0)
-    polygons = shapely.voronoi_polygons(MultiPoint(coords), extend_to=envelope, ordered=True)
+    polygons = shapely.voronoi_polygons(MultiPoint(coords + others), extend_to=envelope, ordered=True)
     cells: dict[str, BaseGeometry] = {}
-    for key, polygon in zip(keys, polygons.geoms, strict=True):
+    for key, polygon in zip(
+        keys, polygons.geoms, strict=False
+    ):  # the foreign cells come last and are dropped
         cells[key] = shapely.make_valid(polygon.intersection(outline))
     return cells
 
@@ -101,9 +115,11 @@ def approximate_geometries(province_key: str) -> dict[str, dict[str, Any]]:
     dataset = province_dataset(province_key)
     outline = province_outline(dataset)
     shapes: dict[str, BaseGeometry] = {}
+    search = tuple(round(v, 6) for v in box(*outline.bounds).buffer(_NEIGHBOUR_MARGIN).bounds)
     for current in (True, False):
         communes = dataset.by_level(COMMUNE, current=current)
-        shapes.update(voronoi_cells(communes, outline))
+        foreign = neighbour_points(province_key, search, current=current)
+        shapes.update(voronoi_cells(communes, outline, foreign))
     # Parents bottom-up: districts, then provinces.
     for level in ("district", "province"):
         for unit in (u for u in dataset.units if u.level == level):

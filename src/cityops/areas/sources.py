@@ -316,3 +316,31 @@ def _lineage(province_key: str, legacy_keys: list[str], units: list[SourceUnit])
     if missing:
         raise SourceError(f"converter_2025.json names units absent from dataset.db: {sorted(missing)[:5]}")
     return links
+
+
+@cache
+def neighbour_points(
+    province_key: str, bounds: tuple[float, float, float, float], *, current: bool
+) -> tuple[tuple[float, float], ...]:
+    """(lon, lat) of other provinces' communes within ``bounds`` — current (2025) or legacy ones.
+
+    Used to shape the approximate border: a point nearer to a neighbour's commune than to any of ours is not ours.
+    """
+    min_lon, min_lat, max_lon, max_lat = bounds
+    conv = converter()
+    with _dataset() as db:
+        if current:
+            rows = db.execute(
+                "SELECT wardLon, wardLat FROM admin_units WHERE provinceKey <> ? "
+                "AND wardLon BETWEEN ? AND ? AND wardLat BETWEEN ? AND ?",
+                (province_key, min_lon, max_lon, min_lat, max_lat),
+            ).fetchall()
+        else:
+            own: list[str] = list(conv["DICT_PROVINCE"].get(province_key, []))
+            placeholders = ",".join("?" for _ in own)
+            rows = db.execute(
+                f"SELECT wardLon, wardLat FROM admin_units_legacy WHERE provinceKey NOT IN ({placeholders}) "
+                "AND wardLon BETWEEN ? AND ? AND wardLat BETWEEN ? AND ?",
+                (*own, min_lon, max_lon, min_lat, max_lat),
+            ).fetchall()
+    return tuple((float(lon), float(lat)) for lon, lat in rows if lon is not None and lat is not None)
