@@ -117,3 +117,26 @@ def test_geojson_for_the_map(client: TestClient, loaded_areas: LoadedAreas) -> N
     old = client.get("/api/v1/areas.geojson", params={"level": "district", "at": "2024-01-01"}).json()
     assert len(old["features"]) == 24
     assert client.get("/api/v1/areas.geojson", params={"level": "x"}).status_code == 422
+
+
+def test_list_query_count_does_not_grow_with_the_page(client: TestClient, loaded_areas: LoadedAreas) -> None:
+    from sqlalchemy import Engine, event
+
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = []
+        for limit in (5, 200):
+            statements.clear()
+            r = client.get("/api/v1/areas", params={"limit": limit, "historical": "true"})
+            assert len(r.json()["items"]) == limit
+            counts.append(len(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert counts[0] == counts[1]
+    assert counts[0] <= 3
