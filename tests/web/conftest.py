@@ -8,9 +8,7 @@ with CI=true where they fail (``make test`` installs it through ``scripts/system
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -98,16 +96,13 @@ def chromium() -> Iterator[Any]:
         if IN_CI:
             pytest.fail("playwright (Python) is not installed", pytrace=False)
         pytest.skip("playwright (Python) is not installed")
-    profile = tempfile.mkdtemp(prefix="cityops-chromium-")
+    # Playwright starts Chromium with a fresh temporary user-data directory of its own on each launch.
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"]
-        )
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -67,6 +67,8 @@ async function viewHome() {
   for (const p of pending) list.append(pendingCard(p));
   for (const r of reports) list.append(reportCard(r));
   if (!reports.length && !pending.length) list.append(h("li.muted", t("home.none")));
+  const areaName = localStorage.getItem("cityops.areaName");
+  if (areaName) alertsBox.before(h("p.muted", `${t("alerts.myArea")}: ${areaName}`));
   renderAlerts(alertsBox, true, 3);
 }
 
@@ -74,20 +76,20 @@ function pendingCard(p) {
   return h(
     "li.card.pending",
     h("div.card-top", h("span.badge.state-pending", t("mine.pending")), h("span.muted", fmtDateTime(p.createdAt))),
-    h("p", p.payload.description || nameOf(categories?.find((c) => c.code === p.payload.category_code))),
+    h("p", p.payload.description || nameOf(categories?.find((c) => c.code === p.payload.category))),
     p.failed ? h("p.error", p.failed) : null,
   );
 }
 
 function reportCard(r) {
-  const cat = categories?.find((c) => c.code === r.category_code);
+  const cat = categories?.find((c) => c.code === r.category);
   return h(
     "li.card",
     h(
       "a.card-link",
-      { href: `#/case/${r.id}` },
-      h("div.card-top", h("strong", r.ref || `#${r.id}`), stateBadge(r.state)),
-      h("p", nameOf(cat) || r.category_code || ""),
+      { href: `#/case/${encodeURIComponent(r.ref)}` },
+      h("div.card-top", h("strong", r.ref), stateBadge(r.state)),
+      h("p", nameOf(cat) || r.category || ""),
       h("p.muted", r.description ? r.description.slice(0, 120) : ""),
       h("span.muted", fmtDate(r.submittedAt)),
     ),
@@ -198,7 +200,10 @@ async function viewReport() {
   const locate = () => {
     if (!navigator.geolocation) return;
     navigator.geolocation.getCurrentPosition(
-      (pos) => place(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy),
+      (pos) => {
+        place(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy);
+        rememberArea(pos.coords.latitude, pos.coords.longitude);
+      },
       () => announce(t("report.gpsFailed"), "warn"),
       { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 },
     );
@@ -217,7 +222,7 @@ async function viewReport() {
     if (!consent.checked) return (err.textContent = t("report.needConsent"), consent.focus());
     const answers = collectAnswers(questions);
     const payload = {
-      category_code: catSelect.value,
+      category: catSelect.value,
       description: desc.value.trim(),
       lat,
       lon,
@@ -225,8 +230,10 @@ async function viewReport() {
       consent: true,
     };
     if (accuracy != null) payload.accuracy_m = Math.round(accuracy);
-    if (nameI.value.trim()) payload.name = nameI.value.trim();
-    if (phoneI.value.trim()) payload.phone = phoneI.value.trim();
+    const reporter = {};
+    if (nameI.value.trim()) reporter.name = nameI.value.trim();
+    if (phoneI.value.trim()) reporter.phone = phoneI.value.trim();
+    if (Object.keys(reporter).length) payload.reporter = reporter;
     const item = { key: newKey(), createdAt: new Date().toISOString(), payload, photos, mediaIds: [] };
     await outbox.put(item);
     form.querySelector("#submit").disabled = true;
@@ -240,13 +247,24 @@ async function viewReport() {
     const mineNow = sent.find((s) => s && s.ref);
     if (mineNow) {
       announce(t("report.sent", { ref: mineNow.ref }), "ok");
-      location.hash = `#/case/${mineNow.id}`;
+      location.hash = `#/case/${encodeURIComponent(mineNow.ref)}`;
     } else {
       announce(t("report.queued"));
       location.hash = "#/mine";
     }
     refreshNet();
   });
+}
+
+/** Remember the ward around the device, for "alerts for my area". */
+async function rememberArea(lat, lon) {
+  try {
+    const found = await api(EP.areaLookup(lat.toFixed(5), lon.toFixed(5)));
+    localStorage.setItem("cityops.area", String(found.area.id));
+    localStorage.setItem("cityops.areaName", found.area.name);
+  } catch {
+    /* outside the province or offline: keep the previous one */
+  }
 }
 
 function renderQuestions(box, cat) {
@@ -306,7 +324,8 @@ async function viewMine() {
   if (!reports.length && !pending.length) list.append(h("li.muted", t("home.none")));
   // refresh states in the background
   for (const r of reports) {
-    api(EP.report(r.id), { headers: r.token ? { "X-Tracking-Token": r.token } : {} })
+    if (!r.token) continue;
+    api(EP.track(r.token))
       .then(async (c) => {
         if (c && c.state && c.state !== r.state) {
           await mine.put({ ...r, state: c.state });
@@ -320,57 +339,59 @@ function mediaList(list, role) {
   return (list || []).filter((m) => (m.role || "report") === role);
 }
 
-async function viewCase(id) {
+async function viewCase(ref) {
   await loadCategories();
-  const local = await mine.get(Number(id));
-  const headers = local?.token ? { "X-Tracking-Token": local.token } : {};
-  const qs = local?.token ? `?token=${encodeURIComponent(local.token)}` : "";
+  ref = decodeURIComponent(ref);
+  const local = await mine.get(ref);
   let c;
   try {
-    c = await api(EP.report(id) + qs, { headers });
+    c = await api(local?.token ? EP.track(local.token) : EP.publicCase(ref));
   } catch (err) {
     main.append(h("p.error", err.status === 404 ? t("case.notFound") : t("common.error", { msg: err.message })));
     return;
   }
   if (local && c.state !== local.state) mine.put({ ...local, state: c.state });
-  const cat = categories?.find((x) => x.code === (c.category_code || c.category));
+  const cat = categories?.find((x) => x.code === c.category);
   const tl = h("ol.timeline", { id: "timeline" });
-  const events = c.timeline || items(await api(EP.reportTimeline(id) + qs, { headers }).catch(() => []));
-  for (const ev of events) {
+  for (const ev of c.timeline || []) {
     tl.append(
       h(
         "li",
         h("time", fmtDateTime(ev.at)),
-        h("strong", ev.to_state ? t(`state.${ev.to_state}`) : t(`action.${ev.action || ev.kind}`) || ev.kind),
+        h("strong", ev.to_state ? t(`state.${ev.to_state}`) : t(`action.${ev.action || ev.kind}`)),
         ev.comment ? h("p", ev.comment) : null,
       ),
     );
   }
-  const photos = h("div.gallery", { id: "photos" });
-  for (const m of mediaList(c.media, "report")) photos.append(h("img", { src: EP.mediaFile(m), alt: t("case.photos"), loading: "lazy" }));
+  const img = (m, alt) => h("img", { src: m.thumbnail_url || m.url, alt, loading: "lazy" });
+  const photos = h("div.gallery", { id: "photos" }, mediaList(c.media, "report").map((m) => img(m, t("case.photos"))));
   const after = mediaList(c.media, "after");
-  const afterBox = after.length
-    ? h("section", { id: "after" }, h("h2", t("case.after")), h("div.gallery", after.map((m) => h("img", { src: EP.mediaFile(m), alt: t("case.after"), loading: "lazy" }))))
-    : null;
+  const afterBox = after.length ? h("section", { id: "after" }, h("h2", t("case.after")), h("div.gallery", after.map((m) => img(m, t("case.after"))))) : null;
   main.append(
     h(
       "article.case",
-      h("div.card-top", h("h1", c.ref || `#${c.id}`), stateBadge(c.state)),
-      h("p", h("strong", nameOf(cat) || c.category_code || "")),
+      h("div.card-top", h("h1", c.ref), stateBadge(c.state)),
+      h("p", h("strong", nameOf(cat) || c.category_name || c.category || "")),
       c.description ? h("p", c.description) : null,
-      h("dl.meta", h("dt", t("case.submitted")), h("dd", fmtDateTime(c.submitted_at)), c.resolve_due_at ? [h("dt", t("case.due")), h("dd", fmtDateTime(c.resolve_due_at))] : null, c.agency_name ? [h("dt", t("case.agency")), h("dd", c.agency_name)] : null),
-      c.resolution_note || c.public_note ? h("p.note", c.resolution_note || c.public_note) : null,
+      h(
+        "dl.meta",
+        h("dt", t("case.submitted")),
+        h("dd", fmtDateTime(c.submitted_at)),
+        c.expected_at ? [h("dt", t("case.due")), h("dd", fmtDateTime(c.expected_at))] : null,
+        c.agency_name ? [h("dt", t("case.agency")), h("dd", c.agency_name)] : null,
+      ),
+      c.status_note ? h("p.note", { id: "status-note" }, c.status_note) : null,
       photos,
       afterBox,
       h("h2", t("case.timeline")),
       tl,
-      followUp(c, id, local, headers),
+      local?.token ? followUp(c, local) : null,
     ),
   );
 }
 
-function followUp(c, id, local, headers) {
-  if (!["resolved", "closed"].includes(c.state)) return null;
+function followUp(c, local) {
+  if (!c.can_rate && !c.can_reopen) return null;
   const box = h("section.stack", { id: "follow-up" });
   const stars = h("div.stars", { role: "radiogroup", "aria-label": t("case.rate") });
   for (let i = 1; i <= 5; i++) {
@@ -392,7 +413,7 @@ function followUp(c, id, local, headers) {
     const score = Number(rateForm.querySelector("input[name=score]:checked")?.value || 0);
     if (!score) return;
     try {
-      await api(EP.reportRate(id), { method: "POST", json: { score, comment: comment.value.trim() || null, token: local?.token }, headers });
+      await api(EP.trackRate(local.token), { method: "POST", json: { score, comment: comment.value.trim() || null } });
       announce(t("case.rated"), "ok");
       rateForm.replaceWith(h("p", t("case.rated")));
     } catch (err) {
@@ -412,14 +433,15 @@ function followUp(c, id, local, headers) {
     e.preventDefault();
     if (!reason.value.trim()) return reason.focus();
     try {
-      await api(EP.reportReopen(id), { method: "POST", json: { comment: reason.value.trim(), token: local?.token }, headers });
+      await api(EP.trackReopen(local.token), { method: "POST", json: { comment: reason.value.trim() } });
       announce(t("case.reopened"), "ok");
       route();
     } catch (err) {
       announce(t("common.error", { msg: err.message }), "error");
     }
   });
-  box.append(rateForm, reopenForm);
+  if (c.can_rate) box.append(rateForm);
+  if (c.can_reopen) box.append(reopenForm);
   return box;
 }
 
@@ -430,13 +452,13 @@ async function viewMap() {
   currentMap = map;
   await drawAreas(map);
   try {
-    const data = await api(EP.publicCases);
+    const data = await api(EP.publicGeojson);
     L.geoJSON(data, {
       pointToLayer: (f, ll) =>
         L.circleMarker(ll, { radius: 7, weight: 2, color: "#fff", fillOpacity: 0.9, fillColor: ["resolved", "closed"].includes(f.properties?.state) ? "#2e7d32" : "#c62828" }),
       onEachFeature: (f, lyr) => {
         const p = f.properties || {};
-        lyr.bindPopup(`<strong>${esc(p.ref || "")}</strong><br>${esc(t(`state.${p.state}`))}<br>${esc(p.category_name || p.category_code || "")}<br>${esc(fmtDate(p.submitted_at))}`);
+        lyr.bindPopup(`<strong>${esc(p.ref || "")}</strong><br>${esc(t(`state.${p.state}`))}<br>${esc((getLang() === "en" ? p.category_name_en : p.category_name) || p.category || "")}<br>${esc(fmtDate(p.submitted_at))}`);
       },
     }).addTo(map);
   } catch {
@@ -485,12 +507,31 @@ const routes = [
   [/^#?\/?$/, "home", viewHome],
   [/^#\/report$/, "report", viewReport],
   [/^#\/mine$/, "mine", viewMine],
-  [/^#\/case\/(\d+)$/, "mine", viewCase],
+  [/^#\/case\/([^/]+)$/, "mine", viewCase],
   [/^#\/map$/, "map", viewMap],
   [/^#\/alerts$/, "alerts", viewAlerts],
 ];
 
-async function route() {
+// One render at a time: a call during a render asks for one more render after it (no doubled views).
+let rendering = null;
+let again = false;
+function route() {
+  if (rendering) {
+    again = true;
+    return rendering;
+  }
+  rendering = (async () => {
+    do {
+      again = false;
+      await render();
+    } while (again);
+  })().finally(() => {
+    rendering = null;
+  });
+  return rendering;
+}
+
+async function render() {
   dropMap();
   clear(main);
   const hash = location.hash || "#/";

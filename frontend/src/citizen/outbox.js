@@ -17,8 +17,8 @@ async function uploadPhotos(item) {
     const form = new FormData();
     const p = item.photos[i];
     form.append("file", p.blob, p.name || `photo-${i + 1}.jpg`);
-    const res = await api(EP.media, { method: "POST", form, headers: { "Idempotency-Key": `${item.key}-photo-${i}` } });
-    ids.push(res.id);
+    const res = await api(EP.media, { method: "POST", form });
+    ids.push(res.media_id);
     item.mediaIds = ids;
     await outbox.put(item);
   }
@@ -30,11 +30,10 @@ async function sendOne(item) {
   const body = { ...item.payload, media_ids };
   const res = await api(EP.reports, { method: "POST", json: body, headers: { "Idempotency-Key": item.key } });
   await mine.put({
-    id: res.id,
     ref: res.ref,
     token: res.token,
     state: res.state || "submitted",
-    category_code: item.payload.category_code,
+    category: item.payload.category,
     description: item.payload.description,
     submittedAt: res.submitted_at || item.createdAt,
     duplicates: res.duplicates || [],

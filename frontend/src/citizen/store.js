@@ -11,7 +11,7 @@ function open() {
       req.onupgradeneeded = () => {
         const db = req.result;
         if (!db.objectStoreNames.contains("outbox")) db.createObjectStore("outbox", { keyPath: "key" });
-        if (!db.objectStoreNames.contains("mine")) db.createObjectStore("mine", { keyPath: "id" });
+        if (!db.objectStoreNames.contains("mine")) db.createObjectStore("mine", { keyPath: "ref" });
       };
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
@@ -43,7 +43,7 @@ export const outbox = {
 
 export const mine = {
   put: (item) => tx("mine", "readwrite", (s) => s.put(item)),
-  get: (id) => tx("mine", "readonly", (s) => s.get(id)),
+  get: (ref) => tx("mine", "readonly", (s) => s.get(ref)),
   all: () => tx("mine", "readonly", (s) => s.getAll()).then((l) => (l || []).sort((a, b) => (b.submittedAt || "").localeCompare(a.submittedAt || ""))),
 };
 

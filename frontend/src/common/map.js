@@ -9,7 +9,7 @@ export const PROVINCE_CENTER = [10.95, 106.25]; // Tây Ninh (with former Long A
 export const PROVINCE_ZOOM = 9;
 
 export function createMap(el, { center = PROVINCE_CENTER, zoom = PROVINCE_ZOOM, ...opts } = {}) {
-  const map = L.map(el, { center, zoom, zoomSnap: 0.25, attributionControl: false, preferCanvas: false, ...opts });
+  const map = L.map(el, { center, zoom, minZoom: 6, maxZoom: 19, zoomSnap: 0.25, attributionControl: false, ...opts });
   const tiles = document.body.dataset.tiles;
   if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
   el.classList.add("plain-map");

@@ -43,7 +43,7 @@ function stateBadge(state) {
 /** Deadline colour: overdue (red), within the last 20 % or 8 h (amber), otherwise green. */
 export function deadlineClass(c, now = Date.now()) {
   if (!OPEN.includes(c.state)) return "dl-none";
-  const due = c.resolve_due_at || c.expected_at || c.due_at;
+  const due = c.due_at || c.resolve_due_at || c.expected_at;
   if (c.overdue || (due && new Date(due).getTime() < now)) return "dl-overdue";
   if (!due) return "dl-none";
   const start = new Date(c.submitted_at).getTime();
@@ -139,13 +139,14 @@ async function viewInbox() {
 
 async function fillInbox(table) {
   const qs = new URLSearchParams({ limit: "100" });
-  if (filters.state) qs.set("state", filters.state);
+  if (filters.state === "open") for (const s of OPEN) qs.append("state", s);
+  else if (filters.state) qs.set("state", filters.state);
   if (filters.category) qs.set("category", filters.category);
   if (filters.overdue) qs.set("overdue", "true");
   if (filters.q) qs.set("q", filters.q);
   let rows = [];
   try {
-    rows = items(await api(`${EP.cases}?${qs}`));
+    rows = items(await api(`${EP.inbox}?${qs}`));
   } catch (err) {
     announce(t("common.error", { msg: err.message }), "error");
   }
@@ -159,12 +160,12 @@ async function fillInbox(table) {
     body.append(
       h(
         `tr.${dl}`,
-        { dataset: { id: String(c.id) } },
-        h("td", h("a", { href: `#/case/${c.id}` }, c.ref || `#${c.id}`), c.urgent ? h("span.badge.urgent", "!") : null),
-        h("td", catName(c.category_code || c.category), h("div.muted.small", (c.description || "").slice(0, 80))),
+        { dataset: { ref: c.ref } },
+        h("td", h("a", { href: `#/case/${encodeURIComponent(c.ref)}` }, c.ref), c.urgent ? h("span.badge.urgent", "!") : null),
+        h("td", catName(c.category), h("div.muted.small", (c.description || "").slice(0, 80))),
         h("td", stateBadge(c.state)),
         h("td", fmtDateTime(c.submitted_at)),
-        h("td", h(`span.dl.${dl}`, fmtDateTime(c.resolve_due_at || c.expected_at) || "–", DL_LABEL[dl] ? h("span.sr-only", ` (${t(DL_LABEL[dl])})`) : null)),
+        h("td", h(`span.dl.${dl}`, fmtDateTime(c.due_at) || "–", DL_LABEL[dl] ? h("span.sr-only", ` (${t(DL_LABEL[dl])})`) : null)),
       ),
     );
   }
@@ -179,24 +180,24 @@ function allowedActions(c) {
     .map(([a]) => a);
 }
 
-async function uploadAfterPhoto(caseId, file) {
+async function uploadPhoto(file) {
   const form = new FormData();
   form.append("file", file, file.name || "after.jpg");
-  form.append("role", "after");
-  const res = await api(EP.caseMedia(caseId), { method: "POST", form });
-  return res.id ?? res.media_id;
+  const res = await api(EP.media, { method: "POST", form });
+  return res.media_id;
 }
 
-async function viewCase(id) {
+async function viewCase(ref) {
   await loadRefs();
+  ref = decodeURIComponent(ref);
   let c;
   try {
-    c = await api(EP.case(id));
+    c = await api(EP.case(ref));
   } catch (err) {
     main.append(h("p.error", err.status === 404 ? t("case.notFound") : t("common.error", { msg: err.message })));
     return;
   }
-  const timeline = c.timeline || items(await api(EP.caseTimeline(id)).catch(() => []));
+  const timeline = c.timeline || [];
   const tl = h("ol.timeline", { id: "timeline" });
   for (const ev of timeline) {
     const internal = ev.public === false || ev.kind === "note";
@@ -205,19 +206,30 @@ async function viewCase(id) {
         `li${internal ? ".internal" : ""}`,
         h("time", fmtDateTime(ev.at)),
         h("strong", ev.to_state && ev.kind === "transition" ? `${t(`action.${ev.action}`)} → ${t(`state.${ev.to_state}`)}` : t(`action.${ev.action || ev.kind}`)),
-        ev.actor_name || ev.actor ? h("span.muted", ` · ${ev.actor_name || ev.actor}`) : null,
+        ev.actor_role ? h("span.muted", ` · ${ev.actor_role}`) : null,
         ev.comment || ev.text ? h("p", ev.comment || ev.text) : null,
       ),
     );
   }
   const photos = h("div.gallery", { id: "case-photos" });
-  for (const m of c.media || []) {
-    const src = m.thumbnail_url || m.url || EP.mediaFile(m);
-    photos.append(h("figure", h("img", { src, alt: m.role === "after" ? t("case.after") : t("case.photos"), loading: "lazy" }), h("figcaption.muted", m.role === "after" ? t("case.after") : "")));
+  for (const m of c.all_media || []) {
+    const published = ["approved", "redacted"].includes(m.review_state);
+    const src = published ? EP.mediaThumb(m.media_id) : EP.mediaStaffThumb(m.media_id);
+    const alt = m.role === "after" ? t("case.after") : t("case.photos");
+    const review = h("button.btn-small", { type: "button" }, published ? t("officer.hide") : t("officer.publish"));
+    review.addEventListener("click", async () => {
+      try {
+        await api(EP.caseMediaReview(c.ref, m.media_id), { method: "POST", json: { state: published ? "hidden" : "approved" } });
+        route();
+      } catch (err) {
+        announce(t("common.error", { msg: err.message }), "error");
+      }
+    });
+    photos.append(h("figure", { dataset: { media: String(m.media_id), review: m.review_state } }, h("img", { src, alt, loading: "lazy" }), h("figcaption.muted", `${m.role === "after" ? t("case.after") + " · " : ""}${t(`review.${m.review_state}`)}`), review));
   }
   const mapEl = h("div.map.case-map", { id: "case-map" });
-  const reporter = c.reporter
-    ? h("section", h("h2", t("officer.reporter")), h("p", [c.reporter.name, c.reporter.phone, c.reporter.email].filter(Boolean).join(" · ") || "–"))
+  const reporter = c.reporters
+    ? h("section", h("h2", t("officer.reporter")), c.reporters.map((r) => h("p", [r.name, r.phone, r.email].filter(Boolean).join(" · ") || "–")))
     : null;
   const answers = Object.entries(c.answers || {});
   main.append(
@@ -226,8 +238,8 @@ async function viewCase(id) {
       "div.case-grid",
       h(
         "article.case-main",
-        h("div.card-top", h("h1", c.ref || `#${c.id}`), stateBadge(c.state), h(`span.dl.${deadlineClass(c)}`, fmtDateTime(c.resolve_due_at || c.expected_at))),
-        h("p", h("strong", catName(c.category_code || c.category)), c.area_name ? ` · ${c.area_name}` : "", c.agency_name ? ` · ${c.agency_name}` : ""),
+        h("div.card-top", h("h1", c.ref), stateBadge(c.state), h(`span.dl.${deadlineClass(c)}`, fmtDateTime(c.resolve_due_at || c.expected_at))),
+        h("p", h("strong", catName(c.category)), c.area_name ? ` · ${c.area_name}` : "", c.agency_name ? ` · ${c.agency_name}` : ""),
         h("p", c.description || ""),
         answers.length ? h("section", h("h2", t("officer.answers")), h("dl.meta", answers.map(([k, v]) => [h("dt", k), h("dd", Array.isArray(v) ? v.join(", ") : String(v))]))) : null,
         reporter,
@@ -255,15 +267,19 @@ function actionPanel(c) {
   const tplSel = h("select", { id: "template" }, h("option", { value: "" }, t("officer.noTemplate")));
   const agencySel = h("select", { id: "agency" }, agencies.filter((a) => a.id !== c.agency_id).map((a) => h("option", { value: String(a.id) }, a.name)));
   const hours = h("input", { id: "hours", type: "number", min: "1", max: "720", value: "16" });
+  const assignee = h("select", { id: "assignee" }, h("option", { value: String(me.id) }, `${t("officer.me")} (${me.full_name || me.username})`));
+  const fAssignee = h("div.field", h("label", { for: "assignee" }, t("officer.assignee")), assignee);
   const photo = h("input", { id: "after-photo", type: "file", accept: "image/*" });
+  const publish = h("input", { id: "after-publish", type: "checkbox", checked: true });
   const fAgency = h("div.field", h("label", { for: "agency" }, t("officer.agency")), agencySel);
   const fHours = h("div.field", h("label", { for: "hours" }, t("officer.hours")), hours);
-  const fPhoto = h("div.field", h("label", { for: "after-photo" }, t("officer.afterPhoto")), photo);
+  const fPhoto = h("div.field", h("label", { for: "after-photo" }, t("officer.afterPhoto")), photo, h("div.check", publish, h("label", { for: "after-publish" }, t("officer.publishAfter"))));
   let templates = [];
   const sync = () => {
     const a = actionSel.value;
     fAgency.hidden = !["transfer", "add_support"].includes(a);
     fHours.hidden = a !== "request_extension";
+    fAssignee.hidden = a !== "assign";
     fPhoto.hidden = a !== "resolve";
     comment.required = NEEDS_COMMENT.has(a);
     clear(tplSel).append(h("option", { value: "" }, t("officer.noTemplate")));
@@ -288,6 +304,7 @@ function actionPanel(c) {
     h("div.field", h("label", { for: "template" }, t("officer.template")), tplSel),
     h("div.field", h("label", { for: "comment" }, t("officer.commentLabel")), comment),
     fAgency,
+    fAssignee,
     fHours,
     fPhoto,
     h("button.btn.btn-primary", { type: "submit", id: "do-action" }, t("officer.do")),
@@ -301,11 +318,18 @@ function actionPanel(c) {
     if (comment.value.trim()) body.comment = comment.value.trim();
     if (!fAgency.hidden && agencySel.value) body.agency_id = Number(agencySel.value);
     if (!fHours.hidden) body.hours = Number(hours.value);
+    if (!fAssignee.hidden) body.assignee_id = Number(assignee.value);
     const btn = form.querySelector("#do-action");
     btn.disabled = true;
     try {
-      if (!fPhoto.hidden && photo.files[0]) body.media_ids = [await uploadAfterPhoto(c.id, photo.files[0])];
-      await api(EP.caseAction(c.id), { method: "POST", json: body });
+      let after = null;
+      if (!fPhoto.hidden && photo.files[0]) {
+        after = await uploadPhoto(photo.files[0]);
+        body.after_media_ids = [after];
+      }
+      await api(EP.caseAction(c.ref), { method: "POST", json: body });
+      // the officer's own proof of fix is published with the resolution
+      if (after != null && publish.checked) await api(EP.caseMediaReview(c.ref, after), { method: "POST", json: { state: "approved" } });
       announce(t("officer.done"), "ok");
       route();
     } catch (err) {
@@ -323,7 +347,7 @@ function notePanel(c) {
     e.preventDefault();
     if (!text.value.trim()) return text.focus();
     try {
-      await api(EP.caseNotes(c.id), { method: "POST", json: { text: text.value.trim() } });
+      await api(EP.caseNotes(c.ref), { method: "POST", json: { text: text.value.trim() } });
       announce(t("officer.done"), "ok");
       route();
     } catch (err) {
@@ -333,7 +357,26 @@ function notePanel(c) {
   return form;
 }
 
-async function route() {
+// One render at a time: a call during a render asks for one more render after it (no doubled views).
+let rendering = null;
+let again = false;
+function route() {
+  if (rendering) {
+    again = true;
+    return rendering;
+  }
+  rendering = (async () => {
+    do {
+      again = false;
+      await render();
+    } while (again);
+  })().finally(() => {
+    rendering = null;
+  });
+  return rendering;
+}
+
+async function render() {
   if (currentMap) {
     currentMap.remove();
     currentMap = null;
@@ -345,7 +388,7 @@ async function route() {
       main.dataset.view = "login";
       viewLogin();
     } else {
-      const m = /^#\/case\/(\d+)$/.exec(location.hash);
+      const m = /^#\/case\/([^/]+)$/.exec(location.hash);
       main.dataset.view = m ? "case" : "inbox";
       await (m ? viewCase(m[1]) : viewInbox());
     }
@@ -374,6 +417,6 @@ if ("EventSource" in window) {
     clearTimeout(pending);
     pending = setTimeout(() => fillInbox($("#inbox")), 300);
   };
-  for (const s of ["cases.created", "cases.updated", "cases.transitioned", "cases.overdue"]) es.addEventListener(s, refresh);
+  for (const s of ["cases.created", "cases.transitioned", "cases.updated", "cases.overdue", "cases.escalated"]) es.addEventListener(s, refresh);
 }
 route();

@@ -1,0 +1,96 @@
+"""The three front ends in a real browser (Debian's Chromium driven by Playwright), against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures_areas import LoadedAreas
+from tests.web.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+Shot = Callable[[Any, str], Path]
+
+
+def test_citizen_pwa_loads_in_vietnamese_and_toggles_to_english(
+    browser_context: Any, live_server: LiveServer, shot: Shot
+) -> None:
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/")
+    page.wait_for_selector(".hero h1")
+    assert page.locator("html").get_attribute("lang") == "vi"
+    assert page.locator(".hero h1").inner_text() == "Cùng chung tay quản lý đô thị"
+    assert page.locator(".tabbar a[aria-current=page]").inner_text().strip().endswith("Trang chủ")
+    shot(page, "home-vi")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_selector("text=Help look after your city")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Report" in page.locator(".tabbar").inner_text()
+    shot(page, "home-en")
+    # the choice is remembered on the next visit
+    page.reload()
+    page.wait_for_selector("text=Help look after your city")
+    # keyboard: the skip link is the first tab stop and moves focus to the main content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert errors == []
+
+
+def test_service_worker_caches_the_shell_and_serves_it_offline(
+    browser_context: Any, live_server: LiveServer, shot: Shot
+) -> None:
+    page = browser_context.new_page()
+    page.goto("/")
+    page.wait_for_selector(".hero h1")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now controlled by the worker
+    page.wait_for_selector(".hero h1")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    browser_context.set_offline(True)
+    page.reload()
+    page.wait_for_selector(".hero h1")
+    assert page.locator("#net").is_visible()
+    assert "Ngoại tuyến" in page.locator("#net").inner_text()
+    shot(page, "offline-shell")
+    browser_context.set_offline(False)
+
+
+def test_officer_sign_in_page_renders(browser_context: Any, live_server: LiveServer, shot: Shot) -> None:
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/officer")
+    page.wait_for_selector("#login-form")
+    assert page.get_by_label("Tên đăng nhập hoặc email").is_visible()
+    assert page.get_by_label("Mật khẩu").is_visible()
+    page.get_by_label("Tên đăng nhập hoặc email").fill("nobody")
+    page.get_by_label("Mật khẩu").fill("wrong-password")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_selector("#login-error:has-text('Sai tên đăng nhập')")
+    shot(page, "officer-login")
+
+
+def test_ioc_map_draws_area_boundaries(
+    browser_context: Any, live_server: LiveServer, loaded_areas: LoadedAreas, shot: Shot
+) -> None:
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 1600, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/ioc")
+    page.wait_for_selector("#map[data-areas]")
+    drawn = page.locator("#map path.area").count()
+    assert drawn >= 97  # the province outline and its 96 communes
+    assert page.locator("#map path.area-approx").count() > 0  # demo cells are flagged approximate
+    assert page.locator("#kpi-open .kpi-value").inner_text() == "0"
+    shot(page, "ioc-map")
+    # drill-down: a click on a ward scopes the dashboard to it
+    page.locator("#map path.area-commune").nth(40).click(force=True)
+    page.wait_for_selector("#crumbs .crumb[aria-current=page]:not(button)")
+    shot(page, "ioc-ward")
+    assert errors == []

@@ -1,0 +1,283 @@
+"""End-to-end flows across the three front ends on the demo data, in Debian's Chromium.
+
+1. A citizen reports while offline; back online the outbox sends it by itself (a lost answer is retried with
+   the same Idempotency-Key) and the case appears once in the officer's inbox and on the IOC map.
+2. The IOC shows a new alert without reload, within 5 s, after observations cross a salinity threshold.
+3. The officer resolves with an after-photo; the citizen sees the resolution and the photo.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.areas.models import Area
+from cityops.clock import utcnow
+from cityops.demo.loader import load_demo
+from cityops.identity.models import ApiScope, Role, User
+from cityops.reports.models import Case, Category
+from cityops.reports.routing import route
+from cityops.sensing.models import Datastream, ObservedProperty
+from cityops.settings import Settings
+from tests.fixtures_identity import DEFAULT_PASSWORD
+from tests.web.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+Shot = Callable[[Any, str], Path]
+
+
+@pytest.fixture
+def demo(settings: Settings) -> None:
+    """The pilot demo (areas, agencies, categories, stations, alert rules) in the test database."""
+    load_demo(settings, Console(quiet=True))
+
+
+def ward_point(session: Session, name: str = "Phường Tân An") -> tuple[float, float]:
+    area = session.scalar(select(Area).where(Area.name == name, Area.valid_to.is_(None)))
+    assert area is not None and area.lat is not None and area.lon is not None
+    return area.lat, area.lon
+
+
+def plain_category(session: Session) -> Category:
+    """A category whose extra questions are all optional (the form then needs no answers)."""
+    for cat in session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.order)):
+        if not any(q.get("required") for q in cat.questions or []):
+            return cat
+    raise AssertionError("no category without required questions in the demo")
+
+
+def jpeg(path: Path, colour: tuple[int, int, int]) -> Path:
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(buf, "JPEG")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def officer_for(
+    make_user: Callable[..., User], session: Session, lat: float, lon: float, category: str
+) -> User:
+    _, agency_id = route(session, lat, lon, category)
+    assert agency_id is not None, "the demo routes this point and category to an agency"
+    return make_user(Role.OFFICER, agency_id)
+
+
+def sign_in(page: Any, user: User) -> None:
+    page.goto("/officer")
+    page.get_by_label("Tên đăng nhập hoặc email").fill(user.username)
+    page.get_by_label("Mật khẩu").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_selector("#inbox")
+
+
+def wait_for_gps(page: Any) -> None:
+    """The form takes the GPS position by default (the context grants geolocation)."""
+    for _ in range(100):
+        if page.locator("#lat").input_value():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the GPS position never filled the form")
+
+
+def citizen_report_offline(page: Any, context: Any, category: Category, photo: Path, shot: Shot) -> None:
+    page.goto("/#/report")
+    page.wait_for_selector(f"#category option[value='{category.code}']", state="attached")
+    wait_for_gps(page)
+    context.set_offline(True)
+    page.set_input_files("#photo-pick", str(photo))
+    page.wait_for_selector("#previews img")
+    page.select_option("#category", category.code)
+    page.fill("#description", "Đèn đường hỏng trước số 12, tối om cả đoạn")
+    page.check("#consent")
+    shot(page, "report-form-offline")
+    page.click("#submit")
+    page.wait_for_selector(".card.pending")
+    assert "Ngoại tuyến" in page.locator("#net").inner_text()
+    shot(page, "outbox-offline")
+
+
+def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
+    demo: None,
+    live_server: LiveServer,
+    chromium: Any,
+    browser_context: Any,
+    session: Session,
+    sessions: sessionmaker[Session],
+    make_user: Callable[..., User],
+    tmp_path: Path,
+    shot: Shot,
+) -> None:
+    lat, lon = ward_point(session)
+    category = plain_category(session)
+    browser_context.set_geolocation({"latitude": lat, "longitude": lon})
+    page = browser_context.new_page()
+    citizen_report_offline(page, browser_context, category, jpeg(tmp_path / "hole.jpg", (90, 90, 90)), shot)
+
+    # The first answer is lost on the way back (the server did create the case): the outbox must retry
+    # with the same Idempotency-Key and get the first answer, not a second case.
+    lost: list[str] = []
+
+    def lose_first_answer(route_: Any) -> None:
+        if lost:
+            route_.continue_()
+            return
+        route_.fetch()
+        lost.append(route_.request.headers.get("idempotency-key", ""))
+        route_.abort("connectionreset")
+
+    page.route("**/api/v1/reports", lose_first_answer)
+    browser_context.set_offline(False)  # the 'online' event sends the outbox
+    for _ in range(100):
+        if lost:
+            break
+        page.wait_for_timeout(100)
+    assert lost and lost[0], "the submission carried an Idempotency-Key"
+    page.wait_for_timeout(300)
+    assert page.locator(".card.pending").count() == 1  # kept in the outbox after the lost answer
+    page.click("#retry")  # or wait for the periodic retry
+    page.wait_for_selector(".card-link strong:has-text('PA-')")
+    assert page.locator(".card.pending").count() == 0
+    ref = page.locator(".card-link strong").first.inner_text()
+    shot(page, "mine-sent")
+    with sessions() as s:
+        assert s.scalar(select(func.count(Case.id))) == 1
+        case = s.scalar(select(Case))
+        assert case is not None and case.ref == ref and case.category_code == category.code
+
+    officer = officer_for(make_user, session, lat, lon, category.code)
+    staff = chromium.new_context(
+        base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 860}
+    )
+    try:
+        desk = staff.new_page()
+        sign_in(desk, officer)
+        desk.wait_for_selector(f"#inbox tr[data-ref='{ref}']")
+        assert desk.locator(f"#inbox tr[data-ref='{ref}']").count() == 1
+        assert desk.locator("#inbox tbody tr").count() == 1
+        shot(desk, "officer-inbox")
+
+        ioc = staff.new_page()
+        ioc.set_viewport_size({"width": 1600, "height": 900})
+        ioc.goto("/ioc")
+        ioc.wait_for_selector("#map[data-cases='1']", state="attached")
+        ioc.wait_for_selector("#kpi-open .kpi-value:has-text('1')")
+        shot(ioc, "ioc-with-case")
+    finally:
+        staff.close()
+
+
+def test_ioc_shows_a_new_alert_live_within_5_seconds(
+    demo: None,
+    live_server: LiveServer,
+    browser_context: Any,
+    session: Session,
+    make_api_key: Callable[..., str],
+    shot: Shot,
+) -> None:
+    ds = session.scalar(
+        select(Datastream)
+        .join(ObservedProperty)
+        .where(
+            ObservedProperty.name.in_(["salinity", "Salinity", "Độ mặn"])
+            | ObservedProperty.definition.like("%salinity")
+        )
+        .order_by(Datastream.id)
+    )
+    assert ds is not None, "the demo has a salinity datastream"
+    key = make_api_key([ApiScope.INGEST])
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.goto("/ioc")
+    page.wait_for_selector("#live[data-state=on]")
+    page.wait_for_selector("#alerts li.muted")  # no alert yet
+    assert page.locator("#alerts li.alert").count() == 0
+
+    now = utcnow().replace(microsecond=0)
+    with httpx.Client(base_url=live_server.url, headers={"X-API-Key": key}) as http:
+        for minutes, value in ((40, 5.1), (0, 5.4)):  # above 4 g/L for longer than the rule's 30 minutes
+            res = http.post(
+                "/sta/v1.1/Observations",
+                json={
+                    "Datastream": {"@iot.id": ds.id},
+                    "phenomenonTime": (now - timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+                    "result": value,
+                },
+            )
+            assert res.status_code == 201, res.text
+    # no reload: the SSE stream brings it
+    page.wait_for_selector("#alerts li.alert", timeout=5000)
+    text = page.locator("#alerts li.alert").first.inner_text()
+    assert "mặn" in text
+    shot(page, "ioc-live-alert")
+
+
+def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
+    demo: None,
+    live_server: LiveServer,
+    chromium: Any,
+    browser_context: Any,
+    session: Session,
+    make_user: Callable[..., User],
+    tmp_path: Path,
+    shot: Shot,
+) -> None:
+    lat, lon = ward_point(session)
+    category = plain_category(session)
+    browser_context.set_geolocation({"latitude": lat, "longitude": lon})
+    citizen = browser_context.new_page()
+    citizen.goto("/#/report")
+    citizen.wait_for_selector(f"#category option[value='{category.code}']", state="attached")
+    wait_for_gps(citizen)
+    citizen.set_input_files("#photo-pick", str(jpeg(tmp_path / "before.jpg", (120, 60, 40))))
+    citizen.select_option("#category", category.code)
+    citizen.fill("#description", "Rác thải đổ bừa bãi ven kênh")
+    citizen.check("#consent")
+    citizen.click("#submit")
+    citizen.wait_for_selector("article.case h1:has-text('PA-')")
+    ref = citizen.locator("article.case h1").inner_text()
+
+    officer = officer_for(make_user, session, lat, lon, category.code)
+    staff = chromium.new_context(
+        base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 900}
+    )
+    try:
+        desk = staff.new_page()
+        sign_in(desk, officer)
+        desk.click(f"#inbox tr[data-ref='{ref}'] a")
+        desk.wait_for_selector("#action-form")
+        for action in ("acknowledge", "assign", "start"):
+            desk.select_option("#action", action)
+            desk.click("#do-action")
+            desk.wait_for_selector(f"#timeline li:has-text('{action_label(action)}')")
+        desk.select_option("#action", "resolve")
+        desk.set_input_files("#after-photo", str(jpeg(tmp_path / "after.jpg", (40, 160, 60))))
+        desk.fill("#comment", "Đã thu gom rác và đặt biển cấm đổ rác.")
+        shot(desk, "officer-resolve")
+        desk.click("#do-action")
+        desk.wait_for_selector(".case-main .badge.state-resolved")
+        shot(desk, "officer-resolved")
+    finally:
+        staff.close()
+
+    citizen.reload()
+    citizen.wait_for_selector("article.case .badge.state-resolved")
+    citizen.wait_for_selector("#after img")
+    assert "Đã thu gom rác" in citizen.locator("article.case").inner_text()
+    loaded = citizen.locator("#after img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert loaded, "the after photo is served to the citizen"
+    assert citizen.locator("#rate-form").is_visible()
+    shot(citizen, "citizen-sees-resolution")
+
+
+def action_label(action: str) -> str:
+    return {"acknowledge": "Tiếp nhận", "assign": "Phân công", "start": "Bắt đầu xử lý"}[action]
