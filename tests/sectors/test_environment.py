@@ -144,3 +144,43 @@ def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: se
         ds = s.get(Datastream, index[("VCT-TANAN", "salinity")])
         assert ds is not None
         assert ds.last_phenomenon_time == start + timedelta(minutes=25)
+
+
+def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settings: Settings) -> None:
+    from cityops.sectors.environment.air_quality import on_observations, station_hourly_aqi
+    from cityops.sensing.aqi import hourly_aqi
+    from cityops.sensing.storage import ObservationIn, ingest_observations
+
+    load_stations(session, [BY_CODE["AQ-TANAN"]])
+    load_alert_rules(session=session, settings=settings, console=QUIET)
+    pm = _datastream(session, "AQ-TANAN", "pm25")
+    thing_id = pm.thing_id
+    start = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
+    # 12 hours: PM2.5 of 20 µg/m³ for hours 0–9, then 90 in hours 10 and 11 (two readings per hour).
+    values = [20.0] * 10 + [90.0] * 2
+    rows = [
+        ObservationIn(pm.id, start + timedelta(hours=h, minutes=m), v)
+        for h, v in enumerate(values)
+        for m in (0, 30)
+    ]
+    ingest_observations(session, rows, emit_event=False)
+    hour = start + timedelta(hours=11)
+    result = station_hourly_aqi(session, thing_id, hour)
+    # Hand check: c1 = c2 = 90, c3..c12 = 20 → w* = 20/90 < 1/2 → w = 1/2;
+    # Nowcast = (90 + 45 + 20 × Σ_{k=2..11} 0.5^k) / Σ_{k=0..11} 0.5^k = (135 + 9.9902) / 1.99951 = 72.514
+    # AQI: BP 50–80, I 100–150 → 50/30 × 22.514 + 100 = 137.52 → 138
+    assert result.aqi == hourly_aqi(pm25_hours=[90.0, 90.0] + [20.0] * 10).aqi == 138
+    # An observation at 12:05 completes hour 11: the AQI is stored once and the AQI rule opens (watch > 100).
+    payload = {"observations": [{"datastream_id": pm.id, "phenomenon_time": "2026-02-01T12:05:00Z"}]}
+    assert on_observations(session, payload) == [(thing_id, hour, 138)]
+    assert on_observations(session, payload) == []
+    aqi_ds = _datastream(session, "AQ-TANAN", "aqi")
+    assert aqi_ds.last_value == 138
+    stored = session.scalars(select(Observation).where(Observation.datastream_id == aqi_ds.id)).one()
+    assert stored.parameters["band_vi"] == "Kém"
+    assert stored.parameters["dominant"] == "pm25"
+    changes = process_observations(session, aqi_ds.id, [(hour, 138.0)])
+    assert [(c.action, c.severity) for c in changes] == [("opened", Severity.WATCH)]
+    # Observations of other properties do not trigger AQI work.
+    wl = {"observations": [{"datastream_id": aqi_ds.id, "phenomenon_time": "2026-02-01T13:05:00Z"}]}
+    assert on_observations(session, wl) == []

@@ -8,10 +8,52 @@ from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
     import typer
+    from fastapi import FastAPI
     from rich.console import Console
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from cityops.events.bus import Event
     from cityops.settings import Settings
+
+AQI_DURABLE = "environment-aqi"
+
+
+def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]) -> int:
+    """Publish the hourly VN_AQI of the hours an ``observations.created`` batch completes."""
+    from cityops.db import session_scope
+    from cityops.sectors.environment.air_quality import on_observations
+
+    with session_scope(sessions) as session:
+        return len(on_observations(session, payload))
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    """No routes: a bus consumer computing hourly VN_AQI for air-quality stations."""
+    import asyncio
+    import contextlib
+
+    state: dict[str, Any] = {}
+
+    async def start(app: FastAPI) -> None:
+        bus = getattr(app.state, "bus", None)
+        if bus is None:
+            return
+        sessions = app.state.sessions
+
+        async def on_event(event: Event) -> None:
+            await asyncio.to_thread(handle_observations, sessions, event.payload)
+
+        state["sub"] = await bus.subscribe("observations.created", AQI_DURABLE, on_event)
+
+    async def stop(app: FastAPI) -> None:
+        sub = state.pop("sub", None)
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.stop()
+
+    app.state.async_startup.append(start)
+    app.state.async_shutdown.append(stop)
 
 
 @hookimpl
