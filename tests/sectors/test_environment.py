@@ -167,8 +167,8 @@ def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settin
     hour = start + timedelta(hours=11)
     result = station_hourly_aqi(session, thing_id, hour)
     # Hand check: c1 = c2 = 90, c3..c12 = 20 → w* = 20/90 < 1/2 → w = 1/2;
-    # Nowcast = (90 + 45 + 20 × Σ_{k=2..11} 0.5^k) / Σ_{k=0..11} 0.5^k = (135 + 9.9902) / 1.99951 = 72.514
-    # AQI: BP 50–80, I 100–150 → 50/30 × 22.514 + 100 = 137.52 → 138
+    # Nowcast = (90 + 45 + 20 × Σ_{k=2..11} 0.5^k) / Σ_{k=0..11} 0.5^k = (135 + 9.9902) / 1.99951 = 72.513
+    # AQI: BP 50–80, I 100–150 → 50/30 × 22.513 + 100 = 137.52 → 138
     assert result.aqi == hourly_aqi(pm25_hours=[90.0, 90.0] + [20.0] * 10).aqi == 138
     # An observation at 12:05 completes hour 11: the AQI is stored once and the AQI rule opens (watch > 100).
     payload = {"observations": [{"datastream_id": pm.id, "phenomenon_time": "2026-02-01T12:05:00Z"}]}
