@@ -206,5 +206,6 @@ def load_cmd(data_dir: DataDirOpt = None) -> None:
         stats = service.load_areas(session, console=err)
     err.print(
         f"[green]Areas: {stats.created} created, {stats.updated} updated, {stats.unchanged} unchanged; "
-        f"lineage: {stats.lineage_created} created, {stats.lineage_updated} updated.[/green]"
+        f"lineage: {stats.lineage_created} created, {stats.lineage_updated} updated, "
+        f"{stats.lineage_removed} removed.[/green]"
     )

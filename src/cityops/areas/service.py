@@ -129,7 +129,6 @@ def load_areas(
                     stats.created += 1
                 else:
                     area = found
-                    changed = False
                     for field, value in want.items():
                         if getattr(area, field) != value:
                             setattr(area, field, value)
