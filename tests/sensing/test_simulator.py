@@ -191,3 +191,54 @@ def test_run_at_speed_uses_the_given_clock() -> None:
     # As fast as possible: same readings.
     fast = run([UPSTREAM], _Recorder(), start=start, minutes=30, speed=0)
     assert fast.sent == 6
+
+
+def test_mqtt_sender_publishes_observations_to_the_broker() -> None:
+    import threading
+    import uuid
+
+    import orjson
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from cityops.sensing.simulator import MqttSender
+    from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
+
+    require_mqtt()
+    ds_id = 900000 + uuid.uuid4().int % 99999  # a topic no other test uses
+    received: list[tuple[str, dict[str, object]]] = []
+    subscribed, done = threading.Event(), threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        received.append((msg.topic, orjson.loads(msg.payload)))
+        if len(received) == 3:
+            done.set()
+
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2)
+    listener.on_message = on_message
+    listener.on_subscribe = lambda *a: subscribed.set()
+    listener.connect(MQTT_HOST, MQTT_PORT)
+    listener.subscribe(f"v1.1/Datastreams({ds_id})/Observations", qos=1)
+    listener.loop_start()
+    try:
+        assert subscribed.wait(10)
+
+        class _Index(Sender):
+            def resolve(self) -> dict[tuple[str, str], int]:
+                return {("TA", "salinity"): ds_id}
+
+        sender = MqttSender(f"mqtt://{MQTT_HOST}:{MQTT_PORT}", _Index())
+        start = datetime(2026, 4, 1, tzinfo=UTC)
+        stats = run([UPSTREAM], sender, start=start, minutes=15, speed=0)
+        assert stats.sent == 3
+        assert done.wait(10)
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    assert [t for t, _ in received] == [f"v1.1/Datastreams({ds_id})/Observations"] * 3
+    assert [m["phenomenonTime"] for _, m in received] == [
+        "2026-04-01T00:00:00Z",
+        "2026-04-01T00:05:00Z",
+        "2026-04-01T00:10:00Z",
+    ]
+    assert all(isinstance(m["result"], float) for _, m in received)

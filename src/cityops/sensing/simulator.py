@@ -315,7 +315,7 @@ class MqttSender(Sender):
     Datastream ids are resolved over HTTP (``url``), as MQTT cannot list entities.
     """
 
-    def __init__(self, mqtt_url: str, http: HttpSender) -> None:
+    def __init__(self, mqtt_url: str, http: Sender) -> None:
         from urllib.parse import urlparse
 
         import paho.mqtt.client as mqtt
