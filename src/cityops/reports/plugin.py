@@ -154,9 +154,10 @@ def case_categories() -> list[Any]:
 
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
-    from cityops.reports import api
+    from cityops.reports import api, open311
 
     app.include_router(api.router)
+    open311.install(app)
 
 
 @hookimpl
