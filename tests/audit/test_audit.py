@@ -233,3 +233,19 @@ def test_append_only_ddl_per_dialect() -> None:
     assert any("BEFORE DELETE ON audit_log" in s for s in append_only_ddl("sqlite"))
     with pytest.raises(ValueError, match="mysql"):
         append_only_ddl("mysql")
+
+
+def test_entries_made_by_the_api_carry_ip_and_request_id(
+    client: TestClient, admin_headers: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    r = client.post(
+        "/api/v1/agencies",
+        json={"code": "so-thu", "name": "Sở Thử"},
+        headers={**admin_headers, "X-Request-ID": "trace-123"},
+    )
+    assert r.status_code == 201
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "agency.create")).one()
+    assert entry.request_id == "trace-123"
+    assert entry.ip == "testclient"
+    assert entry.target_id == str(r.json()["id"])

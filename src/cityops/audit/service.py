@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from cityops.audit.models import AuditEntry
 from cityops.clock import utcnow
+from cityops.ops.requests import current_request_id
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -75,11 +76,13 @@ def _actor(actor: Principal | None) -> tuple[str, str | None, str | None]:
 
 
 def _request_meta(request: Request | None) -> tuple[str | None, str | None]:
+    # The request id comes from the ops middleware's context variable, so it is known even when the
+    # caller (a service deep below the route) passes no request.
+    request_id = current_request_id()
     if request is None:
-        return None, None
+        return None, (request_id[:64] if request_id else None)
     ip = request.client.host if request.client else None
-    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
-    return ip, (str(request_id)[:64] if request_id else None)
+    return ip, (request_id[:64] if request_id else None)
 
 
 def record(

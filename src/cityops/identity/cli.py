@@ -95,7 +95,7 @@ def users_list(
         if role is not None:
             stmt = stmt.where(User.role == role)
         table = Table("id", "username", "phone", "name", "role", "agencies", "active")
-        codes = dict(session.execute(select(Agency.id, Agency.code)).tuples().all())
+        codes: dict[int, str] = {row[0]: row[1] for row in session.execute(select(Agency.id, Agency.code))}
         for u in session.scalars(stmt):
             table.add_row(
                 str(u.id),

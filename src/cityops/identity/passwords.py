@@ -18,6 +18,7 @@ def use_cheap_parameters_for_tests() -> None:
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _DUMMY_HASH = _hasher.hash("cityops-no-such-account")
 
+
 MIN_LENGTH = 8
 
 
