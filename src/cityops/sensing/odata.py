@@ -178,6 +178,9 @@ def tokenize(text: str) -> list[_Tok]:
     return out
 
 
+_SHOW = {"rparen": "')'", "lparen": "'('", "comma": "','"}
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -202,9 +205,11 @@ class _Parser:
         return None
 
     def expect(self, kind: str) -> _Tok:
+        if self.peek() is None:
+            raise ODataError(f"expected {_SHOW.get(kind, kind)} but the expression ended")
         tok = self.next()
         if tok.kind != kind:
-            raise ODataError(f"expected {kind} at position {tok.pos}, found {tok.text!r}")
+            raise ODataError(f"expected {_SHOW.get(kind, kind)} at position {tok.pos}, found {tok.text!r}")
         return tok
 
     def parse(self) -> Node:

@@ -75,7 +75,7 @@ class Nav:
             return cond
         assert self.link is not None
         table, ours, theirs = self.link
-        cond = target.id.in_(select(table.c[theirs]).where(table.c[ours] == outer.id))
+        cond = target.id.in_(select(table.c[theirs]).where(table.c[ours] == outer.id).correlate_except(table))
         return cond
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Numeric,
     String,
     and_,
     case,
@@ -71,6 +73,12 @@ class Val:
     geometry: BaseGeometry | None = None  # for a geography literal
     literal_value: Any = None
     is_literal: bool = False
+    json_cast: Callable[[str], Any] | None = None  # for JSON members: "as_float" -> typed SQL
+
+    def as_json(self, how: str) -> Any:
+        """A JSON member read as a number/string/boolean (``how``: as_float, as_string, as_boolean)."""
+        assert self.json_cast is not None
+        return self.json_cast(how)
 
 
 class Compiler:
@@ -101,7 +109,7 @@ class Compiler:
             return exists(select(t_alias.id).where(nav.condition(alias, t_alias), inner))
         val = self.value(node, et, alias)
         if val.kind == "json":
-            return val.sql.as_boolean() == true()  # type: ignore[no-any-return]
+            return val.as_json("as_boolean") == true()  # type: ignore[no-any-return]
         if val.kind not in {"bool"}:
             raise ODataError("$filter must be a boolean expression")
         result: ColumnElement[bool] = val.sql
@@ -160,7 +168,16 @@ class Compiler:
             inner = self.path(rest, target, t_alias)
             if inner.kind == "geo":
                 raise ODataError("geometry of a related entity cannot be used in $filter")
-            sub = select(inner.sql).where(nav.condition(alias, t_alias)).limit(1).scalar_subquery()
+            cond = nav.condition(alias, t_alias)
+            if inner.kind == "json":
+                inner_cast = inner.json_cast
+                assert inner_cast is not None
+
+                def cast_json(how: str) -> Any:
+                    return select(inner_cast(how)).where(cond).limit(1).scalar_subquery()
+
+                return Val(None, "json", json_cast=cast_json)
+            sub = select(inner.sql).where(cond).limit(1).scalar_subquery()
             return Val(sub, inner.kind)
         prop = et.props.get(head)
         if prop is None or prop.attr is None:
@@ -171,9 +188,10 @@ class Compiler:
                 raise ODataError(f"{head} has no sub-properties in $filter")
             return Val(None, "geo", point=(alias.lon, alias.lat))
         if prop.kind in {"json", "any"}:
-            if rest:
-                return Val(col[rest if len(rest) > 1 else rest[0]], "json")
-            return Val(col, "json")
+            if not rest:
+                raise ODataError(f"{head} is an object; name a member ({head}/name)")
+            member = col[tuple(int(r) if r.isdigit() else r for r in rest)] if len(rest) > 1 else col[rest[0]]
+            return Val(member, "json", json_cast=lambda how: getattr(member, how)())
         if rest:
             raise ODataError(f"{head} has no sub-property {'/'.join(rest)!r}")
         return Val(col, prop.kind)
@@ -230,7 +248,7 @@ class Compiler:
 
     def num(self, v: Val) -> Any:
         if v.kind == "json":
-            return v.sql.as_float()
+            return v.as_json("as_float")
         if v.kind == "number":
             return v.sql
         if v.kind == "null":
@@ -242,6 +260,8 @@ class Compiler:
             raise ODataError("geometries can only be used in geo.* and st_* functions")
         if right.kind == "null" or left.kind == "null":
             other = left if right.kind == "null" else right
+            if other.kind == "json":
+                other = Val(other.as_json("as_string"), "string")
             if op == "eq":
                 return other.sql.is_(None)  # type: ignore[no-any-return]
             if op == "ne":
@@ -263,12 +283,10 @@ class Compiler:
         """SQL for ``v`` typed to compare with ``other`` (JSON members take the other side's type)."""
         if v.kind == "json":
             if other.kind == "number":
-                return v.sql.as_float()
+                return v.as_json("as_float")
             if other.kind == "bool":
-                return v.sql.as_boolean()
-            if other.kind == "datetime":
-                return v.sql.as_string()
-            return v.sql.as_string()
+                return v.as_json("as_boolean")
+            return v.as_json("as_string")
         if v.is_literal:
             if v.kind == "datetime":
                 if other.kind == "json":
@@ -333,9 +351,11 @@ class Compiler:
                 return Val(func.substr(s, start, self.num(args[2])), "string")
             return Val(func.substr(s, start), "string")
         if name == "tolower":
-            return Val(func.lower(self.text(args[0])), "string")
+            lower = func.lower if self.pg else func.cityops_lower  # Unicode-aware on SQLite too
+            return Val(lower(self.text(args[0])), "string")
         if name == "toupper":
-            return Val(func.upper(self.text(args[0])), "string")
+            upper = func.upper if self.pg else func.cityops_upper
+            return Val(upper(self.text(args[0])), "string")
         if name == "trim":
             return Val(func.trim(self.text(args[0])), "string")
         if name == "concat":
@@ -362,7 +382,8 @@ class Compiler:
             self.datetime_sql(args[0])
             return _lit(0, "number")  # every stored time is UTC
         if name == "round":
-            return Val(func.round(self.num(args[0])), "number")
+            x = self.num(args[0])
+            return Val(func.round(cast(x, Numeric)) if self.pg else func.round(x), "number")
         if name == "floor":
             return Val(func.floor(self.num(args[0])), "number")
         if name == "ceiling":
@@ -376,7 +397,7 @@ class Compiler:
 
     def text(self, v: Val) -> Any:
         if v.kind == "json":
-            return v.sql.as_string()
+            return v.as_json("as_string")
         if v.kind in {"string", "date", "time"}:
             return (
                 v.sql
@@ -438,7 +459,7 @@ class Compiler:
             v = self.value(item.expr, et, alias)
             if v.kind in {"geo", "geometry"}:
                 raise ODataError("cannot order by a geometry")
-            sql = v.sql.as_string() if v.kind == "json" else v.sql
+            sql = v.as_json("as_string") if v.kind == "json" else v.sql
             if v.is_literal:
                 continue
             out.append(sql.desc() if item.descending else sql.asc())
