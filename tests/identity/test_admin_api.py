@@ -378,3 +378,47 @@ def test_user_password_login_after_admin_password_reset(
         ).status_code
         == 200
     )
+
+
+def test_patch_agency_audited_and_refuses_cycles(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    make_user: Callable[..., User],
+    auth: Auth,
+    sessions: sessionmaker[Session],
+) -> None:
+    a = client.post("/api/v1/agencies", json={"code": "a", "name": "Sở A"}, headers=admin_headers).json()
+    b = client.post("/api/v1/agencies", json={"code": "b", "name": "Phòng B"}, headers=admin_headers).json()
+    url = f"/api/v1/agencies/{b['id']}"
+    assert client.patch(url, json={"name": "x"}, headers=auth(make_user(Role.OPERATOR))).status_code == 403
+    r = client.patch(url, json={"name": "Phòng Quản lý đô thị", "parent_id": a["id"]}, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["parent_id"] == a["id"]
+    assert client.get("/api/v1/agencies", params={"q": "quan ly do thi"}).json()["items"][0]["code"] == "b"
+    cycle = client.patch(f"/api/v1/agencies/{a['id']}", json={"parent_id": b["id"]}, headers=admin_headers)
+    assert cycle.status_code == 422
+    assert client.patch(url, json={"parent_id": 99999}, headers=admin_headers).status_code == 422
+    assert client.patch(url, json={"parent_id": None}, headers=admin_headers).json()["parent_id"] is None
+    assert (
+        client.patch("/api/v1/agencies/99999", json={"name": "x"}, headers=admin_headers).status_code == 404
+    )
+    with sessions() as s:
+        updates = s.scalars(select(AuditEntry).where(AuditEntry.action == "agency.update")).all()
+    assert len(updates) == 2
+    assert updates[0].before is not None
+    assert updates[0].before["name"] == "Phòng B"
+
+
+def test_me_lists_agencies_and_allowed_actions(
+    client: TestClient, make_user: Callable[..., User], make_agency: Callable[..., object], auth: Auth
+) -> None:
+    agency = make_agency(code="ubnd-x", name="UBND xã X")
+    officer = make_user(Role.OFFICER, agency=agency)
+    me = client.get("/api/v1/auth/me", headers=auth(officer)).json()
+    assert me["agencies"] == [
+        {"id": agency.id, "code": "ubnd-x", "name": "UBND xã X", "kind": "ward_committee", "parent_id": None}
+    ]  # type: ignore[attr-defined]
+    assert "auth.me" in me["actions"]
+    assert "user.list" not in me["actions"]
+    admin_me = client.get("/api/v1/auth/me", headers=auth(make_user(Role.ADMIN))).json()
+    assert "user.list" in admin_me["actions"]

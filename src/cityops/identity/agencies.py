@@ -69,6 +69,47 @@ def create_agency(
     return agency
 
 
+_UNSET: object = object()
+
+
+def update_agency(
+    session: Session,
+    agency: Agency,
+    *,
+    name: str | None = None,
+    kind: AgencyKind | None = None,
+    parent_id: int | object | None = _UNSET,
+    actor: Principal | None = None,
+    request: Request | None = None,
+) -> Agency:
+    """Change an agency (audited as ``agency.update`` with before/after; the caller commits)."""
+    before = _agency_snapshot(agency)
+    if name is not None:
+        clean = nfc(name)
+        if not clean:
+            raise Invalid("An agency needs a name")
+        agency.name, agency.name_key = clean, search_key(clean)
+    if kind is not None:
+        agency.kind = AgencyKind(kind)
+    if parent_id is not _UNSET:
+        if parent_id is not None:
+            if not isinstance(parent_id, int) or session.get(Agency, parent_id) is None:
+                raise Invalid("Unknown parent agency", details={"parent_id": parent_id})
+            ancestor: int | None = parent_id
+            while ancestor is not None:  # refuse cycles
+                if ancestor == agency.id:
+                    raise Invalid("An agency cannot be its own ancestor", details={"parent_id": parent_id})
+                ancestor = session.scalar(select(Agency.parent_id).where(Agency.id == ancestor))
+        agency.parent_id = parent_id if isinstance(parent_id, int) else None
+    session.flush()
+    after = _agency_snapshot(agency)
+    if after != before:
+        record(
+            session, actor, "agency.update", "agency", agency.id, before=before, after=after, request=request
+        )
+    return agency
+
+
 def add_jurisdiction(
     session: Session,
     agency: Agency,

@@ -13,7 +13,13 @@ from cityops.audit.service import record
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import Conflict, Invalid, NotFound, Unauthorized
 from cityops.identity import passwords, throttle, tokens
-from cityops.identity.agencies import add_jurisdiction, agency_view, create_agency, remove_jurisdiction
+from cityops.identity.agencies import (
+    add_jurisdiction,
+    agency_view,
+    create_agency,
+    remove_jurisdiction,
+    update_agency,
+)
 from cityops.identity.apikeys import api_key_view, create_api_key, revoke_api_key
 from cityops.identity.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentPrincipal
 from cityops.identity.models import (
@@ -28,7 +34,7 @@ from cityops.identity.models import (
     SessionKind,
     User,
 )
-from cityops.identity.policy import Action, Principal, authorize
+from cityops.identity.policy import Action, Principal, allowed_actions, authorize
 from cityops.identity.users import create_user, find_login, update_user, user_view
 from cityops.text import search_key
 
@@ -199,12 +205,20 @@ def logout(
 
 @router.get("/auth/me")
 def me(principal: CurrentPrincipal, session: SessionDep) -> Any:
-    """The signed-in user, with their agencies."""
+    """The signed-in user, their agencies, and the actions they may take (for hiding what they cannot use).
+
+    ``actions`` lists only actions that need no particular object; case actions depend on the case.
+    """
     authorize(principal, Action.AUTH_ME)
     user = session.get(User, principal.user_id)
     if user is None:
         raise Unauthorized()
-    return user_view(user)
+    agencies = session.scalars(select(Agency).where(Agency.id.in_(user.agency_ids)).order_by(Agency.code))
+    return {
+        **user_view(user),
+        "agencies": [agency_view(a, with_jurisdictions=False) for a in agencies],
+        "actions": [a.value for a in allowed_actions(principal)],
+    }
 
 
 # --- users -----------------------------------------------------------------------------------------
@@ -338,6 +352,26 @@ def create_agency_route(
         actor=principal,
         request=request,
     )
+    session.commit()
+    return agency_view(agency)
+
+
+class AgencyPatchIn(BaseModel):
+    model_config = STRICT
+    name: str | None = Field(None, min_length=1, max_length=255)
+    kind: AgencyKindIn | None = None
+    parent_id: int | None = None
+
+
+@router.patch("/agencies/{agency_id}")
+def patch_agency(
+    agency_id: int, body: AgencyPatchIn, principal: CurrentPrincipal, request: Request, session: SessionDep
+) -> Any:
+    """Rename an agency, change its kind or parent (``parent_id: null`` detaches it)."""
+    authorize(principal, Action.AGENCY_UPDATE)
+    agency = _get_agency(session, agency_id)
+    fields = body.model_dump(exclude_unset=True)
+    update_agency(session, agency, actor=principal, request=request, **fields)
     session.commit()
     return agency_view(agency)
 

@@ -186,7 +186,10 @@ class LoginAttempt(Base):
     """One sign-in attempt, by account and by client IP, for throttling across API workers."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_key", "key_kind", "key", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_key", "key_kind", "key", "at"),
+        Index("ix_login_attempts_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_kind: Mapped[str] = mapped_column(String(8))  # account | ip

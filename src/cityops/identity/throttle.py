@@ -85,14 +85,11 @@ def check(session: Session, settings: Settings, keys: ThrottleKeys, now: datetim
 def record(
     session: Session, settings: Settings, keys: ThrottleKeys, *, success: bool, now: datetime | None = None
 ) -> None:
-    """Record an attempt for each key and forget attempts older than the window."""
+    """Record an attempt for each key and forget every attempt older than the window."""
     now = now or utcnow()
     horizon = now - timedelta(seconds=settings.login_window_seconds)
+    # Attempts older than the window no longer count for anyone: the table stays small.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at <= horizon))
     for kind, key in keys.pairs():
-        session.execute(
-            delete(LoginAttempt).where(
-                LoginAttempt.key_kind == kind, LoginAttempt.key == key, LoginAttempt.at <= horizon
-            )
-        )
         session.add(LoginAttempt(key_kind=kind, key=key, at=now, success=success))
     session.flush()
