@@ -45,7 +45,9 @@ def demo(settings: Settings) -> None:
 
 def ward_point(session: Session, name: str = "Phường Tân An") -> tuple[float, float]:
     area = session.scalar(select(Area).where(Area.name == name, Area.valid_to.is_(None)))
-    assert area is not None and area.lat is not None and area.lon is not None
+    assert area is not None
+    assert area.lat is not None
+    assert area.lon is not None
     return area.lat, area.lon
 
 
@@ -141,7 +143,8 @@ def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
         if lost:
             break
         page.wait_for_timeout(100)
-    assert lost and lost[0], "the submission carried an Idempotency-Key"
+    assert lost, "the first submission reached the server"
+    assert lost[0], "the submission carried an Idempotency-Key"
     page.wait_for_timeout(300)
     assert page.locator(".card.pending").count() == 1  # kept in the outbox after the lost answer
     page.click("#retry")  # or wait for the periodic retry
@@ -152,7 +155,9 @@ def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
     with sessions() as s:
         assert s.scalar(select(func.count(Case.id))) == 1
         case = s.scalar(select(Case))
-        assert case is not None and case.ref == ref and case.category_code == category.code
+        assert case is not None
+        assert case.ref == ref
+        assert case.category_code == category.code
 
     officer = officer_for(make_user, session, lat, lon, category.code)
     staff = chromium.new_context(
@@ -228,6 +233,7 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     browser_context: Any,
     session: Session,
     make_user: Callable[..., User],
+    auth: Callable[[User], dict[str, str]],
     tmp_path: Path,
     shot: Shot,
 ) -> None:
@@ -247,6 +253,12 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     ref = citizen.locator("article.case h1").inner_text()
 
     officer = officer_for(make_user, session, lat, lon, category.code)
+    supervisor = make_user(Role.SUPERVISOR, officer.agency_ids)
+    # the supervisor acknowledges and assigns it to the officer (through the API)
+    with httpx.Client(base_url=live_server.url, headers=auth(supervisor)) as http:
+        for body in ({"action": "acknowledge"}, {"action": "assign", "assignee_id": officer.id}):
+            res = http.post(f"/api/v1/reports/cases/{ref}/actions", json=body)
+            assert res.status_code == 200, res.text
     staff = chromium.new_context(
         base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 900}
     )
@@ -255,10 +267,13 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
         sign_in(desk, officer)
         desk.click(f"#inbox tr[data-ref='{ref}'] a")
         desk.wait_for_selector("#action-form")
-        for action in ("acknowledge", "assign", "start"):
-            desk.select_option("#action", action)
-            desk.click("#do-action")
-            desk.wait_for_selector(f"#timeline li:has-text('{action_label(action)}')")
+        desk.select_option("#action", "start")
+        desk.click("#do-action")
+        desk.wait_for_selector(".case-main .badge.state-in_progress")
+        # an internal note stays internal
+        desk.fill("#note", "Đã liên hệ đội vệ sinh môi trường")
+        desk.click("#note-form button")
+        desk.wait_for_selector("#timeline li.internal:has-text('Đã liên hệ đội vệ sinh')")
         desk.select_option("#action", "resolve")
         desk.set_input_files("#after-photo", str(jpeg(tmp_path / "after.jpg", (40, 160, 60))))
         desk.fill("#comment", "Đã thu gom rác và đặt biển cấm đổ rác.")
@@ -276,8 +291,5 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     loaded = citizen.locator("#after img").evaluate("img => img.complete && img.naturalWidth > 0")
     assert loaded, "the after photo is served to the citizen"
     assert citizen.locator("#rate-form").is_visible()
+    assert "Đã liên hệ đội vệ sinh" not in citizen.locator("article.case").inner_text()
     shot(citizen, "citizen-sees-resolution")
-
-
-def action_label(action: str) -> str:
-    return {"acknowledge": "Tiếp nhận", "assign": "Phân công", "start": "Bắt đầu xử lý"}[action]
