@@ -249,3 +249,27 @@ def test_entries_made_by_the_api_carry_ip_and_request_id(
     assert entry.request_id == "trace-123"
     assert entry.ip == "testclient"
     assert entry.target_id == str(r.json()["id"])
+
+
+def test_readyz_fails_when_the_triggers_are_missing(
+    client: TestClient, backend: Backend, engine: Engine
+) -> None:
+    r = client.get("/readyz")
+    assert r.json()["checks"]["audit_append_only"] == "ok"
+    drop = (
+        ["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"]
+        if backend.name == "sqlite"
+        else ["DROP TRIGGER audit_log_no_change ON audit_log"]
+    )
+    with engine.begin() as conn:
+        for stmt in drop:
+            conn.exec_driver_sql(stmt)
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503
+        assert "missing" in r.json()["checks"]["audit_append_only"]
+    finally:
+        with engine.begin() as conn:
+            for stmt in append_only_ddl(backend.name):
+                conn.exec_driver_sql(stmt)
+    assert client.get("/readyz").json()["checks"]["audit_append_only"] == "ok"

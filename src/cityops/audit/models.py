@@ -84,6 +84,30 @@ def append_only_ddl(dialect_name: str) -> list[str]:
     raise ValueError(f"no append-only triggers for the {dialect_name!r} dialect")
 
 
+TRIGGER_NAMES = {
+    "postgresql": frozenset({"audit_log_no_change"}),
+    "sqlite": frozenset({"audit_log_no_update", "audit_log_no_delete"}),
+}
+
+
+def missing_triggers(connection: Connection) -> set[str]:
+    """Append-only triggers absent from this database (e.g. a migration that forgot them, or an
+    SQLite batch migration that rebuilt ``audit_log``; re-run :func:`append_only_ddl` to fix it)."""
+    dialect = connection.dialect.name
+    wanted = set(TRIGGER_NAMES.get(dialect, ()))
+    if dialect == "sqlite":
+        rows = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        )
+    elif dialect == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass AND NOT tgisinternal"
+        )
+    else:
+        return wanted
+    return wanted - {row[0] for row in rows}
+
+
 def _install_triggers(target: Table, connection: Connection, **_kw: Any) -> None:
     for stmt in append_only_ddl(connection.dialect.name):
         connection.exec_driver_sql(stmt)
