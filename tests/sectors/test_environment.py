@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from cityops.alerts.models import Alert, Rule, Severity
 from cityops.alerts.plugin import load_demo as load_alert_rules
 from cityops.alerts.rules import parse_params
 from cityops.alerts.service import process_observations
+from cityops.areas.models import Area
 from cityops.identity.models import ApiKey
 from cityops.identity.tokens import new_api_key
 from cityops.plugins import DEFAULT_PLUGINS, plugin_manager
@@ -22,8 +24,9 @@ from cityops.sectors.environment.templates import TEMPLATES
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Thing
 from cityops.sensing.simulator import HttpSender, create_observations_body, readings, run
 from cityops.settings import Settings
+from tests.fixtures_areas import LoadedAreas
 
-QUIET = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+QUIET = Console(file=io.StringIO())
 
 
 def test_registered_before_the_demo_plugin() -> None:
@@ -184,3 +187,17 @@ def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settin
     # Observations of other properties do not trigger AQI work.
     wl = {"observations": [{"datastream_id": aqi_ds.id, "phenomenon_time": "2026-02-01T13:05:00Z"}]}
     assert on_observations(session, wl) == []
+
+
+def test_stations_lie_in_their_communes(session: Session, loaded_areas: LoadedAreas) -> None:
+    load_stations(session, STATIONS)
+    session.commit()
+    for thing in session.scalars(select(Thing)).all():
+        names = [a.name for a in (session.get(Area, i) for i in thing.properties["area_ids"]) if a]
+        assert thing.properties["area_name"] in names, (thing.properties["station_code"], names)
+        assert loaded_areas.province_id in thing.properties["area_ids"]
+    # A province-wide subscription matches every station's alerts; a ward's only its own stations.
+    tan_an = next(
+        t for t in session.scalars(select(Thing)).all() if t.properties["station_code"] == "VCT-TANAN"
+    )
+    assert loaded_areas.tan_an_ward_id in tan_an.properties["area_ids"]
