@@ -395,9 +395,9 @@ def parse_orderby(text: str) -> list[OrderItem]:
         if not part:
             raise ODataError("empty item in $orderby")
         desc = False
-        m = re.match(r"^(.*?)\s+(asc|desc)$", part)
+        m = re.match(r"^(.*?)\s+(asc|desc)$", part, flags=re.IGNORECASE)
         if m:
-            part, desc = m.group(1), m.group(2) == "desc"
+            part, desc = m.group(1), m.group(2).lower() == "desc"
         items.append(OrderItem(parse_filter(part), desc))
     return items
 

@@ -9,6 +9,7 @@ DELETE, ``CreateObservations`` (data arrays) and ``$resultFormat=dataArray``. Er
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -185,11 +186,29 @@ def _options(request: Request) -> tuple[dict[str, str], QueryOptions]:
         raise bad(str(exc)) from exc
 
 
+def _principal(request: Request, session: Session) -> Any:
+    """Who writes. Besides the usual credentials, HTTP Basic with the API key as password is accepted,
+    because common STA clients (frost-sta-client, QGIS, loggers) only speak Basic auth."""
+    from cityops.errors import Unauthorized
+    from cityops.identity.deps import principal_for_api_key, resolve_principal
+
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            _user, _, secret = base64.b64decode(credentials.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise Unauthorized("Malformed Basic credentials") from None
+        found = principal_for_api_key(session, secret)
+        if found is None:
+            raise Unauthorized("The API key is invalid, expired or revoked")
+        return found
+    return resolve_principal(request, session)
+
+
 def _writer(request: Request, session: Session) -> Writer:
-    from cityops.identity.deps import resolve_principal
     from cityops.identity.policy import Action, authorize, can
 
-    principal = resolve_principal(request, session)
+    principal = _principal(request, session)
 
     @dataclass
     class _Target:

@@ -58,6 +58,7 @@ from cityops.sensing.odata import (
 from cityops.sensing.sta_entities import ENTITIES, EntityType, Nav, Prop
 
 DEFAULT_TOP = 100
+KEEP_NULL = {"result", "resultTime"}
 MAX_TOP = 10000
 MIN_DT = datetime(1, 1, 1, tzinfo=UTC)
 MAX_DT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -615,7 +616,12 @@ def render(ctx: Context, et: EntityType, row: Any, opts: QueryOptions) -> dict[s
         if name == "id":
             continue
         if selected is None or name in selected:
-            out[name] = prop.get(row)
+            value = prop.get(row)
+            # As FROST: optional properties without a value are left out, except where the
+            # standard makes them mandatory-but-nullable (Observation/resultTime, result).
+            if value is None and name not in KEEP_NULL:
+                continue
+            out[name] = value
     expanded = {item.path[0] for item in opts.expand}
     for name, nav in et.navs.items():
         if name in expanded:
