@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +15,7 @@ from starlette.routing import Route
 from cityops.identity.models import User
 from cityops.identity.tokens import create_session
 from cityops.reports.models import Case, CaseEvent
-from tests.reports.conftest import A_POINT, World, jpeg_bytes
+from tests.reports.conftest import A_POINT, World, jpeg_bytes, make_open311_key
 
 SECRET_NAME = "Nguyễn Thị Bí Mật"
 SECRET_PHONE = "0909123456"
@@ -371,13 +372,18 @@ PUBLIC_GET_ROUTES = {
     "/api/v1/reports/public.geojson",
     "/api/v1/reports/public/{ref}",
     "/api/v1/reports/track/{token}",
+    "/api/v1/reports/scorecards",
+    "/open311/v2/services.{fmt}",
+    "/open311/v2/services/{code}.{fmt}",
+    "/open311/v2/requests.{fmt}",
+    "/open311/v2/requests/{ref}.{fmt}",
+    "/open311/v2/tokens/{token}.{fmt}",
 }
 STAFF_OR_OWNER_GET_ROUTES = {
     "/api/v1/reports/inbox",
     "/api/v1/reports/cases/{ref}",
     "/api/v1/reports/templates",
     "/api/v1/reports/mine",
-    "/api/v1/reports/scorecards",
 }
 FORBIDDEN_KEYS = {
     "user_id",
@@ -386,7 +392,6 @@ FORBIDDEN_KEYS = {
     "reporters",
     "phone",
     "email",
-    "name",
     "first_name",
     "last_name",
     "device_id",
@@ -409,6 +414,26 @@ def test_privacy_sweep_over_every_public_route(world: World, client: TestClient,
     r = client.post("/api/v1/reports", json=report_body(category="lighting", answers={}), headers=citizen)
     ref, token = r.json()["ref"], r.json()["token"]
     dup = client.post("/api/v1/reports", json=report_body(category="lighting", answers={})).json()
+    key = make_open311_key(world.session)
+    form = {
+        "api_key": key,
+        "service_code": "lighting",
+        "lat": "10.005",
+        "long": "106.005",
+        "first_name": "Nguyễn Thị",
+        "last_name": "Bí Mật",
+        "phone": SECRET_PHONE,
+        "email": SECRET_EMAIL,
+        "account_id": "acc-77",
+        "device_id": "dev-77",
+    }
+    made = client.post(
+        "/open311/v2/requests.json",
+        content=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert made.status_code == 201, made.text
+    o311, o311_token = made.json()[0]["service_request_id"], made.json()[0]["token"]
     officer = bearer(world, "officer_a")
     client.post(
         f"/api/v1/reports/cases/{ref}/actions",
@@ -425,7 +450,9 @@ def test_privacy_sweep_over_every_public_route(world: World, client: TestClient,
     routes = {
         r.path
         for r in app.routes
-        if isinstance(r, Route) and r.path.startswith("/api/v1/reports") and "GET" in (r.methods or set())
+        if isinstance(r, Route)
+        and r.path.startswith(("/api/v1/reports", "/open311"))
+        and "GET" in (r.methods or set())
     }
     assert routes <= PUBLIC_GET_ROUTES | STAFF_OR_OWNER_GET_ROUTES, (
         routes - PUBLIC_GET_ROUTES - STAFF_OR_OWNER_GET_ROUTES
@@ -441,21 +468,36 @@ def test_privacy_sweep_over_every_public_route(world: World, client: TestClient,
         f"/api/v1/reports/public/{dup['ref']}",
         f"/api/v1/reports/track/{token}",
         f"/api/v1/reports/track/{dup['token']}",
+        "/api/v1/reports/scorecards",
+        "/api/v1/reports/scorecards?by=area&format=csv",
+        "/open311/v2/services.json",
+        "/open311/v2/services.xml",
+        "/open311/v2/services/lighting.json",
+        "/open311/v2/requests.json",
+        "/open311/v2/requests.xml",
+        f"/open311/v2/requests/{ref}.json",
+        f"/open311/v2/requests/{ref}.xml",
+        f"/open311/v2/requests/{o311}.json",
+        f"/open311/v2/tokens/{token}.json",
+        f"/open311/v2/tokens/{o311_token}.xml",
     ]
     for url in urls:
         for headers in ({}, citizen):
             resp = client.get(url, headers=headers)
             assert resp.status_code == 200, (url, resp.text)
-            text = resp.text
-            decoded = json.dumps(resp.json(), ensure_ascii=False)
-            for secret in (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL, "gọi "):
+            text = resp.content.decode("utf-8-sig")
+            structured = resp.json() if "json" in resp.headers["content-type"] else {}
+            decoded = json.dumps(structured, ensure_ascii=False)
+            for secret in (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL, "gọi ", "Bí Mật", "acc-77", "dev-77"):
                 assert secret not in text, (url, secret)
                 assert secret not in decoded, (url, secret)
-            assert not (_keys(resp.json()) & FORBIDDEN_KEYS), (url, _keys(resp.json()) & FORBIDDEN_KEYS)
+            assert not (_keys(structured) & FORBIDDEN_KEYS), (url, _keys(structured) & FORBIDDEN_KEYS)
+            for tag in ("<phone", "<email", "<first_name", "<last_name", "<account_id>acc", "<device_id"):
+                assert tag not in text, (url, tag)
             assert f'"{citizen_id}"' not in text or url.endswith("categories")
     listed = client.get("/api/v1/reports/public").json()
-    assert listed["total"] == 2
-    assert {i["ref"] for i in listed["items"]} == {ref, dup["ref"]}
+    assert listed["total"] == 3
+    assert {i["ref"] for i in listed["items"]} == {ref, dup["ref"], o311}
     assert client.get(f"/api/v1/reports/public/{dup['ref']}").json()["duplicate_of"] == ref
 
 

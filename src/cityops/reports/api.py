@@ -777,6 +777,47 @@ def set_visibility(
     return {"ref": case.ref, "hidden": case.hidden}
 
 
+@router.get("/scorecards")
+def scorecards(
+    session: SessionDep,
+    settings: SettingsDep,
+    by: Literal["agency", "area"] = "agency",
+    since: date | None = None,
+    until: date | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """Public scorecards over cases submitted between ``since`` and ``until`` (local dates, inclusive;
+    default: the last 30 days). ``format=csv`` or ``xlsx`` downloads the table."""
+    from cityops.reports import scorecards as sc
+
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    until = until or today
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise Invalid("since is after until")
+    rows = sc.scorecard(
+        session, settings, by, local_day_start(since), local_day_start(until + timedelta(days=1))
+    )
+    name = f"scorecard-{by}-{since.isoformat()}-{until.isoformat()}"
+    if format == "csv":
+        return Response(
+            sc.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            sc.to_xlsx(rows, f"{by} {since.isoformat()}"),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    from dataclasses import asdict
+
+    return JSONResponse(
+        {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [asdict(r) for r in rows]}
+    )
+
+
 def open_count(session: Session) -> int:
     return (
         session.scalar(select(func.count(Case.id)).where(Case.state.in_([s.value for s in OPEN_STATES]))) or 0
