@@ -3,6 +3,7 @@
 // precaches the citizen app shell, and manifest.json (entry -> files, with byte sizes).
 import * as esbuild from "esbuild";
 import { createHash } from "node:crypto";
+import { brotliCompressSync, constants as zc, gzipSync } from "node:zlib";
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,7 +74,20 @@ await esbuild.build({
   logLevel: "warning",
 });
 manifest.sw = { version, shell };
+// Precompressed copies (brotli and gzip) of text assets, served when the browser accepts them.
+manifest.compressed = {};
+for (const rel of Object.keys(manifest.files).concat(["sw.js"], readdirSync(join(out, "icons")).map((f) => `icons/${f}`))) {
+  if (!/\.(js|css|svg)$/.test(rel)) continue;
+  const raw = readFileSync(join(out, rel));
+  const br = brotliCompressSync(raw, { params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+  const gz = gzipSync(raw, { level: 9 });
+  writeFileSync(join(out, `${rel}.br`), br);
+  writeFileSync(join(out, `${rel}.gz`), gz);
+  manifest.compressed[rel] = { raw: raw.length, br: br.length, gzip: gz.length };
+}
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2));
 const kb = (n) => (n / 1024).toFixed(1) + " KiB";
-for (const [app, f] of Object.entries(manifest.apps))
-  console.log(`${app}: js ${kb(manifest.files[f.js])}, css ${f.css ? kb(manifest.files[f.css]) : "-"}`);
+for (const [app, f] of Object.entries(manifest.apps)) {
+  const c = manifest.compressed;
+  console.log(`${app}: js ${kb(c[f.js].raw)} (br ${kb(c[f.js].br)}), css ${kb(c[f.css].raw)} (br ${kb(c[f.css].br)})`);
+}

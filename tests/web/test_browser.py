@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures_areas import LoadedAreas
-from tests.web.conftest import LiveServer
+from tests.web.conftest import ARTIFACTS, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -94,3 +95,39 @@ def test_ioc_map_draws_area_boundaries(
     page.wait_for_selector("#crumbs .crumb[aria-current=page]:not(button)")
     shot(page, "ioc-ward")
     assert errors == []
+
+
+def test_citizen_first_load_weight_is_measured_and_within_budget(
+    browser_context: Any, live_server: LiveServer
+) -> None:
+    """JS and CSS bytes the citizen PWA transfers on a first visit (fresh profile), saved as an artifact."""
+    page = browser_context.new_page()
+    seen: list[Any] = []
+    page.on("requestfinished", lambda req: seen.append(req))
+    page.goto("/", wait_until="networkidle")
+    page.wait_for_selector(".hero h1")
+    totals = {"script": [0, 0], "stylesheet": [0, 0]}  # [transferred body bytes, decoded bytes]
+    files: list[dict[str, Any]] = []
+    for req in seen:
+        if req.resource_type not in totals or req.url.endswith("/sw.js"):
+            continue
+        res = req.response()
+        assert res is not None
+        body = len(res.body())
+        wire = req.sizes()["responseBodySize"]
+        totals[req.resource_type][0] += wire
+        totals[req.resource_type][1] += body
+        files.append({"url": req.url, "type": req.resource_type, "transferred": wire, "decoded": body})
+    report = {
+        "js_transferred": totals["script"][0],
+        "js_decoded": totals["script"][1],
+        "css_transferred": totals["stylesheet"][0],
+        "css_decoded": totals["stylesheet"][1],
+        "files": files,
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "pwa-first-load.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    assert report["js_decoded"] > 0
+    assert report["css_decoded"] > 0
+    assert report["js_transferred"] < 80 * 1024  # brotli: Leaflet is most of it
+    assert report["css_transferred"] < 12 * 1024

@@ -98,3 +98,22 @@ def test_live_stream_filters_subjects() -> None:
     assert live.wants("cases.created")
     assert live.wants("alerts.opened")
     assert not live.wants("identity.login")
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding"), [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("identity", None)]
+)
+def test_bundles_are_sent_precompressed_when_accepted(
+    client: TestClient, accept: str, encoding: str | None
+) -> None:
+    built = manifest()
+    assert built is not None
+    js = built["apps"]["citizen"]["js"]
+    sizes = built["compressed"][js]
+    with client.stream("GET", f"/static/dist/{js}", headers={"Accept-Encoding": accept}) as res:
+        assert res.status_code == 200
+        raw = b"".join(res.iter_raw())
+    assert res.headers.get("content-encoding") == encoding
+    assert res.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in res.headers["cache-control"]
+    assert len(raw) == sizes[{"br": "br", "gzip": "gzip", None: "raw"}[encoding]]

@@ -225,7 +225,9 @@ async function viewCase(ref) {
         announce(t("common.error", { msg: err.message }), "error");
       }
     });
-    photos.append(h("figure", { dataset: { media: String(m.media_id), review: m.review_state } }, h("img", { src, alt, loading: "lazy" }), h("figcaption.muted", `${m.role === "after" ? t("case.after") + " · " : ""}${t(`review.${m.review_state}`)}`), review));
+    const img = h("img", { src, alt, loading: "lazy" });
+    img.addEventListener("error", () => img.replaceWith(h("span.noimg", t(`review.${m.review_state}`))), { once: true });
+    photos.append(h("figure", { dataset: { media: String(m.media_id), review: m.review_state } }, img, h("figcaption.muted", `${m.role === "after" ? t("case.after") + " · " : ""}${t(`review.${m.review_state}`)}`), review));
   }
   const mapEl = h("div.map.case-map", { id: "case-map" });
   const reporter = c.reporters

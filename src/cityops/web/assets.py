@@ -8,9 +8,13 @@ revalidated on every load.
 from __future__ import annotations
 
 import json
+import mimetypes
+import stat
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -34,12 +38,44 @@ def is_hashed(name: str) -> bool:
     return "-" in stem and name.rsplit("/", 1)[0] != "icons" and not name.startswith("icons/")
 
 
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def accepted(scope: Scope, encoding: str) -> bool:
+    values = Headers(scope=scope).get("accept-encoding", "")
+    return any(part.split(";")[0].strip() == encoding for part in values.split(","))
+
+
 class CachedStatic(StaticFiles):
-    """Static files with cache headers: hashed bundles immutable, the rest revalidated."""
+    """Static files with cache headers (hashed bundles immutable, the rest an hour) and the build's
+    precompressed ``.br``/``.gz`` copies when the browser accepts them."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] in ("GET", "HEAD") and not path.endswith((".br", ".gz")):
+            for encoding, ext in ENCODINGS:
+                if not accepted(scope, encoding):
+                    continue
+                full, found = self.lookup_path(path + ext)
+                if found is None or not stat.S_ISREG(found.st_mode):
+                    continue
+                media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                if media_type.startswith("text/") or media_type.endswith("javascript"):
+                    media_type += "; charset=utf-8"
+                response = FileResponse(full, stat_result=found, media_type=media_type)
+                response.headers["Content-Encoding"] = encoding
+                self._cache_headers(response, path)
+                return response
+        response = await super().get_response(path, scope)
+        return response
+
+    @staticmethod
+    def _cache_headers(response: Response, rel: str) -> None:
+        response.headers["Cache-Control"] = IMMUTABLE if is_hashed(rel) else "public, max-age=3600"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Vary"] = "Accept-Encoding"
 
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200) -> Any:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        rel = Path(full_path).relative_to(Path(str(self.directory))).as_posix()
-        response.headers["Cache-Control"] = IMMUTABLE if is_hashed(rel) else "public, max-age=3600"
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        rel = Path(full_path).relative_to(Path(str(self.directory)).resolve()).as_posix()
+        self._cache_headers(response, rel)
         return response
