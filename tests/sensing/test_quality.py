@@ -125,3 +125,32 @@ def test_station_health_edge_cases() -> None:
         station_health(T0, timedelta(0), T0)
     with pytest.raises(ValueError, match="late_after"):
         station_health(T0, timedelta(minutes=1), T0, late_after=5, offline_after=2)
+
+
+def test_config_for_a_property_and_datastream_overrides() -> None:
+    from cityops.sensing.quality import config_for
+
+    cfg = config_for("salinity", {"expected_interval_s": 300})
+    assert (cfg.low, cfg.high, cfg.spike_threshold, cfg.stuck_run) == (0, 45, 5.0, 24)
+    assert cfg.expected_interval == timedelta(minutes=5)
+    own = config_for("salinity", {"quality": {"high": 10, "stuck_run": 3, "bogus": 1, "gap_factor": 2}})
+    assert (own.high, own.stuck_run, own.gap_factor, own.expected_interval) == (10.0, 3, 2.0, None)
+    assert config_for(None) == QualityConfig()
+    assert config_for("unknown-code").low is None
+
+
+def test_flags_for_new_points_use_the_history() -> None:
+    from cityops.sensing.quality import config_for, flags_for_new
+
+    step = timedelta(minutes=5)
+    cfg = config_for("salinity", {"expected_interval_s": 300, "quality": {"stuck_run": 4}})
+    history = [(T0 + step * i, 1.2) for i in range(3)]
+    # The 4th identical value completes a stuck run; 60 is out of range and a one-point excursion;
+    # the gap before the last is flagged.
+    new = [(T0 + step * 3, 1.2), (T0 + step * 4, 60.0), (T0 + step * 30, 1.5)]
+    assert flags_for_new(history, new, cfg) == [STUCK, RANGE | SPIKE, GAP]
+    # A spike is seen once its next neighbour exists.
+    assert flags_for_new(history, [(T0 + step * 3, 9.0)], cfg) == [OK]
+    with_spike = [*history, (T0 + step * 3, 9.0)]
+    assert flags_for_new(with_spike, [(T0 + step * 4, 1.3)], cfg) == [OK]
+    assert assess([*with_spike, (T0 + step * 4, 1.3)], cfg)[3] == SPIKE  # re-flag the stored point

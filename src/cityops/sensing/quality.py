@@ -163,3 +163,68 @@ def station_health(
     if age <= expected_interval * offline_after:
         return StationHealth.LATE
     return StationHealth.OFFLINE
+
+
+# Spike thresholds (change from both neighbours) and stuck-run lengths that suit each property at a
+# 5-minute reporting interval; a datastream's ``properties["quality"]`` overrides them.
+DEFAULT_CHECKS: dict[str, dict[str, float]] = {
+    "salinity": {"spike_threshold": 5.0, "stuck_run": 24},
+    "conductivity": {"spike_threshold": 8.0, "stuck_run": 24},
+    "water_level": {"spike_threshold": 0.5, "stuck_run": 24},
+    "water_temperature": {"spike_threshold": 3.0, "stuck_run": 48},
+    "pm25": {"spike_threshold": 150.0, "stuck_run": 24},
+    "pm10": {"spike_threshold": 250.0, "stuck_run": 24},
+    "ph": {"spike_threshold": 1.5, "stuck_run": 48},
+    "dissolved_oxygen": {"spike_threshold": 4.0, "stuck_run": 48},
+}
+
+
+def config_for(
+    code: str | None,
+    datastream_properties: dict[str, object] | None = None,
+    expected_interval: timedelta | None = None,
+) -> QualityConfig:
+    """The checks of a datastream: the property's valid range and defaults, then the datastream's own
+    ``properties["quality"]`` (keys ``low``, ``high``, ``spike_threshold``, ``stuck_run``, ``gap_factor``,
+    ``expected_interval_s``)."""
+    from cityops.sensing.properties import BY_CODE
+
+    spec = BY_CODE.get(code) if code else None
+    values: dict[str, object] = {}
+    if spec is not None:
+        values.update(low=spec.valid_min, high=spec.valid_max)
+    values.update(DEFAULT_CHECKS.get(code or "", {}))
+    own = (datastream_properties or {}).get("quality")
+    if isinstance(own, dict):
+        values.update({k: v for k, v in own.items() if k in _CONFIG_KEYS})
+    interval = expected_interval
+    seconds = values.pop("expected_interval_s", None) or (datastream_properties or {}).get(
+        "expected_interval_s"
+    )
+    if interval is None and isinstance(seconds, int | float) and seconds > 0:
+        interval = timedelta(seconds=float(seconds))
+
+    def num(key: str) -> float | None:
+        v = values.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    run = num("stuck_run")
+    return QualityConfig(
+        low=num("low"),
+        high=num("high"),
+        spike_threshold=num("spike_threshold"),
+        stuck_run=int(run) if run is not None and run >= 2 else None,
+        expected_interval=interval,
+        gap_factor=num("gap_factor") or 3.0,
+    )
+
+
+_CONFIG_KEYS = {"low", "high", "spike_threshold", "stuck_run", "gap_factor", "expected_interval_s"}
+
+
+def flags_for_new(history: Sequence[Point], new: Sequence[Point], config: QualityConfig) -> list[QualityFlag]:
+    """Flags of ``new`` points judged together with the stored ``history`` before them (a few recent
+    points: at least ``stuck_run`` of them for the stuck check). The newest point has no following
+    neighbour yet, so it cannot be a spike until the next point arrives."""
+    flags = assess([*history, *new], config)
+    return flags[len(history) :]
