@@ -61,12 +61,11 @@ class CachedStatic(StaticFiles):
                 media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
                 if media_type.startswith("text/") or media_type.endswith("javascript"):
                     media_type += "; charset=utf-8"
-                response = FileResponse(full, stat_result=found, media_type=media_type)
-                response.headers["Content-Encoding"] = encoding
-                self._cache_headers(response, path)
-                return response
-        response = await super().get_response(path, scope)
-        return response
+                packed = FileResponse(full, stat_result=found, media_type=media_type)
+                packed.headers["Content-Encoding"] = encoding
+                self._cache_headers(packed, path)
+                return packed
+        return await super().get_response(path, scope)
 
     @staticmethod
     def _cache_headers(response: Response, rel: str) -> None:
