@@ -126,3 +126,14 @@ def test_metrics_count_published_events(client: TestClient) -> None:
     wait_until_sync(lambda: line in client.get("/metrics").text)
     body = client.get("/metrics").text
     assert 'cityops_events_published_total{subject="alerts.opened"} 1.0' in body
+
+
+def test_metrics_show_pending_outbox_events(client: TestClient) -> None:
+    app: FastAPI = client.app  # type: ignore[assignment]
+    assert "cityops_outbox_pending 0.0" in client.get("/metrics").text
+    assert client.portal is not None
+    client.portal.call(app.state.outbox_relay.stop)  # nothing relays now
+    with app.state.sessions() as session:
+        emit(session, "cases.created", {"case_id": 1})
+        session.commit()
+    assert "cityops_outbox_pending 1.0" in client.get("/metrics").text

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import typer
 from fastapi import FastAPI, Request
 
 from cityops.events.bus import Event, make_bus
@@ -30,14 +31,14 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     app.state.bus = bus
     app.state.outbox_relay = relay
 
-    async def start_bus(app: FastAPI) -> None:
-        metrics = getattr(app.state, "metrics", None)
+    def count(event: Event) -> None:
+        metrics = getattr(app.state, "metrics", None)  # installed by the ops plugin, after this hook
         if metrics is not None:
+            metrics.events.labels(event.subject).inc()
 
-            def count(event: Event) -> None:
-                metrics.events.labels(event.subject).inc()
+    bus.add_publish_listener(count)
 
-            bus.add_publish_listener(count)
+    async def start_bus(app: FastAPI) -> None:
         await bus.start()
 
     async def close_bus(app: FastAPI) -> None:
@@ -63,3 +64,10 @@ def check_bus(request: Request) -> None:
 @hookimpl
 def readiness_checks(app: FastAPI) -> list[tuple[str, Any]]:
     return [("bus", check_bus)]
+
+
+@hookimpl
+def register_cli(cli: typer.Typer) -> None:
+    from cityops.events.cli import events_cli
+
+    cli.add_typer(events_cli, name="events")

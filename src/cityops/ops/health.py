@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from cityops import __version__
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("cityops.ops")
 
 
 @router.get("/healthz")
@@ -44,5 +46,12 @@ def readyz(request: Request) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    rendered: Response = request.app.state.metrics.render()
+    registry = request.app.state.metrics
+    relay = getattr(request.app.state, "outbox_relay", None)
+    if relay is not None:
+        try:
+            registry.outbox_pending.set(relay.pending_count())
+        except Exception:  # the database is down: /readyz says so; keep serving the other metrics
+            log.warning("cannot count pending outbox events", exc_info=True)
+    rendered: Response = registry.render()
     return rendered

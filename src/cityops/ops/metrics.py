@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -29,6 +29,12 @@ class Metrics:
             "cityops_events_published_total",
             "Events published on the bus.",
             ["subject"],
+            registry=self.registry,
+        )
+
+        self.outbox_pending = Gauge(
+            "cityops_outbox_pending",
+            "Outbox events committed but not yet published on the bus (measured at scrape time).",
             registry=self.registry,
         )
 
