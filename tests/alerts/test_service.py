@@ -191,3 +191,17 @@ def test_observation_events_feed_the_rules(session: Session, sessions: object) -
     assert handle_observations(sessions, payload) == 0  # type: ignore[arg-type]
     session.expire_all()
     assert len(session.scalars(select(Alert)).all()) == 1
+
+
+def test_a_broken_rule_or_a_deleted_datastream_does_not_block_the_others(
+    session: Session, sessions: object
+) -> None:
+    ds = make_station(session, "Trạm Tân An 2", "salinity")
+    session.add(
+        Rule(name_vi="Hỏng", kind=RuleKind.THRESHOLD, property_code="salinity", parameters={"levels": "x"})
+    )
+    salinity_rule(session)
+    session.commit()
+    assert len(process_observations(session, ds.id, series(2.0, 2.0, 2.0, 2.0))) == 1
+    payload = {"observations": [{"datastream_id": 987654, "phenomenon_time": T0.isoformat(), "result": 1.0}]}
+    assert handle_observations(sessions, payload) == 0  # type: ignore[arg-type]

@@ -49,11 +49,15 @@ def points_by_datastream(payload: dict[str, Any]) -> dict[int, list[tuple[dateti
 def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]) -> int:
     """Evaluate the rules for one ``observations.created`` payload; returns the number of alert changes."""
     from cityops.alerts.service import process_observations
+    from cityops.errors import NotFound
 
     changes = 0
     with session_scope(sessions) as session:
         for ds_id, points in points_by_datastream(payload).items():
-            changes += len(process_observations(session, ds_id, points))
+            try:
+                changes += len(process_observations(session, ds_id, points))
+            except NotFound:  # the datastream was deleted since
+                continue
     return changes
 
 

@@ -151,7 +151,11 @@ def process_observations(
     thing = session.get(Thing, ds.thing_id)
     changes: list[AlertChange] = []
     for rule in rules_for(session, ds):
-        params = parse_params(rule.kind, rule.parameters)
+        try:
+            params = parse_params(rule.kind, rule.parameters)
+        except ValidationError:
+            log.warning("rule %s has invalid parameters; skipped", rule.id)
+            continue
         levels = None
         if isinstance(params, ThresholdParams):
             levels = _levels(rule, params, thing)
@@ -170,7 +174,11 @@ def sweep_staleness(session: Session, now: datetime) -> list[AlertChange]:
         select(Rule).where(Rule.enabled.is_(True), Rule.kind == RuleKind.STALENESS).order_by(Rule.id)
     ).all()
     for rule in rules:
-        params = parse_params(rule.kind, rule.parameters)
+        try:
+            params = parse_params(rule.kind, rule.parameters)
+        except ValidationError:
+            log.warning("rule %s has invalid parameters; skipped", rule.id)
+            continue
         assert isinstance(params, StalenessParams)
         for ds in _datastreams_of(session, rule):
             row = _state_row(session, rule, ds)
