@@ -363,9 +363,14 @@ def test_read_key_cannot_ingest_and_ingest_key_is_bound_to_its_thing(
 
 
 def test_user_password_login_after_admin_password_reset(
-    client: TestClient, make_user: Callable[..., User], admin_headers: dict[str, str]
+    client: TestClient,
+    make_user: Callable[..., User],
+    admin_headers: dict[str, str],
+    auth: Auth,
+    sessions: sessionmaker[Session],
 ) -> None:
     user = make_user(Role.CITIZEN, username="quen")
+    old_session = auth(user)
     r = client.patch(f"/api/v1/users/{user.id}", json={"password": "mat-khau-moi-456"}, headers=admin_headers)
     assert r.status_code == 200
     assert (
@@ -378,6 +383,13 @@ def test_user_password_login_after_admin_password_reset(
         ).status_code
         == 200
     )
+    assert client.get("/api/v1/auth/me", headers=old_session).status_code == 401  # signed out everywhere
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).one()
+        assert entry.target_id == str(user.id)
+        assert entry.after is not None
+        assert entry.after["password_changed"] is True
+        assert "mat-khau-moi-456" not in str(entry.after)
 
 
 def test_patch_agency_audited_and_refuses_cycles(

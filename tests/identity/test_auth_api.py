@@ -283,3 +283,37 @@ def test_login_upgrades_weak_hash_and_is_audited(
         assert entry.actor_type == "user"
         assert entry.actor_id == str(user.id)
         assert entry.ip == "testclient"
+
+
+def test_change_own_password_signs_out_other_sessions(
+    client: TestClient,
+    make_user: Callable[..., User],
+    auth: Callable[[User], dict[str, str]],
+    sessions: sessionmaker[Session],
+) -> None:
+    user = make_user(Role.CITIZEN, username="doi.mk")
+    mine, other = auth(user), auth(user)
+    url = "/api/v1/auth/password"
+    assert (
+        client.post(
+            url, json={"current_password": DEFAULT_PASSWORD, "new_password": "moi-moi-moi"}
+        ).status_code
+        == 401
+    )
+    r = client.post(url, json={"current_password": "sai", "new_password": "moi-moi-moi"}, headers=mine)
+    assert r.status_code == 403
+    r = client.post(url, json={"current_password": DEFAULT_PASSWORD, "new_password": "ngan"}, headers=mine)
+    assert r.status_code == 422
+    assert client.get(ME, headers=other).status_code == 200  # nothing changed yet
+    r = client.post(
+        url, json={"current_password": DEFAULT_PASSWORD, "new_password": "moi-moi-moi"}, headers=mine
+    )
+    assert r.status_code == 204, r.text
+    assert client.get(ME, headers=mine).status_code == 200
+    assert client.get(ME, headers=other).status_code == 401
+    assert login(client, "doi.mk").status_code == 401
+    assert login(client, "doi.mk", "moi-moi-moi").status_code == 200
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).one()
+        assert entry.after is not None
+        assert entry.after["password_changed"] is True

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from cityops.audit.service import record
 from cityops.deps import SessionDep, SettingsDep
-from cityops.errors import Conflict, Invalid, NotFound, Unauthorized
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from cityops.identity import passwords, throttle, tokens
 from cityops.identity.agencies import (
     add_jurisdiction,
@@ -201,6 +201,45 @@ def logout(
     out.delete_cookie(SESSION_COOKIE, path="/")
     out.delete_cookie(CSRF_COOKIE, path="/")
     return out
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = STRICT
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/auth/password", status_code=204)
+def change_password(
+    body: PasswordChangeIn,
+    principal: CurrentPrincipal,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Change your own password; every other session of yours is signed out. Throttled like sign-in."""
+    authorize(principal, Action.AUTH_ME)
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise Unauthorized()
+    keys = throttle.ThrottleKeys(
+        throttle.account_key(user.username or user.phone or str(user.id)), _client_ip(request)
+    )
+    throttle.check(session, settings, keys)
+    if not passwords.verify_password(user.password_hash, body.current_password):
+        throttle.record(session, settings, keys, success=False)
+        session.commit()
+        raise Forbidden("The current password is wrong", code="invalid_credentials")
+    update_user(
+        session,
+        user,
+        password=body.new_password,
+        actor=principal,
+        request=request,
+        keep_session_id=principal.session_id,
+    )
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/auth/me")

@@ -69,12 +69,15 @@ def revoke_session(row: AuthSession, now: datetime | None = None) -> None:
         row.revoked_at = now or utcnow()
 
 
-def revoke_user_sessions(session: Session, user_id: int, now: datetime | None = None) -> None:
-    """Sign a user out everywhere (deactivation, role change, password change)."""
+def revoke_user_sessions(
+    session: Session, user_id: int, now: datetime | None = None, *, keep_session_id: int | None = None
+) -> None:
+    """Sign a user out everywhere (deactivation, role change, password change), except ``keep_session_id``."""
+    stmt = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        stmt = stmt.where(AuthSession.id != keep_session_id)
     session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
+        stmt.values(revoked_at=now or utcnow()), execution_options={"synchronize_session": "fetch"}
     )
 
 

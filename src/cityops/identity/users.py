@@ -139,10 +139,12 @@ def update_user(
     actor: Principal | None = None,
     request: Request | None = None,
     audit_label: str | None = None,
+    keep_session_id: int | None = None,
 ) -> User:
     """Change a user (audited as ``user.update`` with before/after; the caller commits).
 
-    A new role, a deactivation or a new password signs the user out everywhere.
+    A new role, new agencies, a deactivation or a new password signs the user out everywhere
+    (except ``keep_session_id``: the session of a user changing their own password).
     """
     before = _user_snapshot(user)
     sign_out = False
@@ -167,9 +169,11 @@ def update_user(
     user.name_key = name_key_for(user)
     session.flush()
     after = _user_snapshot(user)
-    if before != after:
+    if before != after or password is not None:  # the hash is not in the snapshot
         if sign_out:
-            tokens.revoke_user_sessions(session, user.id)
+            tokens.revoke_user_sessions(
+                session, user.id, keep_session_id=keep_session_id if user.is_active else None
+            )
         after["password_changed"] = password is not None
         record(
             session,
