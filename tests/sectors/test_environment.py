@@ -201,3 +201,31 @@ def test_stations_lie_in_their_communes(session: Session, loaded_areas: LoadedAr
         t for t in session.scalars(select(Thing)).all() if t.properties["station_code"] == "VCT-TANAN"
     )
     assert loaded_areas.tan_an_ward_id in tan_an.properties["area_ids"]
+
+
+def test_end_to_end_simulated_salinity_raises_an_alert_through_the_bus(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    import time
+
+    key, prefix, digest = new_api_key()
+    station = BY_CODE["SR-CANGIUOC"]
+    with sessions() as s:
+        load_stations(s, [station])
+        load_alert_rules(session=s, settings=settings, console=QUIET)
+        s.add(ApiKey(name="simulator", prefix=prefix, secret_hash=digest, scopes=["ingest", "read"]))
+        s.commit()
+    sender = HttpSender("http://testserver", client=client, api_key=key)
+    # Three hours of the dry season at Cần Giuộc: salinity is well above 1 g/L for more than 30 minutes.
+    stats = run([station], sender, start=datetime(2026, 3, 25, tzinfo=UTC), minutes=180, speed=0)
+    assert stats.sent == 36 * 4
+    # The observations.created events reach the alerts consumer asynchronously: wait for the alert.
+    deadline = time.monotonic() + 30
+    alerts: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not alerts:
+        alerts = client.get("/api/v1/alerts", params={"state": "open"}).json()
+        if not alerts:
+            time.sleep(0.2)
+    assert alerts, "no alert was raised from the simulated series"
+    assert alerts[0]["severity"] in {"watch", "warning"}
+    assert "Cần Giuộc" in str(alerts[0]["message_vi"])
