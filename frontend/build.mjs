@@ -23,7 +23,8 @@ const result = await esbuild.build({
   minify: true,
   sourcemap: false,
   format: "esm",
-  splitting: false,
+  splitting: true, // Leaflet loads only with the citizen views that show a map
+  chunkNames: "chunks/[name]-[hash]",
   target: ["es2020", "chrome90", "firefox90", "safari14"],
   outdir: out,
   entryNames: "[name]-[hash]",
@@ -59,8 +60,22 @@ for (const [app, tpl] of Object.entries(pages)) {
   writeFileSync(join(out, tpl), html);
 }
 
+// Every chunk an app may load (static and dynamic imports), for the service worker's precache.
+function reachable(rel, seen = new Set()) {
+  if (seen.has(rel)) return seen;
+  seen.add(rel);
+  const key = Object.keys(result.metafile.outputs).find((f) => relative(out, join(here, f)).split("\\").join("/") === rel);
+  for (const imp of result.metafile.outputs[key]?.imports || []) {
+    if (imp.external) continue;
+    reachable(relative(out, join(here, imp.path)).split("\\").join("/"), seen);
+  }
+  return seen;
+}
+for (const app of Object.values(manifest.apps)) app.chunks = [...reachable(app.js)].filter((f) => f !== app.js);
+
 // Service worker: precaches the citizen shell; its version changes whenever a shell file does.
 const shell = ["/", `${publicPath}/${manifest.apps.citizen.js}`, `${publicPath}/${manifest.apps.citizen.css}`,
+  ...manifest.apps.citizen.chunks.map((c) => `${publicPath}/${c}`),
   "/manifest.webmanifest", `${publicPath}/icons/icon.svg`];
 const version = createHash("sha256").update(JSON.stringify(shell) + readFileSync(join(out, "citizen.html"))).digest("hex").slice(0, 12);
 await esbuild.build({

@@ -6,11 +6,12 @@ import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
 import { esc, fmtDate, fmtDateTime } from "../common/format.js";
 import { applyI18n, getLang, langToggle, nameOf, t } from "../common/i18n.js";
-import { L, createMap, drawAreas, pinIcon } from "../common/map.js";
 import { flush, startAutoFlush } from "./outbox.js";
 import { mine, newKey, outbox } from "./store.js";
 
 const main = $("#main");
+// Leaflet is loaded with the first view that shows a map (the service worker precaches it for offline use).
+const loadMap = () => import("../common/map.js");
 let categories = null;
 let currentMap = null;
 
@@ -97,7 +98,7 @@ function reportCard(r) {
 }
 
 async function viewReport() {
-  const cats = await loadCategories();
+  const [cats, { L, createMap, drawAreas, pinIcon }] = await Promise.all([loadCategories(), loadMap()]);
   const photos = [];
   const previews = h("div.previews", { id: "previews" });
   const takeInput = h("input.visually-hidden", { type: "file", id: "photo-take", accept: "image/*", capture: "environment" });
@@ -446,6 +447,7 @@ function followUp(c, local) {
 }
 
 async function viewMap() {
+  const { L, createMap, drawAreas } = await loadMap();
   const mapEl = h("div.map.map-full", { id: "public-map", role: "application", "aria-label": t("map.title") });
   main.append(h("h1.sr-only", t("map.title")), mapEl);
   const map = createMap(mapEl);

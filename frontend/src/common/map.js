@@ -1,7 +1,7 @@
 // Maps without tiles: area boundaries and features drawn on a plain background (no internet at run time).
 // A tile URL may be configured later (<body data-tiles="...">) when a tile server exists.
 import L from "./leaflet-global.js";
-import "leaflet/dist/leaflet.css";
+// leaflet.css is imported by each app's stylesheet (CSS of lazily loaded chunks is not injected).
 import { esc } from "./format.js";
 import { nameOf, t } from "./i18n.js";
 
