@@ -137,3 +137,13 @@ def test_metrics_show_pending_outbox_events(client: TestClient) -> None:
         emit(session, "cases.created", {"case_id": 1})
         session.commit()
     assert "cityops_outbox_pending 1.0" in client.get("/metrics").text
+
+
+def test_json_mode_writes_uvicorn_messages_as_json_too(settings: Settings) -> None:
+    buffer = io.StringIO()
+    configure_logging(settings.model_copy(update={"log_json": True}), stream=buffer)
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    logging.getLogger("uvicorn.access").info("GET / 200")  # replaced by cityops.http
+    (line,) = json_lines(buffer)
+    assert line["logger"] == "uvicorn.error"
+    assert line["msg"] == "Application startup complete."

@@ -12,7 +12,7 @@ import orjson
 from cityops.ops.requests import RequestIdFilter
 from cityops.settings import Settings
 
-_RESERVED = set(vars(logging.makeLogRecord({})))
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"color_message"}  # uvicorn's ANSI-coloured copy
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +33,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None:
-    """Send ``cityops.*`` logs to ``stream`` (stderr by default), as JSON lines when ``log_json``."""
+    """Send ``cityops.*`` logs to ``stream`` (stderr by default), as JSON lines when ``log_json``.
+
+    The per-request access line comes from ``cityops.http`` (with the request id and duration), so
+    uvicorn's own access log is switched off; with ``log_json`` uvicorn's server messages are written as
+    JSON lines too, so a collector sees one format.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     if settings.log_json:
@@ -46,3 +51,13 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     root.propagate = False
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
+    if settings.log_json:
+        for name in ("uvicorn", "uvicorn.error"):
+            server = logging.getLogger(name)
+            server.handlers[:] = [handler]
+            server.setLevel(settings.log_level.upper())
+            server.propagate = False
