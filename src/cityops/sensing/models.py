@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, JSONType, UTCDateTime
+from cityops.sensing import partitioning
 from cityops.sensing import sqlite_functions  # noqa: F401  (SQL functions the STA filters use)
 
 # Observation ids grow past 2^31 at the scale we design for; SQLite needs INTEGER for rowid aliasing.
@@ -234,3 +235,6 @@ class ObservationRollup(Base):
     max: Mapped[float | None] = mapped_column(Float)
     last: Mapped[float | None] = mapped_column(Float)
     last_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+partitioning.install(Observation.__table__)  # type: ignore[arg-type]

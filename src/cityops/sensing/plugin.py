@@ -16,3 +16,12 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     errors.register_formatter("/sta", sta_api.sta_error_response)
     app.include_router(api.router)
     app.include_router(sta_api.router)
+
+
+@hookimpl
+def startup(app: FastAPI) -> None:
+    """Keep monthly observation partitions created ahead of time (PostgreSQL only; no-op elsewhere)."""
+    from cityops.sensing.partitioning import ensure_partitions
+
+    with app.state.engine.begin() as conn:
+        ensure_partitions(conn)

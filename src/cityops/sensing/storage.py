@@ -402,12 +402,16 @@ def rebuild_rollups(session: Session, datastream_id: int) -> None:
         _upsert_rollups(session, rows)
 
 
-def postgres_partition_ddl() -> list[str]:
-    """DDL for native monthly range partitioning of observations on PostgreSQL (not yet applied).
+def postgres_partition_ddl(*, months_back: int = 1, months_ahead: int = 3) -> list[str]:
+    """Statements creating the default and monthly partitions of ``sta_observations`` on PostgreSQL.
 
-    Returned empty for now: the ORM table is a plain table on both backends. See the module notes.
+    For the Alembic migration, after ``op.create_table("sta_observations", ...)`` (which is compiled
+    as a partitioned table, see :mod:`cityops.sensing.partitioning`): ``for s in postgres_partition_ddl():
+    op.execute(s)``. The plugin's startup keeps creating the months ahead.
     """
-    return []
+    from cityops.sensing.partitioning import partition_ddl
+
+    return partition_ddl(months_back=months_back, months_ahead=months_ahead)
 
 
 def refresh_after_change(session: Session, datastream_id: int, times: Sequence[datetime]) -> None:
