@@ -27,8 +27,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, JSONType, UTCDateTime
-from cityops.sensing import partitioning
-from cityops.sensing import sqlite_functions  # noqa: F401  (SQL functions the STA filters use)
+from cityops.sensing import (
+    partitioning,
+    sqlite_functions,  # noqa: F401  (SQL functions the STA filters use)
+)
 
 # Observation ids grow past 2^31 at the scale we design for; SQLite needs INTEGER for rowid aliasing.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
