@@ -152,14 +152,22 @@ def world(session: Session, settings: Settings) -> World:
     return build_world(session, settings)
 
 
-def jpeg_bytes(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
-    """A small real JPEG."""
+def jpeg_bytes(
+    color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48), gps: bool = False
+) -> bytes:
+    """A small real JPEG; with ``gps`` its EXIF places it at A_POINT (10°0'18"N 106°0'18"E)."""
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "JPEG")
+    image = Image.new("RGB", size, color)
+    if gps:
+        exif = Image.Exif()
+        exif[0x8825] = {1: "N", 2: (10.0, 0.0, 18.0), 3: "E", 4: (106.0, 0.0, 18.0)}
+        image.save(buf, "JPEG", exif=exif.tobytes())
+    else:
+        image.save(buf, "JPEG")
     return buf.getvalue()
 
 

@@ -535,3 +535,35 @@ def test_geojson_points_and_clusters(world: World, client: TestClient) -> None:
     assert sum(f["properties"]["count"] for f in clusters) == 4
     assert len(clusters) == 1  # all in one ~0.35° cell at zoom 8
     assert client.get("/api/v1/reports/public.geojson?bbox=oops").status_code == 422
+
+
+def test_exif_gps_locates_a_report_without_coordinates(world: World, client: TestClient) -> None:
+    up = client.post("/api/v1/reports/media", files={"file": ("gps.jpg", jpeg_bytes(gps=True), "image/jpeg")})
+    assert up.status_code == 201
+    assert up.json()["exif_location"] == {"lat": pytest.approx(A_POINT[0]), "lon": pytest.approx(A_POINT[1])}
+    r = client.post(
+        "/api/v1/reports",
+        json=report_body(
+            category="lighting", answers={}, lat=None, lon=None, media_ids=[up.json()["media_id"]]
+        ),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["location_source"] == "exif"
+    assert r.json()["routed"] is True
+    case = world.session.scalar(select(Case).where(Case.ref == r.json()["ref"]))
+    assert case is not None
+    assert case.area_id == world.ward_a.id
+    # more photos than allowed are refused
+    ids = []
+    for i in range(world.settings.reports_max_photos + 1):
+        ids.append(
+            client.post(
+                "/api/v1/reports/media",
+                files={"file": (f"{i}.jpg", jpeg_bytes(color=(i * 30, 0, 0)), "image/jpeg")},
+            ).json()["media_id"]
+        )
+    too_many = client.post(
+        "/api/v1/reports", json=report_body(category="lighting", answers={}, media_ids=ids)
+    )
+    assert too_many.status_code == 422
+    assert "At most" in too_many.text

@@ -101,3 +101,20 @@ def test_closed_cases_are_not_swept(world: World) -> None:
     result = sweep_sla(world.session, MONDAY_9 + timedelta(days=30), world.settings)
     assert result.overdue == []
     assert result.warned == []
+
+
+def test_warning_and_escalation_notify_staff(world: World) -> None:
+    from cityops.notify.models import Delivery
+
+    case = world.submit(now=MONDAY_9)
+    sweep_sla(world.session, local(2026, 3, 3, 8, 0), world.settings)
+    sweep_sla(world.session, local(2026, 3, 3, 10, 0), world.settings)
+    world.session.commit()
+    rows = world.session.scalars(
+        select(Delivery).where(Delivery.user_id == world.users["supervisor_a"].id)
+    ).all()
+    assert {r.category for r in rows} == {"case_warning", "case_escalated"}
+    assert all(case.ref in str(r.message) for r in rows)
+    assert not world.session.scalars(
+        select(Delivery).where(Delivery.user_id == world.users["officer_b"].id)
+    ).all()

@@ -303,3 +303,22 @@ def test_reporter_reopens_within_window_only(world: World) -> None:
         now=MONDAY_9 + timedelta(days=1),
     )
     assert case.state == "reopened"
+
+
+def test_followers_are_notified_of_public_changes_only(world: World) -> None:
+    from cityops.notify.models import Delivery
+
+    citizen = world.actor("citizen")
+    case = world.submit(actor=citizen)
+
+    def count() -> int:
+        rows = world.session.scalars(select(Delivery).where(Delivery.user_id == citizen.user_id)).all()
+        return len([r for r in rows if r.category == "case_status"])
+
+    assert count() == 0
+    _do(world, case, "officer_a", A.ACKNOWLEDGE)
+    assert count() == 1
+    _do(world, case, "officer_a", A.ADD_SUPPORT, agency_id=world.transport.id)  # internal: no message
+    assert count() == 1
+    _do(world, case, "supervisor_a", A.ASSIGN, assignee_id=world.users["officer_a"].id)
+    assert count() == 2

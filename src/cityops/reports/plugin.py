@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from cityops.plugins import hookimpl
 from cityops.reports.categories import CategorySpec, Datatype, QuestionSpec
 
 if TYPE_CHECKING:
+    import typer
     from fastapi import FastAPI
     from rich.console import Console
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
+
+log = logging.getLogger("cityops.reports")
 
 _SEVERITY = QuestionSpec(
     "severity",
@@ -158,6 +164,68 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(api.router)
     open311.install(app)
+
+
+@hookimpl
+def register_cli(cli: typer.Typer) -> None:
+    from cityops.reports.cli import reports_cli
+
+    cli.add_typer(reports_cli, name="reports")
+
+
+SLA_SWEEP_SECONDS = 300  # the sweep is idempotent; every five minutes is precise enough for working hours
+
+
+async def _sla_loop(app: FastAPI) -> None:
+    from cityops.clock import utcnow
+    from cityops.db import session_scope
+    from cityops.reports.sla import sweep_sla
+
+    settings = app.state.settings
+
+    def run() -> None:
+        with session_scope(app.state.sessions) as session:
+            sweep_sla(session, utcnow(), settings)
+
+    while True:
+        try:
+            await asyncio.to_thread(run)
+        except Exception:
+            log.exception("SLA sweep failed")
+        await asyncio.sleep(SLA_SWEEP_SECONDS)
+
+
+@hookimpl
+def startup(app: FastAPI) -> None:
+    """Sync the categories and run the SLA sweep in the background (not under tests, which call
+    :func:`~cityops.reports.sla.sweep_sla` with an explicit ``now``)."""
+    from cityops.settings import Environment
+
+    if app.state.settings.env is Environment.TEST:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cityops.db import session_scope
+    from cityops.reports.categories import sync_categories
+
+    try:
+        with session_scope(app.state.sessions) as session:
+            sync_categories(session)
+    except SQLAlchemyError:
+        log.warning("case categories not synced (is the database migrated?)", exc_info=True)
+
+    async def start(app: FastAPI) -> None:
+        app.state.reports_sla_task = asyncio.create_task(_sla_loop(app))
+
+    async def stop(app: FastAPI) -> None:
+        task = getattr(app.state, "reports_sla_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.state.async_startup.append(start)
+    app.state.async_shutdown.append(stop)
 
 
 @hookimpl

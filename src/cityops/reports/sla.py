@@ -161,5 +161,15 @@ def sweep_sla(session: Session, now: datetime, settings: Settings | None = None)
                     {"due": due.isoformat(), "remaining_h": round(remaining, 2)},
                 )
                 integrations.emit(session, "cases.sla_warning", {"id": case.id, "ref": case.ref})
+                recipients = {case.assignee_id} if case.assignee_id is not None else set()
+                recipients.update(_supervisors(session, case.agency_id))
+                for user_id in sorted(recipients):
+                    integrations.notify(
+                        session,
+                        settings,
+                        {"user_id": user_id},
+                        "case_warning",
+                        {"ref": case.ref, "due": due.isoformat()},
+                    )
     session.flush()
     return result
