@@ -223,7 +223,13 @@ def test_ioc_shows_a_new_alert_live_within_5_seconds(
     page.wait_for_selector("#alerts li.alert", timeout=5000)
     text = page.locator("#alerts li.alert").first.inner_text()
     assert "mặn" in text
+    page.wait_for_selector(".station.lvl-bad")  # the station turned red on the map
     shot(page, "ioc-live-alert")
+    # drill into the station: its salinity series is charted with the 1 and 4 g/L thresholds
+    page.locator(".station.lvl-bad").first.click()
+    page.wait_for_selector("#series-chart canvas")
+    assert "g/L" in page.locator("#series-title").inner_text()
+    shot(page, "ioc-station-series")
 
 
 def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(

@@ -24,6 +24,8 @@ stationLayer.addTo(map);
 alertLayer.addTo(map);
 
 const OPEN = new Set(["submitted", "acknowledged", "assigned", "in_progress", "reopened"]);
+const AXIS = { stroke: "#b8c7d6", grid: { stroke: "rgba(255,255,255,.08)" }, ticks: { stroke: "rgba(255,255,255,.15)" } };
+const hhmm = (v) => fmtDateTime(v * 1000).slice(0, 5);
 const LEVEL_COLOUR = { good: "#2e7d32", warn: "#e0a100", bad: "#c62828", nodata: "#757575" };
 
 // ---- KPI tiles ----
@@ -71,7 +73,7 @@ function drawDaily(daily) {
       height: 180,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Asia/Ho_Chi_Minh"),
       scales: { x: { time: true } },
-      axes: [{ values: (u, vals) => vals.map((v) => fmtDate(v * 1000).slice(0, 5)) }, { size: 40 }],
+      axes: [{ ...AXIS, values: (u, vals) => vals.map((v) => fmtDate(v * 1000).slice(0, 5)) }, { ...AXIS, size: 40 }],
       series: [{}, { label: t("legend.cases"), stroke: "#b3261e", fill: "rgba(179,38,30,.15)", width: 2, points: { show: true } }],
       legend: { show: false },
     },
@@ -109,9 +111,10 @@ async function drawSeries(station, ds) {
       width: Math.max(el.clientWidth - 8, 240),
       height: 180,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Asia/Ho_Chi_Minh"),
+      axes: [{ ...AXIS, values: (u, vals) => vals.map(hhmm) }, { ...AXIS, size: 44 }],
       series: [
         {},
-        { label: ds.property, stroke: "#0b3d66", width: 2 },
+        { label: ds.property, stroke: "#4fc3f7", width: 2 },
         ...thresholds.map((v, i) => ({ label: `${v}`, stroke: i ? "#c62828" : "#e0a100", dash: [6, 4], width: 1.5, points: { show: false } })),
       ],
       legend: { show: false },
@@ -249,7 +252,13 @@ function live() {
   for (const s of ["alerts.opened", "alerts.escalated", "alerts.acknowledged", "alerts.closed", "alerts.updated"]) {
     es.addEventListener(s, (ev) => {
       refreshAlerts();
-      if (s === "alerts.opened") announce(t("ioc.alerts"), "warn");
+      if (s !== "alerts.opened") return;
+      try {
+        const p = JSON.parse(ev.data).payload || {};
+        announce((getLang() === "en" ? p.message_en : p.message_vi) || t("ioc.alerts"), "warn");
+      } catch {
+        announce(t("ioc.alerts"), "warn");
+      }
     });
   }
   for (const s of ["observations.created", "observations.batch", "sensing.observations"]) es.addEventListener(s, refreshStations);
