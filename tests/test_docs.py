@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cityops.docsgen import hook_specs, main, render_configuration, render_plugins, stale_pages
-from cityops.plugins import Hooks
+from cityops.plugins import DEFAULT_PLUGINS, Hooks
 from cityops.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -106,3 +106,10 @@ def test_hand_written_pages_cover_their_subject(page: str, needles: list[str]) -
     text = (DOCS / page).read_text(encoding="utf-8")
     for needle in needles:
         assert needle in text, f"docs/{page} should mention {needle!r}"
+
+
+@pytest.mark.parametrize("module", DEFAULT_PLUGINS)
+def test_architecture_md_maps_every_built_in_capability(module: str) -> None:
+    folder = "/".join(module.split(".")[1:-1])  # cityops.sectors.environment.plugin → sectors/environment
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    assert f"`{folder}/`" in text, f"docs/architecture.md does not say what {folder}/ is for"
