@@ -125,6 +125,15 @@ def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
     page = browser_context.new_page()
     citizen_report_offline(page, browser_context, category, jpeg(tmp_path / "hole.jpg", (90, 90, 90)), shot)
 
+    # The officer's inbox is open (and empty) before the report is sent: it must fill in without reload.
+    officer = officer_for(make_user, session, lat, lon, category.code)
+    staff = chromium.new_context(
+        base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 860}
+    )
+    desk = staff.new_page()
+    sign_in(desk, officer)
+    desk.wait_for_selector("#inbox tbody tr td[colspan]")  # "no matching cases"
+
     # The first answer is lost on the way back (the server did create the case): the outbox must retry
     # with the same Idempotency-Key and get the first answer, not a second case.
     lost: list[str] = []
@@ -159,14 +168,8 @@ def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
         assert case.ref == ref
         assert case.category_code == category.code
 
-    officer = officer_for(make_user, session, lat, lon, category.code)
-    staff = chromium.new_context(
-        base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 860}
-    )
     try:
-        desk = staff.new_page()
-        sign_in(desk, officer)
-        desk.wait_for_selector(f"#inbox tr[data-ref='{ref}']")
+        desk.wait_for_selector(f"#inbox tr[data-ref='{ref}']")  # live, no reload
         assert desk.locator(f"#inbox tr[data-ref='{ref}']").count() == 1
         assert desk.locator("#inbox tbody tr").count() == 1
         shot(desk, "officer-inbox")
@@ -177,6 +180,11 @@ def test_offline_report_reaches_the_officer_inbox_and_the_ioc_map_once(
         ioc.wait_for_selector("#map[data-cases='1']", state="attached")
         ioc.wait_for_selector("#kpi-open .kpi-value:has-text('1')")
         shot(ioc, "ioc-with-case")
+
+        # the public map of the citizen app shows it too
+        page.goto("/#/map")
+        page.wait_for_selector("#public-map path.leaflet-interactive.case-dot", state="attached")
+        shot(page, "citizen-public-map")
     finally:
         staff.close()
 

@@ -457,7 +457,7 @@ async function viewMap() {
     const data = await api(EP.publicGeojson);
     L.geoJSON(data, {
       pointToLayer: (f, ll) =>
-        L.circleMarker(ll, { radius: 7, weight: 2, color: "#fff", fillOpacity: 0.9, fillColor: ["resolved", "closed"].includes(f.properties?.state) ? "#2e7d32" : "#c62828" }),
+        L.circleMarker(ll, { className: "case-dot", radius: 8, weight: 2, color: "#fff", fillOpacity: 0.9, fillColor: ["resolved", "closed"].includes(f.properties?.state) ? "#2e7d32" : "#c62828" }),
       onEachFeature: (f, lyr) => {
         const p = f.properties || {};
         lyr.bindPopup(`<strong>${esc(p.ref || "")}</strong><br>${esc(t(`state.${p.state}`))}<br>${esc((getLang() === "en" ? p.category_name_en : p.category_name) || p.category || "")}<br>${esc(fmtDate(p.submitted_at))}`);
@@ -562,6 +562,8 @@ window.addEventListener("online", refreshNet);
 window.addEventListener("offline", refreshNet);
 document.addEventListener("outbox", (e) => {
   refreshNet();
+  const last = e.detail.sent[e.detail.sent.length - 1];
+  if (last) announce(t("report.sent", { ref: last.ref }), "ok");
   if (e.detail.sent.length && ["mine", "home"].includes(main.dataset.view)) route();
 });
 route();
