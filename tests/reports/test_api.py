@@ -567,3 +567,26 @@ def test_exif_gps_locates_a_report_without_coordinates(world: World, client: Tes
     )
     assert too_many.status_code == 422
     assert "At most" in too_many.text
+
+
+def test_case_photos_pending_are_for_handling_staff_only(world: World, client: TestClient) -> None:
+    media_id = client.post(
+        "/api/v1/reports/media", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
+    ).json()["media_id"]
+    ref = _submit(client, media_ids=[media_id])["ref"]
+    officer, other = bearer(world, "officer_a"), bearer(world, "officer_b")
+    assert client.get(f"/api/v1/media/{media_id}").status_code == 404  # pending: not public
+    assert client.get(f"/api/v1/media/{media_id}", headers=other).status_code == 404
+    assert client.get(f"/api/v1/media/{media_id}/original", headers=officer).status_code == 200
+    client.post(
+        f"/api/v1/reports/cases/{ref}/media/{media_id}/review", json={"state": "approved"}, headers=officer
+    )
+    assert client.get(f"/api/v1/media/{media_id}").status_code == 200
+    assert client.get(f"/api/v1/media/{media_id}/original").status_code == 404  # originals stay staff-only
+    client.post(
+        f"/api/v1/reports/cases/{ref}/visibility",
+        json={"hidden": True},
+        headers=bearer(world, "supervisor_a"),
+    )
+    assert client.get(f"/api/v1/media/{media_id}").status_code == 404  # the case is hidden
+    assert client.get(f"/api/v1/media/{media_id}", headers=officer).status_code == 200

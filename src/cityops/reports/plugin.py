@@ -160,10 +160,13 @@ def case_categories() -> list[Any]:
 
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.media.api import install_access_policy
     from cityops.reports import api, open311
+    from cityops.reports.media_access import case_media_access
 
     app.include_router(api.router)
     open311.install(app)
+    install_access_policy(app, case_media_access)
 
 
 @hookimpl
