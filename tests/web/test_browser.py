@@ -146,3 +146,18 @@ def test_citizen_first_load_weight_is_measured_and_within_budget(
     assert report["js_transferred"] < 20 * 1024  # brotli; Leaflet is not needed on the home screen
     assert report["css_transferred"] < 12 * 1024
     assert 0 < report_js < 80 * 1024  # Leaflet arrives with the first map
+
+
+def test_citizen_pwa_is_installable(browser_context: Any, live_server: LiveServer) -> None:
+    """Chromium's own installability check (manifest, service worker, icons) reports no error."""
+    page = browser_context.new_page()
+    page.goto("/")
+    page.wait_for_selector(".hero h1")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = browser_context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Playwright's contexts are incognito-like profiles, where Chromium never offers installation
+    errors = [e for e in errors if e["errorId"] != "in-incognito"]
+    assert errors == [], errors
+    manifest_info = cdp.send("Page.getAppManifest")
+    assert manifest_info["errors"] == []
