@@ -227,3 +227,15 @@ def test_event_json_round_trip() -> None:
 )
 def test_subject_matches(pattern: str, subject: str, matches: bool) -> None:
     assert subject_matches(pattern, subject) is matches
+
+
+async def test_the_largest_payload_the_outbox_accepts_goes_through(bus: EventBus) -> None:
+    from cityops.events.outbox import MAX_PAYLOAD_BYTES
+
+    got = Recorder()
+    sub = await bus.subscribe("observations.created", "big", got)
+    big = Event("observations.created", {"blob": "x" * (MAX_PAYLOAD_BYTES - 100)})
+    await bus.publish(big)
+    await wait_until(lambda: len(got.events) == 1)
+    await sub.stop()
+    assert got.events[0] == big

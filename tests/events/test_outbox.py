@@ -206,9 +206,10 @@ async def test_old_published_rows_are_pruned_pending_ones_kept(
         ("cases.*", {}, "invalid event subject"),
         ("", {}, "invalid event subject"),
         ("cases.created", {"x": {1, 2}}, "not JSON-serialisable"),
+        ("observations.created", {"rows": ["x" * 1000] * 800}, "emit one event per chunk"),
     ],
 )
-def test_emit_refuses_bad_input(
+def test_emit_refuses_bad_input(  # nothing reaches the outbox, so nothing can block it
     sessions: sessionmaker[Session], subject: str, payload: dict[str, object], message: str
 ) -> None:
     with sessions() as s, pytest.raises(ValueError, match=message):

@@ -43,6 +43,7 @@ from cityops.events.models import OutboxEvent
 log = logging.getLogger("cityops.events.outbox")
 
 _PENDING = "cityops.outbox.pending"
+MAX_PAYLOAD_BYTES = 768 * 1024
 _relays: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
 # One relay at a time per database inside a process (other processes are kept apart by row locks).
 _process_locks: dict[str, threading.Lock] = {}
@@ -52,13 +53,22 @@ _process_locks_guard = threading.Lock()
 def emit(session: Session, subject: str, payload: dict[str, Any]) -> None:
     """Add an event to ``session``'s transaction; it is published after commit, never on rollback.
 
-    ``payload`` must be JSON-serialisable (datetimes become ISO 8601 strings, UUIDs strings).
+    ``payload`` must be JSON-serialisable (datetimes become ISO 8601 strings, UUIDs strings) and at most
+    :data:`MAX_PAYLOAD_BYTES` once serialised: a larger event could never be published on NATS (1 MiB
+    messages by default) and would hold up every event after it, so it is refused here, where the writer
+    can still split it (one event per chunk of a large batch).
     """
     validate_subject(subject)
     try:
-        data = orjson.loads(orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS))
+        raw = orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise ValueError(f"event payload for {subject!r} is not JSON-serialisable: {exc}") from None
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise ValueError(
+            f"event payload for {subject!r} is {len(raw)} bytes, more than {MAX_PAYLOAD_BYTES}: "
+            "emit one event per chunk"
+        )
+    data = orjson.loads(raw)
     if not isinstance(data, dict):
         raise ValueError(f"event payload for {subject!r} must be an object")
     session.add(
