@@ -239,3 +239,24 @@ async def test_the_largest_payload_the_outbox_accepts_goes_through(bus: EventBus
     await wait_until(lambda: len(got.events) == 1)
     await sub.stop()
     assert got.events[0] == big
+
+
+async def test_the_memory_bus_bounds_what_it_keeps_for_a_durable_that_never_returns() -> None:
+    from cityops.events.bus import MemoryBus
+
+    memory = MemoryBus(max_log=5)
+    await memory.start()
+    try:
+        got = Recorder()
+        sub = await memory.subscribe("cases.>", "gone", got)
+        await sub.stop()
+        sent = [Event("cases.created", {"i": i}) for i in range(8)]
+        for event in sent:
+            await memory.publish(event)
+        assert len(memory._log) == 5
+        sub = await memory.subscribe("cases.>", "gone", got)
+        await wait_until(lambda: len(got.events) == 5)
+        await sub.stop()
+        assert got.ids == [e.id for e in sent[3:]]  # the newest five; the loss was logged
+    finally:
+        await memory.close()

@@ -262,9 +262,12 @@ class MemoryBus(BusBase):
     known durable has passed are dropped.
     """
 
-    def __init__(self, *, max_deliver: int = 5, redeliver_delay: float = 0.01) -> None:
+    def __init__(
+        self, *, max_deliver: int = 5, redeliver_delay: float = 0.01, max_log: int = 100_000
+    ) -> None:
         super().__init__(max_deliver=max_deliver)
         self.redeliver_delay = redeliver_delay
+        self.max_log = max_log
         self._log: deque[Event] = deque()
         self._offset = 0  # absolute index of self._log[0]
         self._consumers: dict[str, _MemoryConsumer] = {}
@@ -280,6 +283,21 @@ class MemoryBus(BusBase):
         while self._log and self._offset < floor:
             self._log.popleft()
             self._offset += 1
+        if len(self._log) > self.max_log:
+            # A durable that stopped for good (or a handler far too slow) must not exhaust memory: the
+            # oldest events are dropped for it, loudly. NatsBus keeps them on disk instead.
+            drop = len(self._log) - self.max_log
+            for _ in range(drop):
+                self._log.popleft()
+            self._offset += drop
+            for consumer in self._consumers.values():
+                if consumer.position < self._offset:
+                    log.error(
+                        "in-memory bus limit reached: durable lost %d event(s)",
+                        self._offset - consumer.position,
+                        extra={"durable": consumer.durable, "max_log": self.max_log},
+                    )
+                    consumer.position = self._offset
 
     async def start(self) -> None:
         self._changed = asyncio.Condition()
@@ -299,7 +317,7 @@ class MemoryBus(BusBase):
     async def publish(self, event: Event) -> None:
         changed = self._require_started()
         self._log.append(event)
-        if not self._consumers:
+        if not self._consumers or len(self._log) > self.max_log:
             self._trim()
         async with changed:
             changed.notify_all()
