@@ -317,3 +317,17 @@ def test_change_own_password_signs_out_other_sessions(
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).one()
         assert entry.after is not None
         assert entry.after["password_changed"] is True
+
+
+def test_account_throttle_counts_every_spelling_of_the_account(
+    client: TestClient, make_user: Callable[..., User], settings: Settings
+) -> None:
+    make_user(Role.CITIZEN, username="dan.so", phone="0912 345 678")
+    spellings = ["0912345678", "+84912345678", "dan.so", "DAN.SO", "84912345678", "0912.345.678"]
+    for i in range(settings.login_max_failures):
+        # a new IP each time, so only the account count can stop the last attempt
+        c = TestClient(client.app, client=(f"10.1.0.{i}", 5000))
+        assert login(c, spellings[i % len(spellings)], "wrong password").status_code == 401
+    last = TestClient(client.app, client=("10.1.1.1", 5000))
+    assert login(last, "dan.so").status_code == 429
+    assert login(last, "+84 912 345 678").status_code == 429

@@ -115,9 +115,11 @@ def login(
     token goes only into an HttpOnly cookie (``token`` is null) and the response carries the CSRF
     token to send as ``X-CSRF-Token`` on unsafe requests.
     """
-    keys = throttle.ThrottleKeys(throttle.account_key(body.username), _client_ip(request))
-    throttle.check(session, settings, keys)
     user = find_login(session, body.username)
+    keys = throttle.ThrottleKeys(
+        throttle.account_key(body.username, user.id if user else None), _client_ip(request)
+    )
+    throttle.check(session, settings, keys)
     ok = passwords.verify_password(user.password_hash if user else None, body.password)
     if user is None or not ok or not user.is_active:
         throttle.record(session, settings, keys, success=False)
@@ -222,9 +224,7 @@ def change_password(
     user = session.get(User, principal.user_id)
     if user is None:
         raise Unauthorized()
-    keys = throttle.ThrottleKeys(
-        throttle.account_key(user.username or user.phone or str(user.id)), _client_ip(request)
-    )
+    keys = throttle.ThrottleKeys(throttle.account_key("", user.id), _client_ip(request))
     throttle.check(session, settings, keys)
     if not passwords.verify_password(user.password_hash, body.current_password):
         throttle.record(session, settings, keys, success=False)

@@ -9,6 +9,7 @@ While throttled, attempts are refused before the password is checked and are not
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import utcnow
 from cityops.errors import ApiError
 from cityops.identity.models import LoginAttempt
+from cityops.identity.phones import normalize_phone
 from cityops.settings import Settings
 
 ACCOUNT = "account"
@@ -37,8 +39,16 @@ class ThrottleKeys:
         return out
 
 
-def account_key(identifier: str) -> str:
-    return identifier.strip().lower()[:255]
+def account_key(identifier: str, user_id: int | None = None) -> str:
+    """The account a sign-in targets: the user id when the account exists, so that spelling the same
+    account differently (username, phone as 09…, +84…) does not buy extra attempts; otherwise the
+    identifier as typed, normalised."""
+    if user_id is not None:
+        return f"user:{user_id}"
+    text = identifier.strip().lower()
+    with contextlib.suppress(ValueError):
+        text = normalize_phone(text)
+    return f"name:{text}"[:255]
 
 
 def _counted_failures(session: Session, kind: str, key: str, since: datetime) -> list[datetime]:

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cityops.audit.service import record, snapshot
@@ -68,7 +68,7 @@ def _check_agencies(session: Session, agency_ids: Iterable[int]) -> list[int]:
 def find_login(session: Session, identifier: str) -> User | None:
     """The user signing in as ``identifier``: a username, or a phone number in any common spelling."""
     ident = nfc(identifier)
-    conditions = [func.lower(User.username) == ident.lower()]
+    conditions = [User.username == ident.lower()]  # usernames are stored in lower case
     with contextlib.suppress(ValueError):
         conditions.append(User.phone == normalize_phone(ident))
     return session.scalar(select(User).where(or_(*conditions)))
@@ -96,7 +96,7 @@ def create_user(
         raise Invalid("A user needs a username or a phone number")
     uname = clean_username(username) if username else None
     phone_e164 = clean_phone(phone) if phone else None
-    if uname and session.scalar(select(User.id).where(func.lower(User.username) == uname)):
+    if uname and session.scalar(select(User.id).where(User.username == uname)):
         raise Conflict("This username is taken", details={"field": "username"})
     if phone_e164 and session.scalar(select(User.id).where(User.phone == phone_e164)):
         raise Conflict("This phone number is already registered", details={"field": "phone"})
