@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.areas.models import Area
 from cityops.clock import utcnow
 from cityops.demo.loader import load_demo
-from cityops.identity.models import ApiScope, Role, User
+from cityops.identity.models import Agency, ApiScope, Role, User
 from cityops.reports.models import Case, Category
 from cityops.reports.routing import route
 from cityops.sensing.models import Datastream, ObservedProperty
@@ -307,3 +307,85 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     assert citizen.locator("#rate-form").is_visible()
     assert "Đã liên hệ đội vệ sinh" not in citizen.locator("article.case").inner_text()
     shot(citizen, "citizen-sees-resolution")
+
+
+def test_officer_workspace_filters_templates_extension_and_transfer(
+    demo: None,
+    live_server: LiveServer,
+    chromium: Any,
+    session: Session,
+    make_user: Callable[..., User],
+    auth: Callable[[User], dict[str, str]],
+    shot: Shot,
+) -> None:
+    lat, lon = ward_point(session)
+    category = plain_category(session)
+    officer = officer_for(make_user, session, lat, lon, category.code)
+    supervisor = make_user(Role.SUPERVISOR, officer.agency_ids)
+    refs = []
+    with httpx.Client(base_url=live_server.url) as http:
+        for text in ("Ổ gà lớn giữa đường", "Cống bị tắc gây ngập"):
+            body = {"category": category.code, "description": text, "lat": lat, "lon": lon, "consent": True}
+            res = http.post("/api/v1/reports", json=body)
+            assert res.status_code == 201, res.text
+            refs.append(res.json()["ref"])
+        boss = auth(supervisor)
+        for body in ({"action": "acknowledge"}, {"action": "assign", "assignee_id": officer.id}):
+            assert (
+                http.post(f"/api/v1/reports/cases/{refs[0]}/actions", json=body, headers=boss).status_code
+                == 200
+            )
+        tpl = {
+            "title": "Cần thêm thời gian",
+            "body": "Cần phối hợp thêm đơn vị, xin gia hạn.",
+            "action": "request_extension",
+            "agency_id": officer.agency_ids[0],
+        }
+        assert http.post("/api/v1/reports/templates", json=tpl, headers=boss).status_code == 201
+    other = next(a for a in session.scalars(select(Agency)) if a.id not in officer.agency_ids)
+
+    context = chromium.new_context(
+        base_url=live_server.url, locale="vi-VN", viewport={"width": 1280, "height": 900}
+    )
+    try:
+        desk = context.new_page()
+        sign_in(desk, officer)
+        desk.wait_for_selector("#inbox tbody tr[data-ref]")
+        assert desk.locator("#inbox tbody tr[data-ref]").count() == 2
+        assert desk.locator("#inbox tbody tr.dl-ok").count() == 2  # fresh cases: deadline colour "on time"
+        desk.select_option("#f-state", "assigned")
+        desk.wait_for_selector("#inbox tbody tr[data-ref]")
+        for _ in range(50):
+            if desk.locator("#inbox tbody tr[data-ref]").count() == 1:
+                break
+            desk.wait_for_timeout(100)
+        assert desk.locator("#inbox tbody tr[data-ref]").count() == 1
+        desk.get_by_role("button", name="English").click()
+        desk.wait_for_selector("h1:has-text('Inbox')")
+        shot(desk, "inbox-en-filtered")
+
+        # request an extension with a response template
+        desk.click(f"#inbox tr[data-ref='{refs[0]}'] a")
+        desk.wait_for_selector("#action-form")
+        desk.select_option("#action", "request_extension")
+        desk.select_option("#template", label="Cần thêm thời gian")
+        assert desk.locator("#comment").input_value().startswith("Cần phối hợp thêm")
+        desk.fill("#hours", "16")
+        desk.click("#do-action")
+        desk.wait_for_selector("#timeline li:has-text('Request extension')")
+        shot(desk, "extension-requested")
+
+        # transfer the other case to another agency: it leaves this officer's inbox
+        desk.goto(f"/officer#/case/{refs[1]}")
+        desk.wait_for_selector("#action-form")
+        desk.select_option("#action", "transfer")
+        desk.select_option("#agency", str(other.id))
+        desk.fill("#comment", "Không thuộc thẩm quyền, chuyển đơn vị phù hợp.")
+        desk.click("#do-action")
+        desk.wait_for_selector(".error, #timeline li:has-text('Transfer')")
+        desk.goto("/officer#/")
+        desk.select_option("#f-state", "")
+        desk.wait_for_selector(f"#inbox tr[data-ref='{refs[0]}']")
+        assert desk.locator(f"#inbox tr[data-ref='{refs[1]}']").count() == 0
+    finally:
+        context.close()

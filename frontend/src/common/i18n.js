@@ -20,6 +20,7 @@ export function getLang() {
 
 export function t(key, vars) {
   let s = dicts[lang][key] ?? dicts.vi[key] ?? key;
+  if (s === key && key.includes(".")) s = key.slice(key.indexOf(".") + 1).replaceAll("_", " "); // unknown: readable
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
   return s;
 }

@@ -206,7 +206,7 @@ async function viewCase(ref) {
         `li${internal ? ".internal" : ""}`,
         h("time", fmtDateTime(ev.at)),
         h("strong", ev.to_state && ev.kind === "transition" ? `${t(`action.${ev.action}`)} → ${t(`state.${ev.to_state}`)}` : t(`action.${ev.action || ev.kind}`)),
-        ev.actor_role ? h("span.muted", ` · ${ev.actor_role}`) : null,
+        ev.actor_role ? h("span.muted", ` · ${t(`role.${ev.actor_role}`)}`) : null,
         ev.comment || ev.text ? h("p", ev.comment || ev.text) : null,
       ),
     );
@@ -262,7 +262,13 @@ async function viewCase(ref) {
 }
 
 function actionPanel(c) {
-  const actions = allowedActions(c).filter((a) => a !== "decide_extension" || me?.role === "supervisor" || me?.role === "admin");
+  const lead = ["supervisor", "operator", "admin"].includes(me?.role);
+  const pending = (c.extensions || []).filter((x) => x.status === "pending");
+  const actions = allowedActions(c).filter((a) => {
+    if (a === "assign" || a === "merge") return lead;
+    if (a === "decide_extension") return lead && pending.length > 0;
+    return true;
+  });
   if (!actions.length) return h("section");
   const actionSel = h("select", { id: "action" }, actions.map((a) => h("option", { value: a }, t(`action.${a}`))));
   const comment = h("textarea", { id: "comment", rows: 4 });
@@ -271,6 +277,9 @@ function actionPanel(c) {
   const hours = h("input", { id: "hours", type: "number", min: "1", max: "720", value: "16" });
   const assignee = h("select", { id: "assignee" }, h("option", { value: String(me.id) }, `${t("officer.me")} (${me.full_name || me.username})`));
   const fAssignee = h("div.field", h("label", { for: "assignee" }, t("officer.assignee")), assignee);
+  const extSel = h("select", { id: "extension" }, pending.map((x) => h("option", { value: String(x.id) }, `${x.hours} h – ${x.reason}`)));
+  const approve = h("select", { id: "approve" }, h("option", { value: "true" }, t("officer.approve")), h("option", { value: "false" }, t("officer.deny")));
+  const fDecide = h("div.field", h("label", { for: "extension" }, t("action.request_extension")), extSel, h("label", { for: "approve" }, t("officer.decision")), approve);
   const photo = h("input", { id: "after-photo", type: "file", accept: "image/*" });
   const publish = h("input", { id: "after-publish", type: "checkbox", checked: true });
   const fAgency = h("div.field", h("label", { for: "agency" }, t("officer.agency")), agencySel);
@@ -282,6 +291,7 @@ function actionPanel(c) {
     fAgency.hidden = !["transfer", "add_support"].includes(a);
     fHours.hidden = a !== "request_extension";
     fAssignee.hidden = a !== "assign";
+    fDecide.hidden = a !== "decide_extension";
     fPhoto.hidden = a !== "resolve";
     comment.required = NEEDS_COMMENT.has(a);
     clear(tplSel).append(h("option", { value: "" }, t("officer.noTemplate")));
@@ -302,11 +312,12 @@ function actionPanel(c) {
     "form.stack.panel",
     { id: "action-form" },
     h("h2", t("officer.actions")),
-    h("div.field", h("label", { for: "action" }, t("officer.actions")), actionSel),
+    h("div.field", h("label", { for: "action" }, t("officer.action")), actionSel),
     h("div.field", h("label", { for: "template" }, t("officer.template")), tplSel),
     h("div.field", h("label", { for: "comment" }, t("officer.commentLabel")), comment),
     fAgency,
     fAssignee,
+    fDecide,
     fHours,
     fPhoto,
     h("button.btn.btn-primary", { type: "submit", id: "do-action" }, t("officer.do")),
@@ -321,6 +332,7 @@ function actionPanel(c) {
     if (!fAgency.hidden && agencySel.value) body.agency_id = Number(agencySel.value);
     if (!fHours.hidden) body.hours = Number(hours.value);
     if (!fAssignee.hidden) body.assignee_id = Number(assignee.value);
+    if (!fDecide.hidden) Object.assign(body, { extension_id: Number(extSel.value), approve: approve.value === "true" });
     const btn = form.querySelector("#do-action");
     btn.disabled = true;
     try {
