@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
-
 from cityops.db import make_engine
 from cityops.models import metadata
 
@@ -28,7 +26,6 @@ def run_migrations_online() -> None:
         url = config.get_main_option("sqlalchemy.url")
         assert url
         engine = make_engine(url)
-        engine.pool = pool.NullPool(engine.pool._creator)
         with engine.connect() as connection:
             _run(connection)
         engine.dispose()
