@@ -212,8 +212,7 @@ class NatsBus(BusBase):
         return self._js
 
     async def close(self) -> None:
-        for sub in list(self._subs):
-            await sub.stop()
+        await asyncio.gather(*(sub.stop() for sub in list(self._subs)))  # each waits out one fetch
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
         self._nc = None
