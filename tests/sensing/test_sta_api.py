@@ -119,6 +119,32 @@ def test_post_location_header_and_linking_existing_entities(
     assert len(values(client, "/Sensors")) == 2
 
 
+def test_string_results_locations_history_and_ucum(
+    client: TestClient, tree: dict[str, int], key: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    for i, state in enumerate(["open", "closed"]):
+        body = {"phenomenonTime": f"2026-04-01T0{i}:00:00Z", "result": state}
+        assert client.post(f"{STA}/Datastreams(2)/Observations", json=body, headers=key).status_code == 201
+    got = values(client, "/Observations?$filter=result eq 'closed'")
+    assert [o["result"] for o in got] == ["closed"]
+    assert [o["result"] for o in values(client, "/Observations?$filter=result gt 4")] == [4.5]
+    # POST Things(id)/Locations links the new Location and records a HistoricalLocation.
+    tid = tree["Bến Lức"]
+    before = len(values(client, f"/Things({tid})/HistoricalLocations"))
+    loc = {"name": "new site", "description": "d", "encodingType": "application/geo+json",
+           "location": {"type": "Point", "coordinates": [106.5, 10.7]}}  # fmt: skip
+    assert client.post(f"{STA}/Things({tid})/Locations", json=loc, headers=key).status_code == 201
+    hls = values(client, f"/Things({tid})/HistoricalLocations?$orderby=time desc,id desc&$expand=Locations")
+    assert len(hls) == before + 1
+    assert "new site" in {x["name"] for x in hls[0]["Locations"]}
+    with sessions() as s:
+        from cityops.sensing.models import ObservedProperty
+
+        prop = s.get(ObservedProperty, 1)
+        assert prop is not None
+        assert prop.ucum == "g/L"
+
+
 def test_resending_an_observation_is_idempotent(
     client: TestClient, tree: dict[str, int], key: dict[str, str]
 ) -> None:

@@ -10,7 +10,6 @@ DELETE, ``CreateObservations`` (data arrays) and ``$resultFormat=dataArray``. Er
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -23,7 +22,7 @@ from starlette.responses import Response
 
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, NotFound
-from cityops.sensing.models import Datastream, MultiDatastream, Observation
+from cityops.sensing.models import Datastream, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, render
@@ -410,6 +409,12 @@ def post_path(
     row = writer.create(res.et, data, preset or None)
     if link_after is not None:
         writer.add_link(link_after[0], link_after[1], row.id)
+        if (
+            link_after[0].link is not None
+            and link_after[0].link[0] is thing_locations
+            and res.et.name == "Location"
+        ):
+            writer.record_location_change(link_after[1])  # POST Things(id)/Locations
     session.commit()
     ctx = Context(session, service_root(request, settings))
     link = ctx.self_link(res.et, row.id)
@@ -464,6 +469,3 @@ def delete_path(path: str, request: Request, session: SessionDep) -> Response:
     writer.delete(res.et, res.row)
     session.commit()
     return Response(status_code=200)
-
-
-_unused: tuple[Callable[..., Any], ...] = (MultiDatastream, Observation)

@@ -103,10 +103,6 @@ def _p(name: str, attr: str | None, kind: str = "string", get: Callable[[Any], A
     return Prop(name, attr, kind, get)
 
 
-def _geo_point(row: Any) -> Any:
-    return None
-
-
 ENTITIES: dict[str, EntityType] = {}
 BY_SET: dict[str, EntityType] = {}
 
@@ -208,7 +204,7 @@ _register(
 )
 
 
-def _time_props(prefix_attr: str) -> dict[str, Prop]:
+def _time_props() -> dict[str, Prop]:
     return {
         "phenomenonTime": _p(
             "phenomenonTime",
@@ -235,7 +231,7 @@ _register(
             "unitOfMeasurement": _p("unitOfMeasurement", "unit_of_measurement", "json"),
             "observationType": _p("observationType", "observation_type"),
             "observedArea": _p("observedArea", "observed_area", "json"),
-            **_time_props("ds"),
+            **_time_props(),
             **_common("properties"),
         },
     ),
@@ -257,7 +253,7 @@ _register(
                 "multiObservationDataTypes", "multi_observation_data_types", "json"
             ),
             "observedArea": _p("observedArea", "observed_area", "json"),
-            **_time_props("mds"),
+            **_time_props(),
             **_common("properties"),
         },
     ),

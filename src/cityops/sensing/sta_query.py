@@ -13,14 +13,13 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Float,
     Integer,
@@ -34,6 +33,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -75,6 +75,7 @@ class Val:
     literal_value: Any = None
     is_literal: bool = False
     json_cast: Callable[[str], Any] | None = None  # for JSON members: "as_float" -> typed SQL
+    alt_text: Any = None  # Observation/result: the non-numeric result as text
 
     def as_json(self, how: str) -> Any:
         """A JSON member read as a number/string/boolean (``how``: as_float, as_string, as_boolean)."""
@@ -184,6 +185,14 @@ class Compiler:
         if prop is None or prop.attr is None:
             raise ODataError(f"{et.name} has no property {head!r}")
         col = et.column(prop, alias)
+        if et.name == "Observation" and head == "result":
+            # numeric results live in result_number; others (strings, booleans) in result_json
+            json_text = (
+                alias.result_json.op("#>>")(literal_column("'{}'::text[]"))
+                if self.pg
+                else func.json_extract(alias.result_json, "$")
+            )
+            return Val(col, "number", alt_text=json_text)
         if prop.kind == "geo":
             if rest:
                 raise ODataError(f"{head} has no sub-properties in $filter")
@@ -309,6 +318,8 @@ class Compiler:
                 return literal(v.literal_value)
             return literal(v.literal_value)
         if v.kind == "number" and other.kind == "string" and other.is_literal:
+            if v.alt_text is not None:
+                return v.alt_text
             raise ODataError("cannot compare a number with a string")
         return v.sql
 
@@ -683,6 +694,3 @@ def prop_by_name(et: EntityType, name: str) -> Prop | None:
 
 def is_finite(value: Any) -> bool:
     return not (isinstance(value, float) and not math.isfinite(value))
-
-
-_unused = (Boolean, date, timedelta)

@@ -27,6 +27,7 @@ from cityops.sensing.models import (
     Location,
     MultiDatastream,
     Observation,
+    ObservedProperty,
     historical_location_locations,
     multi_datastream_observed_properties,
     thing_locations,
@@ -248,6 +249,10 @@ class Writer:
         row = et.model(**values)
         self.session.add(row)
         self.session.flush()
+        if et.name == "Datastream":
+            prop = self.session.get(ObservedProperty, row.observed_property_id)
+            if prop is not None and prop.ucum is None:
+                prop.ucum = ucum_code(row.unit_of_measurement)
         for nav, items in later:
             self.link_many(et, row, nav, items)
         if et.name == "Thing" and any(n.name == "Locations" for n, _ in later):
@@ -685,8 +690,16 @@ def apply_json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
 
 
 def ucum_code(unit: dict[str, Any]) -> str | None:
+    """The UCUM code in a unitOfMeasurement definition (``ucum:g/L`` or the UCUM page URL), else None."""
     definition = unit.get("definition")
-    if isinstance(definition, str):
+    if isinstance(definition, str) and (definition.startswith("ucum:") or "unitsofmeasure.org" in definition):
         m = UCUM_RE.match(definition)
-        return m.group(1) if m else None
+        code = m.group(1) if m else None
+        return (
+            code
+            if code and "#" not in code
+            else unit.get("symbol")
+            if isinstance(unit.get("symbol"), str)
+            else None
+        )
     return None
