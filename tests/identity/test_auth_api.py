@@ -331,3 +331,21 @@ def test_account_throttle_counts_every_spelling_of_the_account(
     last = TestClient(client.app, client=("10.1.1.1", 5000))
     assert login(last, "dan.so").status_code == 429
     assert login(last, "+84 912 345 678").status_code == 429
+
+
+def test_old_sessions_are_purged_recent_ones_kept(
+    make_user: Callable[..., User], token_for: Callable[..., str], sessions: sessionmaker[Session]
+) -> None:
+    from cityops.identity.tokens import purge_sessions
+
+    user = make_user(Role.CITIZEN)
+    for _ in range(3):
+        token_for(user)
+    with sessions() as s:
+        rows = s.scalars(select(AuthSession).order_by(AuthSession.id)).all()
+        rows[0].expires_at = utcnow() - timedelta(days=31)
+        rows[1].revoked_at = utcnow() - timedelta(days=31)
+        s.commit()
+        assert purge_sessions(s) == 2
+        s.commit()
+        assert [r.id for r in s.scalars(select(AuthSession))] == [rows[2].id]

@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
@@ -95,3 +95,17 @@ def find_api_key(session: Session, key: str, now: datetime | None = None) -> Api
     if row is None or not row.usable(now or utcnow()):
         return None
     return row
+
+
+def purge_sessions(session: Session, *, keep_days: int = 30, now: datetime | None = None) -> int:
+    """Delete sessions that expired or were revoked more than ``keep_days`` ago (they hold IPs and
+    user agents, personal data with no further use). Returns how many were deleted; the caller commits.
+    Meant for a periodic maintenance job."""
+    horizon = (now or utcnow()) - timedelta(days=keep_days)
+    result = session.execute(
+        delete(AuthSession).where(
+            (AuthSession.expires_at < horizon)
+            | (AuthSession.revoked_at.is_not(None) & (AuthSession.revoked_at < horizon))
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
