@@ -90,6 +90,14 @@ def collect_specs() -> list[CategorySpec]:
     by_code: dict[str, CategorySpec] = {}
     for batch in reversed(plugin_manager().hook.case_categories()):
         for spec in batch:
+            if isinstance(spec, dict):  # a plugin may declare plain data
+                data = dict(spec)
+                data["questions"] = tuple(
+                    q if isinstance(q, QuestionSpec) else QuestionSpec.from_dict(q)
+                    for q in data.get("questions", ())
+                )
+                data["keywords"] = tuple(data.get("keywords", ()))
+                spec = CategorySpec(**data)
             if isinstance(spec, CategorySpec):
                 by_code[spec.code] = spec
     return sorted(by_code.values(), key=lambda s: (s.order, s.code))

@@ -176,7 +176,7 @@ def submit(
     """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
     now = now or utcnow()
     category, answers = validate(session, settings, sub)
-    area_id, agency_id = route(session, sub.lat, sub.lon, category.code)
+    area_id, agency_id = route(session, sub.lat, sub.lon, category.code, to_local(now).date())
     description = nfc(sub.description)
     address = _clean_optional(sub.address, 500, "address")
     case = Case(

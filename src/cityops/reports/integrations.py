@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -67,11 +68,11 @@ def notify(
     send(session, settings, recipient, template, context)
 
 
-def find_area_id(session: Session, lat: float, lon: float) -> int | None:
-    """The current commune/ward containing the point (or ``None``)."""
+def find_area_id(session: Session, lat: float, lon: float, at: date | None = None) -> int | None:
+    """The commune/ward containing the point on ``at`` (default today), or ``None``."""
     try:
         from cityops.areas.lookup import find_area
     except ImportError:  # pragma: no cover - areas lookup not installed yet
         return None
-    area = find_area(session, lat, lon, level="commune")
+    area = find_area(session, lat, lon, at=at, level="commune")
     return area.id if area is not None else None

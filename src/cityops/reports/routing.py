@@ -8,6 +8,8 @@ No match → ``None``: the case waits in the dispatcher queue.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -49,8 +51,11 @@ def route_agency(session: Session, area_id: int | None, category_code: str) -> i
 
 
 def route(
-    session: Session, lat: float | None, lon: float | None, category_code: str
+    session: Session, lat: float | None, lon: float | None, category_code: str, at: date | None = None
 ) -> tuple[int | None, int | None]:
-    """(area id, agency id) for a report at ``lat``/``lon`` of ``category_code``."""
-    area_id = integrations.find_area_id(session, lat, lon) if lat is not None and lon is not None else None
+    """(area id, agency id) for a report at ``lat``/``lon`` of ``category_code``, with the areas valid on
+    ``at`` (the local submission date; default today)."""
+    area_id = (
+        integrations.find_area_id(session, lat, lon, at) if lat is not None and lon is not None else None
+    )
     return area_id, route_agency(session, area_id, category_code)

@@ -1,0 +1,132 @@
+"""Categories from plugins (sync, deactivation, dict specs), outbox events, pinned query counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+
+from cityops.errors import Invalid
+from cityops.events.models import OutboxEvent
+from cityops.reports.categories import CategorySpec, Datatype, QuestionSpec, sync_categories, validate_answers
+from cityops.reports.handling import ActionRequest, perform
+from cityops.reports.models import Category
+from cityops.reports.plugin import DEFAULT_CATEGORIES
+from cityops.reports.workflow import CaseAction
+from tests.reports.conftest import A_POINT, World
+
+
+def test_default_categories_are_vietnamese_with_english() -> None:
+    codes = [c.code for c in DEFAULT_CATEGORIES]
+    assert codes == [
+        "roads",
+        "lighting",
+        "drainage",
+        "waste",
+        "environment",
+        "public_order",
+        "traffic",
+        "health",
+        "education",
+        "tourism",
+        "water",
+        "trees",
+        "construction",
+        "other",
+    ]
+    assert all(c.name_vi and c.name_en and c.sla_hours > 0 for c in DEFAULT_CATEGORIES)
+    assert {c.code for c in DEFAULT_CATEGORIES if c.urgent} == {"public_order", "traffic"}
+
+
+def test_sync_updates_and_deactivates(world: World) -> None:
+    s = world.session
+    extra = CategorySpec(
+        "flood_gate",
+        "Cống ngăn triều",
+        "Tidal gate",
+        sla_hours=4,
+        urgent=True,
+        questions=(QuestionSpec("gate", "Tên cống", Datatype.STRING, required=True),),
+        sector="agri",
+    )
+    assert sync_categories(s, [*DEFAULT_CATEGORIES, extra]) == 15
+    s.commit()
+    row = s.get(Category, "flood_gate")
+    assert row is not None
+    assert row.active
+    assert row.urgent
+    assert row.questions[0]["code"] == "gate"
+    sync_categories(s, list(DEFAULT_CATEGORIES))
+    s.commit()
+    s.refresh(row)
+    assert row.active is False  # no longer declared: kept for old cases, not offered
+    assert "flood_gate" not in [c["code"] for c in world_categories(s)]
+
+
+def world_categories(session: Any) -> list[dict[str, Any]]:
+    return [{"code": c.code} for c in session.scalars(select(Category).where(Category.active.is_(True)))]
+
+
+def test_validate_answers_all_types() -> None:
+    questions = [
+        QuestionSpec("s", "s", Datatype.STRING, required=True).to_dict(),
+        QuestionSpec("n", "n", Datatype.NUMBER).to_dict(),
+        QuestionSpec("d", "d", Datatype.DATE).to_dict(),
+        QuestionSpec("t", "t", Datatype.TEXT).to_dict(),
+        QuestionSpec("one", "one", Datatype.SINGLEVALUELIST, values=(("a", "A"), ("b", "B"))).to_dict(),
+        QuestionSpec("many", "many", Datatype.MULTIVALUELIST, values=(("a", "A"), ("b", "B"))).to_dict(),
+    ]
+    cleaned = validate_answers(
+        questions,
+        {"s": " Cafe\u0301 ", "n": "3", "d": "2026-02-17", "t": "dài", "one": "a", "many": ["b", "a", "b"]},
+    )
+    assert cleaned == {"s": "Café", "n": 3, "d": "2026-02-17", "t": "dài", "one": "a", "many": ["b", "a"]}
+    with pytest.raises(Invalid) as info:
+        validate_answers(questions, {"n": True, "d": "17/02", "one": "c", "many": "z"})
+    assert set(info.value.details) == {"s", "n", "d", "one", "many"}
+
+
+def test_writes_emit_outbox_events(world: World) -> None:
+    case = world.submit()
+    perform(
+        world.session, world.settings, world.actor("officer_a"), case, ActionRequest(CaseAction.ACKNOWLEDGE)
+    )
+    world.session.commit()
+    events = world.session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    subjects = [e.subject for e in events]
+    assert "cases.created" in subjects
+    assert "cases.transitioned" in subjects
+    moved = next(e for e in events if e.subject == "cases.transitioned")
+    assert moved.payload["ref"] == case.ref
+    assert moved.payload["to"] == "acknowledged"
+    assert "phone" not in str([e.payload for e in events])
+
+
+def test_public_list_query_count_does_not_grow(world: World, client: TestClient, app: Any) -> None:
+    def queries_for(url: str) -> int:
+        count = 0
+
+        def on_execute(*args: Any) -> None:
+            nonlocal count
+            if "outbox_events" not in str(args[2]):  # the events relay publishes in the background
+                count += 1
+
+        event.listen(app.state.engine, "before_cursor_execute", on_execute)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(app.state.engine, "before_cursor_execute", on_execute)
+        return count
+
+    body = {"category": "lighting", "lat": A_POINT[0], "lon": A_POINT[1]}
+    client.post("/api/v1/reports", json=body)
+    urls = ("/api/v1/reports/public", "/open311/v2/requests.json")
+    for url in urls:  # warm up: the first request may open a connection (dialect set-up queries)
+        queries_for(url)
+    few = {u: queries_for(u) for u in urls}
+    for _ in range(6):
+        client.post("/api/v1/reports", json=body)
+    many = {u: queries_for(u) for u in few}
+    assert many == few
