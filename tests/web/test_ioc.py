@@ -1,0 +1,129 @@
+"""IOC read models: KPI tiles, reports per day, drill-down by area, stations with their latest level."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from cityops.alerts.models import Alert, AlertState, Severity
+from cityops.clock import utcnow
+from cityops.reports.models import Case, CaseRating, Category
+from cityops.sensing import properties as props
+from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing, thing_locations
+from tests.fixtures_areas import LoadedAreas
+
+
+def _case(session: Session, n: int, **kw: object) -> Case:
+    now = utcnow()
+    values: dict[str, object] = {
+        "token_hash": f"{n:064d}",
+        "category_code": "web.test",
+        "submitted_at": now,
+        "updated_at": now,
+        "state": "submitted",
+        "lat": 10.54,
+        "lon": 106.41,
+    }
+    values.update(kw)
+    case = Case(**values)
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _station(session: Session, name: str, code: str, value: float | None) -> Datastream:
+    spec = props.get(code)
+    assert spec is not None
+    op = ObservedProperty(name=spec.name_en, definition=spec.definition, ucum=spec.unit_symbol)
+    sensor = Sensor(name="s", encoding_type="text/plain", sensor_metadata="")
+    thing = Thing(name=name)
+    loc = Location(name=name, location={"type": "Point", "coordinates": [106.4, 10.5]}, lat=10.5, lon=106.4)
+    session.add_all([op, sensor, thing, loc])
+    session.flush()
+    session.execute(thing_locations.insert().values(thing_id=thing.id, location_id=loc.id))
+    ds = Datastream(
+        name=f"{name} {code}",
+        unit_of_measurement=spec.unit_of_measurement,
+        observation_type="OM_Measurement",
+        thing_id=thing.id,
+        sensor_id=sensor.id,
+        observed_property_id=op.id,
+        last_value=value,
+        last_phenomenon_time=utcnow() if value is not None else None,
+    )
+    session.add(ds)
+    session.flush()
+    return ds
+
+
+def test_summary_counts_kpis_and_drills_down(
+    client: TestClient, session: Session, loaded_areas: LoadedAreas
+) -> None:
+    session.add(Category(code="web.test", name_vi="Thử", name_en="Test"))
+    session.flush()
+    now = utcnow()
+    ward = loaded_areas.tan_an_ward_id
+    _case(session, 1, area_id=ward)
+    _case(session, 2, area_id=ward, state="in_progress", overdue=True)
+    on_time = _case(
+        session, 3, state="resolved", resolved_at=now, resolve_due_at=now + timedelta(hours=1), area_id=None
+    )
+    _case(session, 4, state="closed", resolved_at=now, resolve_due_at=now - timedelta(hours=1))
+    _case(session, 5, submitted_at=now - timedelta(days=3), updated_at=now, hidden=True)
+    session.add_all(
+        [
+            CaseRating(case_id=on_time.id, rater="token", score=5, created_at=now),
+            CaseRating(case_id=on_time.id, rater="user:1", score=2, created_at=now),
+        ]
+    )
+    _station(session, "Salt", "salinity", 4.6)
+    _station(session, "Air", "pm25", 60.0)
+    session.commit()
+
+    body = client.get("/api/v1/ioc/summary").json()
+    assert body["reports_today"] == 4  # the hidden case is not counted
+    assert body["open"] == 2
+    assert body["overdue"] == 1
+    assert body["on_time_pct"] == 50.0
+    assert body["satisfaction_pct"] == 50.0
+    assert body["max_salinity"]["value"] == 4.6
+    assert body["worst_aqi"]["value"] > 100  # PM2.5 60 µg/m³ is "Kém"
+    assert len(body["daily"]) == 14
+    assert body["daily"][-1]["count"] == 4
+
+    ward_body = client.get("/api/v1/ioc/summary", params={"area_id": ward}).json()
+    assert ward_body["reports_today"] == 2
+    assert ward_body["overdue"] == 1
+    province = client.get("/api/v1/ioc/summary", params={"area_id": loaded_areas.province_id}).json()
+    assert province["reports_today"] == 4
+    missing = client.get("/api/v1/ioc/summary", params={"area_id": 999_999})
+    assert missing.status_code == 404
+    assert client.get("/api/v1/ioc/summary", params={"area_id": "x"}).status_code == 422
+
+
+def test_stations_are_levelled_by_value_and_open_alerts(client: TestClient, session: Session) -> None:
+    fresh = _station(session, "Fresh", "salinity", 0.4)
+    salty = _station(session, "Salty", "salinity", 4.2)
+    _station(session, "Silent", "salinity", None)
+    level = _station(session, "River", "water_level", 1.2)
+    session.add(
+        Alert(
+            datastream_id=level.id,
+            state=AlertState.OPEN,
+            severity=Severity.CRITICAL,
+            opened_at=utcnow(),
+            area_ids=[],
+        )
+    )
+    session.commit()
+    rows = {s["name"]: s for s in client.get("/api/v1/ioc/stations").json()}
+    assert rows["Fresh"]["level"] == "good"
+    assert rows["Salty"]["level"] == "bad"
+    assert rows["Silent"]["level"] == "nodata"
+    assert rows["River"]["level"] == "bad"  # no scale of its own: the open critical alarm decides
+    assert rows["River"]["datastreams"][0]["alert"] == "critical"
+    assert rows["Fresh"]["datastreams"][0]["id"] == fresh.id
+    assert rows["Salty"]["datastreams"][0]["property"] == "salinity"
+    assert salty.id != fresh.id
