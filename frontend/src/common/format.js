@@ -35,3 +35,10 @@ export function fmtNumber(n, digits = 0) {
 export function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
+
+const UNITS = { Cel: "°C", "ug/m3": "µg/m³", "mg/m3": "mg/m³", "[pH]": "", "g/L": "g/L", "mS/cm": "mS/cm", "m3/s": "m³/s", "/h": "/h" };
+/** A UCUM code as people write it (Cel → °C, ug/m3 → µg/m³). */
+export function unit(code) {
+  if (!code) return "";
+  return code in UNITS ? UNITS[code] : code;
+}

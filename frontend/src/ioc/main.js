@@ -7,7 +7,7 @@ import "../common/cluster.js";
 import { api, items } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
-import { esc, fmtDate, fmtDateTime, fmtNumber } from "../common/format.js";
+import { esc, fmtDate, fmtDateTime, fmtNumber, unit } from "../common/format.js";
 import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas } from "../common/map.js";
 
@@ -88,7 +88,7 @@ let seriesPlot = null;
 async function drawSeries(station, ds) {
   state.stationId = station.id;
   state.datastreamId = ds.id;
-  $("#series-title").textContent = `${station.name} – ${getLang() === "en" ? ds.property_en : ds.property_vi}${ds.unit ? ` (${ds.unit})` : ""}`;
+  $("#series-title").textContent = `${station.name} – ${getLang() === "en" ? ds.property_en : ds.property_vi}${unit(ds.unit) ? ` (${unit(ds.unit)})` : ""}`;
   const el = $("#series-chart");
   let obs = [];
   try {
@@ -166,7 +166,7 @@ async function loadStations() {
       if (dot) dot.style.backgroundColor = colour;
     });
     const rows = s.datastreams
-      .map((d) => `<tr><td>${esc(getLang() === "en" ? d.property_en : d.property_vi)}</td><td class="lvl-${d.level}">${d.value == null ? "–" : esc(fmtNumber(d.value, 2))} ${esc(d.unit || "")}</td></tr>`)
+      .map((d) => `<tr><td>${esc(getLang() === "en" ? d.property_en : d.property_vi)}</td><td class="lvl-${d.level}">${d.value == null ? "–" : esc(fmtNumber(d.value, 2))} ${esc(unit(d.unit))}</td></tr>`)
       .join("");
     m.bindPopup(`<strong>${esc(s.name)}</strong><table>${rows}</table>`);
     m.on("click", () => {
