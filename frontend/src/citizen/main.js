@@ -382,6 +382,9 @@ async function viewCase(ref) {
         c.agency_name ? [h("dt", t("case.agency")), h("dd", c.agency_name)] : null,
       ),
       c.status_note ? h("p.note", { id: "status-note" }, c.status_note) : null,
+      local?.duplicates?.length && c.state === "submitted"
+        ? h("section.dups", h("p", t("report.duplicates")), h("ul", local.duplicates.map((d) => h("li", `${d.ref} · ${Math.round(d.distance_m)} m · ${t(`state.${d.state}`)}`))))
+        : null,
       photos,
       afterBox,
       h("h2", t("case.timeline")),
