@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -322,3 +323,46 @@ def test_followers_are_notified_of_public_changes_only(world: World) -> None:
     assert count() == 1
     _do(world, case, "supervisor_a", A.ASSIGN, assignee_id=world.users["officer_a"].id)
     assert count() == 2
+
+
+def test_concurrent_actions_do_not_lose_updates(world: World, sessions: Any) -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    case = world.submit()
+    other = sessions()
+    try:
+        twin = other.get(Case, case.id)
+        assert twin is not None
+        _do(world, case, "officer_a", A.ACKNOWLEDGE)  # commits first
+        late = ActionRequest(A.REJECT, reason="out_of_scope", comment="x")
+        with pytest.raises(StaleDataError):
+            perform(other, world.settings, world.actor("officer_a"), twin, late)
+        other.rollback()
+    finally:
+        other.close()
+    world.session.refresh(case)
+    assert case.state == "acknowledged"
+
+
+def test_route_most_specific_jurisdiction_wins(world: World) -> None:
+    from cityops.identity.models import AgencyJurisdiction
+    from cityops.reports.routing import route_agency
+
+    s = world.session
+    # a catch-all at the province level loses to the ward's catch-all
+    s.add(
+        AgencyJurisdiction(agency_id=world.ward_b_committee.id, area_id=world.province.id, category_code=None)
+    )
+    s.commit()
+    assert route_agency(s, world.ward_a.id, "lighting") == world.ward_a_committee.id
+    # a category-specific row beats a catch-all, even at a wider level
+    assert route_agency(s, world.ward_a.id, "roads") == world.transport.id
+    # a category-specific row at the ward beats the province's category row
+    s.add(
+        AgencyJurisdiction(
+            agency_id=world.ward_a_committee.id, area_id=world.ward_a.id, category_code="roads"
+        )
+    )
+    s.commit()
+    assert route_agency(s, world.ward_a.id, "roads") == world.ward_a_committee.id
+    assert route_agency(s, None, "roads") is None

@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from cityops.clock import LOCAL_TZ, utcnow
 from cityops.deps import SessionDep, SettingsDep
-from cityops.errors import Forbidden, Invalid, NotFound, Unauthorized
+from cityops.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.models import Role
 from cityops.identity.policy import Action, Principal, can
@@ -645,8 +646,12 @@ def case_action(
         after_media=body.after_media_ids,
     )
     actor = Actor(principal)
-    handling.perform(session, settings, actor, case, req)
-    session.commit()
+    try:
+        handling.perform(session, settings, actor, case, req)
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict("The case was changed by someone else meanwhile; reload it and try again") from None
     if principal.is_staff:
         return staff_case(session, actor, case, request)
     return public.public_detail(session, case, base_url(request))

@@ -92,6 +92,10 @@ class Case(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # moderated out of public views
+    # optimistic locking: two officers acting on the same case at once → the second gets 409, not a lost update
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative attribute
 
 
 class CaseReporter(Base):
