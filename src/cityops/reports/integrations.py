@@ -33,8 +33,9 @@ def audit(
     target_id: int,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    target_type: str = "case",
 ) -> None:
-    """Record a case change in the audit log (``target_type`` is ``case``)."""
+    """Record a change in the audit log (``target_type`` is ``case`` unless told)."""
     try:
         from cityops.audit.service import record
     except ImportError:  # pragma: no cover - audit not installed
@@ -43,9 +44,9 @@ def audit(
     principal = getattr(actor, "principal", actor)
     if principal is not None and getattr(principal, "is_anonymous", False):
         label = "reporter-token" if getattr(actor, "token_case_id", None) else "anonymous"
-        record(session, None, action, "case", target_id, before=before, after=after, label=label)
+        record(session, None, action, target_type, target_id, before=before, after=after, label=label)
         return
-    record(session, principal, action, "case", target_id, before=before, after=after)
+    record(session, principal, action, target_type, target_id, before=before, after=after)
 
 
 def emit(session: Session, subject: str, payload: dict[str, Any]) -> None:

@@ -161,10 +161,11 @@ def case_categories() -> list[Any]:
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
     from cityops.media.api import install_access_policy
-    from cityops.reports import api, open311
+    from cityops.reports import api, citizen_auth, open311
     from cityops.reports.media_access import case_media_access
 
     app.include_router(api.router)
+    app.include_router(citizen_auth.router)
     open311.install(app)
     install_access_policy(app, case_media_access)
 
