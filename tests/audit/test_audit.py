@@ -70,13 +70,19 @@ def test_record_follows_the_callers_transaction(sessions: sessionmaker[Session])
     assert count(sessions) == 0
 
 
-def test_snapshot_never_holds_secrets(session: Session, make_user: Callable[..., User]) -> None:
-    user = session.get(User, make_user(Role.CITIZEN).id)
+def test_snapshot_never_holds_secrets_or_personal_data(
+    session: Session, make_user: Callable[..., User]
+) -> None:
+    user = session.get(User, make_user(Role.CITIZEN, phone="0912 345 678", full_name="Nguyễn Thị Dân").id)
     assert user is not None
     snap = snapshot(user)
     assert "password_hash" not in snap
     assert snap["role"] == "citizen"
     assert isinstance(snap["created_at"], str)
+    assert snap["phone"] == snap["full_name"] == "[redacted]"
+    assert snap["email"] is None  # absence is not personal
+    assert "912345678" not in str(snap)
+    assert snapshot(user, redact=False)["phone"] == "+84912345678"
 
 
 def test_audit_api_is_admin_only(

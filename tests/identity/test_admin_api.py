@@ -133,6 +133,7 @@ def test_patch_user_role_and_active_audited_with_before_after(
         assert entry.before is not None
         assert entry.after is not None
         assert (entry.before["role"], entry.after["role"]) == ("officer", "supervisor")
+        assert entry.after["changed_fields"] == ["role"]
         assert entry.actor_id == str(admin.id)
     # strict: "false" is not a bool, 0 is not False
     assert (
@@ -434,3 +435,29 @@ def test_me_lists_agencies_and_allowed_actions(
     assert "user.list" not in me["actions"]
     admin_me = client.get("/api/v1/auth/me", headers=auth(make_user(Role.ADMIN))).json()
     assert "user.list" in admin_me["actions"]
+
+
+def test_personal_data_changes_are_audited_without_the_values(
+    client: TestClient,
+    make_user: Callable[..., User],
+    admin_headers: dict[str, str],
+    sessions: sessionmaker[Session],
+) -> None:
+    user = make_user(Role.CITIZEN, full_name="Tên Cũ")
+    r = client.patch(
+        f"/api/v1/users/{user.id}",
+        json={"full_name": "Tên Mới", "email": "moi@example.vn"},
+        headers=admin_headers,
+    )
+    assert r.status_code == 200
+    with sessions() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).one()
+    assert entry.after is not None
+    assert entry.after["changed_fields"] == ["email", "full_name"]
+    assert "Tên Mới" not in str(entry.after)
+    assert "moi@example.vn" not in str(entry.after)
+    assert "Tên Cũ" not in str(entry.before)
+    # a no-op patch records nothing
+    client.patch(f"/api/v1/users/{user.id}", json={"full_name": "Tên Mới"}, headers=admin_headers)
+    with sessions() as s:
+        assert len(s.scalars(select(AuditEntry).where(AuditEntry.action == "user.update")).all()) == 1

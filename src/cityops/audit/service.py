@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 
 # Column names never copied into before/after snapshots (secrets and their digests).
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash", "token_hash", "csrf_token", "password"})
+# Personal data is not copied into the append-only log either (a citizen may have their data deleted,
+# which an undeletable copy would defeat): a snapshot keeps the field with the value "[redacted]".
+# Who changed what stays visible; callers add ``changed_fields`` when the values differ (see
+# cityops.identity.users.update_user).
+PERSONAL_FIELDS = frozenset(
+    {"phone", "email", "full_name", "reporter_name", "reporter_phone", "reporter_email", "contact"}
+)
+REDACTED = "[redacted]"
 
 
 def _jsonable(value: Any) -> Any:
@@ -52,14 +60,25 @@ def _jsonable(value: Any) -> Any:
 
 
 def snapshot(
-    obj: Any, *, exclude: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+    obj: Any,
+    *,
+    exclude: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
+    redact: bool = True,
 ) -> dict[str, Any]:
-    """The column values of an ORM object as JSON-safe data, without secrets (for before/after)."""
+    """The column values of an ORM object as JSON-safe data for before/after: never secrets, and
+    personal fields (:data:`PERSONAL_FIELDS`) as ``"[redacted]"`` unless ``redact=False``."""
     skip = SECRET_FIELDS | set(exclude)
     mapper = inspect(obj).mapper
-    out = {
-        attr.key: _jsonable(getattr(obj, attr.key)) for attr in mapper.column_attrs if attr.key not in skip
-    }
+    out: dict[str, Any] = {}
+    for attr in mapper.column_attrs:
+        if attr.key in skip:
+            continue
+        value = getattr(obj, attr.key)
+        if redact and attr.key in PERSONAL_FIELDS and value not in (None, ""):
+            out[attr.key] = REDACTED
+        else:
+            out[attr.key] = _jsonable(value)
     if extra:
         out.update({k: _jsonable(v) for k, v in extra.items()})
     return out

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 _UNSET: object = object()
 
 
-def _user_snapshot(user: User) -> dict[str, object]:
-    return snapshot(user, extra={"agency_ids": user.agency_ids})
+def _user_snapshot(user: User, *, redact: bool = True) -> dict[str, object]:
+    # name_key is derived from the (personal) full name, so it is left out.
+    return snapshot(user, exclude={"name_key"}, extra={"agency_ids": user.agency_ids}, redact=redact)
 
 
 def name_key_for(user: User) -> str:
@@ -147,6 +148,7 @@ def update_user(
     (except ``keep_session_id``: the session of a user changing their own password).
     """
     before = _user_snapshot(user)
+    raw_before = _user_snapshot(user, redact=False)
     sign_out = False
     if role is not None and role != user.role:
         user.role = Role(role)
@@ -169,12 +171,17 @@ def update_user(
     user.name_key = name_key_for(user)
     session.flush()
     after = _user_snapshot(user)
-    if before != after or password is not None:  # the hash is not in the snapshot
+    raw_after = _user_snapshot(user, redact=False)
+    changed = sorted(k for k in raw_after if raw_after[k] != raw_before.get(k))
+    if password is not None:  # the hash is never in a snapshot
+        changed.append("password")
+    if changed:
         if sign_out:
             tokens.revoke_user_sessions(
                 session, user.id, keep_session_id=keep_session_id if user.is_active else None
             )
         after["password_changed"] = password is not None
+        after["changed_fields"] = changed
         record(
             session,
             actor,
