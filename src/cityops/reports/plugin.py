@@ -234,7 +234,6 @@ def startup(app: FastAPI) -> None:
 
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
-    from cityops.reports.categories import sync_categories
+    from cityops.reports.demo import load
 
-    count = sync_categories(session)
-    console.print(f"reports: {count} case categories")
+    load(session, settings, console)
