@@ -148,3 +148,38 @@ def test_unknown_datastream_and_naive_time_are_refused(session: Session) -> None
         ingest_observations(session, [ObservationIn(ds.id, datetime(2026, 1, 1), 1.0)])
     session.rollback()
     assert session.scalars(select(Observation)).all() == []
+
+
+def test_one_event_per_batch_and_values_round_trip(session: Session) -> None:
+    from datetime import timezone
+
+    from cityops.events.models import OutboxEvent
+
+    ds = make_datastream(session)
+    ict = timezone(timedelta(hours=7))
+    rows = [
+        ObservationIn(
+            ds.id,
+            datetime(2026, 3, 1, 7, i, tzinfo=ict),  # local time in, UTC stored
+            float(i),
+            parameters={"người đo": "An", "i": i},
+            result_quality={"flag": "ok"},
+            result_time=datetime(2026, 3, 1, 7, i, 30, tzinfo=ict),
+            quality_flags=4,
+        )
+        for i in range(3)
+    ]
+    res = ingest_observations(session, rows)
+    ingest_observations(session, rows)  # a re-sent batch creates no event
+    session.commit()
+    events = session.scalars(select(OutboxEvent).where(OutboxEvent.subject == "observations.created")).all()
+    assert len(events) == 1
+    assert events[0].payload["count"] == 3
+    assert [o["id"] for o in events[0].payload["observations"]] == res.ids
+    obs = session.get(Observation, res.ids[2])
+    assert obs is not None
+    assert obs.phenomenon_time == datetime(2026, 3, 1, 0, 2, tzinfo=UTC)
+    assert obs.result_time == datetime(2026, 3, 1, 0, 2, 30, tzinfo=UTC)
+    assert obs.parameters == {"người đo": "An", "i": 2}
+    assert obs.result_quality == {"flag": "ok"}
+    assert obs.quality_flags == 4

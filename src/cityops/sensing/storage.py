@@ -12,13 +12,14 @@ The caller owns the transaction (commit after the call, so the event and the row
 from __future__ import annotations
 
 import importlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -186,31 +187,13 @@ def ingest_observations(
                 "feature_of_interest_id": foi,
             }
         )
-    table = Observation.__table__
-    stmt = (
-        _dialect_insert(session, table)
-        .on_conflict_do_nothing(index_elements=["datastream_id", "phenomenon_time"])
-        .returning(table.c.id, table.c.datastream_id, table.c.phenomenon_time)
-    )
-    returned = session.execute(stmt, params).all()
-    inserted_ids: dict[tuple[int, datetime], int] = {(r[1], r[2]): r[0] for r in returned}
-    unique_ids: list[int | None] = []
-    dup_keys: list[tuple[int, datetime]] = []
-    for p in params:
-        key = (p["datastream_id"], p["phenomenon_time"])
-        unique_ids.append(inserted_ids.get(key))
-        if key not in inserted_ids:
-            dup_keys.append(key)
-    existing: dict[tuple[int, datetime], int] = {}
-    if dup_keys:
-        for chunk_start in range(0, len(dup_keys), 500):
-            chunk = dup_keys[chunk_start : chunk_start + 500]
-            found = session.execute(
-                select(Observation.id, Observation.datastream_id, Observation.phenomenon_time).where(
-                    tuple_(Observation.datastream_id, Observation.phenomenon_time).in_(chunk)
-                )
-            ).all()
-            existing.update({(int(f[1] or 0), f[2]): f[0] for f in found})
+    if session.get_bind().dialect.name == "postgresql":
+        inserted_ids, existing = _insert_postgres(session, params)
+    else:
+        inserted_ids, existing = _insert_sqlite(session, params)
+    unique_ids: list[int | None] = [
+        inserted_ids.get((p["datastream_id"], p["phenomenon_time"])) for p in params
+    ]
     for i, p in enumerate(params):
         if unique_ids[i] is None:
             unique_ids[i] = existing.get((p["datastream_id"], p["phenomenon_time"]), 0)
@@ -233,6 +216,124 @@ def ingest_observations(
         if emit_event:
             _emit(session, new_rows)
     return out
+
+
+_COPY_COLUMNS = (
+    "datastream_id", "multi_datastream_id", "phenomenon_time", "phenomenon_time_end", "result_time",
+    "result_number", "result_json", "result_quality", "valid_time_start", "valid_time_end", "quality_flags",
+    "parameters", "feature_of_interest_id",
+)  # fmt: skip
+_COPY_TYPES = (
+    "int8", "int8", "timestamptz", "timestamptz", "timestamptz", "float8", "jsonb", "jsonb", "timestamptz",
+    "timestamptz", "int4", "jsonb", "int8",
+)  # fmt: skip
+_JSON_COLUMNS = {"result_json", "result_quality", "parameters"}
+
+Key = tuple[int, datetime]
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so raw and ORM rows compare equal."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _insert_sqlite(session: Session, params: list[dict[str, Any]]) -> tuple[dict[Key, int], dict[Key, int]]:
+    """executemany into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``.
+
+    Raw sqlite3 executemany skips per-row statement building; the temporary table is per connection.
+    """
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(_COPY_COLUMNS)
+    times = {"phenomenon_time", "phenomenon_time_end", "result_time", "valid_time_start", "valid_time_end"}
+    cur = raw.cursor()
+    try:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _sta_observations_in ({cols})")
+        cur.execute("DELETE FROM _sta_observations_in")
+        dumps = json.dumps
+        cur.executemany(
+            f"INSERT INTO _sta_observations_in ({cols}) VALUES ({', '.join('?' * len(_COPY_COLUMNS))})",
+            [
+                tuple(
+                    _sqlite_time(p[c])
+                    if c in times
+                    else (dumps(p[c], ensure_ascii=False) if p[c] is not None else None)
+                    if c in _JSON_COLUMNS
+                    else p[c]
+                    for c in _COPY_COLUMNS
+                )
+                for p in params
+            ],
+        )
+        cur.execute(
+            f"INSERT INTO sta_observations ({cols}) SELECT {cols} FROM _sta_observations_in WHERE true "
+            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING "
+            "RETURNING id, datastream_id, phenomenon_time"
+        )
+        inserted: dict[Key, int] = {
+            (r[1], datetime.fromisoformat(r[2]).replace(tzinfo=UTC)): r[0] for r in cur.fetchall()
+        }
+        existing: dict[Key, int] = {}
+        if len(inserted) < len(params):
+            cur.execute(
+                "SELECT o.id, o.datastream_id, o.phenomenon_time FROM _sta_observations_in i "
+                "JOIN sta_observations o ON o.datastream_id = i.datastream_id "
+                "AND o.phenomenon_time = i.phenomenon_time"
+            )
+            existing = {
+                (r[1], datetime.fromisoformat(r[2]).replace(tzinfo=UTC)): r[0] for r in cur.fetchall()
+            }
+        cur.execute("DELETE FROM _sta_observations_in")
+    finally:
+        cur.close()
+    return inserted, existing
+
+
+def _insert_postgres(session: Session, params: list[dict[str, Any]]) -> tuple[dict[Key, int], dict[Key, int]]:
+    """COPY the batch into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
+
+    COPY avoids building statements with tens of thousands of placeholders; the temporary table lives
+    for the session and is emptied per batch.
+    """
+    from psycopg.types.json import Jsonb
+
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(_COPY_COLUMNS)
+    with raw.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _sta_observations_in ("
+            + ", ".join(f"{c} {t}" for c, t in zip(_COPY_COLUMNS, _COPY_TYPES, strict=True))
+            + ") ON COMMIT DELETE ROWS"
+        )
+        cur.execute("TRUNCATE _sta_observations_in")
+        with cur.copy(f"COPY _sta_observations_in ({cols}) FROM STDIN") as copy:
+            copy.set_types(list(_COPY_TYPES))
+            for p in params:
+                copy.write_row(
+                    [
+                        (Jsonb(p[c]) if p[c] is not None else None) if c in _JSON_COLUMNS else p[c]
+                        for c in _COPY_COLUMNS
+                    ]
+                )
+        cur.execute(
+            f"INSERT INTO sta_observations ({cols}) SELECT {cols} FROM _sta_observations_in "
+            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING "
+            "RETURNING id, datastream_id, phenomenon_time"
+        )
+        inserted: dict[Key, int] = {(r[1], r[2].astimezone(UTC)): r[0] for r in cur.fetchall()}
+        existing: dict[Key, int] = {}
+        if len(inserted) < len(params):
+            cur.execute(
+                "SELECT o.id, o.datastream_id, o.phenomenon_time FROM _sta_observations_in i "
+                "JOIN sta_observations o ON o.datastream_id = i.datastream_id "
+                "AND o.phenomenon_time = i.phenomenon_time"
+            )
+            existing = {(r[1], r[2].astimezone(UTC)): r[0] for r in cur.fetchall()}
+        cur.execute("TRUNCATE _sta_observations_in")
+    return inserted, existing
 
 
 def _update_datastreams(session: Session, new_rows: list[dict[str, Any]]) -> None:
@@ -278,25 +379,34 @@ def _greatest(col: Any, value: datetime) -> ColumnElement[Any]:
     return case((or_(col.is_(None), col < v), v), else_=col)
 
 
+_WIDTH_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
 def _upsert_rollups(session: Session, new_rows: list[dict[str, Any]]) -> None:
-    acc: dict[tuple[int, str, datetime], list[Any]] = {}
+    # Buckets keyed by epoch seconds (UTC buckets), turned into datetimes once per bucket.
+    raw_acc: dict[tuple[int, str, int], list[Any]] = {}
     for p in new_rows:
         value = p["result_number"]
         if value is None:
             continue
         moment: datetime = p["phenomenon_time"]
-        for interval in INTERVALS:
-            key = (p["datastream_id"], interval, bucket_start(moment, interval))
-            a = acc.get(key)
+        epoch = moment.timestamp()
+        ds_id = p["datastream_id"]
+        for interval, width in _WIDTH_SECONDS.items():
+            key = (ds_id, interval, int(epoch // width) * width)
+            a = raw_acc.get(key)
             if a is None:
-                acc[key] = [1, value, value, value, value, moment]
+                raw_acc[key] = [1, value, value, value, value, moment]
             else:
                 a[0] += 1
                 a[1] += value
-                a[2] = min(a[2], value)
-                a[3] = max(a[3], value)
+                if value < a[2]:
+                    a[2] = value
+                if value > a[3]:
+                    a[3] = value
                 if moment >= a[5]:
                     a[4], a[5] = value, moment
+    acc = {(k[0], k[1], datetime.fromtimestamp(k[2], UTC)): a for k, a in raw_acc.items()}
     if not acc:
         return
     table = ObservationRollup.__table__
@@ -337,25 +447,34 @@ def _upsert_rollups(session: Session, new_rows: list[dict[str, Any]]) -> None:
     )
 
 
+EVENT_CHUNK = 2000  # observations per event: keeps payloads well under the outbox's size limit
+
+
 def _emit(session: Session, new_rows: list[dict[str, Any]]) -> None:
+    """One ``observations.created`` event per batch (per chunk of EVENT_CHUNK rows for huge batches)."""
     try:
         outbox = importlib.import_module("cityops.events.outbox")
     except ImportError:
         return
-    payload = {
-        "count": len(new_rows),
-        "observations": [
-            {
-                "id": p["id"],
-                "datastream_id": p["datastream_id"],
-                "phenomenon_time": p["phenomenon_time"].isoformat(),
-                "result": join_result(p["result_number"], p["result_json"]),
-                "quality_flags": p["quality_flags"],
-            }
-            for p in new_rows
-        ],
-    }
-    outbox.emit(session, "observations.created", payload)
+    chunks = [new_rows[i : i + EVENT_CHUNK] for i in range(0, len(new_rows), EVENT_CHUNK)]
+    for n, chunk in enumerate(chunks):
+        payload = {
+            "count": len(chunk),
+            "chunk": n,
+            "chunks": len(chunks),
+            "datastream_ids": sorted({p["datastream_id"] for p in chunk}),
+            "observations": [
+                {
+                    "id": p["id"],
+                    "datastream_id": p["datastream_id"],
+                    "phenomenon_time": p["phenomenon_time"],
+                    "result": join_result(p["result_number"], p["result_json"]),
+                    "quality_flags": p["quality_flags"],
+                }
+                for p in chunk
+            ],
+        }
+        outbox.emit(session, "observations.created", payload)
 
 
 def rebuild_rollups(session: Session, datastream_id: int) -> None:
