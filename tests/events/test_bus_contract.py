@@ -260,3 +260,25 @@ async def test_the_memory_bus_bounds_what_it_keeps_for_a_durable_that_never_retu
         assert got.ids == [e.id for e in sent[3:]]  # the newest five; the loss was logged
     finally:
         await memory.close()
+
+
+async def test_delivery_listeners_see_every_outcome(bus: EventBus) -> None:
+    outcomes: list[tuple[str, str, str]] = []
+    bus.add_delivery_listener(
+        lambda durable, event, outcome: outcomes.append((durable, event.payload["n"], outcome))
+    )
+
+    async def handler(event: Event) -> None:
+        if event.payload["n"] == "bad":
+            raise RuntimeError("no")
+
+    sub = await bus.subscribe("cases.*", "counted", handler)
+    await bus.publish(Event("cases.created", {"n": "bad"}))
+    await bus.publish(Event("cases.created", {"n": "good"}))
+    await wait_until(lambda: ("counted", "good", "ok") in outcomes)
+    await sub.stop()
+    assert outcomes == [
+        *[("counted", "bad", "failed")] * MAX_DELIVER,
+        ("counted", "bad", "dead_lettered"),
+        ("counted", "good", "ok"),
+    ]

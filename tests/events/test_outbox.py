@@ -51,6 +51,9 @@ class BrokerOutage:
     def add_publish_listener(self, listener: object) -> None:
         raise NotImplementedError
 
+    def add_delivery_listener(self, listener: object) -> None:
+        raise NotImplementedError
+
     def is_ready(self) -> bool:
         return not self.down
 

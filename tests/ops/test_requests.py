@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cityops.app import create_app
+from cityops.events.bus import Event
 from cityops.events.outbox import emit
 from cityops.ops.logs import configure_logging
 from cityops.ops.requests import accept_request_id
@@ -147,3 +148,22 @@ def test_json_mode_writes_uvicorn_messages_as_json_too(settings: Settings) -> No
     (line,) = json_lines(buffer)
     assert line["logger"] == "uvicorn.error"
     assert line["msg"] == "Application startup complete."
+
+
+def test_metrics_count_deliveries_by_outcome(client: TestClient) -> None:
+    app: FastAPI = client.app  # type: ignore[assignment]
+
+    async def fails(event: Event) -> None:
+        raise RuntimeError("consumer bug")
+
+    assert client.portal is not None
+    sub = client.portal.call(app.state.bus.subscribe, "alerts.>", "metrics-test", fails)
+    with app.state.sessions() as session:
+        emit(session, "alerts.opened", {"alert_id": 1})
+        session.commit()
+    line = 'cityops_events_handled_total{durable="metrics-test",outcome="dead_lettered"} 1.0'
+    wait_until_sync(lambda: line in client.get("/metrics").text)
+    client.portal.call(sub.stop)
+    body = client.get("/metrics").text
+    failed = f'cityops_events_handled_total{{durable="metrics-test",outcome="failed"}} {float(app.state.settings.bus_max_deliver)}'
+    assert failed in body

@@ -121,6 +121,8 @@ class Event:
 
 Handler = Callable[[Event], Awaitable[None]]
 PublishListener = Callable[[Event], None]
+# (durable, event, outcome) with outcome "ok", "failed" (one failed delivery) or "dead_lettered".
+DeliveryListener = Callable[[str, Event, str], None]
 
 
 class Subscription(Protocol):
@@ -147,6 +149,8 @@ class EventBus(Protocol):
 
     def add_publish_listener(self, listener: PublishListener) -> None: ...
 
+    def add_delivery_listener(self, listener: DeliveryListener) -> None: ...
+
     def is_ready(self) -> bool: ...
 
 
@@ -159,6 +163,18 @@ class BusBase:
         self.max_deliver = max_deliver
         self.dead_letters: deque[tuple[str, Event]] = deque(maxlen=DEAD_LETTER_KEEP)
         self._listeners: list[PublishListener] = []
+        self._delivery_listeners: list[DeliveryListener] = []
+
+    def add_delivery_listener(self, listener: DeliveryListener) -> None:
+        """Call ``listener(durable, event, outcome)`` after each delivery to a consumer (metrics)."""
+        self._delivery_listeners.append(listener)
+
+    def _handled(self, durable: str, event: Event, outcome: str) -> None:
+        for listener in self._delivery_listeners:
+            try:
+                listener(durable, event, outcome)
+            except Exception:
+                log.exception("delivery listener failed")
 
     def add_publish_listener(self, listener: PublishListener) -> None:
         """Call ``listener(event)`` after every successful publish (used for the metrics counter)."""
@@ -173,6 +189,7 @@ class BusBase:
 
     def _dead_letter(self, durable: str, event: Event, exc: BaseException | None) -> None:
         self.dead_letters.append((durable, event))
+        self._handled(durable, event, "dead_lettered")
         log.error(
             "event dead-lettered after %d deliveries",
             self.max_deliver,
@@ -226,9 +243,11 @@ class MemorySubscription:
             try:
                 await self.handler(event)
                 self._delivered = True
+                self.bus._handled(self.durable, event, "ok")
                 return
             except Exception as exc:
                 error = exc
+                self.bus._handled(self.durable, event, "failed")
                 log.warning(
                     "event handler failed (delivery %d of %d)",
                     attempt,

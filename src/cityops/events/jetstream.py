@@ -92,6 +92,7 @@ class NatsSubscription:
             try:
                 await self.handler(event)
             except Exception as exc:
+                self.bus._handled(self.durable, event, "failed")
                 log.warning(
                     "event handler failed (delivery %d of %d)",
                     attempt,
@@ -110,6 +111,7 @@ class NatsSubscription:
                 attempt += 1
                 continue
             await msg.ack()
+            self.bus._handled(self.durable, event, "ok")
             return
 
     def stopping(self) -> bool:

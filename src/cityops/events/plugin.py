@@ -36,7 +36,13 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
         if metrics is not None:
             metrics.events.labels(event.subject).inc()
 
+    def count_handled(durable: str, event: Event, outcome: str) -> None:
+        metrics = getattr(app.state, "metrics", None)
+        if metrics is not None:
+            metrics.handled.labels(durable, outcome).inc()
+
     bus.add_publish_listener(count)
+    bus.add_delivery_listener(count_handled)
 
     async def start_bus(app: FastAPI) -> None:
         await bus.start()

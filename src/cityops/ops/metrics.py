@@ -32,6 +32,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.handled = Counter(
+            "cityops_events_handled_total",
+            "Event deliveries to consumers by durable name and outcome (ok, failed, dead_lettered).",
+            ["durable", "outcome"],
+            registry=self.registry,
+        )
         self.outbox_pending = Gauge(
             "cityops_outbox_pending",
             "Outbox events committed but not yet published on the bus (measured at scrape time).",
