@@ -590,3 +590,31 @@ def test_case_photos_pending_are_for_handling_staff_only(world: World, client: T
     )
     assert client.get(f"/api/v1/media/{media_id}").status_code == 404  # the case is hidden
     assert client.get(f"/api/v1/media/{media_id}", headers=officer).status_code == 200
+
+
+def test_staff_entered_cases_are_marked_operator(world: World, client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/reports",
+        json=report_body(category="lighting", answers={}),
+        headers=bearer(world, "operator"),
+    )
+    assert r.status_code == 201
+    case = world.session.scalar(select(Case).where(Case.ref == r.json()["ref"]))
+    assert case is not None
+    assert case.source == "operator"
+    from cityops.reports.models import CaseReporter
+
+    reporter = world.session.scalar(select(CaseReporter).where(CaseReporter.case_id == case.id))
+    assert (
+        reporter is not None
+    )
+    assert (
+        reporter.user_id is None
+    )
+    assert (
+        reporter.phone == SECRET_PHONE
+    )
+    anon_push = client.post(
+        f"/api/v1/reports/cases/{r.json()['ref']}/subscribe", json={"channel": "push", "address": "x"}
+    )
+    assert anon_push.status_code == 401

@@ -132,6 +132,21 @@ class HideIn(BaseModel):
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def _stale() -> Conflict:
+    return Conflict(
+        "The case was changed by someone else meanwhile; reload it and try again", code="stale_case"
+    )
+
+
+def commit_or_conflict(session: Session) -> None:
+    """Commit; a concurrent change to the same case (optimistic lock) answers 409."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise _stale() from None
+
+
 def get_case(session: Session, ref: str) -> Case:
     case = session.scalar(select(Case).where(Case.ref == ref))
     if case is None:
@@ -318,7 +333,7 @@ def submit_report(
         consent=body.consent,
         consent_purpose=body.consent_purpose,
         media_ids=body.media_ids,
-        source="api",
+        source="operator" if principal.is_staff else "api",  # staff enter hotline calls and walk-ins
     )
     status, payload, replayed = intake.submit_idempotent(
         session,
@@ -648,10 +663,10 @@ def case_action(
     actor = Actor(principal)
     try:
         handling.perform(session, settings, actor, case, req)
-        session.commit()
     except StaleDataError:
         session.rollback()
-        raise Conflict("The case was changed by someone else meanwhile; reload it and try again") from None
+        raise _stale() from None
+    commit_or_conflict(session)
     if principal.is_staff:
         return staff_case(session, actor, case, request)
     return public.public_detail(session, case, base_url(request))
@@ -678,17 +693,23 @@ def bulk_assign(
     require_staff(principal)
     actor = Actor(principal)
     cases = [get_case(session, ref) for ref in dict.fromkeys(body.refs)]
-    for case in cases:
-        if case.state == State.SUBMITTED.value:
-            handling.perform(session, settings, actor, case, handling.ActionRequest(CaseAction.ACKNOWLEDGE))
-        handling.perform(
-            session,
-            settings,
-            actor,
-            case,
-            handling.ActionRequest(CaseAction.ASSIGN, assignee_id=body.assignee_id),
-        )
-    session.commit()
+    try:
+        for case in cases:
+            if case.state == State.SUBMITTED.value:
+                handling.perform(
+                    session, settings, actor, case, handling.ActionRequest(CaseAction.ACKNOWLEDGE)
+                )
+            handling.perform(
+                session,
+                settings,
+                actor,
+                case,
+                handling.ActionRequest(CaseAction.ASSIGN, assignee_id=body.assignee_id),
+            )
+    except StaleDataError:
+        session.rollback()
+        raise _stale() from None
+    commit_or_conflict(session)
     return {"assigned": [c.ref for c in cases], "assignee_id": body.assignee_id}
 
 

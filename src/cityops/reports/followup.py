@@ -32,8 +32,8 @@ def subscribe(
     """Follow ``case``: a signed-in user by their account, anyone else with an SMS/e-mail address."""
     if channel not in CHANNELS:
         raise Invalid(f"channel must be one of {list(CHANNELS)}")
-    if actor.user_id is None and not address:
-        raise Unauthorized("Sign in, or give an address (phone or e-mail) to be notified at")
+    if actor.user_id is None and (not address or channel == "push"):
+        raise Unauthorized("Sign in, or give a phone (sms) or e-mail address to be notified at")
     if address is not None:
         address = nfc(address)[:254]
     existing = session.scalar(
