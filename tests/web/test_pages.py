@@ -117,3 +117,42 @@ def test_bundles_are_sent_precompressed_when_accepted(
     assert res.headers["content-type"].startswith("text/javascript")
     assert "immutable" in res.headers["cache-control"]
     assert len(raw) == sizes[{"br": "br", "gzip": "gzip", None: "raw"}[encoding]]
+
+
+async def test_live_stream_replays_what_a_reconnecting_browser_missed() -> None:
+    import asyncio
+
+    live = LiveStream()
+    live.bind(asyncio.get_running_loop())
+    first = Event("cases.created", {"id": 1})
+    second = Event("alerts.opened", {"alert_id": 2, "message_vi": "Mặn"})
+    ignored = Event("identity.login", {"user_id": 3})
+    for event in (first, ignored, second):
+        live.on_publish(event)
+    assert live.missed(first.id) == [format_sse(second)]
+    assert live.missed(second.id) == []
+    assert live.missed("unknown-id") == []
+    assert live.missed(None) == []
+
+
+async def test_live_stream_ends_by_itself_and_delivers_events() -> None:
+    import asyncio
+
+    class FakeRequest:
+        async def is_disconnected(self) -> bool:
+            return False
+
+    live = LiveStream(stream_seconds=0.5)
+    live.bind(asyncio.get_running_loop())
+    got: list[bytes] = []
+
+    async def consume() -> None:
+        async for chunk in live.messages(FakeRequest(), None):  # type: ignore[arg-type]
+            got.append(chunk)
+            if len(got) == 1:
+                live.on_publish(Event("alerts.opened", {"alert_id": 9}))
+
+    await asyncio.wait_for(consume(), timeout=5)  # returns: the stream closed itself
+    assert got[0].startswith(b"retry: ")
+    assert any(b"event: alerts.opened" in chunk for chunk in got)
+    assert live.clients == 0

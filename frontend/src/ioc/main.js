@@ -230,13 +230,20 @@ function live() {
   const badge = $("#live");
   if (!("EventSource" in window)) return;
   const es = new EventSource(EP.live);
+  // The server ends each stream every few seconds and EventSource reconnects (missed events are replayed):
+  // only a reconnection that takes longer than 3 s is shown.
+  let lost = null;
   es.onopen = () => {
+    clearTimeout(lost);
     badge.textContent = `● ${t("ioc.live")}`;
     badge.dataset.state = "on";
   };
   es.onerror = () => {
-    badge.textContent = t("ioc.reconnecting");
-    badge.dataset.state = "off";
+    clearTimeout(lost);
+    lost = setTimeout(() => {
+      badge.textContent = t("ioc.reconnecting");
+      badge.dataset.state = "off";
+    }, 3000);
   };
   const debounce = (fn, ms = 400) => {
     let id = null;

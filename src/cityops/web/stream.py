@@ -6,12 +6,18 @@ small public payload fields travel: screens re-read the API for details, so noth
 
 ``GET /api/v1/live`` — ``text/event-stream``; each message is ``event: <subject>`` with
 ``data: {"id", "subject", "occurred_at", "payload"}``; a comment line every 15 s keeps proxies open.
+
+A stream ends by itself after :data:`STREAM_SECONDS` and the browser's ``EventSource`` reconnects a moment
+later with ``Last-Event-ID``: the events it missed meanwhile are replayed from a short backlog, so nothing is
+lost, and a server shutting down never waits long for open streams (uvicorn waits for running responses).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -66,6 +72,9 @@ PUBLIC_KEYS = frozenset(
 )
 QUEUE_SIZE = 200
 KEEPALIVE_SECONDS = 15.0
+STREAM_SECONDS = 10.0
+BACKLOG = 500
+RETRY_MS = 500
 
 
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -89,10 +98,14 @@ def format_sse(event: Event) -> bytes:
 class LiveStream:
     """Fan-out of bus events to browser connections (one bounded queue per connection)."""
 
-    def __init__(self, subjects: tuple[str, ...] = LIVE_SUBJECTS) -> None:
+    def __init__(
+        self, subjects: tuple[str, ...] = LIVE_SUBJECTS, *, stream_seconds: float = STREAM_SECONDS
+    ) -> None:
         self.subjects = subjects
+        self.stream_seconds = stream_seconds
         self._queues: set[asyncio.Queue[bytes]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._backlog: deque[tuple[str, bytes]] = deque(maxlen=BACKLOG)
 
     @property
     def clients(self) -> int:
@@ -106,7 +119,7 @@ class LiveStream:
 
     def on_publish(self, event: Event) -> None:
         """Bus publish listener: may be called from any thread."""
-        if not self._queues or not self.wants(event.subject):
+        if not self.wants(event.subject):
             return
         message = format_sse(event)
         loop = self._loop
@@ -117,27 +130,40 @@ class LiveStream:
         except RuntimeError:
             running = None
         if running is loop:
-            self._fan_out(message)
+            self._fan_out(event.id, message)
         else:
-            loop.call_soon_threadsafe(self._fan_out, message)
+            loop.call_soon_threadsafe(self._fan_out, event.id, message)
 
-    def _fan_out(self, message: bytes) -> None:
+    def _fan_out(self, event_id: str, message: bytes) -> None:
+        self._backlog.append((event_id, message))
         for queue in list(self._queues):
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:
                 log.warning("live stream client too slow; dropping an event")
 
-    async def messages(self, request: Request) -> AsyncIterator[bytes]:
+    def missed(self, last_event_id: str | None) -> list[bytes]:
+        """Backlog messages after ``last_event_id`` (none when it is unknown or too old)."""
+        if not last_event_id:
+            return []
+        ids = [event_id for event_id, _ in self._backlog]
+        if last_event_id not in ids:
+            return []
+        return [message for _, message in list(self._backlog)[ids.index(last_event_id) + 1 :]]
+
+    async def messages(self, request: Request, last_event_id: str | None = None) -> AsyncIterator[bytes]:
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._queues.add(queue)
+        deadline = time.monotonic() + self.stream_seconds
         try:
-            yield b"retry: 3000\n: connected\n\n"
-            while True:
+            yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
+            for message in self.missed(last_event_id):
+                yield message
+            while (left := deadline - time.monotonic()) > 0:
                 if await request.is_disconnected():
                     break
                 try:
-                    message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), timeout=min(KEEPALIVE_SECONDS, left))
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
@@ -157,7 +183,7 @@ router = APIRouter(tags=["web"])
 async def live(request: Request) -> StreamingResponse:
     stream: LiveStream = request.app.state.live
     return StreamingResponse(
-        stream.messages(request),
+        stream.messages(request, request.headers.get("last-event-id")),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
