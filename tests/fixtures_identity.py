@@ -16,9 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import Pool
 
 from cityops.audit.models import PURGE_FUNCTION
 from cityops.identity import passwords, tokens
@@ -35,24 +33,9 @@ passwords.use_cheap_parameters_for_tests()
 _seq = itertools.count(1)
 
 
-# --- interim: let tests/conftest.py empty audit_log on SQLite -----------------------------------------
-# audit_log refuses DELETE unless the connection has cityops_audit_purge() returning 1 (see
-# cityops.audit.maintenance). Until tests/conftest.py wraps its SQLite DELETE loop in
-# ``with audit_purge_allowed(conn):``, every pooled SQLite connection in the test process gets the
-# function. Tests of the trigger itself close the hatch on their own connection first
-# (``close_audit_hatch``). Remove this block once the conftest change is in.
-def _open_audit_hatch(dbapi_conn: Any, _record: Any) -> None:
-    create = getattr(dbapi_conn, "create_function", None)
-    if create is not None:  # sqlite3 connections only
-        create(PURGE_FUNCTION, 0, lambda: 1)
-
-
-if not event.contains(Pool, "connect", _open_audit_hatch):
-    event.listen(Pool, "connect", _open_audit_hatch)
-
-
 def close_audit_hatch(dbapi_conn: Any) -> None:
-    """Make the SQLite audit trigger refuse DELETE on this DB-API connection (as in production)."""
+    """Give this SQLite DB-API connection a ``cityops_audit_purge()`` that says no, so the audit trigger
+    refuses DELETE with its own "append-only" message (without it: "no such function")."""
     dbapi_conn.create_function(PURGE_FUNCTION, 0, lambda: 0)
 
 
