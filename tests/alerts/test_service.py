@@ -147,6 +147,7 @@ def test_rate_of_change_rule(session: Session) -> None:
 def test_staleness_sweep_then_recovery(session: Session) -> None:
     ds = make_station(session, "Trạm PM2.5 Tân An", "pm25")
     ds.last_phenomenon_time = T0
+    make_station(session, "Trạm mặn im lặng", "salinity")  # silent too, but not targeted by the rule
     session.add(
         Rule(
             name_vi="Trạm mất tín hiệu",

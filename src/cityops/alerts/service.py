@@ -196,10 +196,17 @@ def _datastreams_of(session: Session, rule: Rule) -> list[Datastream]:
         return [ds] if ds is not None else []
     if not rule.property_code:
         return []
+    # Observed properties are few: find the ones with this code in Python (no JSON query per backend).
+    op_ids = [
+        op.id
+        for op in session.scalars(select(ObservedProperty)).all()
+        if (op.properties or {}).get("code") == rule.property_code
+    ]
+    if not op_ids:
+        return []
+    stmt = select(Datastream).where(Datastream.observed_property_id.in_(op_ids)).order_by(Datastream.id)
     out = []
-    for ds in session.scalars(select(Datastream).order_by(Datastream.id)).all():
-        if property_code(session, ds) != rule.property_code:
-            continue
+    for ds in session.scalars(stmt).all():
         if rule.area_ids and not set(rule.area_ids) & set(station_area_ids(session.get(Thing, ds.thing_id))):
             continue
         out.append(ds)
