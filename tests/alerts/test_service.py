@@ -206,3 +206,34 @@ def test_a_broken_rule_or_a_deleted_datastream_does_not_block_the_others(
     assert len(process_observations(session, ds.id, series(2.0, 2.0, 2.0, 2.0))) == 1
     payload = {"observations": [{"datastream_id": 987654, "phenomenon_time": T0.isoformat(), "result": 1.0}]}
     assert handle_observations(sessions, payload) == 0  # type: ignore[arg-type]
+
+
+def test_acknowledged_alerts_clear_and_manually_closed_ones_stay_quiet_until_escalation(
+    session: Session,
+) -> None:
+    from cityops.alerts.service import acknowledge, close
+    from cityops.identity.models import Role
+    from cityops.identity.policy import Principal
+    from tests.alerts.support import make_user
+
+    user, _ = make_user(session, "vanhanh2", Role.OPERATOR)
+    operator = Principal.for_user(user)
+    ds = make_station(session, "Trạm Bến Lức 2", "salinity")
+    salinity_rule(session)
+    first = process_observations(session, ds.id, series(1.5, 1.5, 1.5, 1.5))[0].alert_id
+    acknowledge(session, first, operator)
+    # An acknowledged alert still closes itself when the condition clears.
+    assert [c.action for c in process_observations(session, ds.id, [(T0 + 5 * STEP, 0.5)])] == ["closed"]
+    alert = session.get(Alert, first)
+    assert alert is not None
+    assert (alert.state, alert.close_reason) == (AlertState.CLOSED, "cleared")
+    # Raised again, then closed by hand while salinity stays high: no new alert at the same level ...
+    later = T0 + 6 * STEP
+    second = process_observations(session, ds.id, series(1.5, 1.5, 1.5, 1.5, start=later))[0].alert_id
+    assert second != first
+    close(session, second, operator, note="Đã biết")
+    assert process_observations(session, ds.id, series(1.6, 1.7, start=later + 4 * STEP)) == []
+    # ... but an escalation to warning opens a new one.
+    changes = process_observations(session, ds.id, series(4.5, 4.5, 4.5, 4.5, start=later + 6 * STEP))
+    assert [(c.action, c.severity) for c in changes] == [("opened", Severity.WARNING)]
+    assert changes[0].alert_id not in {first, second}
