@@ -605,16 +605,17 @@ def test_staff_entered_cases_are_marked_operator(world: World, client: TestClien
     from cityops.reports.models import CaseReporter
 
     reporter = world.session.scalar(select(CaseReporter).where(CaseReporter.case_id == case.id))
-    assert (
-        reporter is not None
-    )
-    assert (
-        reporter.user_id is None
-    )
-    assert (
-        reporter.phone == SECRET_PHONE
-    )
+    assert reporter is not None
+    assert reporter.user_id is None
+    assert reporter.phone == SECRET_PHONE
     anon_push = client.post(
         f"/api/v1/reports/cases/{r.json()['ref']}/subscribe", json={"channel": "push", "address": "x"}
     )
     assert anon_push.status_code == 401
+
+
+def test_short_idempotency_keys_are_refused(world: World, client: TestClient) -> None:
+    r = client.post("/api/v1/reports", json=report_body(), headers={"Idempotency-Key": "1"})
+    assert r.status_code == 422
+    assert "16" in r.text
+    assert world.session.scalar(select(func.count(Case.id))) == 0

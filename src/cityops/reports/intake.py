@@ -286,8 +286,9 @@ def submit_idempotent(
     """
     if key is not None:
         key = key.strip()
-        if not key or len(key) > 200:
-            raise Invalid("Idempotency-Key must be 1–200 characters")
+        if not 16 <= len(key) <= 200:
+            # long enough to be unguessable: anonymous senders share one key space
+            raise Invalid("Idempotency-Key must be 16–200 characters (a UUID is a good choice)")
         fingerprint = request_fingerprint(fingerprint_payload)
         found = find_replay(session, actor.label, key, fingerprint)
         if found is not None:
