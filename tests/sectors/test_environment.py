@@ -229,3 +229,38 @@ def test_end_to_end_simulated_salinity_raises_an_alert_through_the_bus(
     assert alerts, "no alert was raised from the simulated series"
     assert alerts[0]["severity"] in {"watch", "warning"}
     assert "Cần Giuộc" in str(alerts[0]["message_vi"])
+
+
+def test_stations_api_reports_latest_values_and_health(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    from cityops.clock import utcnow
+    from cityops.sensing.storage import ObservationIn, ingest_observations
+
+    with sessions() as s:
+        load_stations(s, [BY_CODE["VCT-TANAN"], BY_CODE["AQ-TANAN"]])
+        sal = _datastream(s, "VCT-TANAN", "salinity")
+        level = _datastream(s, "VCT-TANAN", "water_level")
+        now = utcnow()
+        ingest_observations(
+            s,
+            [
+                ObservationIn(sal.id, now - timedelta(minutes=3), 1.8),
+                ObservationIn(level.id, now - timedelta(minutes=20), 1.1),
+            ],
+            emit_event=False,
+        )
+        s.commit()
+    body = client.get("/api/v1/environment/stations").json()
+    by_code = {st["code"]: st for st in body}
+    water = by_code["VCT-TANAN"]
+    assert water["health"] == "online"  # freshest datastream 3 min old, interval 5 min
+    assert (water["lat"], water["lon"]) == (10.529, 106.414)
+    streams = {d["property"]: d for d in water["datastreams"]}
+    assert streams["salinity"]["last_value"] == 1.8
+    assert streams["salinity"]["unit"] == "g/L"
+    assert streams["water_level"]["health"] == "late"  # 20 min: 4 intervals
+    assert streams["conductivity"]["health"] == "offline"  # never reported
+    assert by_code["AQ-TANAN"]["health"] == "offline"
+    assert [st["code"] for st in client.get("/api/v1/environment/stations?kind=air").json()] == ["AQ-TANAN"]
+    assert client.get("/api/v1/environment/stations?kind=boats").status_code == 422

@@ -29,10 +29,13 @@ def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]
 
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
-    """No routes: a bus consumer computing hourly VN_AQI for air-quality stations."""
+    """The stations API and a bus consumer computing hourly VN_AQI for air-quality stations."""
     import asyncio
     import contextlib
 
+    from cityops.sectors.environment.api import router
+
+    app.include_router(router)
     state: dict[str, Any] = {}
 
     async def start(app: FastAPI) -> None:

@@ -1,0 +1,117 @@
+"""``GET /api/v1/environment/stations``: the monitoring stations with their latest values and health.
+
+Public (station data is open): each Thing that carries a ``station_code``, its location, areas, and per
+datastream the latest value and a health status (:func:`cityops.sensing.quality.station_health` from the
+expected reporting interval); the station's health is that of its freshest datastream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.clock import utcnow
+from cityops.deps import SessionDep
+from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
+from cityops.sensing.quality import StationHealth, station_health
+
+router = APIRouter(prefix="/api/v1/environment", tags=["environment"])
+DEFAULT_INTERVAL_S = 300
+
+
+class DatastreamStatus(BaseModel):
+    id: int
+    property: str | None
+    unit: str | None
+    last_value: float | None
+    last_time: datetime | None
+    health: StationHealth
+
+
+class StationStatus(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str | None
+    lat: float | None
+    lon: float | None
+    area_ids: list[int]
+    health: StationHealth
+    last_time: datetime | None
+    datastreams: list[DatastreamStatus]
+
+
+def station_statuses(session: Session, now: datetime, kind: str | None = None) -> list[StationStatus]:
+    things = [
+        t
+        for t in session.scalars(select(Thing).order_by(Thing.id)).all()
+        if (t.properties or {}).get("station_code")
+    ]
+    if kind:
+        things = [t for t in things if (t.properties or {}).get("kind") == kind]
+    if not things:
+        return []
+    ids = [t.id for t in things]
+    codes = {
+        op.id: (op.properties or {}).get("code") for op in session.scalars(select(ObservedProperty)).all()
+    }
+    streams: dict[int, list[Datastream]] = {}
+    for ds in session.scalars(select(Datastream).where(Datastream.thing_id.in_(ids)).order_by(Datastream.id)):
+        streams.setdefault(ds.thing_id, []).append(ds)
+    where: dict[int, tuple[float | None, float | None]] = {}
+    rows = session.execute(
+        select(thing_locations.c.thing_id, Location.lat, Location.lon)
+        .join(Location, Location.id == thing_locations.c.location_id)
+        .where(thing_locations.c.thing_id.in_(ids))
+    ).all()
+    for thing_id, lat, lon in rows:
+        where.setdefault(thing_id, (lat, lon))
+    out = []
+    for thing in things:
+        props: dict[str, Any] = thing.properties or {}
+        default_s = props.get("expected_interval_s") or DEFAULT_INTERVAL_S
+        items = []
+        for ds in streams.get(thing.id, []):
+            interval_s = (ds.properties or {}).get("expected_interval_s") or default_s
+            health = station_health(ds.last_phenomenon_time, timedelta(seconds=float(interval_s)), now)
+            items.append(
+                DatastreamStatus(
+                    id=ds.id,
+                    property=codes.get(ds.observed_property_id),
+                    unit=(ds.unit_of_measurement or {}).get("symbol"),
+                    last_value=ds.last_value,
+                    last_time=ds.last_phenomenon_time,
+                    health=health,
+                )
+            )
+        times = [d.last_time for d in items if d.last_time is not None]
+        last = max(times) if times else None
+        lat, lon = where.get(thing.id, (None, None))
+        out.append(
+            StationStatus(
+                id=thing.id,
+                code=str(props["station_code"]),
+                name=thing.name,
+                kind=props.get("kind"),
+                lat=lat,
+                lon=lon,
+                area_ids=[int(a) for a in props.get("area_ids") or []],
+                health=station_health(last, timedelta(seconds=float(default_s)), now),
+                last_time=last,
+                datastreams=items,
+            )
+        )
+    return out
+
+
+@router.get("/stations", response_model=list[StationStatus])
+def list_stations(
+    session: SessionDep,
+    kind: Annotated[str | None, Query(pattern="^(water|air|traffic)$")] = None,
+) -> list[StationStatus]:
+    return station_statuses(session, utcnow(), kind)
