@@ -264,3 +264,26 @@ def test_stations_api_reports_latest_values_and_health(
     assert by_code["AQ-TANAN"]["health"] == "offline"
     assert [st["code"] for st in client.get("/api/v1/environment/stations?kind=air").json()] == ["AQ-TANAN"]
     assert client.get("/api/v1/environment/stations?kind=boats").status_code == 422
+
+
+def test_simulate_command_is_registered_and_fails_readably() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from cityops.sectors.environment.plugin import register_cli
+
+    app = typer.Typer()
+    register_cli(cli=app)
+
+    @app.command()
+    def other() -> None:  # a second command keeps typer from collapsing to a single-command app
+        """Placeholder."""
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["simulate", "--station", "NOPE"]).exit_code == 2
+    # Nothing listens on port 9: the run stops with a message, not a traceback.
+    result = runner.invoke(app, ["simulate", "--url", "http://127.0.0.1:9", "--minutes", "5", "--speed", "0"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    bad = runner.invoke(app, ["simulate", "--via", "pigeon"])
+    assert bad.exit_code == 2
