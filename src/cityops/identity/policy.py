@@ -119,6 +119,8 @@ class Action(StrEnum):
     CASE_APPROVE_EXTENSION = "case.approve_extension"
     CASE_MODERATE = "case.moderate"  # hide, redact, merge duplicates
     OPEN311_SUBMIT = "open311.submit"  # Open311 POST requests (needs an api_key with scope open311)
+    CASE_REOPEN = "case.reopen"  # the reporter (or the holding agency) reopens a resolved case
+    CASE_RATE = "case.rate"  # the reporter rates the handling 1–5
     # sensing: targets have ``thing_id``
     SENSING_INGEST = "sensing.ingest"
     SENSING_READ = "sensing.read"  # non-public data for integrators and staff
@@ -282,6 +284,8 @@ RULES: dict[Action, Rule] = {
     Action.CASE_APPROVE_EXTENSION: any_of(supervisor_of_holding_agency, roles(Role.OPERATOR)),
     Action.CASE_MODERATE: any_of(supervisor_of_holding_agency, roles(Role.OPERATOR, Role.ADMIN)),
     Action.OPEN311_SUBMIT: scope(ApiScope.OPEN311),
+    Action.CASE_REOPEN: any_of(member_of_holding_agency, roles(Role.OPERATOR), is_reporter),
+    Action.CASE_RATE: is_reporter,
     # sensing
     Action.SENSING_INGEST: any_of(all_of(scope(ApiScope.INGEST), own_thing), ADMIN),
     Action.SENSING_READ: any_of(scope(ApiScope.READ), scope(ApiScope.INGEST), STAFF),
