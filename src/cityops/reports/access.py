@@ -130,7 +130,7 @@ POLICY_FOR = {
     "return": Action.CASE_TRANSITION,
     "add_support": Action.CASE_TRANSITION,
     "request_extension": Action.CASE_TRANSITION,
-    "reopen": Action.CASE_TRANSITION,
+    "reopen": Action.CASE_REOPEN,
     "assign": Action.CASE_ASSIGN,
     "decide_extension": Action.CASE_APPROVE_EXTENSION,
     "merge": Action.CASE_MODERATE,
@@ -141,10 +141,10 @@ POLICY_FOR = {
 def case_permission(session: Session, actor: Actor, action: str, case: Case) -> bool:
     """Whether ``actor`` may take ``action`` (a :class:`~cityops.reports.workflow.CaseAction`) on ``case``.
 
-    Every action is decided by the policy table; the one addition here is that the reporter (signed in,
-    or holding the tracking token) may reopen their own case.
+    Every action is decided by the policy table; the one addition here is that an anonymous reporter
+    holding the case's tracking token counts as its reporter (the policy only knows signed-in users).
     """
-    if action == "reopen" and is_reporter(session, actor, case):
+    if action == "reopen" and actor.token_case_id is not None and actor.token_case_id == case.id:
         return True
     return can(actor.principal, POLICY_FOR[action], target(session, actor, case))
 

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.errors import Conflict, Forbidden, Invalid, Unauthorized
+from cityops.identity.policy import Action, can
 from cityops.reports import timeline
-from cityops.reports.access import Actor, is_reporter
+from cityops.reports.access import Actor, target
 from cityops.reports.models import Case, CaseRating, CaseReporter, CaseSubscription
 from cityops.reports.workflow import State
 from cityops.text import nfc
@@ -64,7 +65,8 @@ def rate(
     now: datetime | None = None,
 ) -> CaseRating:
     """The reporter rates a resolved (or closed) case 1–5, once."""
-    if not is_reporter(session, actor, case):
+    by_token = actor.token_case_id is not None and actor.token_case_id == case.id
+    if not (by_token or can(actor.principal, Action.CASE_RATE, target(session, actor, case))):
         raise Forbidden("Only the reporter of this case may rate it")
     if case.state not in RATEABLE:
         raise Conflict(f"A case can be rated once resolved; it is '{case.state}'", code="not_resolved")
