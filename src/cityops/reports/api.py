@@ -35,8 +35,7 @@ from cityops.reports.models import (
     Category,
     ResponseTemplate,
 )
-from cityops.reports.workflow import OPEN_STATES, CaseAction, State, allowed_actions
-from cityops.settings import Settings
+from cityops.reports.workflow import CaseAction, State, allowed_actions
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 STRICT = ConfigDict(strict=True, extra="forbid")
@@ -842,14 +841,3 @@ def scorecards(
     return JSONResponse(
         {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [asdict(r) for r in rows]}
     )
-
-
-def open_count(session: Session) -> int:
-    return (
-        session.scalar(select(func.count(Case.id)).where(Case.state.in_([s.value for s in OPEN_STATES]))) or 0
-    )
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings

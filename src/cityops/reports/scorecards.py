@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.reports import public, sla
@@ -135,7 +135,3 @@ def to_xlsx(rows: list[ScoreRow], title: str = "Scorecard") -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
-
-
-def ratings_count(session: Session) -> int:
-    return session.scalar(select(func.count(CaseRating.id))) or 0
