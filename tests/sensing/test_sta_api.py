@@ -474,3 +474,44 @@ def test_writes_need_an_ingest_key_or_an_operator(
     )
     assert client.delete(f"{STA}/Things(1)").status_code == 401
     assert client.get(f"{STA}/Things(1)").status_code == 200
+
+
+def test_expanding_to_one_properties_of_a_page_is_not_n_plus_one(
+    client: TestClient, tree: dict[str, int], engine: Any, sessions: sessionmaker[Session]
+) -> None:
+    """Rendering a page runs the same number of queries for 2 or 5 rows (counted on the test's own engine,
+    since the app's background workers share the app's engine)."""
+    from sqlalchemy import event
+
+    from cityops.sensing.odata import parse_options
+    from cityops.sensing.sta_entities import ENTITIES
+    from cityops.sensing.sta_query import Context, page, prefetch, render
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    def run(top: int) -> list[dict[str, Any]]:
+        et = ENTITIES["Observation"]
+        opts = parse_options({"$top": str(top), "$expand": "Datastream($expand=Thing),FeatureOfInterest"})
+        with sessions() as s:
+            ctx = Context(s, "http://x/sta/v1.1")
+            stmt = select(et.model)
+            rows, _ = page(ctx, et, stmt, et.model, opts)
+            statements.clear()
+            prefetch(ctx, et, rows, opts.expand)
+            return [render(ctx, et, r, opts) for r in rows]
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        few = run(2)
+        n_few = len(statements)
+        many = run(5)
+        n_many = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(few) == 2
+    assert len(many) == 5
+    assert many[4]["Datastream"]["Thing"]["name"] == "Bến Lức"
+    assert n_many == n_few == 3  # Datastreams, their Things, FeaturesOfInterest

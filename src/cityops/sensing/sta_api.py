@@ -25,7 +25,7 @@ from cityops.errors import ApiError, NotFound
 from cityops.sensing.models import Datastream, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
-from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, render
+from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
 from cityops.sensing.sta_write import Writer, bad, time_range
 from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
 
@@ -347,6 +347,7 @@ def _get(
     elif res.ref:
         body["value"] = [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows]
     else:
+        prefetch(ctx, et, rows, opts.expand)
         body["value"] = [render(ctx, et, r, opts) for r in rows]
     if more:
         body["@iot.nextLink"] = next_link(url, params, opts, len(rows))

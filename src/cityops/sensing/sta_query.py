@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -577,6 +577,7 @@ def _contains_point_sql(lon: Any, lat: Any, geom: BaseGeometry) -> Any:
 class Context:
     session: Session
     base: str  # service root URL, e.g. http://host/sta/v1.1
+    loaded: list[Any] = field(default_factory=list)
 
     @property
     def compiler(self) -> Compiler:
@@ -661,6 +662,12 @@ def _expand(ctx: Context, et: EntityType, row: Any, item: ExpandItem, out: dict[
         fk = getattr(row, nav.fk)
         if fk is None:
             return
+        if item.options.filter is None:
+            # to-one without a filter: from the identity map, filled by prefetch() for whole pages
+            child = ctx.session.get(target.model, fk)
+            if child is not None:
+                out[name] = render(ctx, target, child, item.options)
+            return
         base = select(alias).where(alias.id == fk)
     stmt, count_stmt = apply_options(ctx, target, base, alias, item.options)
     if not nav.many:
@@ -675,6 +682,21 @@ def _expand(ctx: Context, et: EntityType, row: Any, item: ExpandItem, out: dict[
     if more:
         top = DEFAULT_TOP if item.options.top is None else item.options.top
         out[f"{name}@iot.nextLink"] = f"{link}/{name}?$top={top}&$skip={item.options.skip + len(rows)}"
+
+
+def prefetch(ctx: Context, et: EntityType, rows: list[Any], expand: list[ExpandItem]) -> None:
+    """Load the to-one entities a page expands in one query per navigation property (no N+1)."""
+    for item in expand:
+        nav = et.navs.get(item.path[0])
+        if nav is None or nav.fk is None or item.options.filter is not None:
+            continue
+        ids = {getattr(r, nav.fk) for r in rows} - {None}
+        if not ids:
+            continue
+        target = ENTITIES[nav.target]
+        children = list(ctx.session.execute(select(target.model).where(target.model.id.in_(ids))).scalars())
+        ctx.loaded.extend(children)  # the identity map is weak: keep them for the page's rendering
+        prefetch(ctx, target, children, item.options.expand)
 
 
 def nav_statement(nav: Nav, parent_et: EntityType, parent_id: int) -> tuple[EntityType, Any, Any]:
