@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typer
 from fastapi import FastAPI
 
 from cityops import errors
@@ -16,6 +17,13 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     errors.register_formatter("/sta", sta_api.sta_error_response)
     app.include_router(api.router)
     app.include_router(sta_api.router)
+
+
+@hookimpl
+def register_cli(cli: typer.Typer) -> None:
+    from cityops.sensing.cli import sensing_cli
+
+    cli.add_typer(sensing_cli, name="sensing")
 
 
 @hookimpl
