@@ -619,3 +619,36 @@ def test_short_idempotency_keys_are_refused(world: World, client: TestClient) ->
     assert r.status_code == 422
     assert "16" in r.text
     assert world.session.scalar(select(func.count(Case.id))) == 0
+
+
+def test_redacted_photo_is_public_as_the_blurred_copy(world: World, client: TestClient) -> None:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (80, 60))
+    image.putdata(
+        [((x * 37) % 256, (y * 53) % 256, ((x + y) * 11) % 256) for y in range(60) for x in range(80)]
+    )
+    buf = io.BytesIO()
+    image.save(buf, "JPEG")
+    media_id = client.post(
+        "/api/v1/reports/media", files={"file": ("p.jpg", buf.getvalue(), "image/jpeg")}
+    ).json()["media_id"]
+    ref = _submit(client, media_ids=[media_id])["ref"]
+    officer = bearer(world, "officer_a")
+    url = f"/api/v1/reports/cases/{ref}/media/{media_id}/redact"
+    assert (
+        client.post(url, json={"boxes": [[0, 0, 20, 20]]}, headers=bearer(world, "officer_b")).status_code
+        == 403
+    )
+    assert client.post(url, json={"boxes": [[0, 0, 500, 20]]}, headers=officer).status_code == 422  # outside
+    r = client.post(url, json={"boxes": [[0, 0, 20, 20]]}, headers=officer)
+    assert r.status_code == 200, r.text
+    assert r.json()["review_state"] == "redacted"
+    public_photo = client.get(f"/api/v1/media/{media_id}")
+    original = client.get(f"/api/v1/media/{media_id}/original", headers=officer)
+    assert public_photo.status_code == 200
+    assert original.status_code == 200
+    assert public_photo.content != original.content
+    assert len(client.get(f"/api/v1/reports/public/{ref}").json()["media"]) == 1

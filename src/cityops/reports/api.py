@@ -123,6 +123,12 @@ class ReviewIn(BaseModel):
     state: Literal["pending", "approved", "hidden"]
 
 
+class RedactIn(BaseModel):
+    model_config = STRICT
+    # rectangles as [left, top, right, bottom] in pixels of the stored photo
+    boxes: list[Annotated[list[int], Field(min_length=4, max_length=4)]] = Field(min_length=1, max_length=50)
+
+
 class HideIn(BaseModel):
     model_config = STRICT
     hidden: bool
@@ -775,6 +781,39 @@ def review_media(
     item = set_review_state(session, media_id, body.state)
     integrations.audit(
         session, actor, "case.media_review", case.id, after={"media_id": media_id, "state": body.state}
+    )
+    session.commit()
+    return {"media_id": item.id, "review_state": item.review_state}
+
+
+@router.post("/cases/{ref}/media/{media_id}/redact")
+def redact_media(
+    ref: str,
+    media_id: int,
+    body: RedactIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """Blur regions (faces, number plates) of a case photo; the public then sees only the blurred copy."""
+    require_staff(principal)
+    case = get_case(session, ref)
+    actor = Actor(principal)
+    if not (
+        can_note(session, actor, case) or can(principal, Action.CASE_MODERATE, target(session, actor, case))
+    ):
+        raise Forbidden("This case is not handled by your agency")
+    link = session.scalar(
+        select(CaseMedia).where(CaseMedia.case_id == case.id, CaseMedia.media_id == media_id)
+    )
+    if link is None:
+        raise NotFound("This media does not belong to the case")
+    from cityops.media.store import redact
+    from cityops.reports import integrations
+
+    item = redact(settings, session, media_id, [(b[0], b[1], b[2], b[3]) for b in body.boxes])
+    integrations.audit(
+        session, actor, "case.media_redact", case.id, after={"media_id": media_id, "boxes": body.boxes}
     )
     session.commit()
     return {"media_id": item.id, "review_state": item.review_state}
