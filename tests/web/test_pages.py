@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,9 +123,29 @@ def test_bundles_are_sent_precompressed_when_accepted(
     assert len(raw) == sizes[{"br": "br", "gzip": "gzip", None: "raw"}[encoding]]
 
 
-async def test_live_stream_replays_what_a_reconnecting_browser_missed() -> None:
-    import asyncio
+def in_own_loop(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``fn()`` in a fresh event loop on its own thread (Playwright's sync API may hold this one)."""
+    errors: list[BaseException] = []
 
+    def target() -> None:
+        try:
+            asyncio.run(fn())
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+def test_live_stream_replays_what_a_reconnecting_browser_missed() -> None:
+    in_own_loop(_replays)
+
+
+async def _replays() -> None:
     live = LiveStream()
     live.bind(asyncio.get_running_loop())
     first = Event("cases.created", {"id": 1})
@@ -135,9 +159,11 @@ async def test_live_stream_replays_what_a_reconnecting_browser_missed() -> None:
     assert live.missed(None) == []
 
 
-async def test_live_stream_ends_by_itself_and_delivers_events() -> None:
-    import asyncio
+def test_live_stream_ends_by_itself_and_delivers_events() -> None:
+    in_own_loop(_ends_and_delivers)
 
+
+async def _ends_and_delivers() -> None:
     class FakeRequest:
         async def is_disconnected(self) -> bool:
             return False
