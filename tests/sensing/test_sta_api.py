@@ -248,7 +248,12 @@ def test_expand_select_orderby_and_counts(client: TestClient, tree: dict[str, in
     ds = things[0]["Datastreams"][0]
     assert ds["Observations"] == [{"result": 4.5}]
     assert ds["Observations@iot.count"] == 3
-    assert ds["Observations@iot.nextLink"].endswith("/Observations?$top=1&$skip=1")
+    assert ds["Observations@iot.nextLink"].endswith(
+        "/Observations?$orderby=result%20desc&$count=true&$select=result&$top=1&$skip=1"
+    )
+    nxt = client.get(ds["Observations@iot.nextLink"]).json()
+    assert nxt["value"] == [{"result": 2}]
+    assert nxt["@iot.count"] == 3
     assert ds["ObservedProperty"] == {"name": "Salinity"}
     obs = get(client, "/Observations(1)?$expand=Datastream/Thing&$select=result,id")
     assert obs["@iot.id"] == 1

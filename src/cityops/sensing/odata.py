@@ -422,6 +422,7 @@ class QueryOptions:
     skip: int = 0
     count: bool = False
     result_format: str | None = None
+    raw: dict[str, str] = field(default_factory=dict)  # the options as given, for nextLinks
 
 
 @dataclass
@@ -438,7 +439,7 @@ def _parse_int(name: str, value: str) -> int:
 
 def parse_options(params: dict[str, str], *, nested: bool = False) -> QueryOptions:
     """Build :class:`QueryOptions` from ``$name → value`` pairs (unknown ``$`` options are an error)."""
-    opts = QueryOptions()
+    opts = QueryOptions(raw={k: v for k, v in params.items() if k.startswith("$")})
     for key, value in params.items():
         if key == "$filter":
             opts.filter = parse_filter(value)

@@ -616,7 +616,17 @@ def next_link(url_path: str, params: dict[str, str], opts: QueryOptions, count: 
     return url_path + "?" + urlencode(new, quote_via=quote, safe="$(),'/:")
 
 
+SELECT_EXTRA = {"id", "@iot.id", "@iot.selfLink"}
+
+
+def check_select(et: EntityType, opts: QueryOptions) -> None:
+    for name in opts.select or ():
+        if name not in et.props and name not in et.navs and name not in SELECT_EXTRA:
+            raise ODataError(f"$select: {et.name} has no property {name!r}")
+
+
 def render(ctx: Context, et: EntityType, row: Any, opts: QueryOptions) -> dict[str, Any]:
+    check_select(et, opts)
     selected = set(opts.select) if opts.select else None
     out: dict[str, Any] = {}
     link = ctx.self_link(et, row.id)
@@ -680,8 +690,7 @@ def _expand(ctx: Context, et: EntityType, row: Any, item: ExpandItem, out: dict[
         out[f"{name}@iot.count"] = ctx.session.execute(count_stmt).scalar_one()
     out[name] = [render(ctx, target, r, item.options) for r in rows]
     if more:
-        top = DEFAULT_TOP if item.options.top is None else item.options.top
-        out[f"{name}@iot.nextLink"] = f"{link}/{name}?$top={top}&$skip={item.options.skip + len(rows)}"
+        out[f"{name}@iot.nextLink"] = next_link(f"{link}/{name}", item.options.raw, item.options, len(rows))
 
 
 def prefetch(ctx: Context, et: EntityType, rows: list[Any], expand: list[ExpandItem]) -> None:
