@@ -183,3 +183,17 @@ def test_one_event_per_batch_and_values_round_trip(session: Session) -> None:
     assert obs.parameters == {"người đo": "An", "i": 2}
     assert obs.result_quality == {"flag": "ok"}
     assert obs.quality_flags == 4
+
+
+def test_a_rolled_back_batch_leaves_nothing(session: Session) -> None:
+    ds = make_datastream(session)
+    session.commit()
+    ingest_observations(
+        session, [ObservationIn(ds.id, T0 + timedelta(minutes=i), float(i)) for i in range(50)]
+    )
+    session.rollback()
+    assert session.scalars(select(Observation)).all() == []
+    assert session.scalars(select(ObservationRollup)).all() == []
+    again = ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])
+    session.commit()
+    assert again.inserted == 1  # the temporary staging table was emptied too
