@@ -398,6 +398,18 @@ def test_multidatastream(client: TestClient, tree: dict[str, int], key: dict[str
     assert len(values(client, f"/MultiDatastreams({mid})/ObservedProperties")) == 2
     r = client.post(f"{STA}/MultiDatastreams({mid})/Observations", json={"result": [1]}, headers=key)
     assert r.status_code == 400
+    arrays = [
+        {
+            "MultiDatastream": {"@iot.id": mid},
+            "components": ["phenomenonTime", "result"],
+            "dataArray": [["2026-03-01T01:00:00Z", [4.0, 180]], ["2026-03-01T02:00:00Z", [1]]],
+        }
+    ]
+    r = client.post(f"{STA}/CreateObservations", json=arrays, headers=key)
+    assert r.status_code == 201, r.text
+    assert r.json()[0].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
+    assert r.json()[1] == "error"
+    assert len(values(client, f"/MultiDatastreams({mid})/Observations")) == 2
 
 
 ERRORS = [

@@ -255,9 +255,17 @@ def create_observations(
         unknown = [c for c in comps if c not in allowed]
         if unknown or "result" not in comps:
             raise bad(f"components must include result and only {sorted(allowed)}; got {unknown or comps}")
+        mds_ref = group.get("MultiDatastream")
+        if (
+            "Datastream" not in group
+            and isinstance(mds_ref, dict)
+            and isinstance(mds_ref.get("@iot.id"), int)
+        ):
+            out.extend(_create_multi(writer, base, mds_ref["@iot.id"], comps, group["dataArray"]))
+            continue
         ds_ref = group.get("Datastream")
         if not isinstance(ds_ref, dict) or not isinstance(ds_ref.get("@iot.id"), int):
-            raise bad("CreateObservations supports Datastream items with an @iot.id")
+            raise bad("each CreateObservations item needs a Datastream or MultiDatastream with an @iot.id")
         ds = session.get(Datastream, ds_ref["@iot.id"])
         if ds is None:
             raise bad(f"no Datastream with @iot.id {ds_ref['@iot.id']}")
@@ -306,6 +314,29 @@ def create_observations(
         out.extend(f"{base}/Observations({ids[s]})" if s is not None else "error" for s in slots)
     session.commit()
     return json_response(out, status=201)
+
+
+def _create_multi(writer: Writer, base: str, mds_id: int, comps: list[str], data: Any) -> list[str]:
+    """MultiDatastream rows of CreateObservations: one Observation each (result is an array)."""
+    out: list[str] = []
+    for item in data if isinstance(data, list) else []:
+        if not isinstance(item, list) or len(item) != len(comps):
+            out.append("error")
+            continue
+        values = dict(zip(comps, item, strict=True))
+        body: dict[str, Any] = {k: v for k, v in values.items() if k not in {"id", "FeatureOfInterest/id"}}
+        body["MultiDatastream"] = {"@iot.id": mds_id}
+        if values.get("FeatureOfInterest/id") is not None:
+            body["FeatureOfInterest"] = {"@iot.id": values["FeatureOfInterest/id"]}
+        try:
+            with writer.session.begin_nested():
+                obs = writer.create(ENTITIES["Observation"], body)
+            out.append(f"{base}/Observations({obs.id})")
+        except ApiError as exc:
+            if exc.status in {401, 403}:
+                raise
+            out.append("error")
+    return out
 
 
 @router.get("/{path:path}")
