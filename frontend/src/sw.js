@@ -3,6 +3,8 @@
 /* global __SHELL__, __VERSION__ */
 const CACHE = `cityops-shell-${__VERSION__}`;
 const SHELL = __SHELL__;
+const DATA_CACHE = "cityops-data";
+const OFFLINE_DATA = ["/api/v1/areas.geojson", "/api/v1/reports/categories"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -22,6 +24,21 @@ self.addEventListener("fetch", (event) => {
   if (req.method !== "GET") return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
+  // Reference data the report form needs offline: network first, the last copy when offline.
+  if (OFFLINE_DATA.includes(url.pathname)) {
+    event.respondWith(
+      fetch(req)
+        .then((res) => {
+          if (res.ok) {
+            const copy = res.clone();
+            caches.open(DATA_CACHE).then((c) => c.put(req, copy));
+          }
+          return res;
+        })
+        .catch(() => caches.open(DATA_CACHE).then((c) => c.match(req)).then((hit) => hit || Response.error())),
+    );
+    return;
+  }
   if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/open311/") || url.pathname.startsWith("/sta/")) return;
   if (req.mode === "navigate" && url.pathname === "/") {
     // network first for the page (fresh asset URLs), the cached shell when offline

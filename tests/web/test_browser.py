@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.orm import Session
 
+from cityops.reports.categories import sync_categories
 from cityops.web.assets import manifest
 from tests.fixtures_areas import LoadedAreas
 from tests.web.conftest import ARTIFACTS, LiveServer
@@ -46,7 +48,7 @@ def test_citizen_pwa_loads_in_vietnamese_and_toggles_to_english(
 
 
 def test_service_worker_caches_the_shell_and_serves_it_offline(
-    browser_context: Any, live_server: LiveServer, shot: Shot
+    browser_context: Any, live_server: LiveServer, report_categories: int, shot: Shot
 ) -> None:
     page = browser_context.new_page()
     page.goto("/")
@@ -61,7 +63,20 @@ def test_service_worker_caches_the_shell_and_serves_it_offline(
     assert page.locator("#net").is_visible()
     assert "Ngoại tuyến" in page.locator("#net").inner_text()
     shot(page, "offline-shell")
+    # the report form works offline too: Leaflet chunk precached, categories and boundaries from the cache
+    page.click("a.btn-primary[href='#/report']")
+    page.wait_for_selector("#pick-map.leaflet-container")
+    assert page.locator("#category option").count() > 1
+    shot(page, "offline-report-form")
     browser_context.set_offline(False)
+
+
+@pytest.fixture
+def report_categories(session: Session) -> int:
+    """The sectors' case categories in the test database."""
+    count = sync_categories(session)
+    session.commit()
+    return count
 
 
 def test_officer_sign_in_page_renders(browser_context: Any, live_server: LiveServer, shot: Shot) -> None:

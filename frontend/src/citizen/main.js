@@ -160,7 +160,7 @@ async function viewReport() {
       h("p.help", t("report.locHelp")),
       mapEl,
       h("div.row", gpsBtn),
-      h("div.row", h("label", { for: "lat" }, t("report.lat")), latInput, h("label", { for: "lon" }, t("report.lon")), lonInput),
+      h("div.coords", h("div.field", h("label", { for: "lat" }, t("report.lat")), latInput), h("div.field", h("label", { for: "lon" }, t("report.lon")), lonInput)),
     ),
     h("div.field", h("label", { for: "category" }, t("report.category")), catSelect),
     questions,
@@ -571,6 +571,7 @@ document.addEventListener("outbox", (e) => {
 });
 route();
 startAutoFlush();
+loadCategories(); // warm the offline copy of the categories on the first visit
 if ("serviceWorker" in navigator && location.protocol !== "file:") {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
 }
