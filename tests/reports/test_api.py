@@ -652,3 +652,14 @@ def test_redacted_photo_is_public_as_the_blurred_copy(world: World, client: Test
     assert original.status_code == 200
     assert public_photo.content != original.content
     assert len(client.get(f"/api/v1/reports/public/{ref}").json()["media"]) == 1
+
+
+def test_public_search_ignores_diacritics(world: World, client: TestClient) -> None:
+    _submit(client, description="Đèn đường hỏng trước chợ Tân An")
+    _submit(client, description="Cây đổ")
+    hits = client.get("/api/v1/reports/public?q=den duong").json()
+    assert hits["total"] == 1
+    assert "Đèn đường" in hits["items"][0]["description"]
+    assert client.get("/api/v1/reports/public?q=100%25").json()["total"] == 0  # LIKE wildcards are escaped
+    officer = bearer(world, "officer_a")
+    assert client.get("/api/v1/reports/inbox?q=CÂY", headers=officer).json()["total"] == 1

@@ -405,11 +405,16 @@ def public_list(
     state: Annotated[list[str] | None, Query()] = None,
     area_id: int | None = None,
     bbox: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Public list of cases, newest first. No personal data."""
+    """Public list of cases, newest first; ``q`` searches descriptions ignoring diacritics. No personal data."""
+    from cityops.text import search_key
+
     query = _filtered(_public_query(), category, state, area_id, bbox)
+    for word in search_key(q or "").split():
+        query = query.where(Case.description_key.contains(word, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     cases = list(
         session.scalars(query.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(limit).offset(offset))
@@ -591,7 +596,7 @@ def inbox(
         query = query.where(Case.submitted_at < local_day_start(until + timedelta(days=1)))
     if q:
         for word in search_key(q).split():
-            query = query.where(Case.description_key.contains(word))
+            query = query.where(Case.description_key.contains(word, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     cases = session.scalars(
         query.order_by(Case.overdue.desc(), Case.resolve_due_at.asc(), Case.id).limit(limit).offset(offset)
