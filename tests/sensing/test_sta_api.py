@@ -292,8 +292,14 @@ def test_result_format_data_array_and_create_observations(
                 ["2026-03-02T00:00:00Z", 0.7, 2],
                 ["2026-03-01T00:00:00Z", 0.9, 2],  # already stored: answered with the stored row's link
                 ["not a time", 1.0, 2],
+                ["2026-03-03T00:00:00Z", 0.5, 999],  # no such FeatureOfInterest
             ],
-        }
+        },
+        {
+            "Datastream": {"@iot.id": 1},
+            "components": ["phenomenonTime", "result"],
+            "dataArray": [["2026-03-09T00:00:00Z", 7]],
+        },
     ]
     r = client.post(f"{STA}/CreateObservations", json=payload, headers=key)
     assert r.status_code == 201, r.text
@@ -301,6 +307,8 @@ def test_result_format_data_array_and_create_observations(
     assert links[0].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
     assert links[1].endswith("Observations(4)")
     assert links[2] == "error"
+    assert links[3] == "error"
+    assert links[4].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
     assert get(client, "/Datastreams(2)/Observations?$count=true&$top=0")["@iot.count"] == 3
     r = client.post(
         f"{STA}/CreateObservations",

@@ -197,3 +197,9 @@ def test_a_rolled_back_batch_leaves_nothing(session: Session) -> None:
     again = ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])
     session.commit()
     assert again.inserted == 1  # the temporary staging table was emptied too
+
+
+def test_unknown_feature_of_interest_is_refused(session: Session) -> None:
+    ds = make_datastream(session)
+    with pytest.raises(IngestError, match="unknown FeatureOfInterest"):
+        ingest_observations(session, [ObservationIn(ds.id, T0, 1.0, feature_of_interest_id=424242)])

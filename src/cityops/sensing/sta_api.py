@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, NotFound
-from cityops.sensing.models import Datastream, thing_locations
+from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
@@ -243,7 +243,8 @@ def create_observations(
     if not isinstance(data, list):
         raise bad("CreateObservations expects an array of {Datastream, components, dataArray}")
     base = service_root(request, settings)
-    out: list[str] = []
+    out: list[str | int] = []  # a link, "error", or the index of a row stored below
+    rows: list[ObservationIn] = []
     for group in data:
         if not isinstance(group, dict) or "components" not in group or "dataArray" not in group:
             raise bad("each CreateObservations item needs Datastream, components and dataArray")
@@ -270,11 +271,9 @@ def create_observations(
         if ds is None:
             raise bad(f"no Datastream with @iot.id {ds_ref['@iot.id']}")
         writer.check(ds.thing_id)
-        rows: list[ObservationIn] = []
-        slots: list[int | None] = []
         for item in group["dataArray"] if isinstance(group["dataArray"], list) else []:
             if not isinstance(item, list) or len(item) != len(comps):
-                slots.append(None)
+                out.append("error")
                 continue
             values = dict(zip(comps, item, strict=True))
             try:
@@ -302,18 +301,38 @@ def create_observations(
                         feature_of_interest_id=foi,
                     )
                 )
-                slots.append(len(rows) - 1)
+                out.append(len(rows) - 1)
             except ApiError:
-                slots.append(None)
-        ids: list[int] = []
-        if rows:
-            try:
-                ids = ingest_observations(session, rows).ids
-            except IngestError as exc:
-                raise bad(exc.message) from exc
-        out.extend(f"{base}/Observations({ids[s]})" if s is not None else "error" for s in slots)
+                out.append("error")
+    # Rows naming a FeatureOfInterest that does not exist are errors, not a failed batch.
+    foi_ids = {r.feature_of_interest_id for r in rows} - {None}
+    known = (
+        set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
+        if foi_ids
+        else set()
+    )
+    keep = [r.feature_of_interest_id is None or r.feature_of_interest_id in known for r in rows]
+    stored = [r for r, k in zip(rows, keep, strict=True) if k]
+    position: dict[int, int] = {}
+    for i, k in enumerate(keep):
+        if k:
+            position[i] = len(position)
+    ids: list[int] = []
+    if stored:
+        try:
+            ids = ingest_observations(session, stored).ids  # one batch (and one event) per request
+        except IngestError as exc:
+            raise bad(exc.message) from exc
+    links = [
+        slot
+        if isinstance(slot, str)
+        else f"{base}/Observations({ids[position[slot]]})"
+        if slot in position
+        else "error"
+        for slot in out
+    ]
     session.commit()
-    return json_response(out, status=201)
+    return json_response(links, status=201)
 
 
 def _create_multi(writer: Writer, base: str, mds_id: int, comps: list[str], data: Any) -> list[str]:

@@ -149,6 +149,12 @@ def ingest_observations(
     missing = [i for i in ds_ids if i not in known]
     if missing:
         raise IngestError(f"unknown Datastream id(s): {', '.join(map(str, missing))}")
+    foi_ids = {r.feature_of_interest_id for r in rows if r.feature_of_interest_id is not None}
+    if foi_ids:
+        found = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
+        if foi_ids - found:
+            unknown = ", ".join(map(str, sorted(foi_ids - found)))
+            raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
     for r in rows:
         for t in (r.phenomenon_time, r.phenomenon_time_end, r.result_time):
             if t is not None and t.tzinfo is None:
