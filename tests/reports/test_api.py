@@ -384,6 +384,7 @@ STAFF_OR_OWNER_GET_ROUTES = {
     "/api/v1/reports/cases/{ref}",
     "/api/v1/reports/templates",
     "/api/v1/reports/mine",
+    "/api/v1/reports/mine/export",
 }
 FORBIDDEN_KEYS = {
     "user_id",
@@ -663,3 +664,27 @@ def test_public_search_ignores_diacritics(world: World, client: TestClient) -> N
     assert client.get("/api/v1/reports/public?q=100%25").json()["total"] == 0  # LIKE wildcards are escaped
     officer = bearer(world, "officer_a")
     assert client.get("/api/v1/reports/inbox?q=CÂY", headers=officer).json()["total"] == 1
+
+
+def test_citizen_exports_and_erases_their_data(world: World, client: TestClient) -> None:
+    citizen = bearer(world, "citizen")
+    ref = client.post(
+        "/api/v1/reports", json=report_body(category="lighting", answers={}), headers=citizen
+    ).json()["ref"]
+    assert client.get("/api/v1/reports/mine/export").status_code == 401
+    exported = client.get("/api/v1/reports/mine/export", headers=citizen).json()
+    assert exported["reports"][0]["ref"] == ref
+    assert exported["reports"][0]["phone"] == SECRET_PHONE
+    assert exported["subscriptions"]
+    assert (
+        client.get("/api/v1/reports/mine/export", headers=bearer(world, "citizen2")).json()["reports"] == []
+    )
+    erased = client.delete("/api/v1/reports/mine/personal-data", headers=citizen)
+    assert erased.status_code == 200
+    assert erased.json() == {"erased_reports": 1}
+    detail = client.get(f"/api/v1/reports/cases/{ref}", headers=bearer(world, "officer_a")).json()
+    assert detail["reporters"] == [
+        {"user_id": None, "name": None, "phone": None, "email": None, "merged_from_id": None}
+    ]
+    assert client.get("/api/v1/reports/mine", headers=citizen).json()["items"] == []
+    assert client.get(f"/api/v1/reports/public/{ref}").status_code == 200  # the report itself stays

@@ -527,6 +527,34 @@ def my_reports(
     return {"items": [public.public_case(c, ctx) for c in cases]}
 
 
+@router.get("/mine/export")
+def export_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Everything the reports hold about the signed-in citizen (their own contact details included)."""
+    if principal.user_id is None:
+        raise Unauthorized("Sign in to export your data")
+    return followup.export_personal_data(session, principal.user_id)
+
+
+@router.delete("/mine/personal-data")
+def erase_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Erase the signed-in citizen's contact details from their reports; the reports stay, anonymous."""
+    if principal.user_id is None:
+        raise Unauthorized("Sign in to erase your data")
+    from cityops.reports import integrations
+
+    count = followup.erase_personal_data(session, Actor(principal), principal.user_id)
+    integrations.audit(
+        session,
+        Actor(principal),
+        "reports.erase_personal_data",
+        principal.user_id,
+        after={"reporter_records": count},
+        target_type="user",
+    )
+    session.commit()
+    return {"erased_reports": count}
+
+
 @router.post("/cases/{ref}/subscribe", status_code=201)
 def subscribe(
     ref: str, body: SubscribeIn, session: SessionDep, principal: CurrentPrincipal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -112,3 +113,59 @@ def my_cases(session: Session, user_id: int, *, limit: int = 100, offset: int = 
             .offset(offset)
         )
     )
+
+
+def export_personal_data(session: Session, user_id: int) -> dict[str, Any]:
+    """Everything the reports capability holds about a citizen: their reports with the contact details
+    they gave, their subscriptions and ratings."""
+    reporters = session.scalars(
+        select(CaseReporter).where(CaseReporter.user_id == user_id).order_by(CaseReporter.id)
+    )
+    rows = []
+    for rep in reporters:
+        case = session.get(Case, rep.case_id)
+        rows.append(
+            {
+                "ref": case.ref if case else None,
+                "state": case.state if case else None,
+                "description": case.description if case else None,
+                "submitted_at": case.submitted_at.isoformat() if case else None,
+                "name": rep.name,
+                "phone": rep.phone,
+                "email": rep.email,
+                "consent": case.consent if case else None,
+                "consent_purpose": case.consent_purpose if case else None,
+                "merged_into": bool(rep.merged_from_id),
+            }
+        )
+    subs = [
+        {"case_id": s.case_id, "channel": s.channel}
+        for s in session.scalars(select(CaseSubscription).where(CaseSubscription.user_id == user_id))
+    ]
+    ratings = [
+        {"case_id": r.case_id, "score": r.score, "comment": r.comment}
+        for r in session.scalars(select(CaseRating).where(CaseRating.rater == f"user:{user_id}"))
+    ]
+    return {"reports": rows, "subscriptions": subs, "ratings": ratings}
+
+
+def erase_personal_data(session: Session, actor: Actor, user_id: int, *, now: datetime | None = None) -> int:
+    """Remove a citizen's contact details from their reports and unlink them; the cases stay (anonymous).
+
+    Returns how many reporter records were erased. Subscriptions are deleted; ratings stay, unlinked.
+    """
+    reps = session.scalars(select(CaseReporter).where(CaseReporter.user_id == user_id)).all()
+    for rep in reps:
+        rep.user_id = None
+        rep.name = rep.phone = rep.email = rep.device_id = rep.account_id = None
+        case = session.get(Case, rep.case_id)
+        if case is not None:
+            timeline.record(
+                session, case, actor, now or utcnow(), "privacy", action="erase_reporter", public=False
+            )
+    for sub in session.scalars(select(CaseSubscription).where(CaseSubscription.user_id == user_id)).all():
+        session.delete(sub)
+    for rating in session.scalars(select(CaseRating).where(CaseRating.rater == f"user:{user_id}")).all():
+        rating.rater = f"erased:{rating.id}"
+    session.flush()
+    return len(reps)
