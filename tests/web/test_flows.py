@@ -82,6 +82,16 @@ def sign_in(page: Any, user: User) -> None:
     page.wait_for_selector("#inbox")
 
 
+def image_loaded(page: Any, image: Any) -> bool:
+    """Whether the <img> finished loading a real picture (polled: images load after the DOM)."""
+    image.first.wait_for()
+    for _ in range(50):
+        if image.first.evaluate("img => img.complete && img.naturalWidth > 0"):
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
 def wait_for_gps(page: Any) -> None:
     """The form takes the GPS position by default (the context grants geolocation)."""
     for _ in range(100):
@@ -283,6 +293,9 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
         sign_in(desk, officer)
         desk.click(f"#inbox tr[data-ref='{ref}'] a")
         desk.wait_for_selector("#action-form")
+        # the handler sees the citizen's photo while it still awaits review (the public does not)
+        before = desk.locator("#case-photos figure[data-review='pending'] img")
+        assert image_loaded(desk, before)
         desk.select_option("#action", "start")
         desk.click("#do-action")
         desk.wait_for_selector(".case-main .badge.state-in_progress")
@@ -304,8 +317,7 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     citizen.wait_for_selector("article.case .badge.state-resolved")
     citizen.wait_for_selector("#after img")
     assert "Đã thu gom rác" in citizen.locator("article.case").inner_text()
-    loaded = citizen.locator("#after img").evaluate("img => img.complete && img.naturalWidth > 0")
-    assert loaded, "the after photo is served to the citizen"
+    assert image_loaded(citizen, citizen.locator("#after img")), "the after photo is served to the citizen"
     assert citizen.locator("#rate-form").is_visible()
     assert "Đã liên hệ đội vệ sinh" not in citizen.locator("article.case").inner_text()
     shot(citizen, "citizen-sees-resolution")
