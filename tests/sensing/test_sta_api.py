@@ -540,3 +540,31 @@ def test_expanding_to_one_properties_of_a_page_is_not_n_plus_one(
     assert len(many) == 5
     assert many[4]["Datastream"]["Thing"]["name"] == "Bến Lức"
     assert n_many == n_few == 3  # Datastreams, their Things, FeaturesOfInterest
+
+
+def test_create_at_path_for_mqtt_ingest(tree: dict[str, int], sessions: sessionmaker[Session]) -> None:
+    """The shared create path (MQTT publishes to ``v1.1/Datastreams(1)/Observations``) applies the policy."""
+    from cityops.errors import ApiError
+    from cityops.identity.policy import Principal
+    from cityops.sensing.sta_api import create_at_path, writer_for
+
+    with sessions() as s:
+        row, _ = create_api_key(s, name="logger", scopes=["ingest"], thing_id=tree["Tân An"])
+        s.commit()
+        device = Principal.for_api_key(row)
+        et, obs = create_at_path(
+            s,
+            "Datastreams(1)/Observations",
+            {"phenomenonTime": "2026-05-01T00:00:00Z", "result": 3},
+            writer_for(s, device),
+        )
+        s.commit()
+        assert et.name == "Observation"
+        assert obs.datastream_id == 1
+        with pytest.raises(ApiError) as denied:
+            create_at_path(s, "Datastreams(2)/Observations", {"result": 3}, writer_for(s, device))
+        assert denied.value.status == 403
+        s.rollback()
+        with pytest.raises(ApiError) as missing:
+            create_at_path(s, "Datastreams(99)/Observations", {"result": 3}, writer_for(s, device))
+        assert missing.value.status == 404

@@ -205,9 +205,16 @@ def _principal(request: Request, session: Session) -> Any:
 
 
 def _writer(request: Request, session: Session) -> Writer:
-    from cityops.identity.policy import Action, authorize, can
+    return writer_for(session, _principal(request, session))
 
-    principal = _principal(request, session)
+
+def writer_for(session: Session, principal: Any) -> Writer:
+    """A :class:`Writer` whose checks apply the policy for ``principal`` (a ``cityops.identity.policy.Principal``).
+
+    Operators/admins (``SENSING_MANAGE``) may write anything; an ``ingest`` key may create station trees
+    and Observations, a key bound to one Thing only Observations of that Thing's Datastreams.
+    """
+    from cityops.identity.policy import Action, authorize, can
 
     @dataclass
     class _Target:
@@ -444,11 +451,25 @@ def _data_array(ctx: Context, rows: list[Any], opts: QueryOptions) -> list[dict[
 def post_path(
     path: str, request: Request, session: SessionDep, settings: SettingsDep, body: RawBody
 ) -> Response:
+    data = parse_json(body)
+    writer = _writer(request, session)
+    et, row = create_at_path(session, path, data, writer)
+    session.commit()
+    ctx = Context(session, service_root(request, settings))
+    link = ctx.self_link(et, row.id)
+    session.refresh(row)
+    return json_response(render(ctx, et, row, QueryOptions()), status=201, headers={"Location": link})
+
+
+def create_at_path(session: Session, path: str, data: Any, writer: Writer) -> tuple[EntityType, Any]:
+    """Create the entity ``data`` in the collection at ``path`` (``Things``, ``Datastreams(1)/Observations``).
+
+    The POST handler and MQTT ingest (publishing to ``v1.1/Datastreams(1)/Observations``) share this;
+    the caller commits. Raises :class:`ApiError` (400/401/403/404/405) on bad input or access.
+    """
     res = resolve(session, path)
     if res.row is not None or res.prop is not None or res.ref:
         raise ApiError(405, "POST creates entities in a collection", code="method_not_allowed")
-    data = parse_json(body)
-    writer = _writer(request, session)
     preset: dict[str, Any] = {}
     link_after: tuple[Nav, int] | None = None
     if res.parent is not None:
@@ -466,11 +487,7 @@ def post_path(
             and res.et.name == "Location"
         ):
             writer.record_location_change(link_after[1])  # POST Things(id)/Locations
-    session.commit()
-    ctx = Context(session, service_root(request, settings))
-    link = ctx.self_link(res.et, row.id)
-    session.refresh(row)
-    return json_response(render(ctx, res.et, row, QueryOptions()), status=201, headers={"Location": link})
+    return res.et, row
 
 
 def _single(session: Session, path: str) -> Resolved:
