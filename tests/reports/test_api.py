@@ -688,3 +688,17 @@ def test_citizen_exports_and_erases_their_data(world: World, client: TestClient)
     ]
     assert client.get("/api/v1/reports/mine", headers=citizen).json()["items"] == []
     assert client.get(f"/api/v1/reports/public/{ref}").status_code == 200  # the report itself stays
+
+
+def test_old_idempotency_records_are_pruned(world: World, client: TestClient) -> None:
+    from datetime import timedelta
+
+    from cityops.clock import utcnow
+    from cityops.reports.intake import IDEMPOTENCY_TTL, prune_idempotency
+    from cityops.reports.models import IdempotencyRecord
+
+    client.post("/api/v1/reports", json=report_body(), headers={"Idempotency-Key": "prune-me-0123456789"})
+    assert prune_idempotency(world.session, utcnow()) == 0
+    assert prune_idempotency(world.session, utcnow() + IDEMPOTENCY_TTL + timedelta(minutes=1)) == 1
+    world.session.commit()
+    assert world.session.scalar(select(func.count(IdempotencyRecord.id))) == 0

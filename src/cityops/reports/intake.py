@@ -8,12 +8,12 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import h3
 import orjson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -326,3 +326,12 @@ def _with_token(settings: Settings, record: IdempotencyRecord) -> dict[str, Any]
     if record.case_id is not None:
         body["token"] = tracking_token(settings, record.case_id)
     return body
+
+
+IDEMPOTENCY_TTL = timedelta(days=7)  # a client retries within minutes or hours; a week is generous
+
+
+def prune_idempotency(session: Session, now: datetime, ttl: timedelta = IDEMPOTENCY_TTL) -> int:
+    """Delete stored answers older than ``ttl`` (a later retry with the same key creates a new case)."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - ttl))
+    return int(getattr(result, "rowcount", 0) or 0)

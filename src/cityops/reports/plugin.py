@@ -183,6 +183,7 @@ SLA_SWEEP_SECONDS = 300  # the sweep is idempotent; every five minutes is precis
 async def _sla_loop(app: FastAPI) -> None:
     from cityops.clock import utcnow
     from cityops.db import session_scope
+    from cityops.reports.intake import prune_idempotency
     from cityops.reports.sla import sweep_sla
 
     settings = app.state.settings
@@ -190,6 +191,7 @@ async def _sla_loop(app: FastAPI) -> None:
     def run() -> None:
         with session_scope(app.state.sessions) as session:
             sweep_sla(session, utcnow(), settings)
+            prune_idempotency(session, utcnow())
 
     while True:
         try:
