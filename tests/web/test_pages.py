@@ -182,3 +182,12 @@ async def _ends_and_delivers() -> None:
     assert got[0].startswith(b"retry: ")
     assert any(b"event: alerts.opened" in chunk for chunk in got)
     assert live.clients == 0
+
+
+def test_pages_say_how_to_build_when_the_front_end_is_missing(app: Any, tmp_path: Any) -> None:
+    app.state.web_dist = tmp_path  # an empty build folder
+    with TestClient(app) as c:
+        res = c.get("/officer")
+        assert res.status_code == 503
+        assert "make frontend" in res.text
+        assert c.get("/sw.js").status_code == 404
