@@ -568,3 +568,52 @@ def test_create_at_path_for_mqtt_ingest(tree: dict[str, int], sessions: sessionm
         with pytest.raises(ApiError) as missing:
             create_at_path(s, "Datastreams(99)/Observations", {"result": 3}, writer_for(s, device))
         assert missing.value.status == 404
+
+
+def test_locations_history_and_relinking(
+    client: TestClient, tree: dict[str, int], key: dict[str, str]
+) -> None:
+    tid = tree["Tân An"]
+    # A Location created with a Thing link records a HistoricalLocation of that Thing.
+    loc = {
+        "name": "pontoon",
+        "description": "floating",
+        "encodingType": "application/geo+json",
+        "location": {
+            "type": "Polygon",
+            "coordinates": [[[106.0, 10.0], [106.2, 10.0], [106.2, 10.2], [106.0, 10.2], [106.0, 10.0]]],
+        },
+        "Things": [{"@iot.id": tid}],
+    }
+    r = client.post(f"{STA}/Locations", json=loc, headers=key)
+    assert r.status_code == 201, r.text
+    lid = r.json()["@iot.id"]
+    assert {t["@iot.id"] for t in values(client, f"/Locations({lid})/Things")} == {tid}
+    # Polygon locations are queried by their centroid.
+    near = values(client, "/Locations?$filter=geo.distance(location, geography'POINT(106.1 10.1)') lt 0.001")
+    assert [x["name"] for x in near] == ["pontoon"]
+    # PATCH Thing Locations replaces the current Locations and records history.
+    hl_before = len(values(client, f"/Things({tid})/HistoricalLocations"))
+    r = client.patch(f"{STA}/Things({tid})", json={"Locations": [{"@iot.id": lid}]}, headers=key)
+    assert r.status_code == 200, r.text
+    assert [x["@iot.id"] for x in values(client, f"/Things({tid})/Locations")] == [lid]
+    assert len(values(client, f"/Things({tid})/HistoricalLocations")) == hl_before + 1
+    # Relink a Datastream to another Thing, then PATCH a Sensor.
+    r = client.patch(f"{STA}/Datastreams(1)", json={"Thing": {"@iot.id": tree["Bến Lức"]}}, headers=key)
+    assert r.status_code == 200
+    assert get(client, "/Datastreams(1)/Thing")["name"] == "Bến Lức"
+    assert client.patch(f"{STA}/Sensors(1)", json={"metadata": {"url": "x"}}, headers=key).status_code == 200
+    assert get(client, "/Sensors(1)")["metadata"] == {"url": "x"}
+    assert (
+        client.patch(f"{STA}/Datastreams(1)", json={"Thing": {"@iot.id": 999}}, headers=key).status_code
+        == 400
+    )
+    # Deleting a Location removes HistoricalLocations left without any Location.
+    only_this = values(client, f"/Locations({lid})/HistoricalLocations")
+    assert only_this
+    assert client.delete(f"{STA}/Locations({lid})", headers=key).status_code == 200
+    for hl in only_this:
+        remaining = client.get(f"{STA}/HistoricalLocations({hl['@iot.id']})")
+        if remaining.status_code == 200:
+            assert values(client, f"/HistoricalLocations({hl['@iot.id']})/Locations")
+    assert client.get(f"{STA}/Locations({lid})").status_code == 404
