@@ -25,7 +25,7 @@ from cityops.areas.models import Area
 from cityops.clock import utcnow
 from cityops.demo.loader import load_demo
 from cityops.identity.models import Agency, ApiScope, Role, User
-from cityops.reports.models import Case, Category
+from cityops.reports.models import Case, CaseRating, Category
 from cityops.reports.routing import route
 from cityops.sensing.models import Datastream, ObservedProperty
 from cityops.settings import Settings
@@ -258,6 +258,7 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     chromium: Any,
     browser_context: Any,
     session: Session,
+    sessions: sessionmaker[Session],
     make_user: Callable[..., User],
     auth: Callable[[User], dict[str, str]],
     tmp_path: Path,
@@ -321,6 +322,16 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
     assert citizen.locator("#rate-form").is_visible()
     assert "Đã liên hệ đội vệ sinh" not in citizen.locator("article.case").inner_text()
     shot(citizen, "citizen-sees-resolution")
+    # the citizen rates the result (by keyboard: the stars are radio buttons)
+    citizen.locator("#score-4").focus()
+    citizen.keyboard.press("Space")
+    citizen.fill("#rate-comment", "Xử lý nhanh, cảm ơn.")
+    citizen.click("#rate-form button[type=submit]")
+    citizen.wait_for_selector("text=Cảm ơn bạn đã đánh giá.")
+    with sessions() as s:
+        rating = s.scalar(select(CaseRating).join(Case, Case.id == CaseRating.case_id).where(Case.ref == ref))
+        assert rating is not None
+        assert rating.score == 4
 
 
 def test_officer_workspace_filters_templates_extension_and_transfer(
