@@ -332,6 +332,11 @@ def test_officer_resolves_with_an_after_photo_and_the_citizen_sees_it(
         rating = s.scalar(select(CaseRating).join(Case, Case.id == CaseRating.case_id).where(Case.ref == ref))
         assert rating is not None
         assert rating.score == 4
+    # not fixed after all: the reporter reopens it with a reason
+    citizen.fill("#reopen-reason", "Rác lại bị đổ tiếp sau hai ngày.")
+    citizen.click("#reopen-form button[type=submit]")
+    citizen.wait_for_selector("article.case .badge.state-reopened")
+    shot(citizen, "citizen-reopened")
 
 
 def test_officer_workspace_filters_templates_extension_and_transfer(
