@@ -517,9 +517,11 @@ def test_expanding_to_one_properties_of_a_page_is_not_n_plus_one(
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    def run(top: int) -> list[dict[str, Any]]:
-        et = ENTITIES["Observation"]
-        opts = parse_options({"$top": str(top), "$expand": "Datastream($expand=Thing),FeatureOfInterest"})
+    def run(
+        top: int, set_name: str = "Observation", expand: str = "Datastream($expand=Thing),FeatureOfInterest"
+    ) -> list[dict[str, Any]]:
+        et = ENTITIES[set_name]
+        opts = parse_options({"$top": str(top), "$expand": expand})
         with sessions() as s:
             ctx = Context(s, "http://x/sta/v1.1")
             stmt = select(et.model)
@@ -540,6 +542,21 @@ def test_expanding_to_one_properties_of_a_page_is_not_n_plus_one(
     assert len(many) == 5
     assert many[4]["Datastream"]["Thing"]["name"] == "Bến Lức"
     assert n_many == n_few == 3  # Datastreams, their Things, FeaturesOfInterest
+    # To-many: each Thing's Datastreams and each Datastream's latest Observation, one query per level.
+    deep = "Datastreams($expand=Observations($orderby=phenomenonTime desc;$top=1;$count=true))"
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        one = run(1, "Thing", deep)
+        n_one = len(statements)
+        two = run(2, "Thing", deep)
+        n_two = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert n_one == n_two == 3  # Datastreams, their Observations, the Observation counts
+    assert [o["result"] for o in two[0]["Datastreams"][0]["Observations"]] == [2]
+    assert two[0]["Datastreams"][0]["Observations@iot.count"] == 3
+    assert two[1]["Datastreams"][0]["Observations"][0]["result"] == 0.4
+    assert len(one) == 1
 
 
 def test_create_at_path_for_mqtt_ingest(tree: dict[str, int], sessions: sessionmaker[Session]) -> None:

@@ -390,6 +390,7 @@ def _get(
                     return Response(value, media_type="text/plain")
                 return Response(orjson.dumps(value), media_type="text/plain")
             return json_response({"@iot.id" if res.prop == "id" else res.prop: value})
+        prefetch(ctx, et, [res.row], opts.expand)
         return json_response(render(ctx, et, res.row, opts))
     stmt, count_stmt = apply_options(ctx, et, res.stmt, res.alias, opts)
     rows, more = page(ctx, et, stmt, res.alias, opts)

@@ -578,6 +578,8 @@ class Context:
     session: Session
     base: str  # service root URL, e.g. http://host/sta/v1.1
     loaded: list[Any] = field(default_factory=list)
+    # (id(expand item), parent id) -> (rows, more, count): to-many expands loaded for a whole page
+    many: dict[tuple[int, int], tuple[list[Any], bool, int]] = field(default_factory=dict)
 
     @property
     def compiler(self) -> Compiler:
@@ -685,18 +687,31 @@ def _expand(ctx: Context, et: EntityType, row: Any, item: ExpandItem, out: dict[
         if child is not None:
             out[name] = render(ctx, target, child, item.options)
         return
-    rows, more = page(ctx, target, stmt, alias, item.options)
+    cached = ctx.many.get((id(item), row.id))
+    if cached is not None:
+        rows, more, total = cached
+    else:
+        rows, more = page(ctx, target, stmt, alias, item.options)
+        total = ctx.session.execute(count_stmt).scalar_one() if item.options.count else 0
     if item.options.count:
-        out[f"{name}@iot.count"] = ctx.session.execute(count_stmt).scalar_one()
+        out[f"{name}@iot.count"] = total
     out[name] = [render(ctx, target, r, item.options) for r in rows]
     if more:
         out[f"{name}@iot.nextLink"] = next_link(f"{link}/{name}", item.options.raw, item.options, len(rows))
 
 
 def prefetch(ctx: Context, et: EntityType, rows: list[Any], expand: list[ExpandItem]) -> None:
-    """Load the to-one entities a page expands in one query per navigation property (no N+1)."""
+    """Load what a page expands with one query per navigation property (no N+1).
+
+    To-one: the related entities by id. To-many: each parent's page of children with
+    ``row_number() OVER (PARTITION BY parent ...)``, honouring the expand's $filter, $orderby, $skip,
+    $top (and $count with one grouped count).
+    """
     for item in expand:
         nav = et.navs.get(item.path[0])
+        if nav is not None and nav.many and rows:
+            _prefetch_many(ctx, et, rows, nav, item)
+            continue
         if nav is None or nav.fk is None or item.options.filter is not None:
             continue
         ids = {getattr(r, nav.fk) for r in rows} - {None}
@@ -706,6 +721,43 @@ def prefetch(ctx: Context, et: EntityType, rows: list[Any], expand: list[ExpandI
         children = list(ctx.session.execute(select(target.model).where(target.model.id.in_(ids))).scalars())
         ctx.loaded.extend(children)  # the identity map is weak: keep them for the page's rendering
         prefetch(ctx, target, children, item.options.expand)
+
+
+def _prefetch_many(ctx: Context, et: EntityType, rows: list[Any], nav: Nav, item: ExpandItem) -> None:
+    target = ENTITIES[nav.target]
+    opts = item.options
+    comp = ctx.compiler
+    parent = aliased(et.model)
+    child = aliased(target.model)
+    parent_ids = sorted({r.id for r in rows})
+    conds = [parent.id.in_(parent_ids), nav.condition(parent, child)]
+    if opts.filter is not None:
+        conds.append(comp.condition(opts.filter, target, child))
+    order = [*comp.order(opts.orderby, target, child), child.id.asc()]
+    top = min(DEFAULT_TOP if opts.top is None else opts.top, MAX_TOP)
+    rank = func.row_number().over(partition_by=parent.id, order_by=order).label("rn")
+    inner = select(child, parent.id.label("pid"), rank).where(*conds).subquery()
+    ranked = aliased(target.model, inner)
+    stmt = (
+        select(ranked, inner.c.pid)
+        .where(inner.c.rn > opts.skip, inner.c.rn <= opts.skip + top + 1)
+        .order_by(inner.c.pid, inner.c.rn)
+    )
+    grouped: dict[int, list[Any]] = {pid: [] for pid in parent_ids}
+    for obj, pid in ctx.session.execute(stmt).all():
+        grouped[pid].append(obj)
+    counts: dict[int, int] = {}
+    if opts.count:
+        count_stmt = select(parent.id, func.count(child.id)).where(*conds).group_by(parent.id)
+        counts = {pid: n for pid, n in ctx.session.execute(count_stmt).all()}
+    children: list[Any] = []
+    for pid, items in grouped.items():
+        page_rows = items[:top]
+        ctx.many[(id(item), pid)] = (page_rows, len(items) > top, counts.get(pid, 0))
+        children.extend(page_rows)
+    ctx.loaded.extend(children)
+    if children:
+        prefetch(ctx, target, children, opts.expand)
 
 
 def nav_statement(nav: Nav, parent_et: EntityType, parent_id: int) -> tuple[EntityType, Any, Any]:
