@@ -67,6 +67,10 @@ def test_literals() -> None:
         ("x eq duration'P'", "invalid duration"),
         ("x eq geography'POLYGON((0 0'", "invalid WKT"),
         ("name eq #", "unexpected character"),
+        ("(" * 500 + "a eq 1" + ")" * 500, "nests deeper"),
+        ("not " * 500 + "a", "nests deeper"),
+        ("a eq 1 and " * 3000 + "a eq 1", "longer than"),
+        ("a eq 1 or " * 200 + "a eq 1", "more than 300 operators"),
     ],
 )
 def test_bad_filters(text: str, message: str) -> None:

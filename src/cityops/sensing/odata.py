@@ -81,6 +81,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+MAX_LENGTH = 20_000
+MAX_DEPTH = 60
+MAX_OPERATORS = 300
 COMPARISON = {"eq", "ne", "gt", "ge", "lt", "le"}
 ARITHMETIC = {"add", "sub", "mul", "div", "mod"}
 
@@ -183,9 +186,24 @@ _SHOW = {"rparen": "')'", "lparen": "'('", "comma": "','"}
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_LENGTH:
+            raise ODataError(f"the expression is longer than {MAX_LENGTH} characters")
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0
+        self.operators = 0
+
+    def binop(self, op: str, left: Node, right: Node) -> BinOp:
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            raise ODataError(f"the expression has more than {MAX_OPERATORS} operators")
+        return BinOp(op, left, right)
+
+    def nested(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ODataError(f"the expression nests deeper than {MAX_DEPTH} levels")
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -222,47 +240,51 @@ class _Parser:
     def or_expr(self) -> Node:
         node = self.and_expr()
         while self.accept_word({"or"}):
-            node = BinOp("or", node, self.and_expr())
+            node = self.binop("or", node, self.and_expr())
         return node
 
     def and_expr(self) -> Node:
         node = self.equality()
         while self.accept_word({"and"}):
-            node = BinOp("and", node, self.equality())
+            node = self.binop("and", node, self.equality())
         return node
 
     def equality(self) -> Node:
         node = self.relational()
         while op := self.accept_word({"eq", "ne"}):
-            node = BinOp(op, node, self.relational())
+            node = self.binop(op, node, self.relational())
         return node
 
     def relational(self) -> Node:
         node = self.additive()
         while op := self.accept_word({"gt", "ge", "lt", "le"}):
-            node = BinOp(op, node, self.additive())
+            node = self.binop(op, node, self.additive())
         return node
 
     def additive(self) -> Node:
         node = self.multiplicative()
         while op := self.accept_word({"add", "sub"}):
-            node = BinOp(op, node, self.multiplicative())
+            node = self.binop(op, node, self.multiplicative())
         return node
 
     def multiplicative(self) -> Node:
         node = self.unary()
         while op := self.accept_word({"mul", "div", "mod"}):
-            node = BinOp(op, node, self.unary())
+            node = self.binop(op, node, self.unary())
         return node
 
     def unary(self) -> Node:
-        if self.accept_word({"not"}):
-            return Unary("not", self.unary())
-        tok = self.peek()
-        if tok is not None and tok.kind == "minus":
-            self.i += 1
-            return Unary("neg", self.unary())
-        return self.primary()
+        self.nested()
+        try:
+            if self.accept_word({"not"}):
+                return Unary("not", self.unary())
+            tok = self.peek()
+            if tok is not None and tok.kind == "minus":
+                self.i += 1
+                return Unary("neg", self.unary())
+            return self.primary()
+        finally:
+            self.depth -= 1
 
     def primary(self) -> Node:
         tok = self.next()
