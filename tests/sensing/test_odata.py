@@ -101,3 +101,15 @@ def test_orderby_expand_and_options() -> None:
         parse_options({"$frobnicate": "1"})
     with pytest.raises(ODataError, match="unbalanced"):
         parse_expand("Datastreams($top=1")
+    with pytest.raises(ODataError, match="invalid option"):
+        parse_expand("Datastreams(top=1)")
+    deep = "Sensor"
+    for _ in range(5):
+        deep = f"Datastreams($expand=Thing($expand={deep}))"
+    with pytest.raises(ODataError, match="nests deeper"):
+        parse_expand(deep)
+    with pytest.raises(ODataError, match="nests deeper"):
+        parse_expand("/".join(["Datastreams", "Thing"] * 6))
+    assert parse_expand("Datastreams/Thing/Locations")[0].options.expand[0].options.expand[0].path == (
+        "Locations",
+    )

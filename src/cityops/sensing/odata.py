@@ -459,7 +459,10 @@ def _parse_int(name: str, value: str) -> int:
     return int(value)
 
 
-def parse_options(params: dict[str, str], *, nested: bool = False) -> QueryOptions:
+MAX_EXPAND_DEPTH = 8
+
+
+def parse_options(params: dict[str, str], *, nested: bool = False, depth: int = 0) -> QueryOptions:
     """Build :class:`QueryOptions` from ``$name → value`` pairs (unknown ``$`` options are an error)."""
     opts = QueryOptions(raw={k: v for k, v in params.items() if k.startswith("$")})
     for key, value in params.items():
@@ -470,7 +473,7 @@ def parse_options(params: dict[str, str], *, nested: bool = False) -> QueryOptio
         elif key == "$select":
             opts.select = parse_select(value)
         elif key == "$expand":
-            opts.expand = parse_expand(value)
+            opts.expand = parse_expand(value, depth=depth + 1)
         elif key == "$top":
             opts.top = _parse_int(key, value)
         elif key == "$skip":
@@ -486,7 +489,9 @@ def parse_options(params: dict[str, str], *, nested: bool = False) -> QueryOptio
     return opts
 
 
-def parse_expand(text: str) -> list[ExpandItem]:
+def parse_expand(text: str, *, depth: int = 1) -> list[ExpandItem]:
+    if depth > MAX_EXPAND_DEPTH:
+        raise ODataError(f"$expand nests deeper than {MAX_EXPAND_DEPTH} levels")
     items: list[ExpandItem] = []
     for part in _split_top_level(text, ","):
         part = part.strip()
@@ -503,10 +508,12 @@ def parse_expand(text: str) -> list[ExpandItem]:
                 if not opt:
                     continue
                 key, eq, value = opt.partition("=")
-                if not eq:
+                if not eq or not key.strip().startswith("$"):
                     raise ODataError(f"invalid option {opt!r} in $expand")
                 params[key.strip()] = value.strip()
-        options = parse_options(params, nested=True)
+        options = parse_options(params, nested=True, depth=depth)
+        if len(m.group(1).split("/")) + depth > MAX_EXPAND_DEPTH + 1:
+            raise ODataError(f"$expand nests deeper than {MAX_EXPAND_DEPTH} levels")
         # Items/With/Paths: Things/Datastreams/Observations expands each level.
         node = ExpandItem((path[-1],), options)
         for seg in reversed(path[:-1]):
