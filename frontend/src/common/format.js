@@ -28,7 +28,8 @@ export function localDayKey(v) {
 
 export function fmtNumber(n, digits = 0) {
   if (n == null || Number.isNaN(Number(n))) return "–";
-  return Number(n).toLocaleString("vi-VN", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  const locale = document.documentElement.lang === "en" ? "en-GB" : "vi-VN";
+  return Number(n).toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
 /** Escape text for the few places that build HTML strings (Leaflet popups). */

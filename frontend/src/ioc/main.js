@@ -296,7 +296,15 @@ async function start() {
     crumbs();
     legend();
     loadKpis();
-    loadAlerts();
+    loadStations().then(loadAlerts);
+    loadCases();
+    const badge = $("#live");
+    if (badge.dataset.state === "on") badge.textContent = `● ${t("ioc.live")}`;
+    if (state.stationId) {
+      const st = state.stations.find((x) => x.id === state.stationId);
+      const ds = st?.datastreams.find((d) => d.id === state.datastreamId);
+      if (st && ds) drawSeries(st, ds);
+    }
   });
   tick();
   setInterval(tick, 30000);
