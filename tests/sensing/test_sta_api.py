@@ -73,6 +73,7 @@ def test_deep_insert_creates_the_tree_with_links(client: TestClient, tree: dict[
     assert len(ds) == 1
     assert ds[0]["phenomenonTime"] == "2026-03-01T00:00:00Z/2026-03-01T02:00:00Z"
     assert ds[0]["unitOfMeasurement"]["symbol"] == "g/L"
+    assert ds[0]["observedArea"] == {"type": "Point", "coordinates": [106.41, 10.54]}
     obs = values(client, f"/Datastreams({ds[0]['@iot.id']})/Observations?$orderby=phenomenonTime")
     assert [o["result"] for o in obs] == [1.0, 4.5, 2.0]
     # A HistoricalLocation was recorded, and each Observation got the FeatureOfInterest made from the Location.

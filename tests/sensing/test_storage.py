@@ -203,3 +203,27 @@ def test_unknown_feature_of_interest_is_refused(session: Session) -> None:
     ds = make_datastream(session)
     with pytest.raises(IngestError, match="unknown FeatureOfInterest"):
         ingest_observations(session, [ObservationIn(ds.id, T0, 1.0, feature_of_interest_id=424242)])
+
+
+def test_observed_area_grows_with_features(session: Session) -> None:
+    from cityops.sensing.models import FeatureOfInterest
+
+    ds = make_datastream(session)
+    far = FeatureOfInterest(
+        name="b", description="", feature={"type": "Point", "coordinates": [106.6, 10.7]}, lat=10.7, lon=106.6
+    )
+    session.add(far)
+    session.flush()
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])  # generated feature at 106.41, 10.54
+    session.commit()
+    session.refresh(ds)
+    assert ds.observed_area == {"type": "Point", "coordinates": [106.41, 10.54]}
+    ingest_observations(
+        session, [ObservationIn(ds.id, T0 + timedelta(hours=1), 2.0, feature_of_interest_id=far.id)]
+    )
+    session.commit()
+    session.refresh(ds)
+    assert ds.observed_area == {
+        "type": "Polygon",
+        "coordinates": [[[106.41, 10.54], [106.6, 10.54], [106.6, 10.7], [106.41, 10.7], [106.41, 10.54]]],
+    }

@@ -218,6 +218,7 @@ def ingest_observations(
         for p in new_rows:
             p["id"] = inserted_ids[(p["datastream_id"], p["phenomenon_time"])]
         _update_datastreams(session, new_rows)
+        _update_observed_areas(session, new_rows)
         _upsert_rollups(session, new_rows)
         if emit_event:
             _emit(session, new_rows)
@@ -373,6 +374,59 @@ def _update_datastreams(session: Session, new_rows: list[dict[str, Any]]) -> Non
             (newer, literal(last_json, Datastream.__table__.c.last_result.type)), else_=t.last_result
         )
         session.execute(update(Datastream).where(Datastream.id == ds_id).values(**values))
+
+
+def envelope(points: Sequence[tuple[float, float]]) -> dict[str, Any] | None:
+    """GeoJSON of the bounding box of (lon, lat) points: a Point for one position, else a Polygon."""
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x1, x2, y1, y2 = min(xs), max(xs), min(ys), max(ys)
+    if x1 == x2 and y1 == y2:
+        return {"type": "Point", "coordinates": [x1, y1]}
+    return {"type": "Polygon", "coordinates": [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
+
+
+def _corners(area: Any) -> list[tuple[float, float]]:
+    if not isinstance(area, dict):
+        return []
+    coords = area.get("coordinates")
+    if area.get("type") == "Point" and isinstance(coords, list) and len(coords) >= 2:
+        return [(float(coords[0]), float(coords[1]))]
+    if area.get("type") == "Polygon" and isinstance(coords, list) and coords:
+        return [(float(c[0]), float(c[1])) for c in coords[0]]
+    return []
+
+
+def _update_observed_areas(session: Session, new_rows: list[dict[str, Any]]) -> None:
+    """Grow each Datastream's observedArea to the bounding box of its Observations' features (OGC 18-088)."""
+    pairs = {
+        (p["datastream_id"], p["feature_of_interest_id"]) for p in new_rows if p["feature_of_interest_id"]
+    }
+    if not pairs:
+        return
+    foi_ids = {f for _, f in pairs}
+    where: dict[int, tuple[float, float]] = dict(
+        (r[0], (float(r[1] or 0), float(r[2] or 0)))
+        for r in session.execute(
+            select(FeatureOfInterest.id, FeatureOfInterest.lon, FeatureOfInterest.lat).where(
+                FeatureOfInterest.id.in_(foi_ids),
+                FeatureOfInterest.lon.is_not(None),
+                FeatureOfInterest.lat.is_not(None),
+            )
+        ).all()
+    )
+    by_ds: dict[int, list[tuple[float, float]]] = {}
+    for ds_id, foi in pairs:
+        if foi in where:
+            by_ds.setdefault(ds_id, []).append(where[foi])
+    for ds_id, points in by_ds.items():
+        current = session.execute(select(Datastream.observed_area).where(Datastream.id == ds_id)).scalar_one()
+        old = _corners(current)
+        area = envelope(old + points)
+        if area != current:
+            session.execute(update(Datastream).where(Datastream.id == ds_id).values(observed_area=area))
 
 
 def _least(col: Any, value: datetime) -> ColumnElement[Any]:
