@@ -47,6 +47,11 @@ def serve(
     settings = settings_from_cli(data_dir, host=host, port=port)
     if data_dir is not None:
         os.environ["CITYOPS_DATA_DIR"] = str(data_dir)
+    if workers > 1 and settings.bus.value == "memory":
+        console.print(
+            "[yellow]Several workers with the in-process bus: each worker's consumers see only its own "
+            "events. Use CITYOPS_BUS=nats with more than one worker (docs/deployment.md).[/yellow]"
+        )
     console.print(f"cityops serving on http://{settings.host}:{settings.port} ({settings.env.value})")
     uvicorn.run(
         "cityops.app:create_app",
@@ -55,6 +60,8 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,  # in-flight work drains; live streams are cut after this
+        proxy_headers=True,  # per-IP throttling behind nginx uses X-Forwarded-For from trusted proxies
     )
 
 
