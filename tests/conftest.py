@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,11 +56,32 @@ class Backend:
         self.url = url
         self.engine: Engine = make_engine(url)
         metadata.create_all(self.engine)
+        self.tables = [t.name for t in reversed(metadata.sorted_tables)]
+        self._sequence_owner: dict[str, str] = {}
+        if name == "postgresql":
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT s.relname, t.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+                        "JOIN pg_class t ON d.refobjid = t.oid WHERE s.relkind = 'S' AND d.deptype IN ('a', 'i')"
+                    )
+                )
+                self._sequence_owner = {seq: table for seq, table in rows}
+
+    def _dirty_pg_tables(self, conn: Connection) -> list[str]:
+        """Tables holding rows or whose id sequence moved (a rolled-back insert leaves only the latter)."""
+        probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in self.tables)
+        dirty = {row[0] for row in conn.execute(text(probe))}
+        used = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE last_value IS NOT NULL"))
+        dirty.update(self._sequence_owner[seq] for (seq,) in used if seq in self._sequence_owner)
+        return [t for t in self.tables if t in dirty]
 
     def reset(self) -> None:
-        tables = [t.name for t in reversed(metadata.sorted_tables)]
+        # TRUNCATE costs per table, so only the tables a test touched are emptied (a full TRUNCATE of
+        # every table took ~1.5 s per PostgreSQL test).
         with self.engine.begin() as conn:
             if self.name == "postgresql":
+                tables = self._dirty_pg_tables(conn)
                 if tables:
                     conn.execute(
                         text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
@@ -68,7 +89,7 @@ class Backend:
             else:
                 conn.execute(text("PRAGMA foreign_keys=OFF"))
                 with audit_purge_allowed(conn):  # the audit log refuses DELETE otherwise
-                    for t in tables:
+                    for t in self.tables:
                         conn.execute(text(f'DELETE FROM "{t}"'))
                 conn.execute(text("PRAGMA foreign_keys=ON"))
 
