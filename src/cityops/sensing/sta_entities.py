@@ -28,7 +28,7 @@ from cityops.sensing.models import (
     multi_datastream_observed_properties,
     thing_locations,
 )
-from cityops.sensing.storage import join_result
+from cityops.sensing.storage import join_result, result_quality_view
 
 
 def iso(value: datetime | None) -> str | None:
@@ -296,7 +296,12 @@ _register(
             "result": _p(
                 "result", "result_number", "number", lambda r: join_result(r.result_number, r.result_json)
             ),
-            "resultQuality": _p("resultQuality", "result_quality", "json"),
+            "resultQuality": _p(
+                "resultQuality",
+                "result_quality",
+                "json",
+                lambda r: result_quality_view(r.result_quality, r.quality_flags),
+            ),
             "validTime": _p(
                 "validTime",
                 "valid_time_start",

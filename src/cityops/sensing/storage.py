@@ -6,6 +6,9 @@ as multi-row VALUES (SQLAlchemy's insertmanyvalues, on SQLite and PostgreSQL ali
 (QoS 1 redelivery, a retrying logger) is not a second row, while late and out-of-order rows are accepted.
 Only rows that were really inserted update the datastream's time ranges and latest value and the
 per-minute/hour/day roll-ups; one ``observations.created`` event is emitted per batch.
+Numeric results get data-quality flags (:mod:`cityops.sensing.quality`: range, spike, stuck, gap) judged
+against a few stored observations before them, fetched once per datastream per batch; a stored point that
+the new ones reveal as a spike or part of a stuck run is re-flagged.
 The caller owns the transaction (commit after the call, so the event and the rows commit together).
 """
 
@@ -25,12 +28,15 @@ from sqlalchemy.orm import Session
 
 from cityops.db import UTCDateTime
 from cityops.errors import ApiError
+from cityops.sensing import quality
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
     Location,
     Observation,
     ObservationRollup,
+    ObservedProperty,
+    Thing,
     thing_locations,
 )
 
@@ -90,6 +96,14 @@ def join_result(number: float | None, other: Any) -> Any:
     if number is None:
         return other
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def result_quality_view(result_quality: Any, quality_flags: int | None) -> Any:
+    """The Observation's STA ``resultQuality``: what the client sent, else the automatic quality flags as
+    ``{"flags": ["RANGE", ...], "code": <bitmask>}`` when a check failed, else nothing (left out)."""
+    if result_quality is not None or not quality_flags:
+        return result_quality
+    return {"flags": quality.describe(quality_flags), "code": quality_flags}
 
 
 def bucket_start(moment: datetime, interval: str) -> datetime:
@@ -193,6 +207,7 @@ def ingest_observations(
                 "feature_of_interest_id": foi,
             }
         )
+    _set_quality_flags(session, params)
     if session.get_bind().dialect.name == "postgresql":
         inserted_ids, existing = _insert_postgres(session, params)
     else:
@@ -223,6 +238,91 @@ def ingest_observations(
         if emit_event:
             _emit(session, new_rows)
     return out
+
+
+QUALITY_LOOKBACK_MAX = 64  # stored points read per datastream and batch, at most
+_RETRO_FLAGS = quality.QualityFlag.SPIKE | quality.QualityFlag.STUCK
+
+
+def quality_config(session: Session, ds_ids: Sequence[int]) -> dict[int, quality.QualityConfig]:
+    """The quality checks of each datastream: its property's range and defaults, its own
+    ``properties["quality"]``, and the expected reporting interval (``expected_interval_s`` of the
+    datastream, else of its Thing; no GAP check without one). One query for all datastreams."""
+    rows = session.execute(
+        select(Datastream.id, Datastream.properties, ObservedProperty.properties, Thing.properties)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .join(Thing, Thing.id == Datastream.thing_id)
+        .where(Datastream.id.in_(ds_ids))
+    ).all()
+    out: dict[int, quality.QualityConfig] = {}
+    for ds_id, ds_props, op_props, thing_props in rows:
+        code = (op_props or {}).get("code")
+        seconds = (thing_props or {}).get("expected_interval_s")
+        interval = (
+            timedelta(seconds=float(seconds))
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0
+            else None
+        )
+        own = ds_props or {}
+        if own.get("expected_interval_s") or (
+            isinstance(own.get("quality"), dict) and own["quality"].get("expected_interval_s")
+        ):
+            interval = None  # the datastream's own interval wins (config_for reads it)
+        out[ds_id] = quality.config_for(code if isinstance(code, str) else None, own, interval)
+    return out
+
+
+def _lookback(config: quality.QualityConfig) -> int:
+    """How many stored points the checks need: neighbours for spikes, a whole run for stuck values."""
+    if config.stuck_run is not None:
+        return min(max(config.stuck_run, 2), QUALITY_LOOKBACK_MAX)
+    if config.spike_threshold is not None or config.expected_interval is not None:
+        return 2
+    return 0
+
+
+def _set_quality_flags(session: Session, params: list[dict[str, Any]]) -> None:
+    """OR the quality flags of numeric rows into ``params[i]["quality_flags"]`` (before insert)."""
+    by_ds: dict[int, list[dict[str, Any]]] = {}
+    for p in params:
+        if p["result_number"] is not None:
+            by_ds.setdefault(p["datastream_id"], []).append(p)
+    if not by_ds:
+        return
+    configs = quality_config(session, sorted(by_ds))
+    obs = Observation.__table__.c
+    for ds_id, items in by_ds.items():
+        config = configs.get(ds_id)
+        if config is None:
+            continue
+        items.sort(key=lambda p: p["phenomenon_time"])
+        need = _lookback(config)
+        history: list[tuple[int, datetime, float, int]] = []
+        if need:
+            first = literal(items[0]["phenomenon_time"], UTCDateTime())
+            stored = session.execute(
+                select(obs.id, obs.phenomenon_time, obs.result_number, obs.quality_flags)
+                .where(
+                    obs.datastream_id == ds_id,
+                    obs.phenomenon_time < first,
+                    obs.result_number.is_not(None),
+                )
+                .order_by(obs.phenomenon_time.desc())
+                .limit(need)
+            ).all()
+            history = [(r[0], r[1], float(r[2]), int(r[3] or 0)) for r in reversed(stored)]
+        points = [(h[1], h[2]) for h in history] + [(p["phenomenon_time"], p["result_number"]) for p in items]
+        flags = quality.assess(points, config)
+        for h, flag in zip(history, flags, strict=False):
+            gained = int(flag & _RETRO_FLAGS) & ~h[3]
+            if gained:
+                session.execute(
+                    update(Observation)
+                    .where(Observation.id == h[0], Observation.datastream_id == ds_id)
+                    .values(quality_flags=Observation.quality_flags.op("|")(gained))
+                )
+        for p, flag in zip(items, flags[len(history) :], strict=True):
+            p["quality_flags"] = int(p["quality_flags"] or 0) | int(flag)
 
 
 _COPY_COLUMNS = (
