@@ -95,6 +95,23 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         None, description="MQTT broker URL (e.g. `mqtt://127.0.0.1:1883`); empty disables MQTT."
     )
+    mqtt_client_id: str = Field(
+        "cityops",
+        min_length=1,
+        max_length=128,
+        description="MQTT client id of the cityops subscriber. Fixed, with a persistent session, so the "
+        "broker keeps QoS 1 messages published while cityops is down; give each cityops node its own id.",
+    )
+    mqtt_topic_prefix: str = Field(
+        "",
+        description="Prefix put before every MQTT topic cityops uses (e.g. `tayninh/` gives "
+        "`tayninh/v1.1/Datastreams(1)/Observations`); empty for the plain SensorThings topics.",
+    )
+    mqtt_publish_entities: bool = Field(
+        True,
+        description="Publish each new Observation (rendered as in STA, with `@iot.id`) to "
+        "`v1.1/Datastreams(<id>)/Observations` and `v1.1/Observations` for MQTT subscribers.",
+    )
     token_ttl_minutes: int = Field(
         60 * 12, ge=1, description="Lifetime of bearer tokens and browser sessions, in minutes."
     )

@@ -1,4 +1,5 @@
-"""Default plugin registration for sensing: the SensorThings API, native sensing routes, the STA error shape."""
+"""Default plugin registration for sensing: the SensorThings API, native sensing routes, the STA error shape,
+and the MQTT bridge when a broker is configured."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     errors.register_formatter("/sta", sta_api.sta_error_response)
     app.include_router(api.router)
     app.include_router(sta_api.router)
+    if settings.mqtt_url:
+        from cityops.sensing import mqtt
+
+        mqtt.install(app, settings)
 
 
 @hookimpl

@@ -1,0 +1,492 @@
+"""MQTT: devices publish observations through the broker; subscribers receive new Observations.
+
+One client per cityops node (``settings.mqtt_client_id``) connects to the broker (``settings.mqtt_url``) with
+MQTT 5, a persistent session (clean start off, a long session expiry) and QoS 1 subscriptions, so the broker
+keeps what devices publish while cityops is down and delivers it on reconnect. It listens to:
+
+``v1.1/Datastreams(<id>)/Observations`` (and ``v1.1/Observations`` with a ``Datastream`` in the body)
+    An Observation in SensorThings JSON, created exactly as an STA POST
+    (:func:`cityops.sensing.sta_api.create_at_path`): deduplicated on (datastream, phenomenonTime), so a QoS 1
+    redelivery never makes a second row. As in FROST, STA messages carry no credentials: **the broker's ACL
+    is the guard** (grant ``write`` on ``v1.1/#`` only to trusted gateways). Such messages may only create
+    Observations, never other entities. An Observation without ``phenomenonTime`` gets the server time, so
+    a redelivery of it cannot be recognised: devices should send ``phenomenonTime``.
+``cityops/v1/devices/<api key>/telemetry``
+    For cheap loggers that know no ids: ``{"ts": <epoch ms | ISO 8601 with offset>, "values": {"<name>": v}}``
+    or a list of those (``ts`` omitted = now). The key must be a usable ``ingest`` API key bound to a Thing;
+    each name is matched to a Datastream of that Thing by its name, else by its ObservedProperty's code
+    (``salinity``, ``pm25``). Unknown names are logged and counted, the known ones are stored. The key
+    is a secret in the topic name: let devices only *write* their own topic (Mosquitto ``pattern write
+    cityops/v1/devices/%u/telemetry`` with the key as username) and only cityops read ``cityops/v1/devices/#``.
+
+Every new Observation (whatever the intake: HTTP, MQTT, simulator) is published, rendered as in STA (with
+``@iot.id``), to ``v1.1/Datastreams(<id>)/Observations`` and ``v1.1/Observations``, driven by the
+``observations.created`` bus event (durable consumer ``mqtt-publish``), not by intake. Loops are avoided
+twice: the subscription uses MQTT 5 *no local* (the broker never returns our own publications), and a
+message that already has an ``@iot.id`` is an entity notification (of any cityops node) and never ingested.
+
+A message is acknowledged (PUBACK) only after its database transaction committed (paho's manual
+acknowledgement under aiomqtt), so an acknowledged message is never lost. Bad messages (invalid JSON,
+unknown datastream, wrong types, refused key) are logged, counted in ``cityops_mqtt_messages_total`` and
+acknowledged (a redelivery would fail the same way). A failure of cityops itself (database down) leaves
+the message unacknowledged and reconnects, so the broker delivers it again. The loop reconnects with
+back-off when the broker goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.clock import utcnow
+from cityops.errors import ApiError
+
+if TYPE_CHECKING:
+    import aiomqtt
+
+    from cityops.events.bus import Event, EventBus, Subscription
+    from cityops.identity.policy import Principal
+    from cityops.settings import Settings
+
+log = logging.getLogger("cityops.sensing.mqtt")
+
+STA_ROOT = "v1.1/"
+DEVICE_TOPIC = "cityops/v1/devices/+/telemetry"
+PUBLISH_DURABLE = "mqtt-publish"
+SESSION_EXPIRY_S = 7 * 86400  # how long the broker keeps our session (and queued messages) while we are away
+MAX_DEVICE_ITEMS = 1000
+_DEVICE_RE = re.compile(r"^cityops/v1/devices/([^/]+)/telemetry$")
+_STA_PATH_RE = re.compile(r"^(?:[A-Za-z]+\(\d+\)/)?Observations$")
+ECHO_MARK = b'"@iot.id"'
+
+
+class BadMessage(Exception):
+    """A message that can never be stored (it is counted, logged and acknowledged)."""
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class MqttMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "cityops_mqtt_messages_total",
+            "MQTT messages received, by kind (sta, device, other) and outcome (stored, echo, invalid, "
+            "rejected, unknown_topic, error).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.unknown_values = Counter(
+            "cityops_mqtt_unknown_values_total",
+            "Values in device telemetry whose name matches no Datastream of the device's Thing.",
+            registry=registry,
+        )
+        self.published = Counter(
+            "cityops_mqtt_published_total",
+            "Observation notifications published to MQTT subscribers.",
+            registry=registry,
+        )
+
+
+def broker_principal() -> Principal:
+    """Who writes what arrives on the STA topics: the broker's ACL vouched for the publisher, so an
+    ingest principal that may add Observations to any Thing (and nothing else: see :func:`handle_sta`)."""
+    from cityops.identity.models import ApiScope
+    from cityops.identity.policy import Principal, PrincipalKind
+
+    return Principal(kind=PrincipalKind.API_KEY, scopes=frozenset({ApiScope.INGEST}), label="mqtt:broker")
+
+
+def parse_json(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage("invalid", f"not valid JSON: {exc}") from None
+
+
+def handle_sta(session: Session, path: str, payload: bytes) -> int:
+    """Create the Observation of a message on ``v1.1/<path>``; returns its id. The caller commits."""
+    from cityops.sensing.sta_api import create_at_path, writer_for
+
+    if not _STA_PATH_RE.match(path):
+        raise BadMessage("rejected", f"MQTT may only create Observations, not publish to {path!r}")
+    data = parse_json(payload)
+    if not isinstance(data, dict):
+        raise BadMessage("invalid", "an Observation must be a JSON object")
+    try:
+        et, row = create_at_path(session, path, data, writer_for(session, broker_principal()))
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise
+        raise BadMessage("rejected", exc.message) from None
+    if et.name != "Observation":  # pragma: no cover - the path pattern only allows Observations
+        raise BadMessage("rejected", "MQTT may only create Observations")
+    return int(row.id)
+
+
+def parse_ts(value: Any) -> datetime:
+    """``ts`` of device telemetry: epoch milliseconds (as ThingsBoard) or ISO 8601 with an offset."""
+    if value is None:
+        return utcnow()
+    if isinstance(value, bool):
+        raise BadMessage("invalid", "ts must be epoch milliseconds or an ISO 8601 time")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadMessage("invalid", f"ts {value!r} is out of range") from None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadMessage("invalid", f"ts {value!r} is not an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            raise BadMessage("invalid", "ts needs a time zone offset (or Z)")
+        return moment.astimezone(UTC)
+    raise BadMessage("invalid", "ts must be epoch milliseconds or an ISO 8601 time")
+
+
+def device_streams(session: Session, thing_id: int) -> dict[str, int]:
+    """Name → Datastream id for a Thing: datastream names first, then observed-property codes."""
+    from cityops.sensing.models import Datastream, ObservedProperty
+
+    rows = session.execute(
+        select(Datastream.id, Datastream.name, ObservedProperty.properties)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .where(Datastream.thing_id == thing_id)
+        .order_by(Datastream.id)
+    ).all()
+    by_code: dict[str, list[int]] = {}
+    for ds_id, _name, props in rows:
+        code = (props or {}).get("code")
+        if isinstance(code, str):
+            by_code.setdefault(code, []).append(ds_id)
+    out = {code: ids[0] for code, ids in by_code.items() if len(ids) == 1}  # an ambiguous code maps nothing
+    out.update({name: ds_id for ds_id, name, _props in rows})
+    return out
+
+
+def handle_device(session: Session, key: str, payload: bytes) -> tuple[int, list[str]]:
+    """Store device telemetry; returns (rows stored or already there, unknown names). The caller commits."""
+    from cityops.identity.deps import principal_for_api_key
+    from cityops.identity.models import ApiScope
+    from cityops.sensing.sta_api import writer_for
+    from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
+
+    principal = principal_for_api_key(session, unquote(key))
+    if principal is None or ApiScope.INGEST not in principal.scopes:
+        raise BadMessage("rejected", "the device key is unknown, revoked, expired or not an ingest key")
+    if principal.thing_id is None:
+        raise BadMessage("rejected", "the device key is not bound to a Thing")
+    data = parse_json(payload)
+    items = data if isinstance(data, list) else [data]
+    if not items or len(items) > MAX_DEVICE_ITEMS:
+        raise BadMessage("invalid", f"send 1 to {MAX_DEVICE_ITEMS} readings per message")
+    streams = device_streams(session, principal.thing_id)
+    rows: list[ObservationIn] = []
+    unknown: list[str] = []
+    for item in items:
+        if not isinstance(item, dict) or set(item) - {"ts", "values"}:
+            raise BadMessage("invalid", 'each reading is {"ts": ..., "values": {...}}')
+        values = item.get("values")
+        if not isinstance(values, dict) or not values:
+            raise BadMessage("invalid", "values must be a non-empty object of name: value")
+        moment = parse_ts(item.get("ts"))
+        for name, value in values.items():
+            if isinstance(value, dict | list):
+                raise BadMessage("invalid", f"the value of {name!r} must be a number, string or boolean")
+            ds_id = streams.get(name)
+            if ds_id is None:
+                unknown.append(name)
+                continue
+            rows.append(ObservationIn(datastream_id=ds_id, phenomenon_time=moment, result=value))
+    if rows:
+        writer_for(session, principal).check(principal.thing_id)
+        try:
+            ingest_observations(session, rows)
+        except IngestError as exc:
+            raise BadMessage("rejected", exc.message) from None
+    return len(rows), unknown
+
+
+def render_observations(session: Session, base: str, ids: Sequence[int]) -> list[tuple[int, bytes]]:
+    """(datastream id, STA JSON) of the Observations ``ids``, in id order; ids gone meanwhile are skipped."""
+    from cityops.sensing.models import Observation
+    from cityops.sensing.odata import QueryOptions
+    from cityops.sensing.sta_entities import ENTITIES
+    from cityops.sensing.sta_query import Context, render
+
+    et = ENTITIES["Observation"]
+    ctx = Context(session, base)
+    out: list[tuple[int, bytes]] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        rows = session.scalars(select(Observation).where(Observation.id.in_(chunk)).order_by(Observation.id))
+        for row in rows:
+            if row.datastream_id is not None:
+                out.append((row.datastream_id, orjson.dumps(render(ctx, et, row, QueryOptions()))))
+    return out
+
+
+def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
+    """(host, port, username, password, tls) of ``mqtt://user:pass@host:port`` (``mqtts://`` for TLS)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parsed.hostname:
+        raise ValueError(f"MQTT URL {url!r}: use mqtt://host:port or mqtts://host:port")
+    tls = parsed.scheme in {"mqtts", "ssl"}
+    port = parsed.port or (8883 if tls else 1883)
+    user = unquote(parsed.username) if parsed.username else None
+    password = unquote(parsed.password) if parsed.password else None
+    return parsed.hostname, port, user, password, tls
+
+
+class MqttBridge:
+    """The MQTT client of one cityops node: ingest from the broker, notifications to it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        registry: CollectorRegistry,
+        bus: EventBus | None = None,
+    ) -> None:
+        if not settings.mqtt_url:
+            raise ValueError("MQTT is disabled (settings.mqtt_url is empty)")
+        self.host, self.port, self.username, self.password, self.tls = broker_address(settings.mqtt_url)
+        self.client_id = settings.mqtt_client_id
+        self.prefix = settings.mqtt_topic_prefix
+        self.publish_entities = settings.mqtt_publish_entities
+        self.sta_base = str(settings.public_url).rstrip("/") + "/sta/v1.1"
+        self.sessions = sessions
+        self.bus = bus
+        self.metrics = MqttMetrics(registry)
+        self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
+        self._stopping = False
+
+    # --- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="cityops-mqtt")
+        if self.bus is not None and self.publish_entities:
+            self._subscription = await self.bus.subscribe(
+                "observations.created", PUBLISH_DURABLE, self._on_created
+            )
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._subscription is not None:
+            await self._subscription.stop()
+            self._subscription = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.connected.clear()
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _make_client(self) -> aiomqtt.Client:
+        import aiomqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            username=self.username,
+            password=self.password,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=props,
+            keepalive=30,
+            tls_params=aiomqtt.TLSParameters() if self.tls else None,
+        )
+        # aiomqtt has no manual acknowledgement of its own; its paho client does: PUBACK is sent by
+        # :meth:`_ack` after the commit, not on receipt.
+        client._client.manual_ack_set(True)
+        return client
+
+    async def _run(self) -> None:
+        import aiomqtt
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        delay = 0.5
+        while not self._stopping:
+            client = self._make_client()
+            try:
+                async with client:
+                    self._client = client
+                    options = SubscribeOptions(qos=1, noLocal=True)
+                    await client.subscribe(
+                        [
+                            (f"{self.prefix}{STA_ROOT}+/Observations", options),
+                            (f"{self.prefix}{STA_ROOT}Observations", options),
+                            (f"{self.prefix}{DEVICE_TOPIC}", options),
+                        ]
+                    )
+                    self.connected.set()
+                    log.info("MQTT connected", extra={"host": self.host, "client_id": self.client_id})
+                    delay = 0.5
+                    async for message in client.messages:
+                        await self._handle(client, message)
+            except aiomqtt.MqttError as exc:
+                if self.stopping():
+                    break
+                log.warning("MQTT connection lost, reconnecting", extra={"error": str(exc), "in_s": delay})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("MQTT message handling failed; reconnecting so the broker redelivers")
+            finally:
+                self.connected.clear()
+                self._client = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    # --- intake ----------------------------------------------------------------------------------
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        _kind, outcome = await self.ingest(topic, payload)
+        if outcome == "error":
+            # cityops failed (not the message): leave it unacknowledged and reconnect, the broker resends it
+            raise RuntimeError(f"could not store the MQTT message on {topic!r}")
+        if message.qos > 0:
+            client._client.ack(message.mid, message.qos)
+
+    async def ingest(self, topic: str, payload: bytes) -> tuple[str, str]:
+        """Store one message; returns (kind, outcome). Counted and logged; never raises for bad input."""
+        kind = "other"
+        try:
+            if not topic.startswith(self.prefix):
+                raise BadMessage("unknown_topic", "topic outside the configured prefix")
+            path = topic[len(self.prefix) :]
+            device = _DEVICE_RE.match(path)
+            if path.startswith(STA_ROOT):
+                kind = "sta"
+                if ECHO_MARK in payload:
+                    data = parse_json(payload)
+                    if isinstance(data, dict) and "@iot.id" in data:
+                        self.metrics.messages.labels(kind, "echo").inc()
+                        return kind, "echo"
+                await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], payload)
+            elif device is not None:
+                kind = "device"
+                unknown = await asyncio.to_thread(self._store_device, device.group(1), payload)
+                if unknown:
+                    self.metrics.unknown_values.inc(len(unknown))
+                    log.warning(
+                        "device telemetry names match no datastream", extra={"names": sorted(set(unknown))}
+                    )
+            else:
+                raise BadMessage("unknown_topic", "no handler for this topic")
+        except BadMessage as exc:
+            self.metrics.messages.labels(kind, exc.outcome).inc()
+            log.warning(
+                "MQTT message refused",
+                extra={"topic": _safe_topic(topic), "outcome": exc.outcome, "error": str(exc)},
+            )
+            return kind, exc.outcome
+        except Exception:
+            self.metrics.messages.labels(kind, "error").inc()
+            log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(topic)})
+            return kind, "error"
+        self.metrics.messages.labels(kind, "stored").inc()
+        return kind, "stored"
+
+    def _store_sta(self, path: str, payload: bytes) -> None:
+        with self.sessions() as session:
+            handle_sta(session, path, payload)
+            session.commit()
+
+    def _store_device(self, key: str, payload: bytes) -> list[str]:
+        with self.sessions() as session:
+            _count, unknown = handle_device(session, key, payload)
+            session.commit()
+            return unknown
+
+    # --- notifications ---------------------------------------------------------------------------
+
+    async def _on_created(self, event: Event) -> None:
+        ids = [int(o["id"]) for o in event.payload.get("observations") or [] if "id" in o]
+        if not ids:
+            return
+        messages = await asyncio.to_thread(self._render, ids)
+        client = await self._wait_connected(timeout=5.0)
+        await asyncio.gather(
+            *(
+                client.publish(topic, body, qos=1)
+                for ds_id, body in messages
+                for topic in (
+                    f"{self.prefix}{STA_ROOT}Datastreams({ds_id})/Observations",
+                    f"{self.prefix}{STA_ROOT}Observations",
+                )
+            )
+        )
+        self.metrics.published.inc(len(messages))
+
+    def _render(self, ids: list[int]) -> list[tuple[int, bytes]]:
+        with self.sessions() as session:
+            return render_observations(session, self.sta_base, ids)
+
+    async def _wait_connected(self, timeout: float) -> aiomqtt.Client:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise RuntimeError("MQTT broker not connected; the event will be redelivered")
+        return client
+
+
+def _safe_topic(topic: str) -> str:
+    """The topic for logs, with a device key cut to its public prefix."""
+    return _KEY_IN_TOPIC.sub(r"\1\2…", topic)
+
+
+_KEY_IN_TOPIC = re.compile(r"(cityops/v1/devices/)([^/]{0,12})[^/]*")
+
+
+def install(app: Any, settings: Settings) -> None:
+    """Run a bridge with the app when ``settings.mqtt_url`` is set (``app.state.mqtt`` once started).
+
+    The bridge is built at start-up, when the metrics registry and the bus are in place."""
+    if not settings.mqtt_url:
+        return
+    broker_address(settings.mqtt_url)  # a malformed URL fails at app creation, not in the background
+
+    async def start(app: Any) -> None:
+        metrics = getattr(app.state, "metrics", None)
+        registry = metrics.registry if metrics is not None else CollectorRegistry()
+        bridge = MqttBridge(settings, app.state.sessions, registry, getattr(app.state, "bus", None))
+        app.state.mqtt = bridge
+        await bridge.start()
+
+    async def stop(app: Any) -> None:
+        bridge = getattr(app.state, "mqtt", None)
+        if bridge is not None:
+            await bridge.stop()
+
+    app.state.async_startup.append(start)
+    app.state.async_shutdown.append(stop)

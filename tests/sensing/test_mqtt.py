@@ -1,0 +1,352 @@
+"""MQTT through the real Mosquitto broker, on both database backends.
+
+Each test uses its own topic prefix and client id, so tests (and parallel workers) never see each
+other's messages. Waiting is bounded polling for an outcome, never a timing assertion.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.app import create_app
+from cityops.identity.apikeys import create_api_key
+from cityops.sensing import mqtt as bridge_module
+from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
+from cityops.settings import Settings, load_settings
+from tests.conftest import Backend
+from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
+
+pytestmark = pytest.mark.mqtt
+
+
+@pytest.fixture(autouse=True)
+def _broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_mqtt()
+    # The broker forgets the sessions of these test clients soon after the tests.
+    monkeypatch.setattr(bridge_module, "SESSION_EXPIRY_S", 120)
+
+
+@pytest.fixture
+def mqtt_settings(backend: Backend, tmp_path: Path) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    return load_settings(
+        env="test",
+        data_dir=tmp_path / "data",
+        database_url=backend.url,
+        mqtt_url=f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
+        mqtt_client_id=f"cityops-test-{tag}",
+        mqtt_topic_prefix=f"test-{tag}/",
+    )
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[tuple[FastAPI, TestClient]]:
+    """The app with its MQTT bridge connected and subscribed."""
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert wait_until(lambda: hasattr(app.state, "mqtt") and app.state.mqtt.connected.is_set())
+        yield app, client
+
+
+def counter(app: FastAPI, name: str, **labels: str) -> float:
+    value = app.state.metrics.registry.get_sample_value(name, labels)
+    return float(value or 0.0)
+
+
+class Peer:
+    """A device or subscriber on the broker (paho, MQTT 3.1.1)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, Any]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"peer-{uuid.uuid4().hex[:8]}")
+        self._subscribed = threading.Event()
+        self.client.on_message = lambda c, u, m: self.received.append((m.topic, orjson.loads(m.payload)))
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.connect(MQTT_HOST, MQTT_PORT)
+        self.client.loop_start()
+
+    def subscribe(self, topic: str) -> None:
+        self._subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self._subscribed.wait(10)
+
+    def publish(self, topic: str, payload: bytes | dict[str, Any] | list[Any]) -> None:
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        self.client.publish(topic, body, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    p = Peer()
+    yield p
+    p.close()
+
+
+def station(sessions: sessionmaker[Session]) -> dict[str, int]:
+    """A Thing with a salinity and a water-level datastream; returns their ids and the Thing's."""
+    with sessions() as s:
+        thing = Thing(name="Trạm Tân An", description="")
+        sensor = Sensor(name="probe", description="", encoding_type="text/html", sensor_metadata="x")
+        salt = ObservedProperty(name="Salinity", definition="x", ucum="g/L", properties={"code": "salinity"})
+        level = ObservedProperty(name="Level", definition="y", ucum="m", properties={"code": "water_level"})
+        s.add_all([thing, sensor, salt, level])
+        s.flush()
+        ids = {"thing": thing.id}
+        for name, prop in [("Tân An salinity", salt), ("Tân An mực nước", level)]:
+            ds = Datastream(
+                name=name,
+                description="",
+                unit_of_measurement={"name": "u", "symbol": prop.ucum, "definition": "ucum"},
+                observation_type="OM_Measurement",
+                thing_id=thing.id,
+                sensor_id=sensor.id,
+                observed_property_id=prop.id,
+            )
+            s.add(ds)
+            s.flush()
+            ids[prop.properties["code"] if prop.properties else name] = ds.id
+        s.commit()
+    return ids
+
+
+def observations(sessions: sessionmaker[Session], ds_id: int) -> list[tuple[datetime, float | None]]:
+    with sessions() as s:
+        rows = s.execute(
+            select(Observation.phenomenon_time, Observation.result_number)
+            .where(Observation.datastream_id == ds_id)
+            .order_by(Observation.phenomenon_time)
+        ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def count_all(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(Observation)) or 0)
+
+
+T = "2026-03-01T10:00:00Z"
+T_DT = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def test_published_observation_is_stored_once_despite_redelivery(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    body = {"phenomenonTime": T, "result": 1.25}
+    with running(mqtt_settings) as (app, _client):
+        peer.publish(topic, body)
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+        peer.publish(topic, body)  # what a QoS 1 redelivery looks like: the identical message again
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored") == 2
+        )
+        assert observations(sessions, ids["salinity"]) == [(T_DT, 1.25)]
+        # Posting to the collection with a Datastream link works as well.
+        peer.publish(
+            f"{mqtt_settings.mqtt_topic_prefix}v1.1/Observations",
+            {
+                "phenomenonTime": "2026-03-01T10:05:00Z",
+                "result": 2,
+                "Datastream": {"@iot.id": ids["salinity"]},
+            },
+        )
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 2)
+
+
+def test_bad_messages_are_counted_and_the_loop_goes_on(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    ids = station(sessions)
+    prefix = mqtt_settings.mqtt_topic_prefix
+    good = f"{prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    with running(mqtt_settings) as (app, _client):
+        peer.publish(good, b"{not json")
+        peer.publish(good, {"phenomenonTime": T, "result": 1, "color": "red"})  # no such property
+        peer.publish(good, {"phenomenonTime": 17, "result": 1})  # wrong type
+        peer.publish(f"{prefix}v1.1/Datastreams(999999)/Observations", {"phenomenonTime": T, "result": 1})
+        peer.publish(f"{prefix}v1.1/Things({ids['thing']})/Observations", {"result": 1})  # no such collection
+        peer.publish(good, {"phenomenonTime": T, "result": 3.5})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+        assert observations(sessions, ids["salinity"]) == [(T_DT, 3.5)]
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="invalid") == 1
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="rejected") == 4
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored") == 1
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Thing)) == 1
+
+
+def test_device_topic_maps_names_to_the_things_datastreams(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    ids = station(sessions)
+    with sessions() as s:
+        _, key = create_api_key(s, name="logger Tân An", scopes=["ingest"], thing_id=ids["thing"])
+        _, unbound = create_api_key(s, name="gateway", scopes=["ingest"])
+        _, reader = create_api_key(s, name="reader", scopes=["read"], thing_id=None)
+        s.commit()
+    prefix = mqtt_settings.mqtt_topic_prefix
+    epoch_ms = int(T_DT.timestamp() * 1000)
+    with running(mqtt_settings) as (app, _client):
+        peer.publish(
+            f"{prefix}cityops/v1/devices/{key}/telemetry",
+            [
+                {"ts": epoch_ms, "values": {"salinity": 1.5, "Tân An mực nước": 0.8, "rain": 3}},
+                {"ts": "2026-03-01T17:05:00+07:00", "values": {"water_level": 0.9}},
+            ],
+        )
+        assert wait_until(lambda: len(observations(sessions, ids["water_level"])) == 2)
+        assert observations(sessions, ids["salinity"]) == [(T_DT, 1.5)]
+        assert [v for _, v in observations(sessions, ids["water_level"])] == [0.8, 0.9]
+        assert observations(sessions, ids["water_level"])[1][0] == datetime(2026, 3, 1, 10, 5, tzinfo=UTC)
+        assert counter(app, "cityops_mqtt_unknown_values_total") == 1  # "rain"
+        # Refused: an unknown key, a key bound to no Thing, a key without the ingest scope, bad shapes.
+        for bad_key in ["cok_nope", unbound, reader]:
+            peer.publish(f"{prefix}cityops/v1/devices/{bad_key}/telemetry", {"values": {"salinity": 9}})
+        peer.publish(f"{prefix}cityops/v1/devices/{key}/telemetry", {"ts": True, "values": {"salinity": 9}})
+        peer.publish(f"{prefix}cityops/v1/devices/{key}/telemetry", {"values": {"salinity": [9]}})
+        peer.publish(
+            f"{prefix}cityops/v1/devices/{key}/telemetry", {"ts": epoch_ms, "values": {"salinity": 1.5}}
+        )
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="device", outcome="stored") == 2
+        )
+        assert counter(app, "cityops_mqtt_messages_total", kind="device", outcome="rejected") == 3
+        assert counter(app, "cityops_mqtt_messages_total", kind="device", outcome="invalid") == 2
+        assert count_all(sessions) == 3  # the re-sent reading is not a second row
+
+
+def test_subscribers_receive_observations_created_over_http(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    ids = station(sessions)
+    with sessions() as s:
+        _, key = create_api_key(s, name="gateway", scopes=["ingest"])
+        s.commit()
+    prefix = mqtt_settings.mqtt_topic_prefix
+    ds = ids["salinity"]
+    peer.subscribe(f"{prefix}v1.1/Datastreams({ds})/Observations")
+    peer.subscribe(f"{prefix}v1.1/Observations")
+    with running(mqtt_settings) as (app, client):
+        r = client.post(
+            f"/sta/v1.1/Datastreams({ds})/Observations",
+            json={"phenomenonTime": T, "result": 4.2},
+            headers={"X-API-Key": key},
+        )
+        assert r.status_code == 201, r.text
+        assert wait_until(lambda: len(peer.received) == 2)
+        topics = sorted(t for t, _ in peer.received)
+        assert topics == [f"{prefix}v1.1/Datastreams({ds})/Observations", f"{prefix}v1.1/Observations"]
+        entity = peer.received[0][1]
+        assert entity["@iot.id"] == r.json()["@iot.id"]
+        assert entity["result"] == 4.2
+        assert entity["phenomenonTime"] == "2026-03-01T10:00:00Z"
+        assert entity["@iot.selfLink"].endswith(f"/sta/v1.1/Observations({entity['@iot.id']})")
+        # A notification that reaches cityops (say from another node) is never ingested again.
+        peer.publish(
+            f"{prefix}v1.1/Datastreams({ds})/Observations",
+            {**entity, "phenomenonTime": "2026-03-02T00:00:00Z"},
+        )
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="echo") == 1
+        )
+        assert count_all(sessions) == 1
+        # cityops' own notifications do not come back to it (MQTT 5 "no local" subscriptions).
+        r = client.post(
+            f"/sta/v1.1/Datastreams({ds})/Observations",
+            json={"phenomenonTime": "2026-03-01T10:05:00Z", "result": 4.3},
+            headers={"X-API-Key": key},
+        )
+        assert r.status_code == 201
+        assert wait_until(lambda: len(peer.received) == 5)  # 2 + 2 notifications and the peer's own message
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="echo") == 1
+        assert wait_until(lambda: counter(app, "cityops_mqtt_published_total") == 2)
+        assert count_all(sessions) == 2
+
+
+def test_messages_published_while_cityops_is_down_are_stored_on_start(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    with running(mqtt_settings):
+        pass  # the first start creates the persistent session and its subscriptions
+    peer.publish(topic, {"phenomenonTime": T, "result": 0.5})
+    peer.publish(topic, {"phenomenonTime": "2026-03-01T10:05:00Z", "result": 0.6})
+    assert count_all(sessions) == 0
+    with running(mqtt_settings):
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 2)
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [0.5, 0.6]
+
+
+def test_mqtt_is_off_without_a_broker_url(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app):
+        assert not hasattr(app.state, "mqtt")
+
+
+def test_broker_address() -> None:
+    assert bridge_module.broker_address("mqtt://u:p%40ss@broker.local:1884") == (
+        "broker.local",
+        1884,
+        "u",
+        "p@ss",
+        False,
+    )
+    assert bridge_module.broker_address("mqtts://broker.local")[1:] == (8883, None, None, True)
+    with pytest.raises(ValueError, match="MQTT URL"):
+        bridge_module.broker_address("http://broker.local")
+
+
+def test_a_message_cityops_failed_to_store_is_delivered_again(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PUBACK goes out only after the commit: when storing fails (here: the first attempt raises, as a
+    database outage would), the message stays unacknowledged, the bridge reconnects and the broker resends."""
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    real = bridge_module.MqttBridge._store_sta
+    attempts: list[str] = []
+
+    def flaky(self: bridge_module.MqttBridge, path: str, payload: bytes) -> None:
+        attempts.append(path)
+        if len(attempts) == 1:
+            raise RuntimeError("database unavailable")
+        real(self, path, payload)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", flaky)
+    with running(mqtt_settings) as (app, _client):
+        peer.publish(topic, {"phenomenonTime": T, "result": 7.5})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+        assert len(attempts) == 2
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="error") == 1
+    assert observations(sessions, ids["salinity"]) == [(T_DT, 7.5)]
