@@ -350,3 +350,21 @@ def test_a_message_cityops_failed_to_store_is_delivered_again(
         assert len(attempts) == 2
         assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="error") == 1
     assert observations(sessions, ids["salinity"]) == [(T_DT, 7.5)]
+
+
+def test_the_bridge_reconnects_when_the_broker_drops_it(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    """A second client with cityops' id makes the broker drop cityops' connection (as a broker restart
+    does); the bridge reconnects, subscribes again and goes on storing."""
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    with running(mqtt_settings) as (app, _client):
+        intruder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=mqtt_settings.mqtt_client_id)
+        intruder.connect(MQTT_HOST, MQTT_PORT)
+        intruder.loop_start()
+        intruder.loop_stop()
+        intruder.disconnect()
+        assert wait_until(lambda: app.state.mqtt.connections >= 2 and app.state.mqtt.connected.is_set())
+        peer.publish(topic, {"phenomenonTime": T, "result": 2.5})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)

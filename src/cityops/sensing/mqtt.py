@@ -273,6 +273,7 @@ class MqttBridge:
         self.bus = bus
         self.metrics = MqttMetrics(registry)
         self.connected = asyncio.Event()
+        self.connections = 0  # successful (re)connections since start
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -345,6 +346,7 @@ class MqttBridge:
                             (f"{self.prefix}{DEVICE_TOPIC}", options),
                         ]
                     )
+                    self.connections += 1
                     self.connected.set()
                     log.info("MQTT connected", extra={"host": self.host, "client_id": self.client_id})
                     delay = 0.5
