@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from cityops.db import make_engine
 from cityops.models import metadata
 
