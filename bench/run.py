@@ -1,0 +1,646 @@
+"""The benchmark runner: ``python -m bench [--profile quick|full] [--backends sqlite,postgresql]``.
+
+Per backend: a fresh database (SQLite in a temporary data dir; PostgreSQL in a temporary database on
+127.0.0.1:5432, dropped afterwards), seeded through the store functions, then the real server in its own
+process, measured over HTTP. Prints a table, writes ``bench/results/<timestamp>.json`` and, with
+``--write-md``, the table into ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench import peer, seed
+from bench.server import ROOT, Server, env_for, upgrade
+
+console = Console(width=None if sys.stdout.isatty() else 220)
+PG_ADMIN = os.environ.get("CITYOPS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+RESULTS = ROOT / "bench" / "results"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "obs_total": 1_000_000,
+        "agg_days": 90,
+        "latest_n": 10_000,
+        "cases": 100_000,
+        "batch": 5_000,
+        "clients": 2,
+        "batches_per_client": 12,
+        "report_clients": 100,
+        "report_seconds": 10,
+        "reps": 30,
+        "filter_reps": 5,
+        "mqtt_messages": 10_000,
+    },
+    "full": {
+        "obs_total": 10_000_000,
+        "agg_days": 365,
+        "latest_n": 10_000,
+        "cases": 1_000_000,
+        "batch": 5_000,
+        "clients": 4,
+        "batches_per_client": 60,
+        "report_clients": 100,
+        "report_seconds": 60,
+        "reps": 200,
+        "filter_reps": 20,
+        "mqtt_messages": 100_000,
+    },
+}
+
+
+@dataclass
+class Row:
+    figure: str
+    backend: str
+    value: float | None
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def timed(client: httpx.Client, path: str, reps: int, **params: Any) -> tuple[list[float], Any]:
+    """Sequential GETs; latencies in ms (one warm-up request first)."""
+    r = client.get(path, params=params)
+    r.raise_for_status()
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        r = client.get(path, params=params)
+        out.append((time.perf_counter() - t0) * 1000)
+        r.raise_for_status()
+    return out, r.json()
+
+
+# --- the ingest rows, shared by our server, the store limit and the peer -------------------------
+
+
+def batches(ds_ids: list[int], per_client: int, size: int, start: datetime) -> list[list[list[Any]]]:
+    """For each client (one datastream each): ``per_client`` dataArray batches of ``size`` rows."""
+    out = []
+    for c, _ds in enumerate(ds_ids):
+        mine = []
+        for b in range(per_client):
+            t0 = start + timedelta(seconds=(b * size))
+            mine.append(
+                [
+                    [
+                        (t0 + timedelta(seconds=k)).isoformat().replace("+00:00", "Z"),
+                        20 + ((c + b + k) % 97) / 10,
+                    ]
+                    for k in range(size)
+                ]
+            )
+        out.append(mine)
+    return out
+
+
+def payload(ds: int, rows: list[list[Any]]) -> bytes:
+    body = [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}]
+    return json.dumps(body).encode()
+
+
+def post_batches(
+    url: str, bodies: list[list[bytes]], headers: dict[str, str]
+) -> tuple[int, float, list[str]]:
+    """One thread per client posting its pre-built bodies; returns (rows acknowledged, seconds, errors)."""
+    acked = [0] * len(bodies)
+    errors: list[str] = []
+
+    def client(i: int) -> None:
+        with httpx.Client(timeout=300, headers=headers) as http:
+            for body in bodies[i]:
+                r = http.post(url, content=body, headers={"content-type": "application/json"})
+                if r.status_code != 201:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                    return
+                acked[i] += sum(1 for link in r.json() if link != "error")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(acked), time.perf_counter() - t0, errors
+
+
+# --- store limit ---------------------------------------------------------------------------------
+
+
+def store_limit(url: str, pg: bool, data: list[list[list[list[Any]]]], ds_ids: list[int]) -> float:
+    """Raw bulk insert of the same rows into an un-indexed table of the same columns, one commit per batch."""
+    cols = (
+        "datastream_id int8, multi_datastream_id int8, phenomenon_time {t}, phenomenon_time_end {t}, "
+        "result_time {t}, result_number float8, result_json {j}, result_quality {j}, valid_time_start {t}, "
+        "valid_time_end {t}, quality_flags int4, parameters {j}, feature_of_interest_id int8"
+    )
+    names = [c.split()[0] for c in cols.split(", ")]
+    flat = [(ds_ids[c], rows) for c, per in enumerate(data) for rows in per]
+    if pg:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_limit")
+            conn.execute(f"CREATE TABLE bench_limit ({cols.format(t='timestamptz', j='jsonb')})")
+            conn.commit()
+            t0 = time.perf_counter()
+            for ds, rows in flat:
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY bench_limit ({', '.join(names)}) FROM STDIN") as cp,
+                ):
+                    for t, v in rows:
+                        cp.write_row((ds, None, t, None, None, v, None, None, None, None, 0, None, None))
+                conn.commit()
+            elapsed = time.perf_counter() - t0
+            conn.execute("DROP TABLE bench_limit")
+            conn.commit()
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("DROP TABLE IF EXISTS bench_limit")
+        conn.execute(f"CREATE TABLE bench_limit ({cols.format(t='TEXT', j='TEXT')})")
+        conn.commit()
+        sql = f"INSERT INTO bench_limit ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        t0 = time.perf_counter()
+        for ds, rows in flat:
+            conn.executemany(
+                sql, [(ds, None, t, None, None, v, None, None, None, None, 0, None, None) for t, v in rows]
+            )
+            conn.commit()
+        elapsed = time.perf_counter() - t0
+        conn.execute("DROP TABLE bench_limit")
+        conn.commit()
+        conn.close()
+    return sum(len(rows) for _, rows in flat) / elapsed
+
+
+# --- one backend ---------------------------------------------------------------------------------
+
+
+def create_pg_db() -> tuple[str, str]:
+    import psycopg
+
+    name = f"cityops_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def drop_pg_db(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[str, Any]) -> list[Row]:
+    from cityops.db import make_engine, make_sessionmaker
+
+    rows: list[Row] = []
+    data_dir = work / backend
+    data_dir.mkdir(parents=True)
+    pg_name = None
+    if backend == "postgresql":
+        pg_name, raw_url = create_pg_db()
+        sa_url = raw_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        limit_url = raw_url
+    else:
+        sa_url = f"sqlite:///{data_dir / 'cityops.sqlite3'}"
+        limit_url = str(data_dir / "cityops.sqlite3")
+    # One load generator stands for many citizens: lift the per-IP submission throttle (still in the path).
+    env = env_for(
+        data_dir,
+        sa_url if backend == "postgresql" else None,
+        CITYOPS_SECURITY_SUBMIT_PER_IP_PER_HOUR="100000000",
+    )
+    server: Server | None = None
+    try:
+        upgrade(env)
+        engine = make_engine(sa_url)
+        sessions = make_sessionmaker(engine)
+        notes: dict[str, Any] = {}
+        with console.status(f"[{backend}] seeding…"), sessions() as s:
+            t0 = time.perf_counter()
+            key = seed.ingest_key(s)
+            ingest_ds = seed.stations(s, prof["clients"], with_latest=False)
+            agg_ds = seed.stations(s, 1, with_latest=False)[0]
+            agg_minutes = prof["agg_days"] * 24 * 60
+            seed.minute_series(s, agg_ds, seed.YEAR_END - timedelta(days=prof["agg_days"]), agg_minutes)
+            rest = max(0, prof["obs_total"] - agg_minutes)
+            per = 500_000
+            filter_ds = seed.stations(s, max(1, -(-rest // per)), with_latest=False)
+            per_ds = rest // len(filter_ds)
+            seed.bulk_observations(s, filter_ds, seed.YEAR_START, per_ds)
+            seed.stations(s, prof["latest_n"], with_latest=True)
+            seed.cases(s, prof["cases"])
+            obs_total = agg_minutes + len(filter_ds) * per_ds
+            notes["seed_seconds"] = round(time.perf_counter() - t0, 1)
+        engine.dispose()
+        console.print(
+            f"[{backend}] seeded {obs_total:,} observations, {prof['cases']:,} cases in "
+            f"{notes['seed_seconds']} s"
+        )
+        data = batches(ingest_ds, prof["batches_per_client"], prof["batch"], data_args["start"])
+        limit = store_limit(limit_url, backend == "postgresql", data, ingest_ds)
+        server = Server(env, work / f"{backend}-server.log")
+        auth = {"authorization": "Basic " + base64.b64encode(f"bench:{key}".encode()).decode()}
+        bodies = [[payload(ingest_ds[c], b) for b in per_client] for c, per_client in enumerate(data)]
+        # warm-up: one small batch per client, earlier times
+        warm = batches(ingest_ds, 1, 100, data_args["start"] - timedelta(days=1))
+        post_batches(
+            f"{server.url}/sta/v1.1/CreateObservations",
+            [[payload(ingest_ds[c], w[0])] for c, w in enumerate(warm)],
+            auth,
+        )
+        acked, secs, errors = post_batches(f"{server.url}/sta/v1.1/CreateObservations", bodies, auth)
+        ours = acked / secs if not errors else None
+        rows.append(
+            Row(
+                "STA CreateObservations dataArray",
+                backend,
+                ours,
+                "obs/s",
+                limit,
+                "store limit",
+                (ours / limit) if ours else None,
+                "≥ 100,000 obs/s and ≥ 25% of limit",
+                bool(ours and ours >= 100_000 and ours / limit >= 0.25),
+                f"{prof['clients']} clients × {prof['batches_per_client']} batches of {prof['batch']}"
+                + (f"; errors: {errors[:1]}" if errors else ""),
+            )
+        )
+        rows.append(
+            Row(
+                "store limit (raw bulk insert)",
+                backend,
+                limit,
+                "obs/s",
+                note="SQLite executemany, un-indexed table" if backend == "sqlite" else "COPY, un-indexed",
+            )
+        )
+        data_args.setdefault("ours", {})[backend] = ours
+        with httpx.Client(base_url=server.url, timeout=300) as http:
+            lat, body = timed(http, "/api/v1/sensing/latest", prof["reps"])
+            n = body["count"]
+            rows.append(
+                Row(
+                    f"latest value of {n:,} datastreams p50",
+                    backend,
+                    pct(lat, 0.5),
+                    "ms",
+                    target="< 20 ms",
+                    met=pct(lat, 0.5) < 20,
+                )
+            )
+            rows.append(Row(f"latest value of {n:,} datastreams p99", backend, pct(lat, 0.99), "ms"))
+            end = seed.YEAR_END
+            lat, body = timed(
+                http,
+                f"/api/v1/sensing/datastreams/{agg_ds}/aggregate",
+                prof["reps"],
+                **{
+                    "from": (end - timedelta(days=prof["agg_days"])).isoformat(),
+                    "to": end.isoformat(),
+                    "interval": "hour",
+                },
+            )
+            label = f"{prof['agg_days']}-day hourly aggregate (1-min data, {len(body['buckets'])} buckets)"
+            rows.append(
+                Row(label + " p50", backend, pct(lat, 0.5), "ms", target="< 50 ms", met=pct(lat, 0.5) < 50)
+            )
+            rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
+            f_from = seed.YEAR_START + timedelta(days=30)
+            flt = (
+                f"result gt 30 and phenomenonTime ge {f_from.isoformat().replace('+00:00', 'Z')} and "
+                f"phenomenonTime lt {(f_from + timedelta(days=60)).isoformat().replace('+00:00', 'Z')}"
+            )
+            lat, body = timed(
+                http,
+                "/sta/v1.1/Observations",
+                prof["filter_reps"],
+                **{"$filter": flt, "$count": "true", "$top": "100"},
+            )
+            label = f"$filter result+time, $count over {obs_total:,} obs (count={body.get('@iot.count')})"
+            rows.append(Row(label + " p50", backend, pct(lat, 0.5), "ms"))
+            rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
+            bbox = "106.30,11.25,106.40,11.35"
+            lat, body = timed(http, "/api/v1/reports/public.geojson", prof["reps"], bbox=bbox, zoom=16)
+            rows.append(
+                Row(
+                    f"map viewport, points ({len(body['features'])} of {prof['cases']:,} cases) p50",
+                    backend,
+                    pct(lat, 0.5),
+                    "ms",
+                    note=f"bbox {bbox}, zoom 16; p99 {pct(lat, 0.99):.1f}",
+                )
+            )
+            lat, body = timed(
+                http,
+                "/api/v1/reports/public.geojson",
+                max(5, prof["reps"] // 3),
+                bbox="105.8,10.4,106.8,11.8",
+                zoom=9,
+            )
+            rows.append(
+                Row(
+                    f"map viewport, whole province clustered ({prof['cases']:,} cases) p50",
+                    backend,
+                    pct(lat, 0.5),
+                    "ms",
+                    note=f"zoom 9; p99 {pct(lat, 0.99):.1f}",
+                )
+            )
+            lat, _ = timed(http, "/api/v1/ioc/summary", max(5, prof["reps"] // 3))
+            rows.append(
+                Row(
+                    f"IOC summary ({prof['cases']:,} cases, {obs_total:,} obs) p50",
+                    backend,
+                    pct(lat, 0.5),
+                    "ms",
+                    target="< 200 ms",
+                    met=pct(lat, 0.5) < 200,
+                    note=f"p99 {pct(lat, 0.99):.1f}",
+                )
+            )
+            cats = http.get("/api/v1/reports/categories").json()
+            category = next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"]))
+        rows.extend(report_load(server.url, prof, backend, category))
+        rows.extend(mqtt_figure(env, server, prof, backend, sa_url, data_args))
+        rss = server.peak_rss_mb()
+        rows.append(
+            Row("peak RSS of the server process", backend, rss, "MB", note="VmHWM over the whole run")
+        )
+    finally:
+        if server is not None:
+            server.stop()
+        if pg_name:
+            drop_pg_db(pg_name)
+    return rows
+
+
+def report_load(url: str, prof: dict[str, Any], backend: str, category: str) -> list[Row]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        str(prof["report_clients"]),
+        str(prof["report_seconds"]),
+        category,
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    lat = [x * 1000 for x in out["latencies"]]
+    rate = out["ok"] / out["elapsed"]
+    err = f"; errors {out['errors']}" if out["errors"] else ""
+    c = prof["report_clients"]
+    return [
+        Row(
+            f"report submission, {c} clients",
+            backend,
+            rate,
+            "reports/s",
+            target="≥ 1,000/s",
+            met=rate >= 1000,
+            note=f"{out['ok']} in {out['elapsed']:.1f} s{err}",
+        ),
+        Row(f"report submission, {c} clients p50", backend, pct(lat, 0.5), "ms"),
+        Row(
+            f"report submission, {c} clients p99",
+            backend,
+            pct(lat, 0.99),
+            "ms",
+            target="< 100 ms",
+            met=pct(lat, 0.99) < 100,
+        ),
+    ]
+
+
+def mqtt_figure(
+    env: dict[str, str],
+    server: Server,
+    prof: dict[str, Any],
+    backend: str,
+    sa_url: str,
+    data_args: dict[str, Any],
+) -> list[Row]:
+    from bench import mqtt_bench
+
+    reason = mqtt_bench.unavailable()
+    if reason:
+        return [
+            Row(
+                "MQTT QoS 1, one observation per message",
+                backend,
+                None,
+                "msg/s",
+                target="≥ 30,000 msg/s",
+                note=f"not measured: {reason}",
+            )
+        ]
+    return [mqtt_bench.measure(env, server, prof, backend, sa_url, Row)]
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "—"
+    if unit in ("ms",):
+        return f"{v:,.1f}"
+    if unit in ("MB",):
+        return f"{v:,.0f}"
+    if abs(v) < 10:
+        return f"{v:.2f}"
+    return f"{v:,.0f}"
+
+
+def render(rows: list[Row]) -> Table:
+    t = Table(title="cityops benchmarks")
+    for col in ("figure", "backend", "value", "unit", "baseline", "ratio", "target", "met?", "note"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        met = "—" if r.met is None else ("[green]yes[/green]" if r.met else "[red]no[/red]")
+        base = f"{fmt(r.baseline)} ({r.baseline_name})" if r.baseline is not None else ""
+        ratio = f"{r.ratio:.2f}×" if r.ratio is not None else ""
+        t.add_row(r.figure, r.backend, fmt(r.value, r.unit), r.unit, base, ratio, r.target, met, r.note)
+    return t
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| figure | backend | value | unit | baseline | ratio | target | met? | note |",
+        "|---|---|---:|---|---|---:|---|---|---|",
+    ]
+    for r in rows:
+        met = "—" if r.met is None else ("yes" if r.met else "**no**")
+        base = f"{fmt(r.baseline)} ({r.baseline_name})" if r.baseline is not None else ""
+        ratio = f"{r.ratio:.2f}×" if r.ratio is not None else ""
+        note = r.note.replace("|", "\\|")
+        lines.append(
+            f"| {r.figure.replace('|', '/')} | {r.backend} | {fmt(r.value, r.unit)} | {r.unit} | {base} "
+            f"| {ratio} | {r.target} | {met} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    try:
+        pg = subprocess.run(
+            ["psql", PG_ADMIN, "-Atc", "show server_version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pg = "?"
+    import sqlite3
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(int(mem) / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": pg,
+        "kernel": platform.release(),
+        "load_avg_at_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--write-md", action="store_true", help="put the table into BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    prof = PROFILES[args.profile]
+    started = datetime.now(UTC)
+    info = machine()
+    console.print(f"profile {args.profile}: {prof}")
+    console.print(f"machine: {info} (shared with other work: figures are indicative)")
+    rows: list[Row] = []
+    data_args: dict[str, Any] = {"start": datetime(2026, 11, 2, tzinfo=UTC)}
+    work = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
+    try:
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            t0 = time.perf_counter()
+            try:
+                rows.extend(run_backend(backend, prof, work, data_args))
+            except Exception as exc:
+                console.print_exception()
+                rows.append(Row("backend run", backend, None, "", note=f"failed: {exc!r}"[:300]))
+            console.print(f"[{backend}] done in {time.perf_counter() - t0:.0f} s")
+        if not args.no_peer:
+            rate, why = peer.measure(work, prof, data_args["start"], batches, payload, post_batches)
+            ours = data_args.get("ours", {})
+            rows.append(
+                Row(
+                    "peer: django-ogc-sensorthings CreateObservations",
+                    "peer (SQLite)",
+                    rate,
+                    "obs/s",
+                    note=why,
+                )
+            )
+            for backend, v in ours.items():
+                rows.append(
+                    Row(
+                        "STA dataArray ingest vs peer",
+                        backend,
+                        v,
+                        "obs/s",
+                        rate,
+                        "peer",
+                        (v / rate) if (v and rate) else None,
+                        "≥ 20× peer",
+                        bool(v and rate and v / rate >= 20) if rate else None,
+                        "" if rate else f"peer not measured: {why}",
+                    )
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    console.print(render(rows))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    result = {
+        "started": started.isoformat(),
+        "profile": args.profile,
+        "settings": prof,
+        "machine": info,
+        "seconds": (datetime.now(UTC) - started).total_seconds(),
+        "rows": [asdict(r) for r in rows],
+    }
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps(result, indent=1, default=str))
+    console.print(f"wrote {path.relative_to(ROOT)}")
+    if args.write_md:
+        write_md(result, markdown(rows))
+
+
+def write_md(result: dict[str, Any], table: str) -> None:
+    md = ROOT / "BENCHMARKS.md"
+    begin, end = "<!-- bench:table:begin -->", "<!-- bench:table:end -->"
+    m = result["machine"]
+    block = (
+        f"{begin}\n\nProfile **{result['profile']}**, run {result['started'][:19]} UTC, "
+        f"{result['seconds']:.0f} s. Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
+        f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql']}, load average at start "
+        f"{', '.join(f'{x:.1f}' for x in m['load_avg_at_start'])}. **The machine was shared with other "
+        "work during this run; treat the figures as indicative.**\n\n" + table + f"\n\n{end}"
+    )
+    text = md.read_text() if md.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
+    if begin in text and end in text:
+        text = text.split(begin)[0] + block + text.split(end, 1)[1]
+    else:
+        text += "\n" + block + "\n"
+    md.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
