@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
+    "cityops.backup.plugin",
     "cityops.web.plugin",
     "cityops.sectors.environment.plugin",
     "cityops.demo.plugin",
