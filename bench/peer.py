@@ -1,11 +1,71 @@
-"""The peer: django-ogc-sensorthings in its own venv (bench/.venv-peer), fed the same dataArray batches."""
+"""The peer: django-ogc-sensorthings in its own venv (``bench/.venv-peer``), fed the same dataArray batches.
+
+The venv is made by ``make bench`` (``pip install django-ogc-sensorthings uvicorn``). The peer runs its
+Django ORM backend on its own SQLite file (WAL, synchronous=NORMAL like ours), served by uvicorn.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from bench.server import free_port
+
+HERE = Path(__file__).resolve().parent
+VENV_PY = HERE / ".venv-peer" / "bin" / "python"
+
+
+def _setup(api: str) -> list[str]:
+    """One Thing/Sensor/ObservedProperty and ``n`` Datastreams; returns the Datastream ids."""
+    with httpx.Client(timeout=30) as http:
+
+        def create(path: str, body: dict[str, Any]) -> str:
+            r = http.post(f"{api}/{path}", json=body)
+            if r.status_code != 201:
+                raise RuntimeError(f"peer refused POST {path}: {r.status_code} {r.text[:300]}")
+            return r.headers["location"].split("('", 1)[1].rstrip("')")
+
+        thing = create(
+            "Things",
+            {
+                "name": "bench station",
+                "description": "bench",
+                "Locations": [
+                    {
+                        "name": "bench",
+                        "description": "bench",
+                        "encodingType": "application/geo+json",
+                        "location": {"type": "Point", "coordinates": [106.1, 11.1]},
+                    }
+                ],
+            },
+        )
+        sensor = create(
+            "Sensors", {"name": "s", "description": "d", "encodingType": "text/html", "metadata": "m"}
+        )
+        prop = create("ObservedProperties", {"name": "Temperature", "definition": "x", "description": "d"})
+        return [
+            create(
+                "Datastreams",
+                {
+                    "name": f"bench {i}",
+                    "description": "bench",
+                    "unitOfMeasurement": {"name": "degree Celsius", "symbol": "°C", "definition": "ucum:Cel"},
+                    "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+                    "Thing": {"@iot.id": thing},
+                    "Sensor": {"@iot.id": sensor},
+                    "ObservedProperty": {"@iot.id": prop},
+                },
+            )
+            for i in range(8)
+        ]
 
 
 def measure(
@@ -13,7 +73,78 @@ def measure(
     prof: dict[str, Any],
     start: datetime,
     batches: Callable[..., Any],
-    payload: Callable[..., Any],
-    post: Callable[..., Any],
+    payload: Callable[..., bytes],
+    post: Callable[..., tuple[int, float, list[str]]],
 ) -> tuple[float | None, str]:
-    return None, "not measured: not implemented yet"
+    """obs/s acknowledged by the peer, and a note (the reason when it could not be measured)."""
+    if not VENV_PY.exists():
+        return None, "not measured: bench/.venv-peer missing (run `make bench`, which creates it)"
+    check = subprocess.run(
+        [str(VENV_PY), "-c", "import sensorthings, django, uvicorn"], capture_output=True, text=True
+    )
+    if check.returncode:
+        return None, f"not measured: peer venv incomplete: {check.stderr.strip().splitlines()[-1][:200]}"
+    data_dir = work / "peer"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CITYOPS_", "VIRTUAL_ENV"))},
+        "PEER_DATA_DIR": str(data_dir),
+        "PEER_URL": url,
+        "DJANGO_SETTINGS_MODULE": "peer_project.settings",
+    }
+    mig = subprocess.run(
+        [str(VENV_PY), "-m", "django", "migrate", "-v", "0"],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if mig.returncode:
+        return None, f"not measured: peer migrate failed: {mig.stderr.strip()[-200:]}"
+    log = (work / "peer-server.log").open("w")
+    proc = subprocess.Popen(
+        [str(VENV_PY), "-m", "uvicorn", "peer_project.asgi:application", "--port", str(port), "--log-level",
+         "warning"],
+        cwd=HERE,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        api = f"{url}/sensorthings/v1.1"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{api}/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return None, "not measured: peer server did not start (see its log)"
+            time.sleep(0.2)
+        ds = _setup(api)[: prof["clients"]]
+        warm = batches(ds, 1, 100, start.replace(year=start.year - 1))
+        post(f"{api}/CreateObservations", [[payload(ds[c], w[0])] for c, w in enumerate(warm)], {})
+        per = prof["peer_batches_per_client"]
+        data = batches(ds, per, prof["batch"], start)
+        bodies = [[payload(ds[c], b) for b in mine] for c, mine in enumerate(data)]
+        acked, secs, errors = post(f"{api}/CreateObservations", bodies, {})
+        if errors:
+            return None, f"not measured: peer answered {errors[0][:200]}"
+        if not acked:
+            return None, "not measured: the peer acknowledged no rows"
+        note = (
+            f"django-ogc-sensorthings, Django ORM on SQLite (WAL), uvicorn 1 worker; "
+            f"{prof['clients']} clients × {per} batches of {prof['batch']}"
+        )
+        return acked / secs, note
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

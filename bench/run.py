@@ -43,6 +43,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "batch": 5_000,
         "clients": 2,
         "batches_per_client": 12,
+        "peer_batches_per_client": 4,
         "report_clients": 100,
         "report_seconds": 10,
         "reps": 30,
@@ -57,6 +58,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "batch": 5_000,
         "clients": 4,
         "batches_per_client": 60,
+        "peer_batches_per_client": 10,
         "report_clients": 100,
         "report_seconds": 60,
         "reps": 200,
@@ -103,7 +105,7 @@ def timed(client: httpx.Client, path: str, reps: int, **params: Any) -> tuple[li
 # --- the ingest rows, shared by our server, the store limit and the peer -------------------------
 
 
-def batches(ds_ids: list[int], per_client: int, size: int, start: datetime) -> list[list[list[Any]]]:
+def batches(ds_ids: list[Any], per_client: int, size: int, start: datetime) -> list[list[list[Any]]]:
     """For each client (one datastream each): ``per_client`` dataArray batches of ``size`` rows."""
     out = []
     for c, _ds in enumerate(ds_ids):
@@ -123,7 +125,7 @@ def batches(ds_ids: list[int], per_client: int, size: int, start: datetime) -> l
     return out
 
 
-def payload(ds: int, rows: list[list[Any]]) -> bytes:
+def payload(ds: int | str, rows: list[list[Any]]) -> bytes:
     body = [{"Datastream": {"@iot.id": ds}, "components": ["phenomenonTime", "result"], "dataArray": rows}]
     return json.dumps(body).encode()
 
@@ -136,6 +138,12 @@ def post_batches(
     errors: list[str] = []
 
     def client(i: int) -> None:
+        try:
+            send(i)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    def send(i: int) -> None:
         with httpx.Client(timeout=300, headers=headers) as http:
             for body in bodies[i]:
                 r = http.post(url, content=body, headers={"content-type": "application/json"})

@@ -1,0 +1,33 @@
+"""Django settings of the peer: SQLite (or ``PEER_DATABASE_URL`` unset), no auth, data array extension on."""
+
+import os
+from pathlib import Path
+from uuid import UUID
+
+BASE_DIR = Path(os.environ.get("PEER_DATA_DIR", "."))
+SECRET_KEY = "bench-only-not-secret"  # noqa: S105 - a throwaway local benchmark server
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "sensorthings.versions.v1_1",
+    "sensorthings.versions.v1_1.backends.django",
+    "sensorthings.versions.v1_1.extensions.dataarray",
+]
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "peer_project.urls"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(BASE_DIR / "peer.sqlite3"),
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+    }
+}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+SENSORTHINGS_V1_1_SERVICE_URL = os.environ.get("PEER_URL", "http://127.0.0.1:8001") + "/sensorthings"
+SENSORTHINGS_V1_1_BACKEND_ADAPTER = "sensorthings.versions.v1_1.backends.django.adapter.DjangoBackendAdapter"
+SENSORTHINGS_V1_1_ID_TYPE = UUID
+SENSORTHINGS_V1_1_ID_DELIMITER = "'"
