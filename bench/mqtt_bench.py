@@ -1,15 +1,115 @@
-"""MQTT ingest through Mosquitto: one observation per message, QoS 1, messages/s stored."""
+"""MQTT ingest through Mosquitto (127.0.0.1:1883): one observation per message, QoS 1, messages/s stored.
+
+The server is restarted with MQTT on (its own client id and topic prefix, so other users of the shared broker
+are not disturbed); a paho publisher in this process sends N messages as fast as the broker takes them, and
+the figure is N divided by the time from the first publish until the N-th row is in the database.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, select
+
+HOST, PORT = "127.0.0.1", int(os.environ.get("CITYOPS_BENCH_MQTT_PORT", "1883"))
+TARGET = "≥ 30,000 msg/s"
 
 
 def unavailable() -> str | None:
-    return "MQTT ingest not landed yet"
+    try:
+        import cityops.sensing.mqtt  # noqa: F401
+    except ImportError:
+        return "MQTT ingest (cityops.sensing.mqtt) not present"
+    try:
+        with socket.create_connection((HOST, PORT), timeout=1):
+            pass
+    except OSError:
+        return f"no MQTT broker at {HOST}:{PORT}"
+    return None
 
 
 def measure(
-    env: dict[str, str], server: Any, prof: dict[str, Any], backend: str, sa_url: str, row: Any
-) -> Any:
-    raise NotImplementedError
+    env: dict[str, str],
+    server_cls: Any,
+    work: Path,
+    prof: dict[str, Any],
+    backend: str,
+    sa_url: str,
+    ds_id: int,
+    row: Any,
+) -> tuple[Any, float | None]:
+    """Returns (the Row, the MQTT server's peak RSS in MB)."""
+    import paho.mqtt.client as mqtt
+
+    from cityops.db import make_engine, make_sessionmaker
+    from cityops.sensing.models import Observation
+
+    prefix = f"bench{os.getpid()}{backend}/"
+    env = {
+        **env,
+        "CITYOPS_MQTT_URL": f"mqtt://{HOST}:{PORT}",
+        "CITYOPS_MQTT_CLIENT_ID": f"cityops-bench-{os.getpid()}-{backend}",
+        "CITYOPS_MQTT_TOPIC_PREFIX": prefix,
+    }
+    n = prof["mqtt_messages"]
+    engine = make_engine(sa_url)
+    sessions = make_sessionmaker(engine)
+
+    def stored() -> int:
+        with sessions() as s:
+            return int(s.scalar(select(func.count()).where(Observation.datastream_id == ds_id)) or 0)
+
+    server = server_cls(env, work / f"{backend}-mqtt-server.log")
+    try:
+        time.sleep(2)  # the bridge connects and subscribes after startup
+        before = stored()
+        start = datetime(2026, 11, 10, tzinfo=UTC)
+        topic = f"{prefix}v1.1/Datastreams({ds_id})/Observations"
+        bodies = [
+            json.dumps(
+                {"phenomenonTime": (start + timedelta(seconds=k)).isoformat(), "result": 20 + (k % 50) / 10}
+            ).encode()
+            for k in range(n)
+        ]
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        acked = threading.Semaphore(0)
+        client.on_publish = lambda *_a: acked.release()
+        client.connect(HOST, PORT)
+        client.loop_start()
+        t0 = time.perf_counter()
+        for b in bodies:
+            client.publish(topic, b, qos=1)
+        for _ in range(n):
+            acked.acquire(timeout=60)
+        published = time.perf_counter() - t0
+        deadline = time.perf_counter() + prof["mqtt_wait_seconds"]
+        done = 0
+        while time.perf_counter() < deadline:
+            done = stored() - before
+            if done >= n:
+                break
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - t0
+        client.loop_stop()
+        client.disconnect()
+        rate = done / elapsed
+        note = f"{done:,} of {n:,} stored in {elapsed:.1f} s (published in {published:.1f} s)"
+        if done < n:
+            note += f"; stopped waiting after {prof['mqtt_wait_seconds']} s"
+        return (
+            row("MQTT QoS 1, one observation per message", backend, rate, "msg/s", target=TARGET,
+                met=rate >= 30_000, note=note),
+            server.peak_rss_mb(),
+        )  # fmt: skip
+    finally:
+        server.stop()
+        engine.dispose()
