@@ -57,3 +57,19 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache
+
+## make bench: quick benchmark profile (< 5 min on 2 cores): table, bench/results/<time>.json, BENCHMARKS.md
+## make bench-full: the long profile (10^7 observations, 10^6 cases); not part of `make test`
+PEER_VENV := bench/.venv-peer
+$(PEER_VENV)/.installed:
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q django-ogc-sensorthings uvicorn
+	touch $@
+
+bench: $(STAMP) $(PEER_VENV)/.installed
+	$(BIN)/python -m pip install -q py-spy
+	$(BIN)/python -m bench --profile quick --write-md
+
+bench-full: $(STAMP) $(PEER_VENV)/.installed
+	$(BIN)/python -m pip install -q py-spy
+	$(BIN)/python -m bench --profile full

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from rich.table import Table
 
 from bench import peer, seed
 from bench.server import ROOT, Server, env_for, upgrade
+from bench.spy import Spy
 
 console = Console(width=None if sys.stdout.isatty() else 220)
 PG_ADMIN = os.environ.get("CITYOPS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -91,12 +93,15 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def timed(client: httpx.Client, path: str, reps: int, **params: Any) -> tuple[list[float], Any]:
-    """Sequential GETs; latencies in ms (one warm-up request first)."""
+def timed(
+    client: httpx.Client, path: str, reps: int, budget_s: float = 8.0, **params: Any
+) -> tuple[list[float], Any]:
+    """Sequential GETs (one warm-up first); latencies in ms. Stops after ``budget_s`` once 5 are done."""
     r = client.get(path, params=params)
     r.raise_for_status()
-    out = []
-    for _ in range(reps):
+    out: list[float] = []
+    stop = time.perf_counter() + budget_s
+    while len(out) < reps and (len(out) < 5 or time.perf_counter() < stop):
         t0 = time.perf_counter()
         r = client.get(path, params=params)
         out.append((time.perf_counter() - t0) * 1000)
@@ -238,7 +243,9 @@ def drop_pg_db(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[str, Any]) -> list[Row]:
+def run_backend(
+    backend: str, prof: dict[str, Any], work: Path, data_args: dict[str, Any], spy: Spy | None
+) -> list[Row]:
     from cityops.db import make_engine, make_sessionmaker
 
     rows: list[Row] = []
@@ -288,6 +295,11 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
         data = batches(ingest_ds, prof["batches_per_client"], prof["batch"], data_args["start"])
         limit = store_limit(limit_url, backend == "postgresql", data, ingest_ds)
         server = Server(env, work / f"{backend}-server.log")
+        pid = server.proc.pid
+
+        def sampled(name: str) -> contextlib.AbstractContextManager[None]:
+            return spy.record(pid, f"{backend}-{name}") if spy else contextlib.nullcontext()
+
         auth = {"authorization": "Basic " + base64.b64encode(f"bench:{key}".encode()).decode()}
         bodies = [[payload(ingest_ds[c], b) for b in per_client] for c, per_client in enumerate(data)]
         # warm-up: one small batch per client, earlier times
@@ -297,7 +309,8 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
             [[payload(ingest_ds[c], w[0])] for c, w in enumerate(warm)],
             auth,
         )
-        acked, secs, errors = post_batches(f"{server.url}/sta/v1.1/CreateObservations", bodies, auth)
+        with sampled("ingest"):
+            acked, secs, errors = post_batches(f"{server.url}/sta/v1.1/CreateObservations", bodies, auth)
         ours = acked / secs if not errors else None
         rows.append(
             Row(
@@ -325,7 +338,8 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
         )
         data_args.setdefault("ours", {})[backend] = ours
         with httpx.Client(base_url=server.url, timeout=300) as http:
-            lat, body = timed(http, "/api/v1/sensing/latest", prof["reps"])
+            with sampled("latest"):
+                lat, body = timed(http, "/api/v1/sensing/latest", prof["reps"])
             n = body["count"]
             rows.append(
                 Row(
@@ -379,13 +393,14 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
                     note=f"bbox {bbox}, zoom 16; p99 {pct(lat, 0.99):.1f}",
                 )
             )
-            lat, body = timed(
-                http,
-                "/api/v1/reports/public.geojson",
-                max(5, prof["reps"] // 3),
-                bbox="105.8,10.4,106.8,11.8",
-                zoom=9,
-            )
+            with sampled("map-clustered"):
+                lat, body = timed(
+                    http,
+                    "/api/v1/reports/public.geojson",
+                    max(5, prof["reps"] // 3),
+                    bbox="105.8,10.4,106.8,11.8",
+                    zoom=9,
+                )
             rows.append(
                 Row(
                     f"map viewport, whole province clustered ({prof['cases']:,} cases) p50",
@@ -395,7 +410,8 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
                     note=f"zoom 9; p99 {pct(lat, 0.99):.1f}",
                 )
             )
-            lat, _ = timed(http, "/api/v1/ioc/summary", max(5, prof["reps"] // 3))
+            with sampled("ioc-summary"):
+                lat, _ = timed(http, "/api/v1/ioc/summary", max(5, prof["reps"] // 3))
             rows.append(
                 Row(
                     f"IOC summary ({prof['cases']:,} cases, {obs_total:,} obs) p50",
@@ -409,7 +425,8 @@ def run_backend(backend: str, prof: dict[str, Any], work: Path, data_args: dict[
             )
             cats = http.get("/api/v1/reports/categories").json()
             category = next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"]))
-        rows.extend(report_load(server.url, prof, backend, category))
+        with sampled("reports"):
+            rows.extend(report_load(server.url, prof, backend, category))
         rss = server.peak_rss_mb()
         server.stop()
         server = None
@@ -567,6 +584,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--write-md", action="store_true", help="put the table into BENCHMARKS.md")
+    ap.add_argument(
+        "--spy", action="store_true", help="sample the server with py-spy during the main figures"
+    )
     args = ap.parse_args(argv)
     prof = PROFILES[args.profile]
     started = datetime.now(UTC)
@@ -576,11 +596,13 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[Row] = []
     data_args: dict[str, Any] = {"start": datetime(2026, 11, 2, tzinfo=UTC)}
     work = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    spy = Spy(RESULTS / f"{stamp}-profiles") if args.spy else None
     try:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             t0 = time.perf_counter()
             try:
-                rows.extend(run_backend(backend, prof, work, data_args))
+                rows.extend(run_backend(backend, prof, work, data_args, spy))
             except Exception as exc:
                 console.print_exception()
                 rows.append(Row("backend run", backend, None, "", note=f"failed: {exc!r}"[:300]))
@@ -616,7 +638,9 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(work, ignore_errors=True)
     console.print(render(rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    if spy:
+        for name, text in spy.summaries.items():
+            console.print(f"[bold]profile {name}[/bold]\n{text}")
     result = {
         "started": started.isoformat(),
         "profile": args.profile,
