@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
     "cityops.backup.plugin",
+    "cityops.privacy.plugin",
     "cityops.web.plugin",
     "cityops.sectors.environment.plugin",
     "cityops.demo.plugin",

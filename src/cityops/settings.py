@@ -213,6 +213,19 @@ class Settings(BaseSettings):
     otp_max_per_hour: int = Field(
         5, ge=1, description="One-time codes sent to one phone number per hour at most."
     )
+    # Personal data (cityops.privacy).
+    privacy_retention_days: int = Field(
+        730,
+        ge=1,
+        description="Days after a case is closed, rejected or resolved before the retention sweep removes "
+        "its reporters' names, phone numbers, e-mail addresses and account links, and its exact address "
+        "(the case itself stays, anonymous).",
+    )
+    privacy_sweep_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How often the server runs the retention sweep (`cityops privacy sweep`), in hours.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

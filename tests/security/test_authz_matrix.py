@@ -416,6 +416,12 @@ row("DELETE", "/api/v1/reports/mine/personal-data", USERS)(
     lambda c: Req("DELETE", "/api/v1/reports/mine/personal-data")
 )
 
+row("GET", "/api/v1/privacy/export", USERS)(lambda c: Req("GET", "/api/v1/privacy/export"))
+# the very last row: citizens close their own accounts (staff accounts are closed by an admin)
+row("DELETE", "/api/v1/privacy/account", {"citizen", "other_citizen"})(
+    lambda c: Req("DELETE", "/api/v1/privacy/account")
+)
+
 # streams never end, so the matrix cannot wait for them; their payloads are covered by the privacy sweep
 NOT_REQUESTED = {("GET", "/api/v1/live"): "an endless text/event-stream, public by design"}
 

@@ -1,0 +1,29 @@
+"""``cityops privacy …``: the retention sweep."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from cityops.cli import DataDirOpt, settings_from_cli
+
+privacy_cli = typer.Typer(help="Personal data: retention.", no_args_is_help=True)
+
+
+@privacy_cli.command("sweep")
+def sweep(data_dir: DataDirOpt = None) -> None:
+    """Remove personal fields of cases finished more than `privacy_retention_days` ago."""
+    from cityops.db import make_engine, make_sessionmaker, session_scope
+    from cityops.privacy.service import retention_sweep
+
+    settings = settings_from_cli(data_dir)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            stats = retention_sweep(session, settings)
+    finally:
+        engine.dispose()
+    Console(stderr=True, highlight=False).print(
+        f"Retention sweep: {stats.reporters} reporter records and {stats.addresses} addresses cleared "
+        f"(cases finished over {settings.privacy_retention_days} days ago)."
+    )
