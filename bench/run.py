@@ -50,8 +50,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "report_seconds": 10,
         "reps": 30,
         "filter_reps": 5,
-        "mqtt_messages": 3_000,
-        "mqtt_wait_seconds": 30,
+        "mqtt_messages": 2_000,
+        "mqtt_wait_seconds": 20,
     },
     "full": {
         "obs_total": 10_000_000,

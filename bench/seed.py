@@ -174,10 +174,10 @@ def ingest_key(session: Session) -> str:
 def bulk_observations(session: Session, ds_ids: list[int], start: datetime, per_ds: int) -> int:
     """Raw observations (no roll-ups) for the query figures: executemany on SQLite, COPY on PostgreSQL."""
     rng = random.Random(len(ds_ids))
-    raw = session.connection().connection.driver_connection
     pg = session.get_bind().dialect.name == "postgresql"
     total = 0
     for ds in ds_ids:
+        raw: Any = session.connection().connection.driver_connection  # this transaction's connection
         rows = [(ds, start + timedelta(minutes=k), round(rng.uniform(5, 45), 2), 0) for k in range(per_ds)]
         cols = "datastream_id, phenomenon_time, result_number, quality_flags"
         if pg:
