@@ -7,6 +7,7 @@ the figure is N divided by the time from the first publish until the N-th row is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -44,6 +45,7 @@ def measure(
     sa_url: str,
     ds_id: int,
     row: Any,
+    spy: Any = None,
 ) -> tuple[Any, float | None]:
     """Returns (the Row, the MQTT server's peak RSS in MB)."""
     import paho.mqtt.client as mqtt
@@ -85,6 +87,8 @@ def measure(
         client.on_publish = lambda *_a: acked.release()
         client.connect(HOST, PORT)
         client.loop_start()
+        sampling = spy.record(server.proc.pid, f"{backend}-mqtt") if spy else contextlib.nullcontext()
+        sampling.__enter__()
         t0 = time.perf_counter()
         for b in bodies:
             client.publish(topic, b, qos=1)
@@ -99,6 +103,7 @@ def measure(
                 break
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
+        sampling.__exit__(None, None, None)
         client.loop_stop()
         client.disconnect()
         rate = done / elapsed

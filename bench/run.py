@@ -94,7 +94,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def timed(
-    client: httpx.Client, path: str, reps: int, budget_s: float = 8.0, **params: Any
+    client: httpx.Client, path: str, reps: int, budget_s: float = 6.0, **params: Any
 ) -> tuple[list[float], Any]:
     """Sequential GETs (one warm-up first); latencies in ms. Stops after ``budget_s`` once 5 are done."""
     r = client.get(path, params=params)
@@ -430,7 +430,7 @@ def run_backend(
         rss = server.peak_rss_mb()
         server.stop()
         server = None
-        mqtt_row, mqtt_rss = mqtt_figure(env, work, prof, backend, sa_url, mqtt_ds)
+        mqtt_row, mqtt_rss = mqtt_figure(env, work, prof, backend, sa_url, mqtt_ds, spy)
         rows.append(mqtt_row)
         note = "VmHWM over all HTTP figures" + (f"; {mqtt_rss:.0f} MB in the MQTT run" if mqtt_rss else "")
         rows.append(Row("peak RSS of the server process", backend, rss, "MB", note=note))
@@ -481,7 +481,13 @@ def report_load(url: str, prof: dict[str, Any], backend: str, category: str) -> 
 
 
 def mqtt_figure(
-    env: dict[str, str], work: Path, prof: dict[str, Any], backend: str, sa_url: str, ds_id: int
+    env: dict[str, str],
+    work: Path,
+    prof: dict[str, Any],
+    backend: str,
+    sa_url: str,
+    ds_id: int,
+    spy: Spy | None,
 ) -> tuple[Row, float | None]:
     from bench import mqtt_bench
 
@@ -492,7 +498,7 @@ def mqtt_figure(
         return row, None
     try:
         result: tuple[Row, float | None] = mqtt_bench.measure(
-            env, Server, work, prof, backend, sa_url, ds_id, Row
+            env, Server, work, prof, backend, sa_url, ds_id, Row, spy
         )
     except Exception as exc:
         console.print_exception()

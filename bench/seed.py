@@ -126,7 +126,8 @@ def cases(session: Session, n: int) -> list[str]:
     session.commit()
     codes = list(session.scalars(select(Category.code).where(Category.active.is_(True))))
     rng = random.Random(n)
-    states = ["submitted", "acknowledged", "in_progress", "resolved", "closed"]
+    # a province's backlog: most cases are done, about 15% open
+    states = ["submitted", "acknowledged", "in_progress"] + ["resolved"] * 5 + ["closed"] * 12
     now = datetime.now(UTC)
     first = (session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0) + 1
     rows = []
