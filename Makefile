@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend
+.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend test-crash
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -q -p no:cacheprovider
+
+## make test-crash: the crash-safety test with many SIGKILL rounds (CRASH_ROUNDS, default 25); `make test` runs 3
+CRASH_ROUNDS ?= 25
+test-crash: $(STAMP)
+	CITYOPS_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BIN)/pytest -q -p no:cacheprovider -s tests/reliability/test_crash.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cityops.docsgen
