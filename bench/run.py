@@ -572,7 +572,13 @@ def machine() -> dict[str, Any]:
         pg = "?"
     import sqlite3
 
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--short", "--", "src"], cwd=ROOT, capture_output=True, text=True
+    )
     return {
+        "git": head.stdout.strip(),
+        "src_uncommitted": dirty.stdout.split()[1::2],
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "memory_gb": round(int(mem) / 1024 / 1024, 1),
@@ -670,8 +676,12 @@ def write_md(result: dict[str, Any], table: str) -> None:
         f"{begin}\n\nProfile **{result['profile']}**, run {result['started'][:19]} UTC, "
         f"{result['seconds']:.0f} s. Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
         f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql']}, load average at start "
-        f"{', '.join(f'{x:.1f}' for x in m['load_avg_at_start'])}. **The machine was shared with other "
-        "work during this run; treat the figures as indicative.**\n\n" + table + f"\n\n{end}"
+        f"{', '.join(f'{x:.1f}' for x in m['load_avg_at_start'])}, git {m['git']}"
+        + (f" (uncommitted in src: {', '.join(m['src_uncommitted'])})" if m["src_uncommitted"] else "")
+        + ". **The machine was shared with other work during this run (other builds and test suites on the "
+        "same 2 cores); treat the figures as indicative and compare ratios within one run.**\n\n"
+        + table
+        + f"\n\n{end}"
     )
     text = md.read_text() if md.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
     if begin in text and end in text:
