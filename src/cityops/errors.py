@@ -106,6 +106,12 @@ def _render(request: Request, err: ApiError) -> Response:
     return native_error_response(request, err)
 
 
+def error_response(request: Request, err: ApiError) -> Response:
+    """Render ``err`` in the format of the request's API family; for middleware, which runs outside the
+    exception handlers (body-size limits, rate limits)."""
+    return _render(request, err)
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for e in exc.errors():

@@ -25,6 +25,7 @@ hookimpl = pluggy.HookimplMarker("cityops")
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.ops.plugin",
+    "cityops.security.plugin",
     "cityops.events.plugin",
     "cityops.areas.plugin",
     "cityops.identity.plugin",

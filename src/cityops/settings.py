@@ -226,6 +226,41 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the server runs the retention sweep (`cityops privacy sweep`), in hours.",
     )
+    # Security middleware (cityops.security): body limits, per-IP rate limits, headers.
+    security_json_max_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted by routes without a larger limit (JSON, forms), "
+        "in bytes; bigger bodies get 413.",
+    )
+    security_bulk_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a SensorThings `CreateObservations` (dataArray) request, in bytes.",
+    )
+    security_submit_per_ip_per_hour: int = Field(
+        30,
+        ge=1,
+        description="Anonymous report submissions accepted from one client IP per hour (429 with "
+        "`Retry-After` above). Counted in each process: with several workers, each keeps its own count.",
+    )
+    security_upload_per_ip_per_hour: int = Field(
+        120,
+        ge=1,
+        description="Anonymous report photo/video uploads accepted from one client IP per hour.",
+    )
+    security_otp_per_ip_per_hour: int = Field(
+        20,
+        ge=1,
+        description="One-time sign-in codes requested from one client IP per hour (the per-phone limit "
+        "is `otp_max_per_hour`).",
+    )
+    security_hsts_seconds: int = Field(
+        31_536_000,
+        ge=0,
+        description="`Strict-Transport-Security` max-age, sent on requests that came over HTTPS (directly "
+        "or `X-Forwarded-Proto: https`) and on every request when `cookie_secure` is set; 0 disables.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -12,24 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from cityops.security.headers import PAGE_CSP
 from cityops.web.assets import DIST, REVALIDATE
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "manifest-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+CSP = PAGE_CSP  # the one policy for pages, kept with the other security headers
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": REVALIDATE,

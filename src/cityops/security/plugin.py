@@ -1,0 +1,27 @@
+"""Default plugin registration for the security middleware (headers, body limits, rate limits)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cityops.plugins import hookimpl
+from cityops.security.headers import SecurityHeadersMiddleware
+from cityops.security.limits import BodyLimitMiddleware, BodyLimits
+from cityops.security.ratelimit import RateLimiter, RateLimitMiddleware, default_rules
+from cityops.settings import Settings
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    # The last added is the outermost: headers reach the 413 and 429 answers of the two inner ones.
+    limiter = RateLimiter()
+    app.state.rate_limiter = limiter
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
+    app.add_middleware(RateLimitMiddleware, rules=default_rules(settings), limiter=limiter)
+    docs = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts_seconds=settings.security_hsts_seconds,
+        always_https=settings.cookie_secure,
+        docs_paths=docs,
+    )
