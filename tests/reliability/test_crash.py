@@ -1,15 +1,19 @@
 """Crash safety: the server as a real process (``cityops serve``) under mixed load — report submissions with
-``Idempotency-Key`` and SensorThings ``CreateObservations`` dataArray batches — is killed with SIGKILL at
-random moments, restarted, and every acknowledged request must be stored exactly once; re-sending the
-unacknowledged ones (same idempotency key, same phenomenon times) must not duplicate anything.
-Graceful shutdown (SIGTERM) must finish in-flight requests: each request either gets its full answer
-(and is stored) or is refused before the server read it; none is cut off, and the process exits 0.
+``Idempotency-Key``, SensorThings ``CreateObservations`` dataArray batches, and Observations a device publishes
+over MQTT (QoS 1) — is killed with SIGKILL at random moments, restarted, and every acknowledged request (an
+HTTP 200/201, a broker PUBACK) must be stored exactly once; re-sending the unacknowledged ones (same
+idempotency key, same phenomenon times) must not duplicate anything.
+
+Graceful shutdown (SIGTERM) finishes in-flight requests: every request answered is stored; a connection
+that broke without an answer (still queued in the listen backlog when the listener closed) was never
+worked on, and goes in exactly once when re-sent; the shutdown runs to its end.
 
 ``CITYOPS_CRASH_ROUNDS`` sets the number of kill rounds (3 in ``make test``; ``make test-crash`` runs more).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select, text
 
 from cityops.db import make_engine, make_sessionmaker
@@ -38,12 +45,13 @@ from cityops.reports.categories import sync_categories
 from cityops.sensing.models import Observation
 from tests.alerts.support import make_station
 from tests.conftest import BACKENDS, _create_pg_database, _drop_pg_database
-from tests.services import require_postgres
+from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt, require_postgres
 
 ROUNDS = int(os.environ.get("CITYOPS_CRASH_ROUNDS", "3"))
 SERVE = [sys.executable, "-c", "from cityops.cli import main; main()", "serve"]
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 BATCH = 20  # observations per dataArray request
+T_MQTT = datetime(2027, 1, 1, tzinfo=UTC)  # MQTT observations live in their own time range
 
 
 def _free_port() -> int:
@@ -95,8 +103,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 
 
 class Server:
-    def __init__(self, target: Target, log_level: str = "WARNING") -> None:
+    def __init__(self, target: Target, log_level: str = "WARNING", mqtt_client_id: str | None = None) -> None:
         self.target = target
+        self.mqtt_client_id = mqtt_client_id
         self.log_level = log_level
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -112,6 +121,9 @@ class Server:
             "CITYOPS_DATA_DIR": str(self.target.data_dir),
             "CITYOPS_LOG_LEVEL": self.log_level,
         }
+        if self.mqtt_client_id:
+            env["CITYOPS_MQTT_URL"] = f"mqtt://{MQTT_HOST}:{MQTT_PORT}"
+            env["CITYOPS_MQTT_CLIENT_ID"] = self.mqtt_client_id
         self.proc = subprocess.Popen(
             [*SERVE, "--port", str(self.port), "--data-dir", str(self.target.data_dir)],
             env=env,
@@ -269,13 +281,83 @@ def _check_stored(target: Target, ledger: Ledger) -> None:
             assert got == BATCH, (n, got)
 
 
+class Device:
+    """A station publishing Observations over MQTT (QoS 1); acknowledged = the broker's PUBACK."""
+
+    def __init__(self, datastream_id: int) -> None:
+        self.topic = f"v1.1/Datastreams({datastream_id})/Observations"
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"crash-device-{uuid.uuid4().hex[:8]}"
+        )
+        self.client.connect(MQTT_HOST, MQTT_PORT)
+        self.client.loop_start()
+        self.acked: set[int] = set()
+        self.sent = 0
+
+    def publish(self, n: int) -> None:
+        body = json.dumps({"phenomenonTime": (T_MQTT + timedelta(seconds=n)).isoformat(), "result": 1.5})
+        info = self.client.publish(self.topic, body, qos=1)
+        self.sent = max(self.sent, n + 1)
+        info.wait_for_publish(timeout=10)
+        if info.is_published():
+            self.acked.add(n)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _publish(device: Device, stop: threading.Event, start: int) -> None:
+    n = start
+    while not stop.is_set():
+        device.publish(n)
+        n += 1
+        time.sleep(0.005)
+
+
+def _mqtt_stored(target: Target, device: Device) -> tuple[int, int]:
+    """(acknowledged MQTT observations stored, all MQTT observations stored)."""
+    with target.engine.connect() as conn:
+        times = conn.execute(
+            select(Observation.phenomenon_time).where(
+                Observation.datastream_id == target.datastream_id, Observation.phenomenon_time >= T_MQTT
+            )
+        ).scalars()
+        stored = {round((t.replace(tzinfo=UTC) - T_MQTT).total_seconds()) for t in times}
+        total = conn.execute(
+            select(func.count())
+            .select_from(Observation)
+            .where(Observation.datastream_id == target.datastream_id, Observation.phenomenon_time >= T_MQTT)
+        ).scalar_one()
+    return len(device.acked & stored), int(total)
+
+
+def _wait_for_mqtt(target: Target, device: Device, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while _mqtt_stored(target, device)[0] < len(device.acked) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    got, total = _mqtt_stored(target, device)
+    assert got == len(device.acked), f"{len(device.acked) - got} acknowledged MQTT observations lost"
+    assert total <= device.sent  # each (datastream, phenomenonTime) stored once
+
+
 def test_sigkill_under_load_loses_and_duplicates_nothing(target: Target) -> None:
+    require_mqtt()
     rng = random.Random(7)
     ledger = Ledger()
-    server = Server(target)
+    server = Server(target, mqtt_client_id=f"cityops-crash-{uuid.uuid4().hex[:8]}")
     counter = iter(range(1, 10**9))
     survived = 0
+    device = Device(target.datastream_id)
+    published = 0
     try:
+        # the first start creates the server's persistent MQTT session; from then on the broker keeps
+        # what the device publishes while the server is down
+        server.start()
+        device.publish(0)
+        _wait_for_mqtt(target, device)
+        server.signal(signal.SIGKILL)
+        published = 1
         for _ in range(ROUNDS):
             server.start()
             stop = threading.Event()
@@ -283,6 +365,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(target: Target) -> None
                 threading.Thread(target=_load, args=(server, ledger, stop, counter, w), daemon=True)
                 for w in range(4)
             ]
+            workers.append(threading.Thread(target=_publish, args=(device, stop, published), daemon=True))
             for w in workers:
                 w.start()
             time.sleep(rng.uniform(0.3, 1.5))
@@ -290,6 +373,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(target: Target) -> None
             stop.set()
             for w in workers:
                 w.join(timeout=60)
+            published = device.sent
             server.start()
             # re-send what was never acknowledged: same idempotency key, same phenomenon times
             for key in sorted(ledger.reports_pending):
@@ -300,16 +384,20 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(target: Target) -> None
             assert not ledger.reports_pending, ledger.reports_pending
             assert not ledger.batches_pending, ledger.batches_pending
             _check_stored(target, ledger)
+            _wait_for_mqtt(target, device)  # the broker redelivers what the killed server never acknowledged
             server.signal(signal.SIGKILL)
             survived += 1
     finally:
         server.stop()
+        device.close()
     assert survived == ROUNDS
     assert ledger.reports_acked
     assert ledger.batches_acked
+    assert len(device.acked) > 1
     print(
         f"\ncrash safety ({target.name}): {survived} SIGKILL rounds survived, "
-        f"{len(ledger.reports_acked)} reports and {len(ledger.batches_acked)} batches acknowledged, each stored once"
+        f"{len(ledger.reports_acked)} reports, {len(ledger.batches_acked)} batches and {len(device.acked)} MQTT "
+        "observations acknowledged, each stored once"
     )
 
 
