@@ -198,8 +198,10 @@ def test_bad_messages_are_counted_and_the_loop_goes_on(
         peer.publish(good, {"phenomenonTime": T, "result": 3.5})
         assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
         assert observations(sessions, ids["salinity"]) == [(T_DT, 3.5)]
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="rejected") == 4
+        )
         assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="invalid") == 1
-        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="rejected") == 4
         assert wait_until(
             lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored") == 1
         )
@@ -336,16 +338,16 @@ def test_a_message_cityops_failed_to_store_is_delivered_again(
     database outage would), the message stays unacknowledged, the bridge reconnects and the broker resends."""
     ids = station(sessions)
     topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
-    real = bridge_module.MqttBridge._store_sta
-    attempts: list[str] = []
+    real = bridge_module.MqttBridge._store_sta_batch
+    attempts: list[int] = []
 
-    def flaky(self: bridge_module.MqttBridge, path: str, payload: bytes) -> None:
-        attempts.append(path)
+    def flaky(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        attempts.append(len(fast))
         if len(attempts) == 1:
             raise RuntimeError("database unavailable")
-        real(self, path, payload)
+        return real(self, fast)
 
-    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", flaky)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", flaky)
     with running(mqtt_settings) as (app, _client):
         peer.publish(topic, {"phenomenonTime": T, "result": 7.5})
         assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)

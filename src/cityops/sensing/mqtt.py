@@ -69,6 +69,9 @@ MAX_DEVICE_ITEMS = 1000
 _DEVICE_RE = re.compile(r"^cityops/v1/devices/([^/]+)/telemetry$")
 _STA_PATH_RE = re.compile(r"^(?:[A-Za-z]+\(\d+\)/)?Observations$")
 ECHO_MARK = b'"@iot.id"'
+MAX_BATCH = 1000  # messages stored in one transaction at most
+_SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
+_DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
 
 
 class BadMessage(Exception):
@@ -350,8 +353,12 @@ class MqttBridge:
                     self.connected.set()
                     log.info("MQTT connected", extra={"host": self.host, "client_id": self.client_id})
                     delay = 0.5
-                    async for message in client.messages:
-                        await self._handle(client, message)
+                    messages = client.messages
+                    while True:
+                        batch = [await anext(messages)]
+                        while len(batch) < MAX_BATCH and len(messages):
+                            batch.append(await anext(messages))
+                        await self._handle(client, batch)
             except aiomqtt.MqttError as exc:
                 if self.stopping():
                     break
@@ -368,55 +375,140 @@ class MqttBridge:
 
     # --- intake ----------------------------------------------------------------------------------
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-        _kind, outcome = await self.ingest(topic, payload)
-        if outcome == "error":
-            # cityops failed (not the message): leave it unacknowledged and reconnect, the broker resends it
-            raise RuntimeError(f"could not store the MQTT message on {topic!r}")
-        if message.qos > 0:
-            client._client.ack(message.mid, message.qos)
+    async def _handle(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
+        """Store the messages that arrived together, then acknowledge them all (after the commits)."""
+        items = [
+            (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode())
+            for m in batch
+        ]
+        outcomes = await self.ingest_many(items)
+        if any(outcome == "error" for _kind, outcome in outcomes):
+            # cityops failed (not the message): leave the batch unacknowledged and reconnect, so the broker
+            # resends it (what was committed meanwhile is deduplicated on the way in)
+            raise RuntimeError("could not store MQTT messages")
+        for m in batch:
+            if m.qos > 0:
+                client._client.ack(m.mid, m.qos)
 
     async def ingest(self, topic: str, payload: bytes) -> tuple[str, str]:
         """Store one message; returns (kind, outcome). Counted and logged; never raises for bad input."""
-        kind = "other"
-        try:
-            if not topic.startswith(self.prefix):
-                raise BadMessage("unknown_topic", "topic outside the configured prefix")
-            path = topic[len(self.prefix) :]
-            device = _DEVICE_RE.match(path)
-            if path.startswith(STA_ROOT):
-                kind = "sta"
-                if ECHO_MARK in payload:
-                    data = parse_json(payload)
-                    if isinstance(data, dict) and "@iot.id" in data:
-                        self.metrics.messages.labels(kind, "echo").inc()
-                        return kind, "echo"
-                await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], payload)
-            elif device is not None:
-                kind = "device"
-                unknown = await asyncio.to_thread(self._store_device, device.group(1), payload)
-                if unknown:
-                    self.metrics.unknown_values.inc(len(unknown))
-                    log.warning(
-                        "device telemetry names match no datastream", extra={"names": sorted(set(unknown))}
-                    )
+        return (await self.ingest_many([(topic, payload)]))[0]
+
+    async def ingest_many(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, str]]:
+        """Store messages ``(topic, payload)``; returns (kind, outcome) per message, counted and logged.
+
+        Plain Observations for ``Datastreams(<id>)/Observations`` (the common case) are validated one by
+        one and stored as one batch in one transaction; the others (device telemetry, deep inserts,
+        other paths) one transaction each.
+        """
+        results: list[tuple[str, str] | None] = [None] * len(items)
+        kinds = ["other"] * len(items)
+        errors: dict[int, BadMessage] = {}
+        fast: list[tuple[int, int, dict[str, Any]]] = []
+        slow: list[int] = []
+        for i, (topic, payload) in enumerate(items):
+            try:
+                if not topic.startswith(self.prefix):
+                    raise BadMessage("unknown_topic", "topic outside the configured prefix")
+                path = topic[len(self.prefix) :]
+                if path.startswith(STA_ROOT):
+                    kinds[i] = "sta"
+                    if ECHO_MARK in payload:
+                        data = parse_json(payload)
+                        if isinstance(data, dict) and "@iot.id" in data:
+                            results[i] = ("sta", "echo")
+                            continue
+                    simple = _SIMPLE_STA_RE.match(path[len(STA_ROOT) :])
+                    if simple is not None:
+                        data = parse_json(payload)
+                        if isinstance(data, dict) and not _DEEP_KEYS & data.keys():
+                            fast.append((i, int(simple.group(1)), data))
+                            continue
+                    slow.append(i)
+                elif _DEVICE_RE.match(path) is not None:
+                    kinds[i] = "device"
+                    slow.append(i)
+                else:
+                    raise BadMessage("unknown_topic", "no handler for this topic")
+            except BadMessage as exc:
+                errors[i] = exc
+        if fast:
+            try:
+                refused = await asyncio.to_thread(self._store_sta_batch, fast)
+            except Exception:
+                log.exception("MQTT observations could not be stored", extra={"messages": len(fast)})
+                for i, _ds, _data in fast:
+                    results[i] = (kinds[i], "error")
             else:
-                raise BadMessage("unknown_topic", "no handler for this topic")
-        except BadMessage as exc:
-            self.metrics.messages.labels(kind, exc.outcome).inc()
+                errors.update(refused)
+                for i, _ds, _data in fast:
+                    if i not in refused:
+                        results[i] = ("sta", "stored")
+        for i in slow:
+            topic, payload = items[i]
+            path = topic[len(self.prefix) :]
+            try:
+                if kinds[i] == "sta":
+                    await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], payload)
+                else:
+                    match = _DEVICE_RE.match(path)
+                    assert match is not None
+                    unknown = await asyncio.to_thread(self._store_device, match.group(1), payload)
+                    if unknown:
+                        self.metrics.unknown_values.inc(len(unknown))
+                        log.warning(
+                            "device telemetry names match no datastream",
+                            extra={"names": sorted(set(unknown))},
+                        )
+                results[i] = (kinds[i], "stored")
+            except BadMessage as exc:
+                errors[i] = exc
+            except Exception:
+                log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(topic)})
+                results[i] = (kinds[i], "error")
+        for i, refusal in errors.items():
+            results[i] = (kinds[i], refusal.outcome)
             log.warning(
                 "MQTT message refused",
-                extra={"topic": _safe_topic(topic), "outcome": exc.outcome, "error": str(exc)},
+                extra={"topic": _safe_topic(items[i][0]), "outcome": refusal.outcome, "error": str(refusal)},
             )
-            return kind, exc.outcome
-        except Exception:
-            self.metrics.messages.labels(kind, "error").inc()
-            log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(topic)})
-            return kind, "error"
-        self.metrics.messages.labels(kind, "stored").inc()
-        return kind, "stored"
+        out: list[tuple[str, str]] = []
+        for result in results:
+            assert result is not None
+            self.metrics.messages.labels(*result).inc()
+            out.append(result)
+        return out
+
+    def _store_sta_batch(self, fast: list[tuple[int, int, dict[str, Any]]]) -> dict[int, BadMessage]:
+        """Validate plain Observations one by one and store the valid ones in one batch; returns the refused."""
+        from cityops.sensing.models import Datastream
+        from cityops.sensing.sta_api import writer_for
+        from cityops.sensing.storage import ingest_observations
+
+        refused: dict[int, BadMessage] = {}
+        with self.sessions() as session:
+            writer = writer_for(session, broker_principal())
+            exists: dict[int, bool] = {}
+            rows = []
+            for i, ds_id, data in fast:
+                if ds_id not in exists:
+                    exists[ds_id] = session.get(Datastream, ds_id) is not None
+                if not exists[ds_id]:
+                    refused[i] = BadMessage("rejected", f"no Datastream with id {ds_id}")
+                    continue
+                try:
+                    row, _values = writer.observation_in(data, {"datastream_id": ds_id})
+                except ApiError as exc:
+                    if exc.status >= 500:
+                        raise
+                    refused[i] = BadMessage("rejected", exc.message)
+                    continue
+                if row is not None:
+                    rows.append(row)
+            if rows:
+                ingest_observations(session, rows)
+            session.commit()
+        return refused
 
     def _store_sta(self, path: str, payload: bytes) -> None:
         with self.sessions() as session:
