@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend test-crash
+.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ pytest: $(STAMP)
 CRASH_ROUNDS ?= 25
 test-crash: $(STAMP)
 	CITYOPS_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BIN)/pytest -q -p no:cacheprovider -s tests/reliability/test_crash.py
+
+## make fuzz-long: the API fuzz with many more examples per operation than in `make test`
+fuzz-long: $(STAMP)
+	CITYOPS_FUZZ_EXAMPLES=50 $(BIN)/pytest -q -p no:cacheprovider -s tests/security/test_fuzz.py
 
 docs: $(STAMP)
 	$(BIN)/python -m cityops.docsgen

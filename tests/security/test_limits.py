@@ -232,3 +232,13 @@ def test_admin_role_is_what_creates_things(
     citizen = make_user(Role.CITIZEN)
     res = client.post(f"{STA}/Things", json={"name": "x", "description": "d"}, headers=auth(citizen))
     assert res.status_code == 403
+
+
+def test_numbers_out_of_any_column_range_are_422(
+    client: TestClient, admin: User, auth: Callable[[User], dict[str, str]]
+) -> None:
+    huge = "9" * 25  # found by the fuzz: 500 (OverflowError on SQLite, "integer out of range" on PostgreSQL)
+    res = client.patch(f"/api/v1/alert-rules/{huge}", json={}, headers=auth(admin))
+    _native(res, 422, "out_of_range")
+    _native(client.get("/api/v1/areas", params={"parent_id": huge}), 422, "out_of_range")
+    _native(client.get("/api/v1/areas", params={"offset": huge}), 422, "out_of_range")

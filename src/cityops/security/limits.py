@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import FastAPI
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops.errors import ApiError, error_response
@@ -116,3 +119,18 @@ class BodyLimitMiddleware:
         response = error_response(Request(scope), err)
         response.headers["connection"] = "close"  # do not read the rest of a huge body
         await response(scope, receive, send)
+
+
+def out_of_range(request: Request, exc: Exception) -> Response:
+    """A number no column can hold (an id of 30 digits) or a value the database refuses as data: the
+    client's mistake, so a 422 in the API family's format instead of a 500. The session is rolled back
+    by its dependency; nothing was written."""
+    err = ApiError(
+        422, "A value in the request is out of range or not valid for its field", code="out_of_range"
+    )
+    return error_response(request, err)
+
+
+def install_out_of_range_handler(app: FastAPI) -> None:
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from cityops.plugins import hookimpl
 from cityops.security.headers import SecurityHeadersMiddleware
-from cityops.security.limits import BodyLimitMiddleware, BodyLimits
+from cityops.security.limits import BodyLimitMiddleware, BodyLimits, install_out_of_range_handler
 from cityops.security.ratelimit import RateLimiter, RateLimitMiddleware, default_rules
 from cityops.settings import Settings
 
@@ -14,6 +14,7 @@ from cityops.settings import Settings
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
     # The last added is the outermost: headers reach the 413 and 429 answers of the two inner ones.
+    install_out_of_range_handler(app)
     limiter = RateLimiter()
     app.state.rate_limiter = limiter
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
