@@ -9,12 +9,14 @@ bearer token, so the fuzz reaches the endpoints' bodies instead of stopping at 4
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from cityops.app import create_app
 from cityops.db import make_engine
 from cityops.identity import tokens
-from cityops.identity.models import Role, SessionKind
+from cityops.identity.models import Role, SessionKind, User
 from cityops.identity.users import create_user
 from cityops.models import metadata
 from cityops.settings import load_settings
@@ -91,3 +93,41 @@ def test_every_operation_survives_fuzzing(fuzz_app: tuple[FastAPI, str]) -> None
     )  # the count the issue asks for (-s shows it)
     assert fuzzed > 50
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
+
+
+# --- strict input models: wrong types are refused, never coerced; unknown fields are refused -----------
+
+STRICT_CASES = [
+    # (method, path, body, field that must be named in the 422)
+    ("POST", "/api/v1/reports", {"category": "lighting", "lat": False, "lon": 106.0}, "lat"),
+    ("POST", "/api/v1/reports", {"category": "lighting", "consent": 1}, "consent"),
+    ("POST", "/api/v1/reports", {"category": "lighting", "media_ids": ["1"]}, "media_ids"),
+    ("POST", "/api/v1/reports", {"category": "lighting", "is_admin": True}, "is_admin"),
+    ("POST", "/api/v1/reports", {"category": 7}, "category"),
+    ("POST", "/api/v1/auth/login", {"username": "a", "password": "b" * 10, "session": "true"}, "session"),
+    ("POST", "/api/v1/auth/login", {"username": "a", "password": "b" * 10, "role": "admin"}, "role"),
+    ("POST", "/api/v1/reports/auth/otp", {"phone": 912345678}, "phone"),
+    (
+        "POST",
+        "/api/v1/alert-rules",
+        {"name_vi": "r", "kind": "threshold", "parameters": {}, "enabled": 0},
+        "enabled",
+    ),
+    ("POST", "/api/v1/users", {"role": "citizen", "username": "u", "agency_ids": [False]}, "agency_ids"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), STRICT_CASES)
+def test_write_models_are_strict(
+    client: TestClient,
+    admin: User,
+    auth: Callable[[User], dict[str, str]],
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    res = client.request(method, path, json=body, headers=auth(admin))
+    assert res.status_code == 422, res.text
+    details = res.json()["error"]["details"]
+    assert any(field in d["loc"] for d in details), details
