@@ -372,3 +372,49 @@ def test_the_bridge_reconnects_when_the_broker_drops_it(
         assert wait_until(lambda: app.state.mqtt.connections >= 2 and app.state.mqtt.connected.is_set())
         peer.publish(topic, {"phenomenonTime": T, "result": 2.5})
         assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+
+
+def test_one_worker_per_node_subscribes_the_others_publish(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several API workers share the client id; one holds the subscription (a lock in the data dir), the
+    others only publish notifications, and one of them takes over when the holder stops."""
+    monkeypatch.setattr(bridge_module, "ROLE_RETRY_S", 0.1)
+    ids = station(sessions)
+    with sessions() as s:
+        _, key = create_api_key(s, name="gateway", scopes=["ingest"])
+        s.commit()
+    prefix = mqtt_settings.mqtt_topic_prefix
+    topic = f"{prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    peer.subscribe(f"{prefix}v1.1/Observations")
+    with running(mqtt_settings) as (first, _c1), running(mqtt_settings) as (second, c2):
+        assert first.state.mqtt.subscriber
+        assert not second.state.mqtt.subscriber
+        peer.publish(topic, {"phenomenonTime": T, "result": 1.0})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+        r = c2.post(
+            f"/sta/v1.1/Datastreams({ids['salinity']})/Observations",
+            json={"phenomenonTime": "2026-03-01T10:05:00Z", "result": 1.1},
+            headers={"X-API-Key": key},
+        )
+        assert r.status_code == 201
+        assert wait_until(lambda: [m["result"] for _, m in peer.received] == [1.0, 1.1])
+        # Each notification went out once, from whichever worker's outbox relay carried the event.
+        assert wait_until(
+            lambda: (
+                counter(first, "cityops_mqtt_published_total")
+                + counter(second, "cityops_mqtt_published_total")
+                == 2
+            )
+        )
+    with running(mqtt_settings) as (third, _c3):
+        assert third.state.mqtt.subscriber
+    # With the first one stopped, the other worker takes the subscription over.
+    with running(mqtt_settings) as (app_a, _ca), running(mqtt_settings) as (app_b, _cb):
+        assert app_a.state.mqtt.subscriber
+        assert not app_b.state.mqtt.subscriber
+        app_a_bridge = app_a.state.mqtt
+        _ca.portal.call(app_a_bridge.stop)  # type: ignore[union-attr]
+        assert wait_until(lambda: app_b.state.mqtt.subscriber and app_b.state.mqtt.connected.is_set())
+        peer.publish(topic, {"phenomenonTime": "2026-03-01T10:10:00Z", "result": 1.2})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 3)

@@ -30,7 +30,17 @@ acknowledgement under aiomqtt), so an acknowledged message is never lost. Bad me
 unknown datastream, wrong types, refused key) are logged, counted in ``cityops_mqtt_messages_total`` and
 acknowledged (a redelivery would fail the same way). A failure of cityops itself (database down) leaves
 the message unacknowledged and reconnects, so the broker delivers it again. The loop reconnects with
-back-off when the broker goes away.
+back-off when the broker goes away. Plain Observations that arrive together (up to ``MAX_BATCH``) are
+stored as one batch in one transaction, then acknowledged together.
+
+Several API workers on one node share ``mqtt_client_id``: the worker holding an exclusive lock on
+``<data_dir>/mqtt-<client id>.lock`` subscribes with it; the others connect publish-only (their own
+client id, clean session) and take the subscription over when the holder stops. Give each node its
+own client id.
+
+Broker limits matter under load: Mosquitto drops QoS 1 messages for a connected client beyond
+``max_queued_messages`` (default 1000) while ``max_inflight_messages`` are unacknowledged; raise both
+(e.g. ``max_queued_messages 1000000``, ``max_inflight_messages 1000``) for bursty fleets.
 """
 
 from __future__ import annotations
@@ -41,7 +51,8 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -69,6 +80,7 @@ MAX_DEVICE_ITEMS = 1000
 _DEVICE_RE = re.compile(r"^cityops/v1/devices/([^/]+)/telemetry$")
 _STA_PATH_RE = re.compile(r"^(?:[A-Za-z]+\(\d+\)/)?Observations$")
 ECHO_MARK = b'"@iot.id"'
+ROLE_RETRY_S = 5.0  # how often a publish-only worker checks whether it may take the subscription
 MAX_BATCH = 1000  # messages stored in one transaction at most
 _SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 _DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
@@ -277,6 +289,9 @@ class MqttBridge:
         self.metrics = MqttMetrics(registry)
         self.connected = asyncio.Event()
         self.connections = 0  # successful (re)connections since start
+        self.subscriber = False  # this process holds the node's subscription (see _take_subscriber_role)
+        self.lock_path: Path | None = settings.data_dir / f"mqtt-{self.client_id}.lock"
+        self._lock_file: IO[str] | None = None
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -303,33 +318,62 @@ class MqttBridge:
                 await self._task
             self._task = None
         self.connected.clear()
+        self._release_subscriber_role()
 
     def stopping(self) -> bool:
         return self._stopping
 
-    def _make_client(self) -> aiomqtt.Client:
+    def _make_client(self, subscriber: bool) -> aiomqtt.Client:
+        """The subscriber: the fixed client id with a persistent session and manual acknowledgement.
+        Other worker processes of the node: a publish-only client with a clean session of its own."""
+        import os
+
         import aiomqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.SessionExpiryInterval = SESSION_EXPIRY_S if subscriber else 0
         client = aiomqtt.Client(
             self.host,
             self.port,
             username=self.username,
             password=self.password,
-            identifier=self.client_id,
+            identifier=self.client_id if subscriber else f"{self.client_id}-pub-{os.getpid()}",
             protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
+            clean_start=not subscriber,
             properties=props,
             keepalive=30,
             tls_params=aiomqtt.TLSParameters() if self.tls else None,
         )
         # aiomqtt has no manual acknowledgement of its own; its paho client does: PUBACK is sent by
-        # :meth:`_ack` after the commit, not on receipt.
+        # :meth:`_handle` after the commit, not on receipt.
         client._client.manual_ack_set(True)
         return client
+
+    def _take_subscriber_role(self) -> bool:
+        """One process per node subscribes (several API workers share the client id otherwise and would
+        take the session from each other): the one holding an exclusive lock on a file in the data dir."""
+        if self._lock_file is not None:
+            return True
+        if self.lock_path is None:
+            return True
+        import fcntl
+
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_path.open("a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        return True
+
+    def _release_subscriber_role(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the file releases the lock
+            self._lock_file = None
 
     async def _run(self) -> None:
         import aiomqtt
@@ -337,22 +381,33 @@ class MqttBridge:
 
         delay = 0.5
         while not self._stopping:
-            client = self._make_client()
+            subscriber = self._take_subscriber_role()
+            client = self._make_client(subscriber)
             try:
                 async with client:
                     self._client = client
-                    options = SubscribeOptions(qos=1, noLocal=True)
-                    await client.subscribe(
-                        [
-                            (f"{self.prefix}{STA_ROOT}+/Observations", options),
-                            (f"{self.prefix}{STA_ROOT}Observations", options),
-                            (f"{self.prefix}{DEVICE_TOPIC}", options),
-                        ]
-                    )
+                    if subscriber:
+                        options = SubscribeOptions(qos=1, noLocal=True)
+                        await client.subscribe(
+                            [
+                                (f"{self.prefix}{STA_ROOT}+/Observations", options),
+                                (f"{self.prefix}{STA_ROOT}Observations", options),
+                                (f"{self.prefix}{DEVICE_TOPIC}", options),
+                            ]
+                        )
                     self.connections += 1
+                    self.subscriber = subscriber
                     self.connected.set()
-                    log.info("MQTT connected", extra={"host": self.host, "client_id": self.client_id})
+                    log.info(
+                        "MQTT connected",
+                        extra={"host": self.host, "client_id": self.client_id, "subscriber": subscriber},
+                    )
                     delay = 0.5
+                    if not subscriber:
+                        # Publish notifications only; take over the subscription when its holder stops.
+                        while not self._take_subscriber_role():
+                            await asyncio.sleep(ROLE_RETRY_S)
+                        continue
                     messages = client.messages
                     while True:
                         batch = [await anext(messages)]
