@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cityops.app import create_app
+from cityops.audit.models import missing_triggers
 from cityops.backup.archive import BackupError, create_backup, restore_backup, verify_backup
 from cityops.cli import cli
-from cityops.db import make_engine
+from cityops.db import make_engine, make_sessionmaker
+from cityops.migrate import upgrade
 from cityops.plugins import plugin_manager
+from cityops.reports.categories import sync_categories
+from cityops.sensing.storage import ObservationIn, ingest_observations
 from cityops.settings import Settings, load_settings
+from tests.alerts.support import make_station
 from tests.conftest import Backend, _create_pg_database, _drop_pg_database
 from tests.reports.conftest import A_POINT
 from tests.security.test_authz_matrix import build_ctx
@@ -154,3 +161,54 @@ def test_cli_backup_and_restore(
         cli, ["restore", str(tmp_path / "nope"), "--data-dir", str(fresh_target.data_dir)]
     )
     assert missing.exit_code == 1
+
+
+@pytest.fixture
+def migrated_source(backend: Backend, tmp_path: Path) -> Iterator[Settings]:
+    """A database built by the migrations (audit triggers, observation partitions), not by create_all."""
+    if backend.name == "postgresql":
+        url = _create_pg_database()
+        try:
+            upgrade(url)
+            yield load_settings(env="test", data_dir=tmp_path / "src", database_url=url)
+        finally:
+            _drop_pg_database(url)
+    else:
+        settings = load_settings(env="test", data_dir=tmp_path / "src", database_url=None)
+        settings.data_dir.mkdir(parents=True)
+        upgrade(settings.effective_database_url)
+        yield settings
+
+
+def test_a_migrated_database_keeps_its_triggers_and_partitions(
+    migrated_source: Settings, fresh_target: Settings, tmp_path: Path
+) -> None:
+    source_engine = make_engine(migrated_source.effective_database_url)
+    try:
+        with make_sessionmaker(source_engine)() as s:
+            sync_categories(s)
+            ds = make_station(s, "Trạm sao lưu", "salinity")
+            t0 = datetime(2026, 3, 10, tzinfo=UTC)
+            rows = [ObservationIn(ds.id, t0 + timedelta(days=40 * i), float(i)) for i in range(4)]
+            assert ingest_observations(s, rows, emit_event=False).inserted == 4
+            s.commit()
+        with TestClient(create_app(migrated_source)) as c:
+            made = c.post(
+                "/api/v1/reports",
+                json={"category": "lighting", "lat": A_POINT[0], "lon": A_POINT[1], "description": "sao lưu"},
+            )
+            assert made.status_code == 201, made.text
+        before = table_contents(source_engine)
+    finally:
+        source_engine.dispose()
+    assert before["alembic_version"]
+    restore_backup(create_backup(migrated_source, tmp_path / "b"), fresh_target)
+    restored_engine = make_engine(fresh_target.effective_database_url)
+    try:
+        assert table_contents(restored_engine) == before  # partitions are tables too
+        with restored_engine.connect() as conn:
+            assert missing_triggers(conn) == set()
+        with pytest.raises(DBAPIError), restored_engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))  # still append-only
+    finally:
+        restored_engine.dispose()
