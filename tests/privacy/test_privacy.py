@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cityops.alerts.models import AlertSubscription
 from cityops.clock import utcnow
 from cityops.identity.models import User
+from cityops.notify.models import Delivery, OtpCode
 from cityops.plugins import plugin_manager
 from cityops.privacy.service import retention_sweep
 from cityops.reports.models import Case, CaseReporter
@@ -135,6 +136,44 @@ def test_retention_sweep_clears_only_old_finished_cases(
         },
     ).json()["ref"]
     now = utcnow()
+    long_ago = now - timedelta(days=settings.privacy_retention_days + 1)
+    session.add_all(
+        [
+            Delivery(
+                channel="sms",
+                category="case",
+                address="0911000222",
+                message={},
+                status="sent",
+                created_at=long_ago,
+            ),
+            Delivery(
+                channel="sms",
+                category="case",
+                address="0911000333",
+                message={},
+                status="retrying",
+                created_at=long_ago,
+            ),
+            Delivery(
+                channel="sms",
+                category="case",
+                address="0911000444",
+                message={},
+                status="sent",
+                created_at=now,
+            ),
+            OtpCode(
+                phone="0911000222",
+                salt="s",
+                code_hash="h",
+                expires_at=long_ago,
+                max_attempts=5,
+                created_at=long_ago,
+            ),
+        ]
+    )
+    session.commit()
     old = session.scalar(select(Case).where(Case.ref == ctx.ref))
     fresh = session.scalar(select(Case).where(Case.ref == recent))
     assert old is not None
@@ -144,7 +183,10 @@ def test_retention_sweep_clears_only_old_finished_cases(
     session.commit()
     stats = retention_sweep(session, settings, now=now)
     session.commit()
-    assert (stats.reporters, stats.addresses) == (1, 1)
+    assert (stats.reporters, stats.addresses, stats.deliveries, stats.otp_codes) == (1, 1, 1, 1)
+    left = set(session.scalars(select(Delivery.address)))
+    assert "0911000222" not in left
+    assert {"0911000333", "0911000444"} <= left  # one still being retried, one recent
     session.expire_all()
     old_reps = session.scalars(select(CaseReporter).where(CaseReporter.case_id == old.id)).all()
     assert all((r.user_id, r.name, r.phone, r.email) == (None, None, None, None) for r in old_reps)

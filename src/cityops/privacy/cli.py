@@ -25,5 +25,6 @@ def sweep(data_dir: DataDirOpt = None) -> None:
         engine.dispose()
     Console(stderr=True, highlight=False).print(
         f"Retention sweep: {stats.reporters} reporter records and {stats.addresses} addresses cleared "
-        f"(cases finished over {settings.privacy_retention_days} days ago)."
+        f"(cases finished over {settings.privacy_retention_days} days ago); {stats.deliveries} old "
+        f"deliveries and {stats.otp_codes} one-time codes deleted."
     )

@@ -6,7 +6,9 @@ record, alert subscriptions, Web Push subscriptions and sign-in sessions.
 
 Retention: ``privacy_retention_days`` after a case was closed, rejected or resolved, the sweep removes its
 reporters' names, phone numbers, e-mail addresses, device/account ids and user links, and the case's
-exact address; the case itself (category, place on the map, timeline) stays for statistics.
+exact address; the case itself (category, place on the map, timeline) stays for statistics. Finished
+notification deliveries (which hold phone numbers and e-mail addresses) and one-time codes older than that
+are deleted too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cityops.errors import Forbidden, NotFound
 from cityops.identity.models import Role, User
 from cityops.identity.policy import Principal
 from cityops.identity.tokens import revoke_user_sessions
-from cityops.notify.models import PushSubscription
+from cityops.notify.models import Delivery, OtpCode, PushSubscription
 from cityops.reports import followup
 from cityops.reports.access import Actor
 from cityops.reports.models import Case, CaseReporter
@@ -100,6 +102,15 @@ def delete_account(session: Session, principal: Principal, *, now: datetime | No
     alerts = session.execute(delete(AlertSubscription).where(AlertSubscription.user_id == user.id))
     pushes = session.execute(delete(PushSubscription).where(PushSubscription.user_id == user.id))
     revoke_user_sessions(session, user.id, now)
+    addresses = {a for a in (user.phone, user.email, f"user:{user.id}") if a}
+    session.execute(
+        delete(Delivery).where(
+            or_(Delivery.user_id == user.id, Delivery.address.in_(addresses)),
+            Delivery.status.in_(("sent", "failed")),
+        )
+    )
+    if user.phone:
+        session.execute(delete(OtpCode).where(OtpCode.phone == user.phone))
     user.username = None
     user.phone = None
     user.email = None
@@ -119,6 +130,8 @@ def delete_account(session: Session, principal: Principal, *, now: datetime | No
 class SweepStats:
     reporters: int
     addresses: int
+    deliveries: int = 0
+    otp_codes: int = 0
 
 
 def retention_sweep(session: Session, settings: Settings, *, now: datetime | None = None) -> SweepStats:
@@ -148,5 +161,14 @@ def retention_sweep(session: Session, settings: Settings, *, now: datetime | Non
     cases = session.scalars(select(Case).where(Case.id.in_(old), Case.address.is_not(None))).all()
     for case in cases:
         case.address = None
+    deliveries = session.execute(
+        delete(Delivery).where(Delivery.status.in_(("sent", "failed")), Delivery.created_at < cutoff)
+    )
+    otps = session.execute(delete(OtpCode).where(OtpCode.created_at < cutoff))
     session.flush()
-    return SweepStats(reporters=len(reporters), addresses=len(cases))
+    return SweepStats(
+        reporters=len(reporters),
+        addresses=len(cases),
+        deliveries=int(getattr(deliveries, "rowcount", 0) or 0),
+        otp_codes=int(getattr(otps, "rowcount", 0) or 0),
+    )
