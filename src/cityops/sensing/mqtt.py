@@ -543,12 +543,14 @@ class MqttBridge:
         refused: dict[int, BadMessage] = {}
         with self.sessions() as session:
             writer = writer_for(session, broker_principal())
-            exists: dict[int, bool] = {}
+            # Holding the Datastreams keeps them in the session's (weak) identity map, so the
+            # validation of each message finds its Datastream there instead of querying it again.
+            loaded: dict[int, Datastream | None] = {}
             rows = []
             for i, ds_id, data in fast:
-                if ds_id not in exists:
-                    exists[ds_id] = session.get(Datastream, ds_id) is not None
-                if not exists[ds_id]:
+                if ds_id not in loaded:
+                    loaded[ds_id] = session.get(Datastream, ds_id)
+                if loaded[ds_id] is None:
                     refused[i] = BadMessage("rejected", f"no Datastream with id {ds_id}")
                     continue
                 try:
