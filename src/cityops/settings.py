@@ -219,7 +219,8 @@ class Settings(BaseSettings):
         ge=1,
         description="Days after a case is closed, rejected or resolved before the retention sweep removes "
         "its reporters' names, phone numbers, e-mail addresses and account links, and its exact address "
-        "(the case itself stays, anonymous).",
+        "(the case itself stays, anonymous); finished notification deliveries and one-time codes older "
+        "than this are deleted.",
     )
     privacy_sweep_hours: float = Field(
         24.0,
