@@ -50,7 +50,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "report_seconds": 10,
         "reps": 30,
         "filter_reps": 5,
-        "mqtt_messages": 2_000,
+        "mqtt_messages": 5_000,
         "mqtt_wait_seconds": 20,
     },
     "full": {
