@@ -125,7 +125,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
     load_demo: bool = Field(True, description="Let `make run` load the pilot demo data on first start.")
     reports_duplicate_radius_m: float = Field(
-        250.0, gt=0, description="Citizen reports: radius (metres) for duplicate suggestions of the same category."
+        250.0,
+        gt=0,
+        description="Citizen reports: radius (metres) for duplicate suggestions of the same category.",
     )
     reports_reopen_days: int = Field(
         14, ge=0, description="Citizen reports: days after resolution during which the reporter may reopen."
