@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from cityops.app import create_app
 from cityops.identity.deps import SESSION_COOKIE
 from cityops.identity.models import Role, User
-from cityops.security.headers import API_CSP, PAGE_CSP, script_hashes
+from cityops.security.headers import API_CSP, PAGE_CSP, policy_for, script_hashes
 from cityops.settings import load_settings
 from tests.conftest import Backend
 from tests.fixtures_identity import DEFAULT_PASSWORD
@@ -59,6 +59,14 @@ def test_pages_keep_the_page_policy(client: TestClient) -> None:
     assert res.headers["content-security-policy"] == PAGE_CSP
     _no_inline_script(PAGE_CSP)
     assert res.headers["x-frame-options"] == "DENY"
+
+
+def test_service_worker_runs_under_the_page_policy(client: TestClient) -> None:
+    res = client.get("/sw.js")
+    if res.status_code == 200:
+        assert res.headers["content-security-policy"] == PAGE_CSP  # its fetches need connect-src 'self'
+    assert policy_for("text/javascript; charset=utf-8") == PAGE_CSP
+    assert policy_for("application/json") == API_CSP
 
 
 def test_docs_allow_their_inline_script_by_hash_only(client: TestClient) -> None:

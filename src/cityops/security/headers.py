@@ -1,6 +1,6 @@
 """Security headers on every response, in one place.
 
-* ``Content-Security-Policy``: HTML pages get :data:`PAGE_CSP` (scripts and styles only from this origin, no
+* ``Content-Security-Policy``: HTML pages and scripts (the service worker) get :data:`PAGE_CSP` (scripts and styles only from this origin, no
   inline script); the API docs pages get :data:`DOCS_CSP` plus the hashes of their own inline scripts; every
   other response gets :data:`API_CSP` (nothing may load, nothing may frame it). A response that already
   carries a policy (a media file's sandbox) keeps it.
@@ -73,6 +73,14 @@ def script_hashes(html: bytes) -> list[str]:
     return out
 
 
+def policy_for(content_type: str) -> str:
+    """Pages, and scripts (a service worker runs under the policy sent with its own script), get the page
+    policy; everything else the API one."""
+    if content_type.startswith(("text/html", "text/javascript", "application/javascript")):
+        return PAGE_CSP
+    return API_CSP
+
+
 def is_https(scope: Scope) -> bool:
     """Whether the request reached us over TLS (directly or via the reverse proxy's header)."""
     if scope.get("scheme") == "https":
@@ -108,8 +116,7 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 self._common(headers, hsts)
                 if "content-security-policy" not in headers:
-                    html = headers.get("content-type", "").startswith("text/html")
-                    headers["content-security-policy"] = PAGE_CSP if html else API_CSP
+                    headers["content-security-policy"] = policy_for(headers.get("content-type", ""))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
