@@ -67,6 +67,7 @@ def measure(
 ) -> tuple[Any, float | None]:
     """Returns (the Row, the MQTT server's peak RSS in MB)."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     from cityops.db import make_engine, make_sessionmaker
     from cityops.sensing.models import Observation
@@ -98,7 +99,7 @@ def measure(
             ).encode()
             for k in range(n)
         ]
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
         acked = threading.Semaphore(0)

@@ -94,7 +94,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def timed(
-    client: httpx.Client, path: str, reps: int, budget_s: float = 6.0, **params: Any
+    client: httpx.Client, path: str, reps: int, params: dict[str, Any] | None = None, budget_s: float = 6.0
 ) -> tuple[list[float], Any]:
     """Sequential GETs (one warm-up first); latencies in ms. Stops after ``budget_s`` once 5 are done."""
     r = client.get(path, params=params)
@@ -202,23 +202,23 @@ def store_limit(url: str, pg: bool, data: list[list[list[list[Any]]]], ds_ids: l
     else:
         import sqlite3
 
-        conn = sqlite3.connect(url)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("DROP TABLE IF EXISTS bench_limit")
-        conn.execute(f"CREATE TABLE bench_limit ({cols.format(t='TEXT', j='TEXT')})")
-        conn.commit()
+        lite = sqlite3.connect(url)
+        lite.execute("PRAGMA journal_mode=WAL")
+        lite.execute("PRAGMA synchronous=NORMAL")
+        lite.execute("DROP TABLE IF EXISTS bench_limit")
+        lite.execute(f"CREATE TABLE bench_limit ({cols.format(t='TEXT', j='TEXT')})")
+        lite.commit()
         sql = f"INSERT INTO bench_limit ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         t0 = time.perf_counter()
         for ds, rows in flat:
-            conn.executemany(
+            lite.executemany(
                 sql, [(ds, None, t, None, None, v, None, None, None, None, 0, None, None) for t, v in rows]
             )
-            conn.commit()
+            lite.commit()
         elapsed = time.perf_counter() - t0
-        conn.execute("DROP TABLE bench_limit")
-        conn.commit()
-        conn.close()
+        lite.execute("DROP TABLE bench_limit")
+        lite.commit()
+        lite.close()
     return sum(len(rows) for _, rows in flat) / elapsed
 
 
@@ -357,7 +357,7 @@ def run_backend(
                 http,
                 f"/api/v1/sensing/datastreams/{agg_ds}/aggregate",
                 prof["reps"],
-                **{
+                {
                     "from": (end - timedelta(days=prof["agg_days"])).isoformat(),
                     "to": end.isoformat(),
                     "interval": "hour",
@@ -377,13 +377,15 @@ def run_backend(
                 http,
                 "/sta/v1.1/Observations",
                 prof["filter_reps"],
-                **{"$filter": flt, "$count": "true", "$top": "100"},
+                {"$filter": flt, "$count": "true", "$top": "100"},
             )
             label = f"$filter result+time, $count over {obs_total:,} obs (count={body.get('@iot.count')})"
             rows.append(Row(label + " p50", backend, pct(lat, 0.5), "ms"))
             rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
             bbox = "106.30,11.25,106.40,11.35"
-            lat, body = timed(http, "/api/v1/reports/public.geojson", prof["reps"], bbox=bbox, zoom=16)
+            lat, body = timed(
+                http, "/api/v1/reports/public.geojson", prof["reps"], {"bbox": bbox, "zoom": 16}
+            )
             rows.append(
                 Row(
                     f"map viewport, points ({len(body['features'])} of {prof['cases']:,} cases) p50",
@@ -398,8 +400,7 @@ def run_backend(
                     http,
                     "/api/v1/reports/public.geojson",
                     max(5, prof["reps"] // 3),
-                    bbox="105.8,10.4,106.8,11.8",
-                    zoom=9,
+                    {"bbox": "105.8,10.4,106.8,11.8", "zoom": 9},
                 )
             rows.append(
                 Row(
