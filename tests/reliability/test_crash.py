@@ -124,6 +124,8 @@ class Server:
         if self.mqtt_client_id:
             env["CITYOPS_MQTT_URL"] = f"mqtt://{MQTT_HOST}:{MQTT_PORT}"
             env["CITYOPS_MQTT_CLIENT_ID"] = self.mqtt_client_id
+            # a topic space of its own: parallel tests (and backends) share the broker
+            env["CITYOPS_MQTT_TOPIC_PREFIX"] = f"{self.mqtt_client_id}/"
         self.proc = subprocess.Popen(
             [*SERVE, "--port", str(self.port), "--data-dir", str(self.target.data_dir)],
             env=env,
@@ -284,8 +286,8 @@ def _check_stored(target: Target, ledger: Ledger) -> None:
 class Device:
     """A station publishing Observations over MQTT (QoS 1); acknowledged = the broker's PUBACK."""
 
-    def __init__(self, datastream_id: int) -> None:
-        self.topic = f"v1.1/Datastreams({datastream_id})/Observations"
+    def __init__(self, datastream_id: int, prefix: str) -> None:
+        self.topic = f"{prefix}v1.1/Datastreams({datastream_id})/Observations"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"crash-device-{uuid.uuid4().hex[:8]}"
         )
@@ -345,10 +347,11 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(target: Target) -> None
     require_mqtt()
     rng = random.Random(7)
     ledger = Ledger()
-    server = Server(target, mqtt_client_id=f"cityops-crash-{uuid.uuid4().hex[:8]}")
+    client_id = f"cityops-crash-{uuid.uuid4().hex[:8]}"
+    server = Server(target, mqtt_client_id=client_id)
     counter = iter(range(1, 10**9))
     survived = 0
-    device = Device(target.datastream_id)
+    device = Device(target.datastream_id, prefix=f"{client_id}/")
     published = 0
     try:
         # the first start creates the server's persistent MQTT session; from then on the broker keeps
