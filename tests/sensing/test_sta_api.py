@@ -318,6 +318,16 @@ def test_result_format_data_array_and_create_observations(
     )
     assert r.status_code == 400
     assert "999" in r.json()["error"]["message"]
+    # Anonymous: refused before any lookup, so an unknown and a known Datastream answer alike (no probing).
+    before = get(client, "/Datastreams(1)/Observations?$count=true&$top=0")["@iot.count"]
+    for ds_id in (999, 1):
+        r = client.post(
+            f"{STA}/CreateObservations",
+            json=[{"Datastream": {"@iot.id": ds_id}, "components": ["result"], "dataArray": [[1]]}],
+        )
+        assert r.status_code == 401, r.text
+        assert "error" in r.json()
+    assert get(client, "/Datastreams(1)/Observations?$count=true&$top=0")["@iot.count"] == before
 
 
 def test_patch_merge_json_patch_put_and_delete(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
 from cityops.deps import SessionDep, SettingsDep
-from cityops.errors import ApiError, NotFound
+from cityops.errors import ApiError, NotFound, Unauthorized
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
@@ -245,8 +245,11 @@ def create_observations(
     request: Request, session: SessionDep, settings: SettingsDep, body: RawBody
 ) -> Response:
     """Data arrays (OGC 18-088 §14.3): answers 201 with one selfLink (or ``"error"``) per row."""
+    principal = _principal(request, session)
+    if principal.is_anonymous:  # before any lookup: an anonymous caller learns nothing about Datastreams
+        raise Unauthorized("CreateObservations needs an ingest API key or a staff sign-in")
+    writer = writer_for(session, principal)
     data = parse_json(body)
-    writer = _writer(request, session)
     if not isinstance(data, list):
         raise bad("CreateObservations expects an array of {Datastream, components, dataArray}")
     base = service_root(request, settings)
