@@ -620,6 +620,12 @@ def main(argv: list[str] | None = None) -> None:
                 console.print_exception()
                 rows.append(Row("backend run", backend, None, "", note=f"failed: {exc!r}"[:300]))
             console.print(f"[{backend}] done in {time.perf_counter() - t0:.0f} s")
+            console.print(render([r for r in rows if r.backend == backend]))  # shown now, in case of Ctrl-C
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            partial = {"started": started.isoformat(), "profile": args.profile, "partial": True}
+            (RESULTS / f"{stamp}.partial.json").write_text(
+                json.dumps({**partial, "rows": [asdict(r) for r in rows]}, indent=1, default=str)
+            )
         if not args.no_peer:
             rate, why = peer.measure(work, prof, data_args["start"], batches, payload, post_batches)
             ours = data_args.get("ours", {})
@@ -664,6 +670,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     path = RESULTS / f"{stamp}.json"
     path.write_text(json.dumps(result, indent=1, default=str))
+    (RESULTS / f"{stamp}.partial.json").unlink(missing_ok=True)
     console.print(f"wrote {path.relative_to(ROOT)}")
     if args.write_md:
         write_md(result, markdown(rows))
