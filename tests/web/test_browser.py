@@ -60,7 +60,8 @@ def test_service_worker_caches_the_shell_and_serves_it_offline(
     browser_context.set_offline(True)
     page.reload()
     page.wait_for_selector(".hero h1")
-    assert page.locator("#net").is_visible()
+    # The offline banner appears once the page notices the network is gone: wait for it, don't race it.
+    page.wait_for_selector("#net", state="visible", timeout=10_000)
     assert "Ngoại tuyến" in page.locator("#net").inner_text()
     shot(page, "offline-shell")
     # the report form works offline too: Leaflet chunk precached, categories and boundaries from the cache
