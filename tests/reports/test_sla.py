@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from cityops.notify.channels import LogChannel
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import CaseEvent
 from cityops.reports.sla import sweep_sla
@@ -66,6 +67,9 @@ def test_sweep_warns_then_flags_overdue_and_escalates_once(world: World) -> None
     )
     assert escalation is not None
     assert escalation.data["to"] == [world.users["supervisor_a"].id]
+    # The supervisor's notice gives the deadline as people read it here: local time, dd/mm/yyyy.
+    notices = [m.body_vi for m in LogChannel.recent() if "quá hạn" in m.body_vi]
+    assert any("09:30 03/03/2026" in body for body in notices), notices
 
 
 def test_acknowledged_case_runs_on_the_resolution_deadline(world: World) -> None:

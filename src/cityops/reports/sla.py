@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.clock import format_datetime
 from cityops.reports import integrations
 from cityops.reports.models import Case, CaseEvent
 from cityops.reports.workflow import OPEN_STATES, State
@@ -139,7 +140,7 @@ def sweep_sla(session: Session, now: datetime, settings: Settings | None = None)
                         settings,
                         {"user_id": user_id},
                         "case_escalated",
-                        {"ref": case.ref, "due": due.isoformat()},
+                        {"ref": case.ref, "due": format_datetime(due)},
                     )
                 integrations.emit(
                     session, "cases.escalated", {"id": case.id, "ref": case.ref, "agency_id": case.agency_id}
@@ -169,7 +170,7 @@ def sweep_sla(session: Session, now: datetime, settings: Settings | None = None)
                         settings,
                         {"user_id": user_id},
                         "case_warning",
-                        {"ref": case.ref, "due": due.isoformat()},
+                        {"ref": case.ref, "due": format_datetime(due)},
                     )
     session.flush()
     return result
