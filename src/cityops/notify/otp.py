@@ -18,33 +18,21 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.errors import ApiError, Invalid
+from cityops.identity.phones import normalize_phone
 from cityops.notify.channels import Recipient
 from cityops.notify.models import OtpCode
 from cityops.notify.notifier import Notifier, render
 from cityops.settings import Environment, Settings
 
-_PHONE = re.compile(r"^\+\d{8,15}$")
-_SEPARATORS = re.compile(r"[\s.\-()]")
-
 
 def canonical_phone(phone: str) -> str:
-    """``0912 345 678`` → ``+84912345678``; other countries must start with ``+``. 422 when implausible.
-
-    Identity normalises numbers the same way (``identity.phones.normalize_phone``); this only makes sure
-    the code is stored and checked under one key whatever spacing the caller passes.
+    """``0912 345 678`` → ``+84912345678`` (``identity.phones.normalize_phone``, the one rule for numbers),
+    so a code is stored and checked under one key whatever spacing the caller passes. 422 when implausible.
     """
-    raw = _SEPARATORS.sub("", phone.strip())
-    if raw.startswith("00"):
-        raw = "+" + raw[2:]
-    elif raw.startswith("0"):
-        raw = "+84" + raw[1:]
-    elif raw.startswith("84") and len(raw) >= 11:
-        raw = "+" + raw
-    if raw.startswith("+840"):
-        raw = "+84" + raw[4:]
-    if not _PHONE.match(raw):
-        raise Invalid("The phone number is not valid.", code="invalid_phone")
-    return raw
+    try:
+        return normalize_phone(phone)
+    except ValueError:
+        raise Invalid("The phone number is not valid.", code="invalid_phone") from None
 
 
 def _digest(salt: str, phone: str, code: str) -> str:
