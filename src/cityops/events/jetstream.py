@@ -192,15 +192,24 @@ class NatsBus(BusBase):
         try:
             info = await js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(
-                StreamConfig(
-                    name=self.stream,
-                    subjects=subjects,
-                    storage=StorageType.FILE,
-                    max_age=self.max_age_seconds,
-                    duplicate_window=DUPLICATE_WINDOW_SECONDS,
-                )
+            config = StreamConfig(
+                name=self.stream,
+                subjects=subjects,
+                storage=StorageType.FILE,
+                max_age=self.max_age_seconds,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
             )
+            # The server can answer 500 ("error creating store for stream") when it removes an empty
+            # account directory while another stream is being created; that is transient, so retry.
+            for attempt in range(5):
+                try:
+                    await js.add_stream(config)
+                    return
+                except nats.js.errors.ServerError:
+                    if attempt == 4:
+                        raise
+                    log.warning("JetStream could not create stream %s yet; retrying", self.stream)
+                    await asyncio.sleep(0.2 * (attempt + 1))
             return
         config = info.config
         if config.subjects != subjects or config.max_age != self.max_age_seconds:
