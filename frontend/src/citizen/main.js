@@ -4,6 +4,7 @@ import "./citizen.css";
 import { api, items } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
+import { serialRenderer } from "../common/router.js";
 import { esc, fmtDate, fmtDateTime } from "../common/format.js";
 import { applyI18n, getLang, langToggle, nameOf, t } from "../common/i18n.js";
 import { flush, startAutoFlush } from "./outbox.js";
@@ -517,24 +518,7 @@ const routes = [
   [/^#\/alerts$/, "alerts", viewAlerts],
 ];
 
-// One render at a time: a call during a render asks for one more render after it (no doubled views).
-let rendering = null;
-let again = false;
-function route() {
-  if (rendering) {
-    again = true;
-    return rendering;
-  }
-  rendering = (async () => {
-    do {
-      again = false;
-      await render();
-    } while (again);
-  })().finally(() => {
-    rendering = null;
-  });
-  return rendering;
-}
+const route = serialRenderer(render);
 
 async function render() {
   dropMap();

@@ -4,6 +4,7 @@ import "./officer.css";
 import { api, ApiError, items, setCsrf } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
+import { serialRenderer } from "../common/router.js";
 import { fmtDateTime } from "../common/format.js";
 import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas, pinIcon } from "../common/map.js";
@@ -371,24 +372,7 @@ function notePanel(c) {
   return form;
 }
 
-// One render at a time: a call during a render asks for one more render after it (no doubled views).
-let rendering = null;
-let again = false;
-function route() {
-  if (rendering) {
-    again = true;
-    return rendering;
-  }
-  rendering = (async () => {
-    do {
-      again = false;
-      await render();
-    } while (again);
-  })().finally(() => {
-    rendering = null;
-  });
-  return rendering;
-}
+const route = serialRenderer(render);
 
 async function render() {
   if (currentMap) {
