@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,7 +64,7 @@ SECRET_EMAIL = "riengtu@example.vn"
 NOTE_TEXT = "ghi chú nội bộ: gọi lại"
 SECRET_ADDRESS = "12 đường riêng"
 SECRETS = (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL, NOTE_TEXT)
-# IDOR: callers who must never see citizen A's personal fields, A's address or the internal note, on any route
+# IDOR: callers who must never see citizen A's personal fields or the internal note, on any route
 OUTSIDERS = ("anonymous", "other_citizen", "other_officer", "device_key", "integrator_key")
 _n = itertools.count(1)
 
@@ -591,14 +590,36 @@ PUBLIC_CASE_URLS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for reports (#3): the policy counts the exact address as personal "
-    "(case.view_personal) but the public list, GeoJSON, detail and Open311 publish it verbatim",
-)
-def test_exact_address_is_not_public(
+CONTACTS_IN_TEXT = ("0912 345 678", "ban.doc@example.vn", "62A-123.45")
+
+
+def test_problem_place_is_public_but_contacts_typed_in_text_are_not(
     session: Session, settings: Settings, client: TestClient, make_api_key: Callable[..., str]
 ) -> None:
+    """Decision (#7): the place a report names is public, like its pin (FixMyStreet, Open311 ``address``);
+    the reporter's own contact details are not, even when typed into the description or the address."""
     ctx = build_ctx(session, settings, client, make_api_key)
-    leaked = [url for url in PUBLIC_CASE_URLS if SECRET_ADDRESS in client.get(url.format(ref=ctx.ref)).text]
-    assert not leaked, leaked
+    citizen = _bearer(session, ctx.world.users["citizen"].id)
+    made = client.post(
+        "/api/v1/reports",
+        headers=citizen,
+        json={
+            "category": "lighting",
+            "description": f"Xe {CONTACTS_IN_TEXT[2]} đậu chắn đèn; gọi tôi {CONTACTS_IN_TEXT[0]}",
+            "lat": A_POINT[0],
+            "lon": A_POINT[1],
+            "address": f"{SECRET_ADDRESS}, email {CONTACTS_IN_TEXT[1]}",
+            "consent": True,
+        },
+    )
+    assert made.status_code == 201, made.text
+    ref = made.json()["ref"]
+    for url in PUBLIC_CASE_URLS:
+        text = client.get(url.format(ref=ref)).text
+        assert SECRET_ADDRESS in text, url
+        assert not [c for c in CONTACTS_IN_TEXT if c in text], (url, text[:300])
+    staff = client.get(
+        f"/api/v1/reports/cases/{ref}", headers=_bearer(session, ctx.world.users["officer_a"].id)
+    )
+    assert staff.status_code == 200, staff.text
+    assert all(c in staff.text for c in CONTACTS_IN_TEXT), "handling staff see the text as written"

@@ -168,6 +168,7 @@ async function viewReport() {
     h("div.field", h("label", { for: "description" }, t("report.description")), desc, h("p.help", { id: "desc-help" }, t("report.descHelp"))),
     h("div.field", h("label", { for: "rname" }, t("report.name")), nameI),
     h("div.field", h("label", { for: "rphone" }, t("report.phone")), phoneI),
+    h("p.help", { id: "public-notice" }, t("report.publicNotice")),
     h("div.check", consent, h("label", { for: "consent" }, t("report.consent"))),
     h("p.error", { id: "form-error", role: "alert" }),
     h("button.btn.btn-primary.btn-big", { type: "submit", id: "submit" }, t("report.submit")),

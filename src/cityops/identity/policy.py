@@ -113,7 +113,7 @@ class Action(StrEnum):
     # cases (citizen reports, hotline calls, incidents): targets have ``agency_id`` and ``reporter_id``
     CASE_CREATE = "case.create"
     CASE_VIEW = "case.view"  # public view: no personal data
-    CASE_VIEW_PERSONAL = "case.view_personal"  # reporter name, phone, email, exact address
+    CASE_VIEW_PERSONAL = "case.view_personal"  # reporter name, phone, email, device/account (not the place)
     CASE_TRANSITION = "case.transition"  # acknowledge, start, resolve, transfer, comment as staff
     CASE_ASSIGN = "case.assign"  # route a case to an agency / officer
     CASE_APPROVE_EXTENSION = "case.approve_extension"

@@ -200,6 +200,11 @@ def staff_case(session: Session, actor: Actor, case: Case, request: Request) -> 
     body.update(
         {
             "id": case.id,
+            # the text as written: the public view masks contact details typed into it
+            "description": case.description,
+            "address": case.address,
+            "status_note": case.public_note,
+            "reject_reason": case.reject_reason,
             "agency_id": case.agency_id,
             "assignee_id": case.assignee_id,
             "supporting_agency_ids": sorted(supporting_agencies(session, case)),

@@ -30,6 +30,7 @@ from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, register_formatter
 from cityops.identity.deps import principal_for_api_key
 from cityops.identity.policy import Action, can
+from cityops.privacy.masking import mask_contacts
 from cityops.reports import intake, public
 from cityops.reports.access import Actor
 from cityops.reports.categories import Datatype
@@ -188,16 +189,16 @@ def request_row(case: Case, ctx: public.PublicContext, base: str) -> dict[str, A
     return {
         "service_request_id": case.ref,
         "status": public.open311_status_of(case),
-        "status_notes": case.public_note,
+        "status_notes": mask_contacts(case.public_note),
         "service_name": category.name_vi if category else case.category_code,
         "service_code": case.category_code,
-        "description": case.description,
+        "description": mask_contacts(case.description),
         "agency_responsible": ctx.agencies.get(case.agency_id) if case.agency_id is not None else None,
         "service_notice": None,
         "requested_datetime": w3c(case.submitted_at),
         "updated_datetime": w3c(case.updated_at),
         "expected_datetime": w3c(case.resolve_due_at),
-        "address": case.address,
+        "address": mask_contacts(case.address),
         "address_id": None,
         "zipcode": None,
         "lat": round(case.lat, public.COORD_DECIMALS) if case.lat is not None else None,

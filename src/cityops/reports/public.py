@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.privacy.masking import mask_contacts
 from cityops.reports.models import Case, CaseEvent, CaseMedia, Category
 from cityops.reports.workflow import open311_status
 
@@ -94,12 +95,12 @@ def public_case(case: Case, ctx: PublicContext) -> dict[str, Any]:
         "category_name_en": category.name_en if category else case.category_code,
         "state": case.state,
         "status": open311_status_of(case),
-        "reject_reason": case.reject_reason,
+        "reject_reason": mask_contacts(case.reject_reason),
         "duplicate_of": None,
-        "description": case.description,
+        "description": mask_contacts(case.description),
         "lat": round(case.lat, COORD_DECIMALS) if case.lat is not None else None,
         "lon": round(case.lon, COORD_DECIMALS) if case.lon is not None else None,
-        "address": case.address,
+        "address": mask_contacts(case.address),
         "area_id": case.area_id,
         "area_name": ctx.areas.get(case.area_id) if case.area_id is not None else None,
         "agency_name": ctx.agencies.get(case.agency_id) if case.agency_id is not None else None,
@@ -108,7 +109,7 @@ def public_case(case: Case, ctx: PublicContext) -> dict[str, Any]:
         "updated_at": iso(case.updated_at),
         "expected_at": iso(case.resolve_due_at),
         "overdue": case.overdue,
-        "status_note": case.public_note,
+        "status_note": mask_contacts(case.public_note),
         "media": ctx.media.get(case.id, []),
     }
 
@@ -133,7 +134,7 @@ def public_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
             "action": e.action,
             "from_state": e.from_state,
             "to_state": e.to_state,
-            "comment": e.comment if e.kind == "transition" else None,
+            "comment": mask_contacts(e.comment) if e.kind == "transition" else None,
         }
         for e in events
     ]
