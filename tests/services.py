@@ -13,6 +13,7 @@ import pytest
 PG_ADMIN_URL = os.environ.get("CITYOPS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", int(os.environ.get("CITYOPS_TEST_MQTT_PORT", "1883"))
 NATS_URL = os.environ.get("CITYOPS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("CITYOPS_TEST_REDIS_PORT", "6379"))
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -47,3 +48,7 @@ def require_nats() -> None:
     host_port = NATS_URL.rsplit("//", 1)[-1]
     host, port = host_port.split(":")
     require("NATS JetStream", host, int(port))
+
+
+def require_redis() -> None:
+    require("Redis", REDIS_HOST, REDIS_PORT)

@@ -245,7 +245,7 @@ class Settings(BaseSettings):
         30,
         ge=1,
         description="Anonymous report submissions accepted from one client IP per hour (429 with "
-        "`Retry-After` above). Counted in each process: with several workers, each keeps its own count.",
+        "`Retry-After` above). Counted in each process unless `security_rate_limit_redis_url` is set.",
     )
     security_upload_per_ip_per_hour: int = Field(
         120,
@@ -257,6 +257,12 @@ class Settings(BaseSettings):
         ge=1,
         description="One-time sign-in codes requested from one client IP per hour (the per-phone limit "
         "is `otp_max_per_hour`).",
+    )
+    security_rate_limit_redis_url: str = Field(
+        "",
+        description="Redis URL (e.g. `redis://127.0.0.1:6379/0`) where every worker and node counts the per-IP "
+        "limits together; empty: each process counts alone (right for one worker). If Redis is unreachable "
+        "a process falls back to its own counts.",
     )
     security_hsts_seconds: int = Field(
         31_536_000,

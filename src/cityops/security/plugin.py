@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from cityops.plugins import hookimpl
 from cityops.security.headers import SecurityHeadersMiddleware
 from cityops.security.limits import BodyLimitMiddleware, BodyLimits, install_out_of_range_handler
-from cityops.security.ratelimit import RateLimiter, RateLimitMiddleware, default_rules
+from cityops.security.ratelimit import RateLimitMiddleware, default_rules, make_limiter
 from cityops.settings import Settings
 
 
@@ -15,7 +15,7 @@ from cityops.settings import Settings
 def register_routes(app: FastAPI, settings: Settings) -> None:
     # The last added is the outermost: headers reach the 413 and 429 answers of the two inner ones.
     install_out_of_range_handler(app)
-    limiter = RateLimiter()
+    limiter = make_limiter(settings)
     app.state.rate_limiter = limiter
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     app.add_middleware(RateLimitMiddleware, rules=default_rules(settings), limiter=limiter)
