@@ -1,4 +1,5 @@
-"""The benchmark runner: ``python -m bench [--profile quick|full] [--backends sqlite,postgresql]``.
+"""The benchmark runner: ``python -m bench [--profile quick|full] [--backends sqlite,postgresql]
+[--figures latest,filter] [--scale 0.1]``.
 
 Per backend: a fresh database (SQLite in a temporary data dir; PostgreSQL in a temporary database on
 127.0.0.1:5432, dropped afterwards), seeded through the store functions, then the real server in its own
@@ -70,6 +71,28 @@ PROFILES: dict[str, dict[str, Any]] = {
         "mqtt_wait_seconds": 600,
     },
 }
+
+
+# Every figure ``--figures`` can pick; seeding only makes what the picked ones read.
+FIGURES = ("ingest", "store", "peer", "latest", "aggregate", "filter", "reports", "map", "ioc", "mqtt", "rss")
+# Sizes ``--scale`` multiplies (never below 1); the rest (batch size, clients, repetitions) stays.
+SCALED = ("obs_total", "agg_days", "latest_n", "cases", "batches_per_client", "peer_batches_per_client",
+          "report_seconds", "mqtt_messages")  # fmt: skip
+
+
+def scaled(prof: dict[str, Any], scale: float) -> dict[str, Any]:
+    """The profile with its sizes multiplied by ``scale`` (for a quick check of one figure)."""
+    if scale == 1:
+        return dict(prof)
+    return {k: max(1, round(v * scale)) if k in SCALED else v for k, v in prof.items()}
+
+
+def parse_figures(text: str) -> set[str]:
+    figs = {f.strip() for f in text.split(",") if f.strip()}
+    unknown = figs - set(FIGURES)
+    if unknown:
+        raise SystemExit(f"unknown figure(s) {sorted(unknown)}; choose from {','.join(FIGURES)}")
+    return figs
 
 
 @dataclass
@@ -244,7 +267,12 @@ def drop_pg_db(name: str) -> None:
 
 
 def run_backend(
-    backend: str, prof: dict[str, Any], work: Path, data_args: dict[str, Any], spy: Spy | None
+    backend: str,
+    prof: dict[str, Any],
+    work: Path,
+    data_args: dict[str, Any],
+    spy: Spy | None,
+    figs: set[str],
 ) -> list[Row]:
     from cityops.db import make_engine, make_sessionmaker
 
@@ -270,177 +298,245 @@ def run_backend(
         upgrade(env)
         engine = make_engine(sa_url)
         sessions = make_sessionmaker(engine)
-        notes: dict[str, Any] = {}
-        with console.status(f"[{backend}] seeding…"), sessions() as s:
-            t0 = time.perf_counter()
-            key = seed.ingest_key(s)
-            ingest_ds = seed.stations(s, prof["clients"], with_latest=False)
-            agg_ds, mqtt_ds = seed.stations(s, 2, with_latest=False)
-            agg_minutes = prof["agg_days"] * 24 * 60
-            seed.minute_series(s, agg_ds, seed.YEAR_END - timedelta(days=prof["agg_days"]), agg_minutes)
-            rest = max(0, prof["obs_total"] - agg_minutes)
-            per = 500_000
-            filter_ds = seed.stations(s, max(1, -(-rest // per)), with_latest=False)
-            per_ds = rest // len(filter_ds)
-            seed.bulk_observations(s, filter_ds, seed.YEAR_START, per_ds)
-            seed.stations(s, prof["latest_n"], with_latest=True)
-            seed.cases(s, prof["cases"])
-            obs_total = agg_minutes + len(filter_ds) * per_ds
-            notes["seed_seconds"] = round(time.perf_counter() - t0, 1)
+        sizes = seed_for(sessions, prof, figs)
         engine.dispose()
+        obs_total = sizes["obs_total"]
         console.print(
-            f"[{backend}] seeded {obs_total:,} observations, {prof['cases']:,} cases in "
-            f"{notes['seed_seconds']} s"
+            f"\\[{backend}] seeded {obs_total:,} observations, {sizes['cases']:,} cases in "
+            f"{sizes['seed_seconds']} s ({', '.join(f'{k} {v} s' for k, v in sizes['steps'].items())})"
         )
-        data = batches(ingest_ds, prof["batches_per_client"], prof["batch"], data_args["start"])
-        limit = store_limit(limit_url, backend == "postgresql", data, ingest_ds)
+        data_args.setdefault("seed", {})[backend] = sizes["seed_seconds"]
+        ingest_ds: list[int] = sizes["ingest_ds"]
+        limit: float | None = None
+        data: list[list[list[list[Any]]]] = []
+        if figs & {"ingest", "store"}:
+            data = batches(ingest_ds, prof["batches_per_client"], prof["batch"], data_args["start"])
+            limit = store_limit(limit_url, backend == "postgresql", data, ingest_ds)
+        if not figs & {"ingest", "latest", "aggregate", "filter", "map", "ioc", "reports", "rss"}:
+            if "store" in figs:
+                rows.append(store_row(backend, limit))
+            if "mqtt" in figs:
+                rows.append(mqtt_figure(env, work, prof, backend, sa_url, sizes["mqtt_ds"], spy)[0])
+            return rows
         server = Server(env, work / f"{backend}-server.log")
         pid = server.proc.pid
 
         def sampled(name: str) -> contextlib.AbstractContextManager[None]:
             return spy.record(pid, f"{backend}-{name}") if spy else contextlib.nullcontext()
 
-        auth = {"authorization": "Basic " + base64.b64encode(f"bench:{key}".encode()).decode()}
-        bodies = [[payload(ingest_ds[c], b) for b in per_client] for c, per_client in enumerate(data)]
-        # warm-up: one small batch per client, earlier times
-        warm = batches(ingest_ds, 1, 100, data_args["start"] - timedelta(days=1))
-        post_batches(
-            f"{server.url}/sta/v1.1/CreateObservations",
-            [[payload(ingest_ds[c], w[0])] for c, w in enumerate(warm)],
-            auth,
-        )
-        with sampled("ingest"):
-            acked, secs, errors = post_batches(f"{server.url}/sta/v1.1/CreateObservations", bodies, auth)
-        ours = acked / secs if not errors else None
-        rows.append(
-            Row(
-                "STA CreateObservations dataArray",
-                backend,
-                ours,
-                "obs/s",
-                limit,
-                "store limit",
-                (ours / limit) if ours else None,
-                "≥ 100,000 obs/s and ≥ 25% of limit",
-                bool(ours and ours >= 100_000 and ours / limit >= 0.25),
-                f"{prof['clients']} clients × {prof['batches_per_client']} batches of {prof['batch']}"
-                + (f"; errors: {errors[:1]}" if errors else ""),
+        if "ingest" in figs:
+            auth = {"authorization": "Basic " + base64.b64encode(f"bench:{sizes['key']}".encode()).decode()}
+            bodies = [[payload(ingest_ds[c], b) for b in per_client] for c, per_client in enumerate(data)]
+            # warm-up: one small batch per client, earlier times
+            warm = batches(ingest_ds, 1, 100, data_args["start"] - timedelta(days=1))
+            post_batches(
+                f"{server.url}/sta/v1.1/CreateObservations",
+                [[payload(ingest_ds[c], w[0])] for c, w in enumerate(warm)],
+                auth,
             )
-        )
-        rows.append(
-            Row(
-                "store limit (raw bulk insert)",
-                backend,
-                limit,
-                "obs/s",
-                note="SQLite executemany, un-indexed table" if backend == "sqlite" else "COPY, un-indexed",
+            with sampled("ingest"):
+                acked, secs, errors = post_batches(f"{server.url}/sta/v1.1/CreateObservations", bodies, auth)
+            ours = acked / secs if not errors else None
+            assert limit is not None
+            rows.append(
+                Row(
+                    "STA CreateObservations dataArray",
+                    backend,
+                    ours,
+                    "obs/s",
+                    limit,
+                    "store limit",
+                    (ours / limit) if ours else None,
+                    "≥ 100,000 obs/s and ≥ 25% of limit",
+                    bool(ours and ours >= 100_000 and ours / limit >= 0.25),
+                    f"{prof['clients']} clients × {prof['batches_per_client']} batches of {prof['batch']}"
+                    + (f"; errors: {errors[:1]}" if errors else ""),
+                )
             )
-        )
-        data_args.setdefault("ours", {})[backend] = ours
+            data_args.setdefault("ours", {})[backend] = ours
+        if "store" in figs:
+            rows.append(store_row(backend, limit))
         with httpx.Client(base_url=server.url, timeout=300) as http:
-            with sampled("latest"):
-                lat, body = timed(http, "/api/v1/sensing/latest", prof["reps"])
-            n = body["count"]
-            rows.append(
-                Row(
-                    f"latest value of {n:,} datastreams p50",
-                    backend,
-                    pct(lat, 0.5),
-                    "ms",
-                    target="< 20 ms",
-                    met=pct(lat, 0.5) < 20,
+            if "latest" in figs:
+                with sampled("latest"):
+                    lat, body = timed(http, "/api/v1/sensing/latest", prof["reps"])
+                n = body["count"]
+                rows.append(
+                    Row(
+                        f"latest value of {n:,} datastreams p50",
+                        backend,
+                        pct(lat, 0.5),
+                        "ms",
+                        target="< 20 ms",
+                        met=pct(lat, 0.5) < 20,
+                    )
                 )
-            )
-            rows.append(Row(f"latest value of {n:,} datastreams p99", backend, pct(lat, 0.99), "ms"))
-            end = seed.YEAR_END
-            lat, body = timed(
-                http,
-                f"/api/v1/sensing/datastreams/{agg_ds}/aggregate",
-                prof["reps"],
-                {
-                    "from": (end - timedelta(days=prof["agg_days"])).isoformat(),
-                    "to": end.isoformat(),
-                    "interval": "hour",
-                },
-            )
-            label = f"{prof['agg_days']}-day hourly aggregate (1-min data, {len(body['buckets'])} buckets)"
-            rows.append(
-                Row(label + " p50", backend, pct(lat, 0.5), "ms", target="< 50 ms", met=pct(lat, 0.5) < 50)
-            )
-            rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
-            f_from = seed.YEAR_START + timedelta(days=30)
-            flt = (
-                f"result gt 30 and phenomenonTime ge {f_from.isoformat().replace('+00:00', 'Z')} and "
-                f"phenomenonTime lt {(f_from + timedelta(days=60)).isoformat().replace('+00:00', 'Z')}"
-            )
-            lat, body = timed(
-                http,
-                "/sta/v1.1/Observations",
-                prof["filter_reps"],
-                {"$filter": flt, "$count": "true", "$top": "100"},
-            )
-            label = f"$filter result+time, $count over {obs_total:,} obs (count={body.get('@iot.count')})"
-            rows.append(Row(label + " p50", backend, pct(lat, 0.5), "ms"))
-            rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
-            bbox = "106.30,11.25,106.40,11.35"
-            lat, body = timed(
-                http, "/api/v1/reports/public.geojson", prof["reps"], {"bbox": bbox, "zoom": 16}
-            )
-            rows.append(
-                Row(
-                    f"map viewport, points ({len(body['features'])} of {prof['cases']:,} cases) p50",
-                    backend,
-                    pct(lat, 0.5),
-                    "ms",
-                    note=f"bbox {bbox}, zoom 16; p99 {pct(lat, 0.99):.1f}",
+                rows.append(Row(f"latest value of {n:,} datastreams p99", backend, pct(lat, 0.99), "ms"))
+            if "aggregate" in figs:
+                end = seed.YEAR_END
+                with sampled("aggregate"):
+                    lat, body = timed(
+                        http,
+                        f"/api/v1/sensing/datastreams/{sizes['agg_ds']}/aggregate",
+                        prof["reps"],
+                        {
+                            "from": (end - timedelta(days=prof["agg_days"])).isoformat(),
+                            "to": end.isoformat(),
+                            "interval": "hour",
+                        },
+                    )
+                label = (
+                    f"{prof['agg_days']}-day hourly aggregate (1-min data, {len(body['buckets'])} buckets)"
                 )
-            )
-            with sampled("map-clustered"):
+                rows.append(
+                    Row(
+                        label + " p50", backend, pct(lat, 0.5), "ms", target="< 50 ms", met=pct(lat, 0.5) < 50
+                    )
+                )
+                rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
+            if "filter" in figs:
+                f_from = seed.YEAR_START + timedelta(days=30)
+                flt = (
+                    f"result gt 30 and phenomenonTime ge {f_from.isoformat().replace('+00:00', 'Z')} and "
+                    f"phenomenonTime lt {(f_from + timedelta(days=60)).isoformat().replace('+00:00', 'Z')}"
+                )
+                with sampled("filter"):
+                    lat, body = timed(
+                        http,
+                        "/sta/v1.1/Observations",
+                        prof["filter_reps"],
+                        {"$filter": flt, "$count": "true", "$top": "100"},
+                        budget_s=prof.get("filter_budget_s", 6.0),
+                    )
+                label = f"$filter result+time, $count over {obs_total:,} obs (count={body.get('@iot.count')})"
+                rows.append(Row(label + " p50", backend, pct(lat, 0.5), "ms", note=f"{len(lat)} requests"))
+                rows.append(Row(label + " p99", backend, pct(lat, 0.99), "ms"))
+            if "map" in figs:
+                bbox = "106.30,11.25,106.40,11.35"
                 lat, body = timed(
-                    http,
-                    "/api/v1/reports/public.geojson",
-                    max(5, prof["reps"] // 3),
-                    {"bbox": "105.8,10.4,106.8,11.8", "zoom": 9},
+                    http, "/api/v1/reports/public.geojson", prof["reps"], {"bbox": bbox, "zoom": 16}
                 )
-            rows.append(
-                Row(
-                    f"map viewport, whole province clustered ({prof['cases']:,} cases) p50",
-                    backend,
-                    pct(lat, 0.5),
-                    "ms",
-                    note=f"zoom 9; p99 {pct(lat, 0.99):.1f}",
+                rows.append(
+                    Row(
+                        f"map viewport, points ({len(body['features'])} of {sizes['cases']:,} cases) p50",
+                        backend,
+                        pct(lat, 0.5),
+                        "ms",
+                        note=f"bbox {bbox}, zoom 16; p99 {pct(lat, 0.99):.1f}",
+                    )
                 )
-            )
-            with sampled("ioc-summary"):
-                lat, _ = timed(http, "/api/v1/ioc/summary", max(5, prof["reps"] // 3))
-            rows.append(
-                Row(
-                    f"IOC summary ({prof['cases']:,} cases, {obs_total:,} obs) p50",
-                    backend,
-                    pct(lat, 0.5),
-                    "ms",
-                    target="< 200 ms",
-                    met=pct(lat, 0.5) < 200,
-                    note=f"p99 {pct(lat, 0.99):.1f}",
+                with sampled("map-clustered"):
+                    lat, body = timed(
+                        http,
+                        "/api/v1/reports/public.geojson",
+                        max(5, prof["reps"] // 3),
+                        {"bbox": "105.8,10.4,106.8,11.8", "zoom": 9},
+                    )
+                rows.append(
+                    Row(
+                        f"map viewport, whole province clustered ({sizes['cases']:,} cases) p50",
+                        backend,
+                        pct(lat, 0.5),
+                        "ms",
+                        note=f"zoom 9; p99 {pct(lat, 0.99):.1f}",
+                    )
                 )
-            )
-            cats = http.get("/api/v1/reports/categories").json()
-            category = next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"]))
-        with sampled("reports"):
-            rows.extend(report_load(server.url, prof, backend, category))
+            if "ioc" in figs:
+                with sampled("ioc-summary"):
+                    lat, _ = timed(http, "/api/v1/ioc/summary", max(5, prof["reps"] // 3))
+                rows.append(
+                    Row(
+                        f"IOC summary ({sizes['cases']:,} cases, {obs_total:,} obs) p50",
+                        backend,
+                        pct(lat, 0.5),
+                        "ms",
+                        target="< 200 ms",
+                        met=pct(lat, 0.5) < 200,
+                        note=f"p99 {pct(lat, 0.99):.1f}",
+                    )
+                )
+            if "reports" in figs:
+                cats = http.get("/api/v1/reports/categories").json()
+                category = next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"]))
+        if "reports" in figs:
+            with sampled("reports"):
+                rows.extend(report_load(server.url, prof, backend, category))
         rss = server.peak_rss_mb()
         server.stop()
         server = None
-        mqtt_row, mqtt_rss = mqtt_figure(env, work, prof, backend, sa_url, mqtt_ds, spy)
-        rows.append(mqtt_row)
-        note = "VmHWM over all HTTP figures" + (f"; {mqtt_rss:.0f} MB in the MQTT run" if mqtt_rss else "")
-        rows.append(Row("peak RSS of the server process", backend, rss, "MB", note=note))
+        mqtt_rss = None
+        if "mqtt" in figs:
+            mqtt_row, mqtt_rss = mqtt_figure(env, work, prof, backend, sa_url, sizes["mqtt_ds"], spy)
+            rows.append(mqtt_row)
+        if "rss" in figs:
+            note = "VmHWM over the HTTP figures" + (
+                f"; {mqtt_rss:.0f} MB in the MQTT run" if mqtt_rss else ""
+            )
+            rows.append(Row("peak RSS of the server process", backend, rss, "MB", note=note))
     finally:
         if server is not None:
             server.stop()
         if pg_name:
             drop_pg_db(pg_name)
     return rows
+
+
+def store_row(backend: str, limit: float | None) -> Row:
+    return Row(
+        "store limit (raw bulk insert)",
+        backend,
+        limit,
+        "obs/s",
+        note="SQLite executemany, un-indexed table" if backend == "sqlite" else "COPY, un-indexed",
+    )
+
+
+def seed_for(sessions: Any, prof: dict[str, Any], figs: set[str]) -> dict[str, Any]:
+    """Seed only what the picked figures read; returns ids, sizes and per-step seconds."""
+    out: dict[str, Any] = {"ingest_ds": [], "agg_ds": None, "mqtt_ds": None, "obs_total": 0, "cases": 0}
+    steps: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def step(name: str, t0: float) -> None:
+        steps[name] = round(time.perf_counter() - t0, 1)
+
+    with console.status("seeding…"), sessions() as s:
+        if "ingest" in figs:
+            out["key"] = seed.ingest_key(s)
+        if figs & {"ingest", "store"}:
+            out["ingest_ds"] = seed.stations(s, prof["clients"], with_latest=False)
+        if "aggregate" in figs:
+            t0 = time.perf_counter()
+            (out["agg_ds"],) = seed.stations(s, 1, with_latest=False)
+            minutes = prof["agg_days"] * 24 * 60
+            seed.minute_series(s, out["agg_ds"], seed.YEAR_END - timedelta(days=prof["agg_days"]), minutes)
+            out["obs_total"] += minutes
+            step("aggregate series", t0)
+        if "mqtt" in figs:
+            (out["mqtt_ds"],) = seed.stations(s, 1, with_latest=False)
+        if figs & {"filter", "ioc"}:
+            t0 = time.perf_counter()
+            rest = max(0, prof["obs_total"] - out["obs_total"])
+            per = prof.get("obs_per_datastream", 500_000)
+            filter_ds = seed.stations(s, max(1, -(-rest // per)), with_latest=False)
+            per_ds = rest // len(filter_ds)
+            seed.bulk_observations(s, filter_ds, seed.YEAR_START, per_ds)
+            out["obs_total"] += len(filter_ds) * per_ds
+            step("observations", t0)
+        if figs & {"latest", "ioc"}:
+            t0 = time.perf_counter()
+            seed.stations(s, prof["latest_n"], with_latest=True)
+            step("latest stations", t0)
+        if figs & {"map", "ioc"}:
+            t0 = time.perf_counter()
+            seed.cases(s, prof["cases"])
+            out["cases"] = prof["cases"]
+            step("cases", t0)
+        elif "reports" in figs:
+            seed.categories(s)
+    out["steps"] = steps
+    out["seed_seconds"] = round(time.perf_counter() - t_all, 1)
+    return out
 
 
 def report_load(url: str, prof: dict[str, Any], backend: str, category: str) -> list[Row]:
@@ -595,16 +691,27 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--no-peer", action="store_true", help="same as leaving peer out of --figures")
+    ap.add_argument(
+        "--figures",
+        default=",".join(FIGURES),
+        help=f"comma list of figures to measure (default all): {','.join(FIGURES)}",
+    )
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the profile's sizes (e.g. 0.1 for a quick check)"
+    )
     ap.add_argument("--write-md", action="store_true", help="put the table into BENCHMARKS.md")
     ap.add_argument(
         "--spy", action="store_true", help="sample the server with py-spy during the main figures"
     )
     args = ap.parse_args(argv)
-    prof = PROFILES[args.profile]
+    prof = scaled(PROFILES[args.profile], args.scale)
+    figs = parse_figures(args.figures)
+    if args.no_peer:
+        figs.discard("peer")
     started = datetime.now(UTC)
     info = machine()
-    console.print(f"profile {args.profile}: {prof}")
+    console.print(f"profile {args.profile} (scale {args.scale}): {prof}; figures {','.join(sorted(figs))}")
     console.print(f"machine: {info} (shared with other work: figures are indicative)")
     rows: list[Row] = []
     data_args: dict[str, Any] = {"start": datetime(2026, 11, 2, tzinfo=UTC)}
@@ -615,18 +722,18 @@ def main(argv: list[str] | None = None) -> None:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             t0 = time.perf_counter()
             try:
-                rows.extend(run_backend(backend, prof, work, data_args, spy))
+                rows.extend(run_backend(backend, prof, work, data_args, spy, figs))
             except Exception as exc:
                 console.print_exception()
                 rows.append(Row("backend run", backend, None, "", note=f"failed: {exc!r}"[:300]))
-            console.print(f"[{backend}] done in {time.perf_counter() - t0:.0f} s")
+            console.print(f"\\[{backend}] done in {time.perf_counter() - t0:.0f} s")
             console.print(render([r for r in rows if r.backend == backend]))  # shown now, in case of Ctrl-C
             RESULTS.mkdir(parents=True, exist_ok=True)
             partial = {"started": started.isoformat(), "profile": args.profile, "partial": True}
             (RESULTS / f"{stamp}.partial.json").write_text(
                 json.dumps({**partial, "rows": [asdict(r) for r in rows]}, indent=1, default=str)
             )
-        if not args.no_peer:
+        if "peer" in figs:
             rate, why = peer.measure(work, prof, data_args["start"], batches, payload, post_batches)
             ours = data_args.get("ours", {})
             rows.append(
@@ -663,6 +770,8 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "started": started.isoformat(),
         "profile": args.profile,
+        "scale": args.scale,
+        "figures": sorted(figs),
         "settings": prof,
         "machine": info,
         "seconds": (datetime.now(UTC) - started).total_seconds(),

@@ -166,6 +166,12 @@ def cases(session: Session, n: int) -> list[str]:
     return codes
 
 
+def categories(session: Session) -> None:
+    """The report categories (what report submission needs when no cases are seeded)."""
+    sync_categories(session)
+    session.commit()
+
+
 def ingest_key(session: Session) -> str:
     _row, key = create_api_key(session, name="bench", scopes=["ingest"])
     session.commit()
