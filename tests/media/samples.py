@@ -66,3 +66,49 @@ def tiny_webm() -> bytes:
     header = b"\x1a\x45\xdf\xa3" + bytes([0x80 | len(doctype)]) + doctype
     segment = b"\x18\x53\x80\x67" + b"\x01\xff\xff\xff\xff\xff\xff\xff"
     return header + segment
+
+
+XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+PHONE_POSITION = b"+10.5355+106.4136/"
+
+
+def phone_mp4() -> bytes:
+    """An MP4 laid out like a phone's: position and device in moov/udta, Apple keys in moov/meta, a
+    track-level udta, XMP in a top-level uuid box, and a chunk offset table pointing into mdat."""
+    ftyp = box(b"ftyp", b"qt  " + struct.pack(">I", 0) + b"qt  ")
+    stco = box(b"stco", bytes(4) + struct.pack(">II", 1, 0xDEADBEEF))  # offset patched below
+    trak = box(
+        b"trak",
+        box(b"tkhd", bytes(84))
+        + box(b"mdia", box(b"minf", box(b"stbl", stco)))
+        + box(b"udta", box(b"\xa9mak", b"ACME Phone")),
+    )
+    udta = box(b"udta", box(b"\xa9xyz", struct.pack(">HH", len(PHONE_POSITION), 0) + PHONE_POSITION))
+    meta = box(b"meta", bytes(4) + box(b"keys", b"com.apple.quicktime.location.ISO6709" + PHONE_POSITION))
+    moov = box(b"moov", box(b"mvhd", bytes(100)) + trak + udta + meta)
+    xmp = box(b"uuid", XMP_UUID + b"<x:xmpmeta><exif:GPSLatitude>10,32.13N</exif:GPSLatitude></x:xmpmeta>")
+    frames = b"FRAMEDATA" * 4
+    head = ftyp + moov + xmp
+    offset = len(head) + 8
+    head = head.replace(struct.pack(">I", 0xDEADBEEF), struct.pack(">I", offset), 1)
+    return head + box(b"mdat", frames)
+
+
+def ebml(ident: bytes, body: bytes) -> bytes:
+    return (
+        ident + bytes([0x80 | len(body)]) + body
+        if len(body) < 127
+        else ident + b"\x40" + bytes([len(body)]) + body
+    )
+
+
+def phone_webm() -> bytes:
+    """A WebM with a Tags element (a position tag) before an unknown-size cluster."""
+    doctype = b"\x42\x82" + bytes([0x80 | 4]) + b"webm"
+    header = b"\x1a\x45\xdf\xa3" + bytes([0x80 | len(doctype)]) + doctype
+    tag = ebml(b"\x45\xa3", b"LOCATION") + ebml(b"\x44\x87", PHONE_POSITION)  # TagName, TagString
+    tags = ebml(b"\x12\x54\xc3\x67", ebml(b"\x73\x73", ebml(b"\x67\xc8", tag)))  # Tags/Tag/SimpleTag
+    info = ebml(b"\x15\x49\xa9\x66", ebml(b"\x2a\xd7\xb1", b"\x0f\x42\x40"))  # Info/TimecodeScale
+    cluster = b"\x1f\x43\xb6\x75" + b"\x01\xff\xff\xff\xff\xff\xff\xff" + ebml(b"\xe7", b"\x00")
+    segment = b"\x18\x53\x80\x67" + b"\x01\xff\xff\xff\xff\xff\xff\xff" + info + tags + cluster
+    return header + segment

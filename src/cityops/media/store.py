@@ -10,8 +10,8 @@ Uploads are judged by their content, never by their file name or declared type:
   metadata (EXIF, XMP, ICC, text chunks). The EXIF GPS position is read first and returned, so the caller
   can use it when the citizen gave no location. A JPEG thumbnail is made.
 * short videos (MP4, QuickTime MOV, WebM) are recognised by their magic bytes and their top-level
-  structure is checked; they are stored as uploaded (no re-encoding without ffmpeg), so their container
-  metadata is *not* stripped, and no thumbnail is made.
+  structure is checked; they are not re-encoded (no ffmpeg), but their container metadata (position,
+  device, XMP) is blanked in place by :mod:`cityops.media.video_metadata`. No thumbnail is made.
 
 Errors are :class:`cityops.errors.ApiError`: 413 too large, 415 not a supported type, 422 malformed.
 Files are written before the caller commits; a rolled-back upload leaves an unreferenced file behind
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.errors import ApiError, Invalid, NotFound
+from cityops.media import video_metadata
 from cityops.media.models import REVIEW_STATES, MediaItem
 from cityops.settings import Settings
 
@@ -356,8 +357,10 @@ def store_upload(
     if kind == "video":
         if content_type == "video/webm":
             _check_webm(data)
+            data = video_metadata.scrub_webm(data)
         else:
             _check_bmff(data)
+            data = video_metadata.scrub_bmff(data)
         processed = _Processed(data, content_type, None, None, None, None)
     else:
         processed = _process_photo(settings, data, content_type)
