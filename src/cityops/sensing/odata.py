@@ -7,8 +7,9 @@ SQLAlchemy. ``parse_orderby``, ``parse_select`` and ``parse_expand`` handle the 
 rendered as HTTP 400 in the OData shape.
 
 Operator precedence follows OData 4.01 (lowest first): ``or``, ``and``, equality (``eq ne``),
-relational (``gt ge lt le``), additive (``add sub``), multiplicative (``mul div mod``),
-unary (``-``, ``not``), primary.
+relational (``gt ge lt le in``), additive (``add sub``), multiplicative (``mul div mod``),
+unary (``-``, ``not``), primary. ``x in (a, b)`` (OData 4.01, as FROST accepts it) has a
+:class:`ListExpr` of literals on its right.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class ODataError(ValueError):
 class Literal:
     value: Any
     kind: str  # number | string | bool | null | datetime | date | time | duration | geography | interval
+    # a date-time literal's own offset from UTC, for totaloffsetminutes() (the value itself is in UTC)
+    offset_minutes: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,14 @@ class Call:
     args: tuple[Node, ...]
 
 
-Node = Literal | Path | BinOp | Unary | Call
+@dataclass(frozen=True)
+class ListExpr:
+    """The parenthesised list on the right of ``in``."""
+
+    items: tuple[Node, ...]
+
+
+Node = Literal | Path | BinOp | Unary | Call | ListExpr
 
 _DT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})"
 _TOKEN = re.compile(
@@ -139,6 +149,14 @@ def parse_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise ODataError(f"date-time {text!r} needs a time zone (Z or +hh:mm)")
     return value.astimezone(UTC)
+
+
+def _offset_minutes(text: str) -> int:
+    m = re.search(r"([+-])(\d{2}):?(\d{2})$", text)
+    if not m:
+        return 0  # Z
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    return -minutes if m.group(1) == "-" else minutes
 
 
 _DURATION = re.compile(
@@ -257,9 +275,24 @@ class _Parser:
 
     def relational(self) -> Node:
         node = self.additive()
-        while op := self.accept_word({"gt", "ge", "lt", "le"}):
-            node = self.binop(op, node, self.additive())
+        while op := self.accept_word({"gt", "ge", "lt", "le", "in"}):
+            node = self.binop(op, node, self.in_list() if op == "in" else self.additive())
         return node
+
+    def in_list(self) -> ListExpr:
+        tok = self.peek()
+        if tok is None or tok.kind != "lparen":
+            where = f"at position {tok.pos}" if tok is not None else "at the end"
+            raise ODataError(f"'in' needs a parenthesised list such as (1, 2) {where}")
+        self.i += 1
+        items: list[Node] = []
+        while True:
+            items.append(self.additive())
+            sep = self.next()
+            if sep.kind == "rparen":
+                return ListExpr(tuple(items))
+            if sep.kind != "comma":
+                raise ODataError(f"expected ',' or ')' in the 'in' list at position {sep.pos}")
 
     def additive(self) -> Node:
         node = self.multiplicative()
@@ -298,7 +331,7 @@ class _Parser:
             t = tok.text
             return Literal(float(t) if any(c in t for c in ".eE") else int(t), "number")
         if tok.kind == "datetime":
-            return Literal(parse_datetime(tok.text), "datetime")
+            return Literal(parse_datetime(tok.text), "datetime", _offset_minutes(tok.text))
         if tok.kind == "interval":
             a, b = tok.text.split("/")
             return Literal((parse_datetime(a), parse_datetime(b)), "interval")
@@ -329,7 +362,7 @@ class _Parser:
             nxt = self.peek()
             if nxt is not None and nxt.kind == "lparen" and "/" not in word:
                 return self.call(word.lower() if word.lower() in FUNCTIONS else word, tok)
-            if word in COMPARISON | ARITHMETIC | {"and", "or", "not"}:
+            if word in COMPARISON | ARITHMETIC | {"and", "or", "not", "in"}:
                 raise ODataError(f"operator {word!r} at position {tok.pos} is missing its left operand")
             return Path(tuple(word.split("/")))
         raise ODataError(f"unexpected {tok.text!r} at position {tok.pos}")

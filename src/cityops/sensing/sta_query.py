@@ -9,23 +9,29 @@ literal's edges, and ``geo.distance`` is planar distance in degrees (as FROST on
 
 from __future__ import annotations
 
-import itertools
+import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from shapely.geometry import MultiPolygon, Point, Polygon
+import shapely
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
     Integer,
     Numeric,
     String,
+    Text,
     and_,
+    any_,
     case,
     cast,
     exists,
@@ -40,6 +46,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, aliased
 
 from cityops.db import UTCDateTime
@@ -47,6 +54,7 @@ from cityops.sensing.odata import (
     BinOp,
     Call,
     ExpandItem,
+    ListExpr,
     Literal,
     Node,
     ODataError,
@@ -64,13 +72,23 @@ MIN_DT = datetime(1, 1, 1, tzinfo=UTC)
 MAX_DT = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class GeoRef:
+    """An entity geometry column reached from the filtered entity: its table, column and the entity's id in SQL."""
+
+    model: type[Any]
+    attr: str
+    id_sql: Any
+    direct: bool  # id_sql is the filtered entity's own id (no navigation)
+
+
 @dataclass
 class Val:
     """A compiled expression and what it holds."""
 
     sql: Any
     kind: str  # number | string | bool | datetime | date | time | json | geo | null | duration | geometry
-    point: tuple[Any, Any] | None = None  # (lon, lat) columns for geo
+    geo_ref: GeoRef | None = None  # for an entity geometry (kind geo)
     geometry: BaseGeometry | None = None  # for a geography literal
     literal_value: Any = None
     is_literal: bool = False
@@ -84,8 +102,9 @@ class Val:
 
 
 class Compiler:
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, session: Session | None = None) -> None:
         self.pg = dialect == "postgresql"
+        self.session = session  # spatial functions read the geometries through it
 
     # --- boolean level: handles to-many navigation with EXISTS -------------------------------
 
@@ -142,10 +161,14 @@ class Compiler:
                     return _lit(-v.literal_value, "number")
                 if v.is_literal and v.kind == "duration":
                     return _lit(-v.literal_value, "duration")
+                if v.kind == "duration":
+                    return Val(-v.sql, "duration")
                 return Val(-self.num(v), "number")
             return Val(not_(self.condition(node.operand, et, alias)), "bool")
         if isinstance(node, BinOp):
             return self.binop(node, et, alias)
+        if isinstance(node, ListExpr):
+            raise ODataError("a parenthesised list can only follow 'in'")
         return self.call(node, et, alias)
 
     def literal(self, node: Literal) -> Val:
@@ -168,9 +191,15 @@ class Compiler:
             target = ENTITIES[nav.target]
             t_alias = aliased(target.model)
             inner = self.path(rest, target, t_alias)
-            if inner.kind == "geo":
-                raise ODataError("geometry of a related entity cannot be used in $filter")
             cond = nav.condition(alias, t_alias)
+            if inner.kind == "geo":
+                assert inner.geo_ref is not None
+                ref = inner.geo_ref
+                if ref.direct and nav.fk is not None:
+                    id_sql = getattr(alias, nav.fk)
+                else:
+                    id_sql = select(ref.id_sql).where(cond).limit(1).scalar_subquery()
+                return Val(None, "geo", geo_ref=GeoRef(ref.model, ref.attr, id_sql, direct=False))
             if inner.kind == "json":
                 inner_cast = inner.json_cast
                 assert inner_cast is not None
@@ -193,10 +222,10 @@ class Compiler:
                 else func.json_extract(alias.result_json, "$")
             )
             return Val(col, "number", alt_text=json_text)
-        if prop.kind == "geo":
+        if prop.kind == "geo" or ((et.name, head) in GEOMETRY_PROPS and not rest):
             if rest:
                 raise ODataError(f"{head} has no sub-properties in $filter")
-            return Val(None, "geo", point=(alias.lon, alias.lat))
+            return Val(None, "geo", geo_ref=GeoRef(et.model, prop.attr, alias.id, direct=True))
         if prop.kind in {"json", "any"}:
             if not rest:
                 raise ODataError(f"{head} is an object; name a member ({head}/name)")
@@ -209,29 +238,46 @@ class Compiler:
     # --- operators ------------------------------------------------------------------------
 
     def binop(self, node: BinOp, et: EntityType, alias: Any) -> Val:
+        op = node.op
+        if op == "in":
+            if not isinstance(node.right, ListExpr):
+                raise ODataError("'in' needs a parenthesised list such as (1, 2)")
+            left = self.value(node.left, et, alias)
+            return Val(self.in_list(left, [self.value(i, et, alias) for i in node.right.items]), "bool")
+        if op in _NUMERIC_TESTS:
+            # geo.distance(...)/geo.length(...) against a number: evaluated exactly, becomes id IN (...)
+            for call, other_node, flipped in ((node.left, node.right, False), (node.right, node.left, True)):
+                if isinstance(call, Call) and call.name in {"geo.distance", "geo.length"}:
+                    other = self.value(other_node, et, alias)
+                    if other.is_literal and other.kind == "number":
+                        return self.geo_compare(op, call, other, flipped, et, alias)
         left = self.value(node.left, et, alias)
         right = self.value(node.right, et, alias)
-        op = node.op
         if op in {"add", "sub", "mul", "div", "mod"}:
             return self.arith(op, left, right)
         return Val(self.compare(op, left, right), "bool")
 
+    def in_list(self, left: Val, items: list[Val]) -> ColumnElement[bool]:
+        """``left in (items)``: one SQL IN per kind of literal (a null item matches a null value)."""
+        if any(not i.is_literal for i in items):
+            raise ODataError("the list after 'in' must hold literals")
+        if left.kind in {"geo", "geometry"}:
+            raise ODataError("geometries can only be used in geo.* and st_* functions")
+        parts: list[ColumnElement[bool]] = []
+        by_kind: dict[str, list[Val]] = {}
+        for item in items:
+            by_kind.setdefault(item.kind, []).append(item)
+        for kind, group in by_kind.items():
+            if kind == "null":
+                parts.append(self.compare("eq", left, group[0]))
+                continue
+            lhs = self._coerce(left, group[0])
+            parts.append(lhs.in_([self._coerce(i, left) for i in group]))
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
     def arith(self, op: str, left: Val, right: Val) -> Val:
-        if left.kind == "datetime" or right.kind == "duration":
-            if left.is_literal and right.is_literal and right.kind == "duration" and op in {"add", "sub"}:
-                lv = left.literal_value
-                value = lv + right.literal_value if op == "add" else lv - right.literal_value
-                return _lit(value, "datetime")
-            if left.kind == "datetime" and right.kind == "datetime" and op == "sub":
-                raise ODataError("subtracting date-times is not supported; compare them instead")
-            if right.is_literal and right.kind == "duration" and op in {"add", "sub"}:
-                seconds = right.literal_value.total_seconds() * (1 if op == "add" else -1)
-                if self.pg:
-                    return Val(left.sql + func.make_interval(0, 0, 0, 0, 0, 0, seconds), "datetime")
-                return Val(
-                    func.strftime("%Y-%m-%d %H:%M:%f000", left.sql, f"{seconds:+f} seconds"), "datetime"
-                )
-            raise ODataError(f"cannot {op} these operands")
+        if {left.kind, right.kind} & {"datetime", "duration", "date"}:
+            return self.temporal(op, left, right)
         if left.is_literal and right.is_literal and left.kind == right.kind == "number":
             a, b = left.literal_value, right.literal_value
             try:
@@ -256,6 +302,57 @@ class Compiler:
             return Val(a_sql / func.nullif(b_sql, 0), "number")
         return Val(a_sql % func.nullif(b_sql, 0), "number")
 
+    def temporal(self, op: str, left: Val, right: Val) -> Val:
+        """Date-time and duration arithmetic as OData defines it (a duration in SQL is a number of seconds)."""
+        lk, rk = left.kind, right.kind
+        if (
+            op not in {"add", "sub"}
+            or lk not in {"datetime", "duration"}
+            or rk not in {"datetime", "duration"}
+        ):
+            raise ODataError(
+                f"{op} is not defined for a {lk} and a {rk} (date-time ± duration, "
+                "date-time sub date-time, duration ± duration)"
+            )
+        if lk == "duration" and rk == "datetime" and op == "sub":
+            raise ODataError("cannot subtract a date-time from a duration")
+        sign = 1 if op == "add" else -1
+        if left.is_literal and right.is_literal:
+            a, b = left.literal_value, right.literal_value
+            try:
+                value = a + b if op == "add" else a - b
+            except OverflowError as exc:
+                raise ODataError("date-time arithmetic out of range") from exc
+            return _lit(value, "datetime" if "datetime" in {lk, rk} and lk != rk else "duration")
+        if lk == rk == "datetime":
+            return Val(self._seconds_between(left, right), "duration")
+        if lk == rk == "duration":
+            a_sql, b_sql = self._seconds(left), self._seconds(right)
+            return Val(a_sql + b_sql if op == "add" else a_sql - b_sql, "duration")
+        dt, dur = (left, right) if lk == "datetime" else (right, left)
+        return Val(self._shift(dt, self._seconds(dur), sign), "datetime")
+
+    def _seconds(self, v: Val) -> Any:
+        if v.is_literal:
+            return literal(v.literal_value.total_seconds(), Float)
+        return v.sql
+
+    def _seconds_between(self, a: Val, b: Val) -> Any:
+        a_sql, b_sql = self.datetime_sql(a), self.datetime_sql(b)
+        if self.pg:
+            return extract("epoch", a_sql - b_sql)
+        # julianday is a double of days: round to the millisecond SQLite keeps in date arithmetic
+        return func.round((func.julianday(a_sql) - func.julianday(b_sql)) * 86_400_000.0) / 1000.0
+
+    def _shift(self, dt: Val, seconds: Any, sign: int) -> Any:
+        dt_sql = self.datetime_sql(dt)
+        if sign < 0:
+            seconds = -seconds
+        if self.pg:
+            return dt_sql + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+        # same text layout as stored date-times, so comparisons with columns stay exact
+        return func.strftime("%Y-%m-%d %H:%M:%f000", dt_sql, func.printf("%+.3f seconds", seconds))
+
     def num(self, v: Val) -> Any:
         if v.kind == "json":
             return v.as_json("as_float")
@@ -268,6 +365,8 @@ class Compiler:
     def compare(self, op: str, left: Val, right: Val) -> ColumnElement[bool]:
         if left.kind == "geo" or right.kind in {"geo", "geometry"} or left.kind == "geometry":
             raise ODataError("geometries can only be used in geo.* and st_* functions")
+        if (left.kind == "duration") != (right.kind == "duration") and "null" not in {left.kind, right.kind}:
+            raise ODataError("a duration can only be compared with a duration")
         if right.kind == "null" or left.kind == "null":
             other = left if right.kind == "null" else right
             if other.kind == "json":
@@ -309,7 +408,7 @@ class Compiler:
             if v.kind == "time":
                 return literal(v.literal_value.isoformat())
             if v.kind == "duration":
-                raise ODataError("a duration can only be added to or subtracted from a date-time")
+                return literal(v.literal_value.total_seconds(), Float)
             if v.kind == "number" and other.kind == "datetime":
                 raise ODataError("cannot compare a number with a date-time")
             if v.kind == "string" and other.kind == "datetime":
@@ -331,7 +430,11 @@ class Compiler:
             value = {"now": datetime.now(UTC), "mindatetime": MIN_DT, "maxdatetime": MAX_DT}[name]
             return _lit(value, "datetime")
         if name.startswith(("geo.", "st_")):
-            return self.geo(name, [self.value(a, et, alias) for a in node.args])
+            return self.geo(node, et, alias)
+        if name == "totaloffsetminutes" and isinstance(node.args[0], Literal):
+            if node.args[0].kind != "datetime":
+                raise ODataError(f"expected a date-time, got a {node.args[0].kind}")
+            return _lit(node.args[0].offset_minutes, "number")
         args = [self.value(a, et, alias) for a in node.args]
         if name in {"substringof", "contains", "startswith", "endswith"}:
             if name == "substringof":
@@ -373,20 +476,20 @@ class Compiler:
         if name == "concat":
             return Val(self.text(args[0]).concat(self.text(args[1])), "string")
         if name in {"year", "month", "day", "hour", "minute", "second"}:
-            dt = self.datetime_sql(args[0])
+            dt = self.utc_parts(args[0])
             part = extract(name, dt)
             return Val(cast(func.floor(part) if self.pg else part, Integer), "number")
         if name == "fractionalseconds":
-            dt = self.datetime_sql(args[0])
+            dt = self.utc_parts(args[0])
             if self.pg:
                 sec = extract("second", dt)
                 return Val(sec - func.floor(sec), "number")
             return Val(cast(func.strftime("%f", dt), Float) - cast(func.strftime("%S", dt), Float), "number")
         if name == "date":
-            dt = self.datetime_sql(args[0])
+            dt = self.utc_parts(args[0])
             return Val(cast(cast(dt, self._date_type()), String) if self.pg else func.date(dt), "date")
         if name == "time":
-            dt = self.datetime_sql(args[0])
+            dt = self.utc_parts(args[0])
             if self.pg:
                 return Val(func.to_char(dt, "HH24:MI:SS"), "time")
             return Val(func.strftime("%H:%M:%S", dt), "time")
@@ -418,6 +521,11 @@ class Compiler:
             )
         raise ODataError(f"expected a string, got a {v.kind}")
 
+    def utc_parts(self, v: Val) -> Any:
+        """The date-time as the backend reads its parts in UTC (PostgreSQL would use the session time zone)."""
+        dt = self.datetime_sql(v)
+        return func.timezone("UTC", dt) if self.pg else dt
+
     def datetime_sql(self, v: Val) -> Any:
         if v.kind != "datetime":
             raise ODataError(f"expected a date-time, got a {v.kind}")
@@ -425,43 +533,121 @@ class Compiler:
             return literal(v.literal_value, UTCDateTime())
         return v.sql
 
-    def geo(self, name: str, args: list[Val]) -> Val:
-        if name == "geo.length":
-            raise ODataError("geo.length() needs line geometries; entities are located by points here")
-        if name == "st_relate":
-            raise ODataError("st_relate() is not supported")
-        a, b = args[0], args[1]
-        if a.kind == "geo" and b.kind == "geometry":
-            point, geom, swapped = a.point, b.geometry, False
-        elif b.kind == "geo" and a.kind == "geometry":
-            point, geom, swapped = b.point, a.geometry, True
-        else:
+    # --- geometry ---------------------------------------------------------------------------
+    #
+    # A spatial function relates an entity's geometry column to a geography'...' literal. It is evaluated
+    # exactly with shapely over the rows of that entity's table (points prefiltered in SQL by the literal's
+    # bounding box when the predicate implies intersecting it), and the result is put back into SQL as
+    # ``entity.id IN (ids)`` (a boolean) or as an id -> number lookup (geo.distance/geo.length), so it
+    # composes with and/or/not, arithmetic, $orderby, $count and paging. No PostGIS on either backend.
+
+    def geo_args(self, name: str, node: Call, et: EntityType, alias: Any) -> list[Val]:
+        args = [self.value(a, et, alias) for a in node.args[:2]]
+        for v in args:
+            if v.kind not in {"geo", "geometry"}:
+                raise ODataError(
+                    f"{name}() needs an entity geometry (location, feature, observedArea) "
+                    "or a geography'...' literal"
+                )
+        if len(args) == 2 and args[0].kind == args[1].kind == "geo":
             raise ODataError(
-                f"{name}() needs an entity geometry (location, feature) and a geography'...' literal"
+                f"{name}() compares an entity geometry with a geography'...' literal, not two entities"
             )
-        assert point is not None
-        assert geom is not None
-        lon, lat = point
-        if name == "geo.distance":
-            return Val(_distance_sql(lon, lat, geom), "number")
-        inside = _contains_point_sql(lon, lat, geom)
-        known = and_(lon.is_not(None), lat.is_not(None))
-        if name in {"geo.intersects", "st_intersects"}:
-            return Val(and_(known, inside), "bool")
-        if name == "st_disjoint":
-            return Val(and_(known, not_(inside)), "bool")
-        if name == "st_within":
-            # point within polygon; a polygon is never within a point
-            return Val(
-                and_(known, inside) if not swapped else and_(known, _point_equals(lon, lat, geom)), "bool"
+        return args
+
+    def geo(self, node: Call, et: EntityType, alias: Any) -> Val:
+        name = node.name
+        args = self.geo_args(name, node, et, alias)
+        if name in {"geo.distance", "geo.length"}:
+            fn = _geo_number(name, args)
+            ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
+            if ref is None:
+                return _lit(fn(None), "number")
+            values, _unknown = self.scan(ref, lambda g: fn(g), window=None)
+            return Val(self._lookup(ref.id_sql, values), "number")
+        pred = _geo_predicate(name, args, node)
+        ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
+        if ref is None:
+            return _lit(bool(pred(None)), "bool")
+        lit = next(a.geometry for a in args if a.geometry is not None)
+        window = lit.bounds if _implies_bbox(name, node) else None
+        values, unknown = self.scan(ref, pred, window)
+        return Val(self._membership(ref.id_sql, [i for i, v in values.items() if v], unknown), "bool")
+
+    def geo_compare(self, op: str, call: Call, other: Val, flipped: bool, et: EntityType, alias: Any) -> Val:
+        """``geo.distance(...)``/``geo.length(...)`` compared with a number literal: the ids that satisfy it."""
+        args = self.geo_args(call.name, call, et, alias)
+        fn = _geo_number(call.name, args)
+        bound = float(other.literal_value)
+        if flipped:  # 5 gt geo.distance(...) is geo.distance(...) lt 5
+            op = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}.get(op, op)
+        test = _NUMERIC_TESTS[op]
+        ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
+        if ref is None:
+            value = fn(None)
+            return _lit(value is not None and test(value, bound), "bool")
+        window = None
+        lit = next((a.geometry for a in args if a.geometry is not None), None)
+        if call.name == "geo.distance" and op in {"lt", "le", "eq"} and lit is not None and bound >= 0:
+            minx, miny, maxx, maxy = lit.bounds
+            window = (minx - bound, miny - bound, maxx + bound, maxy + bound)
+        values, unknown = self.scan(ref, fn, window)
+        hits = [i for i, v in values.items() if v is not None and test(v, bound)]
+        return Val(self._membership(ref.id_sql, hits, unknown), "bool")
+
+    def scan(
+        self, ref: GeoRef, fn: Callable[[BaseGeometry], Any], window: tuple[float, float, float, float] | None
+    ) -> tuple[dict[int, Any], list[int]]:
+        """``fn`` of each row's geometry (id -> value), and the ids whose geometry is missing or invalid."""
+        if self.session is None:
+            raise ODataError("spatial functions need a database session")
+        model = ref.model
+        col = getattr(model, ref.attr)
+        stmt = select(model.id, col)
+        if window is not None and hasattr(model, "lat"):
+            minx, miny, maxx, maxy = window
+            kind = func.coalesce(col[("geometry", "type")].as_string(), col["type"].as_string())
+            stmt = stmt.where(
+                or_(
+                    model.lat.is_(None),
+                    model.lon.is_(None),
+                    kind.is_(None),
+                    kind != "Point",  # only a point is exactly its (lon, lat) columns
+                    and_(model.lon >= minx, model.lon <= maxx, model.lat >= miny, model.lat <= maxy),
+                )
             )
-        if name == "st_contains":
-            return Val(and_(known, inside) if swapped else and_(known, _point_equals(lon, lat, geom)), "bool")
-        if name == "st_equals":
-            return Val(and_(known, _point_equals(lon, lat, geom)), "bool")
-        if name in {"st_touches", "st_overlaps", "st_crosses"}:
-            return Val(false(), "bool")  # a point never touches, overlaps or crosses in the DE-9IM sense
-        raise ODataError(f"function {name}() is not supported")
+        values: dict[int, Any] = {}
+        unknown: list[int] = []
+        for ident, doc in self.session.execute(stmt.execution_options(yield_per=2000)):
+            geom = _shape(doc)
+            if geom is None:
+                unknown.append(ident)
+            else:
+                values[ident] = fn(geom)
+        return values, unknown
+
+    def in_ids(self, id_sql: Any, ids: list[int]) -> Any:
+        """``id_sql IN ids`` with the ids bound as one parameter (an array, or a JSON array on SQLite)."""
+        if not ids:
+            return false()
+        if self.pg:
+            return id_sql == any_(literal(sorted(ids), ARRAY(BigInteger)))
+        table = func.json_each(literal(json.dumps(sorted(ids)))).table_valued("value")
+        return id_sql.in_(select(table.c.value))
+
+    def _membership(self, id_sql: Any, ids: list[int], unknown: list[int]) -> Any:
+        """``id_sql IN ids``; NULL (unknown, as OData gives for a null operand) where the geometry is missing."""
+        hit = self.in_ids(id_sql, ids)
+        if not unknown:
+            return hit
+        return case((self.in_ids(id_sql, unknown), null()), else_=hit)
+
+    def _lookup(self, id_sql: Any, values: dict[int, Any]) -> Any:
+        """SQL reading ``values[id]`` (NULL when absent) from one JSON object bound as a parameter."""
+        doc = json.dumps({str(k): v for k, v in values.items() if v is not None and math.isfinite(v)})
+        if self.pg:
+            return cast(cast(literal(doc), JSONB).op("->>")(cast(id_sql, Text)), Float)
+        return func.cityops_json_number(literal(doc), id_sql, type_=Float)
 
     # --- ordering -------------------------------------------------------------------------
 
@@ -506,6 +692,8 @@ def _paths(node: Node) -> list[Path]:
         return _paths(node.operand)
     if isinstance(node, Call):
         return [p for a in node.args for p in _paths(a)]
+    if isinstance(node, ListExpr):
+        return [p for a in node.items for p in _paths(a)]
     return []
 
 
@@ -518,56 +706,126 @@ def _strip(node: Node, head: str) -> Node:
         return Unary(node.op, _strip(node.operand, head))
     if isinstance(node, Call):
         return Call(node.name, tuple(_strip(a, head) for a in node.args))
+    if isinstance(node, ListExpr):
+        return ListExpr(tuple(_strip(a, head) for a in node.items))
     return node
 
 
-def _distance_sql(lon: Any, lat: Any, geom: BaseGeometry) -> Any:
-    if not isinstance(geom, Point):
-        raise ODataError("geo.distance() needs a POINT literal")
-    return func.sqrt((lon - geom.x) * (lon - geom.x) + (lat - geom.y) * (lat - geom.y))
+# Entity properties holding a GeoJSON geometry (OGC 18-088: Location/location, FeatureOfInterest/feature,
+# Datastream/observedArea, MultiDatastream/observedArea).
+GEOMETRY_PROPS = {
+    ("Location", "location"),
+    ("FeatureOfInterest", "feature"),
+    ("Datastream", "observedArea"),
+    ("MultiDatastream", "observedArea"),
+}
 
 
-def _point_equals(lon: Any, lat: Any, geom: BaseGeometry) -> Any:
-    if isinstance(geom, Point):
-        return and_(lon == geom.x, lat == geom.y)
-    return false()
+def _shape(doc: Any) -> BaseGeometry | None:
+    """The shapely geometry of a stored GeoJSON geometry or Feature; None when missing or invalid."""
+    if not isinstance(doc, dict):
+        return None
+    geometry = doc.get("geometry") if doc.get("type") == "Feature" else doc
+    if not isinstance(geometry, dict):
+        return None
+    try:
+        geom = shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, ShapelyError):
+        return None
+    return None if geom.is_empty else geom
 
 
-def _rings(geom: BaseGeometry) -> list[list[tuple[float, float]]]:
-    polys = list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
-    rings = []
-    for poly in polys:
-        if not isinstance(poly, Polygon):
-            raise ODataError("spatial predicates need a POLYGON, MULTIPOLYGON or POINT literal")
-        rings.append([(float(x), float(y)) for x, y, *_ in poly.exterior.coords])
-        for hole in poly.interiors:
-            rings.append([(float(x), float(y)) for x, y, *_ in hole.coords])
-    return rings
+_PREDICATES: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
+    "geo.intersects": lambda a, b: bool(a.intersects(b)),
+    "st_intersects": lambda a, b: bool(a.intersects(b)),
+    "st_equals": lambda a, b: bool(a.equals(b)),
+    "st_disjoint": lambda a, b: bool(a.disjoint(b)),
+    "st_touches": lambda a, b: bool(a.touches(b)),
+    "st_within": lambda a, b: bool(a.within(b)),
+    "st_overlaps": lambda a, b: bool(a.overlaps(b)),
+    "st_crosses": lambda a, b: bool(a.crosses(b)),
+    "st_contains": lambda a, b: bool(a.contains(b)),
+}
+
+_NUMERIC_TESTS: dict[str, Callable[[float, float], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+_DE9IM = re.compile(r"[TF*012]{9}")
 
 
-def _contains_point_sql(lon: Any, lat: Any, geom: BaseGeometry) -> Any:
-    """Even-odd ray casting as SQL arithmetic over the literal's edges (works on any backend)."""
-    if isinstance(geom, Point):
-        return _point_equals(lon, lat, geom)
-    edges = []
-    for ring in _rings(geom):
-        for (x1, y1), (x2, y2) in itertools.pairwise(ring):
-            if y1 == y2:
-                continue
-            lo, hi = (y1, y2) if y1 < y2 else (y2, y1)
-            slope = (x2 - x1) / (y2 - y1)
-            offset = x1 - slope * y1
-            edges.append(case((and_(lat >= lo, lat < hi, lon < lat * slope + offset), 1), else_=0))
-    if not edges:
-        return false()
-    if len(edges) > 2000:
-        raise ODataError("the polygon literal has too many vertices (at most 2000)")
-    total: Any = edges[0]
-    for e in edges[1:]:
-        total = total + e
-    minx, miny, maxx, maxy = geom.bounds
-    bbox = and_(lon >= minx, lon <= maxx, lat >= miny, lat <= maxy)
-    return and_(bbox, total % 2 == 1)
+def _relate_pattern(node: Call) -> str:
+    arg = node.args[2] if len(node.args) > 2 else None
+    if not isinstance(arg, Literal) or arg.kind != "string" or not _DE9IM.fullmatch(arg.value.upper()):
+        raise ODataError("st_relate() needs a DE-9IM pattern string of 9 characters from T F * 0 1 2")
+    return str(arg.value).upper()
+
+
+def _implies_bbox(name: str, node: Call) -> bool:
+    """Whether the predicate can only hold when the entity's geometry meets the literal's bounding box."""
+    if name == "st_disjoint":
+        return False
+    if name == "st_relate":
+        # some interior/boundary intersection (II, IB, BI, BB) must be non-empty
+        pattern = _relate_pattern(node)
+        return any(pattern[i] in "T012" for i in (0, 1, 3, 4))
+    return True
+
+
+def _bind(args: list[Val], geom: BaseGeometry | None) -> list[BaseGeometry]:
+    """The function's geometry arguments with ``geom`` in place of the entity's."""
+    out = []
+    for a in args:
+        g = geom if a.kind == "geo" else a.geometry
+        assert g is not None
+        out.append(g)
+    return out
+
+
+def _geo_predicate(name: str, args: list[Val], node: Call) -> Callable[[BaseGeometry | None], bool]:
+    if name == "st_relate":
+        pattern = _relate_pattern(node)
+
+        def relate(geom: BaseGeometry | None) -> bool:
+            a, b = _bind(args, geom)
+            return bool(a.relate_pattern(b, pattern))
+
+        return relate
+    test = _PREDICATES.get(name)
+    if test is None:
+        raise ODataError(f"function {name}() is not supported")
+    lit = next((a.geometry for a in args if a.geometry is not None), None)
+    if lit is not None:
+        shapely.prepare(lit)  # the literal is tested against every row
+
+    def predicate(geom: BaseGeometry | None) -> bool:
+        a, b = _bind(args, geom)
+        return test(a, b)
+
+    return predicate
+
+
+def _geo_number(name: str, args: list[Val]) -> Callable[[BaseGeometry | None], float]:
+    """geo.distance: shortest planar distance; geo.length: planar length — both in the coordinates' units
+    (degrees for WGS 84 GeoJSON), as FROST does on a geometry column."""
+    if name == "geo.length":
+
+        def length(geom: BaseGeometry | None) -> float:
+            (g,) = _bind(args[:1], geom)
+            return float(g.length)
+
+        return length
+
+    def distance(geom: BaseGeometry | None) -> float:
+        a, b = _bind(args, geom)
+        return float(a.distance(b))
+
+    return distance
 
 
 # --- running queries and rendering ----------------------------------------------------------
@@ -583,7 +841,7 @@ class Context:
 
     @property
     def compiler(self) -> Compiler:
-        return Compiler(self.session.get_bind().dialect.name)
+        return Compiler(self.session.get_bind().dialect.name, self.session)
 
     def self_link(self, et: EntityType, ident: int) -> str:
         return f"{self.base}/{et.set_name}({ident})"
@@ -727,33 +985,42 @@ def _prefetch_many(ctx: Context, et: EntityType, rows: list[Any], nav: Nav, item
     target = ENTITIES[nav.target]
     opts = item.options
     comp = ctx.compiler
-    parent = aliased(et.model)
     child = aliased(target.model)
     parent_ids = sorted({r.id for r in rows})
-    conds = [parent.id.in_(parent_ids), nav.condition(parent, child)]
+    # The parent id comes from the child's foreign key or the link table, joined explicitly (no cartesian
+    # product with a parent alias).
+    if nav.link is not None:
+        table, ours, theirs = nav.link
+        pid: Any = table.c[ours]
+        source: Any = select().select_from(table).join(child, child.id == table.c[theirs])
+    else:
+        assert nav.back_fk is not None
+        pid = getattr(child, nav.back_fk)
+        source = select().select_from(child)
+    conds = [pid.in_(parent_ids)]
     if opts.filter is not None:
         conds.append(comp.condition(opts.filter, target, child))
     order = [*comp.order(opts.orderby, target, child), child.id.asc()]
     top = min(DEFAULT_TOP if opts.top is None else opts.top, MAX_TOP)
-    rank = func.row_number().over(partition_by=parent.id, order_by=order).label("rn")
-    inner = select(child, parent.id.label("pid"), rank).where(*conds).subquery()
+    rank = func.row_number().over(partition_by=pid, order_by=order).label("rn")
+    inner = source.add_columns(child, pid.label("pid"), rank).where(*conds).subquery()
     ranked = aliased(target.model, inner)
     stmt = (
         select(ranked, inner.c.pid)
         .where(inner.c.rn > opts.skip, inner.c.rn <= opts.skip + top + 1)
         .order_by(inner.c.pid, inner.c.rn)
     )
-    grouped: dict[int, list[Any]] = {pid: [] for pid in parent_ids}
-    for obj, pid in ctx.session.execute(stmt).all():
-        grouped[pid].append(obj)
+    grouped: dict[int, list[Any]] = {pid_: [] for pid_ in parent_ids}
+    for obj, parent_id in ctx.session.execute(stmt).all():
+        grouped[parent_id].append(obj)
     counts: dict[int, int] = {}
     if opts.count:
-        count_stmt = select(parent.id, func.count(child.id)).where(*conds).group_by(parent.id)
-        counts = {pid: n for pid, n in ctx.session.execute(count_stmt).all()}
+        count_stmt = source.add_columns(pid, func.count(child.id)).where(*conds).group_by(pid)
+        counts = {parent_id: n for parent_id, n in ctx.session.execute(count_stmt).all()}
     children: list[Any] = []
-    for pid, items in grouped.items():
+    for parent_id, items in grouped.items():
         page_rows = items[:top]
-        ctx.many[(id(item), pid)] = (page_rows, len(items) > top, counts.get(pid, 0))
+        ctx.many[(id(item), parent_id)] = (page_rows, len(items) > top, counts.get(parent_id, 0))
         children.extend(page_rows)
     ctx.loaded.extend(children)
     if children:
