@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         description="Prefix put before every MQTT topic cityops uses (e.g. `tayninh/` gives "
         "`tayninh/v1.1/Datastreams(1)/Observations`); empty for the plain SensorThings topics.",
     )
+    mqtt_max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Deliveries of one MQTT message that cityops failed to store (for a reason of its own, "
+        "not bad input) before it is parked in `mqtt_dead_letters` and acknowledged, so a poison message is "
+        "not redelivered forever. While the database is down nothing can be parked: messages stay with "
+        "the broker.",
+    )
     mqtt_publish_entities: bool = Field(
         True,
         description="Publish each new Observation (rendered as in STA, with `@iot.id`) to "
@@ -263,6 +271,16 @@ class Settings(BaseSettings):
         description="Redis URL (e.g. `redis://127.0.0.1:6379/0`) where every worker and node counts the per-IP "
         "limits together; empty: each process counts alone (right for one worker). If Redis is unreachable "
         "a process falls back to its own counts.",
+    )
+    security_contact: str = Field(
+        "",
+        description="Where to report a vulnerability in this deployment, as URIs separated by commas (e.g. "
+        "`mailto:attt@tayninh.gov.vn, https://soc.example.vn/report`); published in "
+        "`/.well-known/security.txt` (RFC 9116), which answers 404 while this is empty.",
+    )
+    security_policy_url: str = Field(
+        "",
+        description="Optional URL of the deployment's vulnerability disclosure policy, added to security.txt.",
     )
     security_hsts_seconds: int = Field(
         31_536_000,

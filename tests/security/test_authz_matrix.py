@@ -130,6 +130,7 @@ def row(method: str, path: str, allowed: frozenset[str] | set[str]) -> Callable[
 # --- ops ---------------------------------------------------------------------------------------------
 row("GET", "/healthz", ALL)(lambda c: Req("GET", "/healthz"))
 row("GET", "/readyz", ALL)(lambda c: Req("GET", "/readyz"))
+row("GET", "/.well-known/security.txt", ALL)(lambda c: Req("GET", "/.well-known/security.txt"))
 
 # --- areas (public) --------------------------------------------------------------------------------
 row("GET", "/api/v1/areas", ALL)(lambda c: Req("GET", "/api/v1/areas"))
@@ -361,6 +362,25 @@ row("PUT", "/sta/v1.1/{path}", {"admin", "operator"})(
 # a missing Location: allowed callers get 404 too, so the deny set is checked for 401/403 only
 row("DELETE", "/sta/v1.1/{path}", {"admin", "operator"})(
     lambda c: Req("DELETE", "/sta/v1.1/Locations(999999)")
+)
+# anyone may send a batch (200); each request in it is authorised as if sent alone, which
+# tests/sensing/test_sta_batch.py checks per inner status
+row("POST", "/sta/v1.1/$batch", ALL)(
+    lambda c: Req(
+        "POST",
+        "/sta/v1.1/$batch",
+        json={
+            "requests": [
+                {"id": "r", "method": "get", "url": f"Things({c.thing_id})"},
+                {
+                    "id": "w",
+                    "method": "patch",
+                    "url": f"Things({c.thing_id})",
+                    "body": {"description": "trạm đo mặn"},
+                },
+            ]
+        },
+    )
 )
 
 # --- alerts and the IOC ------------------------------------------------------------------------------

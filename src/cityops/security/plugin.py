@@ -8,6 +8,7 @@ from cityops.plugins import hookimpl
 from cityops.security.headers import SecurityHeadersMiddleware
 from cityops.security.limits import BodyLimitMiddleware, BodyLimits, install_out_of_range_handler
 from cityops.security.ratelimit import RateLimitMiddleware, default_rules, make_limiter
+from cityops.security.security_txt import router as security_txt_router
 from cityops.settings import Settings
 
 
@@ -15,6 +16,7 @@ from cityops.settings import Settings
 def register_routes(app: FastAPI, settings: Settings) -> None:
     # The last added is the outermost: headers reach the 413 and 429 answers of the two inner ones.
     install_out_of_range_handler(app)
+    app.include_router(security_txt_router)
     limiter = make_limiter(settings)
     app.state.rate_limiter = limiter
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
