@@ -810,14 +810,23 @@ def _geo_predicate(name: str, args: list[Val], node: Call) -> Callable[[BaseGeom
     return predicate
 
 
+def _line_length(geom: BaseGeometry) -> float:
+    """Length of the linear parts; 0 for points and polygons (PostGIS ST_Length, which FROST uses, does the same)."""
+    if geom.geom_type in {"LineString", "LinearRing", "MultiLineString"}:
+        return float(geom.length)
+    if geom.geom_type == "GeometryCollection":
+        return sum(_line_length(part) for part in getattr(geom, "geoms", ()))
+    return 0.0
+
+
 def _geo_number(name: str, args: list[Val]) -> Callable[[BaseGeometry | None], float]:
-    """geo.distance: shortest planar distance; geo.length: planar length — both in the coordinates' units
-    (degrees for WGS 84 GeoJSON), as FROST does on a geometry column."""
+    """geo.distance: shortest planar distance; geo.length: planar length of lines — both in the units of the
+    coordinates (degrees for WGS 84 GeoJSON), as FROST does on a PostGIS geometry column."""
     if name == "geo.length":
 
         def length(geom: BaseGeometry | None) -> float:
             (g,) = _bind(args[:1], geom)
-            return float(g.length)
+            return _line_length(g)
 
         return length
 
