@@ -10,18 +10,21 @@ DELETE, ``CreateObservations`` (data arrays) and ``$resultFormat=dataArray``. Er
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, NotFound, Unauthorized
+from cityops.sensing import sta_formats, sta_idempotency
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
@@ -32,15 +35,41 @@ from cityops.sensing.storage import IngestError, ObservationIn, ingest_observati
 PREFIX = "/sta/v1.1"
 router = APIRouter(prefix=PREFIX, tags=["SensorThings API 1.1"])
 
+# What is implemented, as listed in the service root (OGC 18-088 §9.2.1, Annex A, and FROST's extensions).
+# Not listed: receive-updates-via-mqtt (only new Observations are published, not every entity set,
+# entity and property topic it requires).
 CONFORMANCE = [
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/multi-datastream",
     "http://docs.oasis-open.org/odata/odata-json-format/v4.01/odata-json-format-v4.01.html",
+    "https://fraunhoferiosb.github.io/FROST-Server/extensions/JsonBatchRequest.html",
+    "https://fraunhoferiosb.github.io/FROST-Server/extensions/GeoJSON-ResultFormat.html",
+    "https://github.com/INSIDE-information-systems/SensorThingsAPI/blob/master/CSV-ResultFormat/CSV-ResultFormat.md",
 ]
+MQTT_CREATE = (
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-observations-via-mqtt/observations-creation"
+)
+
+
+def server_settings(settings: Any) -> dict[str, Any]:
+    """``serverSettings`` of the service root. MQTT creation is listed when cityops listens to a broker on
+    the plain SensorThings topics (no ``mqtt_topic_prefix``), with the broker as endpoint (no credentials)."""
+    out: dict[str, Any] = {"conformance": list(CONFORMANCE)}
+    if settings.mqtt_url and not settings.mqtt_topic_prefix:
+        out["conformance"].append(MQTT_CREATE)
+        parts = urlsplit(settings.mqtt_url)
+        out[MQTT_CREATE] = {
+            "endpoints": [
+                urlunsplit((parts.scheme, parts.hostname or "", "", "", ""))
+                + (f":{parts.port}" if parts.port else "")
+            ]
+        }
+    return out
 
 
 def sta_error_response(request: Request, err: ApiError) -> Response:
@@ -177,8 +206,8 @@ def resolve(session: Session, path: str) -> Resolved:
     return res
 
 
-def _options(request: Request) -> tuple[dict[str, str], QueryOptions]:
-    params = dict(parse_qsl(request.url.query, keep_blank_values=True))
+def _options(query: str) -> tuple[dict[str, str], QueryOptions]:
+    params = dict(parse_qsl(query, keep_blank_values=True))
     try:
         return params, parse_options(params)
     except ODataError as exc:
@@ -235,9 +264,17 @@ def get_root(request: Request, settings: SettingsDep) -> Response:
     return json_response(
         {
             "value": [{"name": et.set_name, "url": f"{base}/{et.set_name}"} for et in ENTITIES.values()],
-            "serverSettings": {"conformance": CONFORMANCE},
+            "serverSettings": server_settings(settings),
         }
     )
+
+
+@router.post("/$batch")
+def post_batch(request: Request, session: SessionDep, settings: SettingsDep, body: RawBody) -> Response:
+    """Batch requests (OGC 18-088 §12): OData 4.0 ``multipart/mixed`` with change sets, or OData 4.01 JSON."""
+    from cityops.sensing.sta_batch import run_batch
+
+    return run_batch(request, session, settings, body)
 
 
 @router.post("/CreateObservations")
@@ -368,21 +405,38 @@ def _create_multi(writer: Writer, base: str, mds_id: int, comps: list[str], data
     return out
 
 
+Auth = Callable[[], Any]
+"""The caller's :class:`~cityops.identity.policy.Principal`, resolved on first use (a bad credential
+raises 401 only where a write needs it, as for a request sent alone)."""
+
+
+def request_auth(request: Request, session: Session) -> Auth:
+    return lambda: _principal(request, session)
+
+
 @router.get("/{path:path}")
 def get_path(path: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    return read_resource(session, service_root(request, settings), path, request.url.query)
+
+
+def read_resource(session: Session, base: str, path: str, query: str) -> Response:
+    """GET ``path`` (below the service root) with the query string ``query``; raises :class:`ApiError`."""
     res = resolve(session, path)
-    params, opts = _options(request)
-    ctx = Context(session, service_root(request, settings))
+    params, opts = _options(query)
+    ctx = Context(session, base)
     try:
-        return _get(ctx, res, params, opts, request)
+        return _get(ctx, res, params, opts, path)
     except ODataError as exc:
         raise bad(str(exc)) from exc
 
 
-def _get(
-    ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions, request: Request
-) -> Response:
+def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions, path: str) -> Response:
     et = res.et
+    fmt = (opts.result_format or "").lower()
+    if opts.result_format is not None and fmt not in RESULT_FORMATS:
+        raise bad(f"$resultFormat must be one of {', '.join(RESULT_FORMATS.values())}")
+    if fmt and (res.ref or res.prop is not None):
+        raise bad("$resultFormat applies to entities and collections, not to $ref or properties")
     if res.row is not None:
         if res.ref:
             return json_response({"@iot.selfLink": ctx.self_link(et, res.row.id)})
@@ -393,17 +447,26 @@ def _get(
                     return Response(value, media_type="text/plain")
                 return Response(orjson.dumps(value), media_type="text/plain")
             return json_response({"@iot.id" if res.prop == "id" else res.prop: value})
+        if fmt == "dataarray":
+            raise bad("$resultFormat=dataArray applies to collections of Observations")
         prefetch(ctx, et, [res.row], opts.expand)
+        if fmt in {"geojson", "csv"}:
+            return _formatted(ctx, et, [res.row], opts, fmt)
         return json_response(render(ctx, et, res.row, opts))
     stmt, count_stmt = apply_options(ctx, et, res.stmt, res.alias, opts)
+    if fmt == "dataarray" and et.name != "Observation":
+        raise bad("$resultFormat supports dataArray on Observations")
+    if fmt == "csv":
+        sta_formats.check_csv_expands(et, opts)
     rows, more = page(ctx, et, stmt, res.alias, opts)
+    if fmt in {"geojson", "csv"}:
+        prefetch(ctx, et, rows, opts.expand)
+        return _formatted(ctx, et, rows, opts, fmt)
     body: dict[str, Any] = {}
     if opts.count:
         body["@iot.count"] = ctx.session.execute(count_stmt).scalar_one()
-    url = ctx.base + "/" + request.path_params["path"].strip("/")
-    if opts.result_format is not None:
-        if opts.result_format.lower() != "dataarray" or et.name != "Observation":
-            raise bad("$resultFormat supports dataArray on Observations")
+    url = ctx.base + "/" + path.strip("/")
+    if fmt == "dataarray":
         body["value"] = _data_array(ctx, rows, opts)
     elif res.ref:
         body["value"] = [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows]
@@ -413,6 +476,19 @@ def _get(
     if more:
         body["@iot.nextLink"] = next_link(url, params, opts, len(rows))
     return json_response(body)
+
+
+RESULT_FORMATS = {"dataarray": "dataArray", "geojson": "GeoJSON", "csv": "CSV"}
+
+
+def _formatted(ctx: Context, et: EntityType, rows: list[Any], opts: QueryOptions, fmt: str) -> Response:
+    """A page in FROST's GeoJSON or CSV result format (extensions; see ``sta_formats``)."""
+    if fmt == "geojson":
+        collection = sta_formats.geojson(ctx, et, rows, opts)
+        return Response(
+            orjson.dumps(collection, option=orjson.OPT_NON_STR_KEYS), media_type="application/geo+json"
+        )
+    return Response(sta_formats.csv_text(ctx, et, rows, opts), media_type="text/csv; charset=utf-8")
 
 
 DATA_ARRAY_DEFAULT = ["id", "phenomenonTime", "resultTime", "result"]
@@ -455,14 +531,74 @@ def _data_array(ctx: Context, rows: list[Any], opts: QueryOptions) -> list[dict[
 def post_path(
     path: str, request: Request, session: SessionDep, settings: SettingsDep, body: RawBody
 ) -> Response:
+    auth = request_auth(request, session)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    response = create_resource(session, service_root(request, settings), path, body, auth, key)
+    return commit_create(session, response, lambda: create_resource_replay(session, path, body, auth, key))
+
+
+def commit_create(session: Session, response: Response, replay: Callable[[], Response | None]) -> Response:
+    """Commit a create; when a concurrent request with the same ``Idempotency-Key`` committed first (the
+    unique key refuses ours), answer with its stored response instead."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        again = replay()
+        if again is None:
+            raise
+        return again
+    return response
+
+
+def create_resource(
+    session: Session, base: str, path: str, body: bytes, auth: Auth, key: str | None = None
+) -> Response:
+    """POST ``body`` to the collection at ``path``: 201 with the entity and ``Location``. The caller commits.
+
+    With an ``Idempotency-Key`` (``key``), the answer is stored with the entity in the same transaction, and
+    a later POST with the same key, path and body from the same caller gets that answer again (header
+    ``Idempotent-Replayed: true``) instead of a second entity; the same key with another request is 409.
+    """
     data = parse_json(body)
-    writer = _writer(request, session)
+    principal = auth()
+    claim = sta_idempotency.claim(principal, key, path, data) if key is not None else None
+    if claim is not None:
+        stored = sta_idempotency.find(session, claim)
+        if stored is not None:
+            return _replayed(stored)
+    writer = writer_for(session, principal)
     et, row = create_at_path(session, path, data, writer)
-    session.commit()
-    ctx = Context(session, service_root(request, settings))
-    link = ctx.self_link(et, row.id)
+    session.flush()
     session.refresh(row)
-    return json_response(render(ctx, et, row, QueryOptions()), status=201, headers={"Location": link})
+    ctx = Context(session, base)
+    link = ctx.self_link(et, row.id)
+    rendered = render(ctx, et, row, QueryOptions())
+    if claim is not None:
+        sta_idempotency.record(session, claim, 201, rendered)
+    return json_response(rendered, status=201, headers={"Location": link})
+
+
+def create_resource_replay(
+    session: Session, path: str, body: bytes, auth: Auth, key: str | None
+) -> Response | None:
+    """The stored answer for a create with ``key`` (after losing a race to commit it), else None."""
+    if key is None:
+        return None
+    claim = sta_idempotency.claim(auth(), key, path, parse_json(body))
+    stored = sta_idempotency.find(session, claim)
+    return _replayed(stored) if stored is not None else None
+
+
+def _replayed(stored: sta_idempotency.Stored) -> Response:
+    headers = {"Idempotent-Replayed": "true"}
+    link = stored.body.get("@iot.selfLink")
+    if isinstance(link, str):
+        headers["Location"] = link
+    return json_response(stored.body, status=stored.status, headers=headers)
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def create_at_path(session: Session, path: str, data: Any, writer: Writer) -> tuple[EntityType, Any]:
@@ -505,39 +641,62 @@ def _single(session: Session, path: str) -> Resolved:
 def patch_path(
     path: str, request: Request, session: SessionDep, settings: SettingsDep, body: RawBody
 ) -> Response:
-    res = _single(session, path)
-    data = parse_json(body)
-    writer = _writer(request, session)
-    ctx = Context(session, service_root(request, settings))
     content_type = request.headers.get("content-type", "")
-    if "json-patch" in content_type:
-        current = {k: v for k, v in render(ctx, res.et, res.row, QueryOptions()).items() if "@" not in k}
-        writer.json_patch(res.et, res.row, data, current)
-    else:
-        writer.update(res.et, res.row, data)
+    auth = request_auth(request, session)
+    response = update_resource(session, service_root(request, settings), path, body, auth, content_type)
     session.commit()
-    session.refresh(res.row)
-    return json_response(render(ctx, res.et, res.row, QueryOptions()))
+    return response
 
 
 @router.put("/{path:path}")
 def put_path(
     path: str, request: Request, session: SessionDep, settings: SettingsDep, body: RawBody
 ) -> Response:
+    auth = request_auth(request, session)
+    response = update_resource(session, service_root(request, settings), path, body, auth, replace=True)
+    session.commit()
+    return response
+
+
+def update_resource(
+    session: Session,
+    base: str,
+    path: str,
+    body: bytes,
+    auth: Auth,
+    content_type: str = "",
+    *,
+    replace: bool = False,
+) -> Response:
+    """PATCH (merge, or RFC 6902 when ``content_type`` is JSON Patch) or PUT (``replace``) the entity at
+    ``path``; 200 with the entity. The caller commits."""
     res = _single(session, path)
     data = parse_json(body)
-    writer = _writer(request, session)
-    writer.update(res.et, res.row, data, replace=True)
-    session.commit()
+    writer = writer_for(session, auth())
+    ctx = Context(session, base)
+    if replace:
+        writer.update(res.et, res.row, data, replace=True)
+    elif "json-patch" in content_type:
+        current = {k: v for k, v in render(ctx, res.et, res.row, QueryOptions()).items() if "@" not in k}
+        writer.json_patch(res.et, res.row, data, current)
+    else:
+        writer.update(res.et, res.row, data)
+    session.flush()
     session.refresh(res.row)
-    ctx = Context(session, service_root(request, settings))
     return json_response(render(ctx, res.et, res.row, QueryOptions()))
 
 
 @router.delete("/{path:path}")
 def delete_path(path: str, request: Request, session: SessionDep) -> Response:
-    res = _single(session, path)
-    writer = _writer(request, session)
-    writer.delete(res.et, res.row)
+    response = delete_resource(session, path, request_auth(request, session))
     session.commit()
+    return response
+
+
+def delete_resource(session: Session, path: str, auth: Auth) -> Response:
+    """DELETE the entity at ``path``: 200 with no body. The caller commits."""
+    res = _single(session, path)
+    writer = writer_for(session, auth())
+    writer.delete(res.et, res.row)
+    session.flush()
     return Response(status_code=200)
