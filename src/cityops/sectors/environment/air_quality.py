@@ -118,20 +118,41 @@ def aqi_datastream(session: Session, thing_id: int) -> Datastream:
 
 def publish_hourly_aqi(session: Session, thing_id: int, hour: datetime) -> int | None:
     """Compute and store the AQI of ``hour``; returns it (None when not computable or already stored)."""
+    return publish_aqi_hours(session, thing_id, [hour]).get(hour)
+
+
+def publish_aqi_hours(
+    session: Session, thing_id: int, hours: Iterable[datetime], *, emit_event: bool = True
+) -> dict[datetime, int]:
+    """Compute and store, in one batch, the AQI of each hour not stored yet; returns the new ones by hour.
+
+    ``emit_event=False`` stores them without an ``observations.created`` event (a backfill of history).
+    """
     ds = aqi_datastream(session, thing_id)
-    done = session.scalar(
-        select(Observation.id).where(Observation.datastream_id == ds.id, Observation.phenomenon_time == hour)
+    wanted = sorted(set(hours))
+    if not wanted:
+        return {}
+    done = set(
+        session.scalars(
+            select(Observation.phenomenon_time).where(
+                Observation.datastream_id == ds.id,
+                Observation.phenomenon_time >= wanted[0],
+                Observation.phenomenon_time <= wanted[-1],
+            )
+        )
     )
-    if done is not None:
-        return None
-    result = station_hourly_aqi(session, thing_id, hour)
-    if result.aqi is None:
-        return None
-    band = result.band
-    assert band is not None
-    ingest_observations(
-        session,
-        [
+    published: dict[datetime, int] = {}
+    rows: list[ObservationIn] = []
+    for hour in wanted:
+        if hour in done:
+            continue
+        result = station_hourly_aqi(session, thing_id, hour)
+        if result.aqi is None:
+            continue
+        band = result.band
+        assert band is not None
+        published[hour] = result.aqi
+        rows.append(
             ObservationIn(
                 datastream_id=ds.id,
                 phenomenon_time=hour,
@@ -145,9 +166,9 @@ def publish_hourly_aqi(session: Session, thing_id: int, hour: datetime) -> int |
                     "colour": band.hex,
                 },
             )
-        ],
-    )
-    return result.aqi
+        )
+    ingest_observations(session, rows, emit_event=emit_event)
+    return published
 
 
 def completed_hours(session: Session, observations: Iterable[Mapping[str, Any]]) -> set[tuple[int, datetime]]:

@@ -75,6 +75,9 @@ def rule_templates() -> list[Any]:
 
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
+    """The demo stations, with the last 24 hours of simulated readings (after the alerts plugin's rules)."""
+    from cityops.clock import utcnow
+    from cityops.sectors.environment.backfill import DEFAULT_HOURS, backfill
     from cityops.sectors.environment.demo import load_stations
     from cityops.sectors.environment.stations import STATIONS
 
@@ -82,6 +85,12 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     console.print(
         f"Environment stations: {result.things} new stations, {result.datastreams} datastreams, "
         f"{result.observed_properties} observed properties."
+    )
+    history = backfill(session, STATIONS, end=utcnow(), hours=DEFAULT_HOURS)
+    console.print(
+        f"Station history: {history.inserted} simulated observations over the last {DEFAULT_HOURS:g} hours "
+        f"({history.duplicates} already stored), {history.aqi_hours} hourly VN_AQI, "
+        f"{history.alert_changes} alert changes."
     )
 
 
