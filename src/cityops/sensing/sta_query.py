@@ -300,7 +300,11 @@ class Compiler:
             return Val(a_sql * b_sql, "number")
         if op == "div":
             return Val(a_sql / func.nullif(b_sql, 0), "number")
-        return Val(a_sql % func.nullif(b_sql, 0), "number")
+        # mod of real numbers, with the dividend's sign (SQLite's % truncates to integers, PostgreSQL has
+        # no % for double precision)
+        if self.pg:
+            return Val(func.mod(cast(a_sql, Numeric), cast(func.nullif(b_sql, 0), Numeric)), "number")
+        return Val(func.cityops_mod(a_sql, b_sql, type_=Float), "number")
 
     def temporal(self, op: str, left: Val, right: Val) -> Val:
         """Date-time and duration arithmetic as OData defines it (a duration in SQL is a number of seconds)."""
