@@ -52,8 +52,10 @@ def test_fire_escalate_and_clear_with_hysteresis(session: Session) -> None:
     # 0.7 < 0.8 clears and closes the same alert.
     changes = process_observations(session, ds.id, [(T0 + 12 * STEP, 0.7)])
     assert [c.action for c in changes] == ["closed"]
-    assert alert.state is AlertState.CLOSED
-    assert alert.close_reason == "cleared"
+    closed = session.get(Alert, alert.id)  # a fresh name: mypy would keep the OPEN narrowing of `alert`
+    assert closed is not None
+    assert closed.state is AlertState.CLOSED
+    assert closed.close_reason == "cleared"
     assert alert.last_value == 0.7
     session.commit()
     assert subjects(session) == ["alerts.opened", "alerts.escalated", "alerts.deescalated", "alerts.closed"]
@@ -162,11 +164,51 @@ def test_staleness_sweep_then_recovery(session: Session) -> None:
     assert [c.action for c in changes] == ["opened"]
     alert = session.get(Alert, changes[0].alert_id)
     assert alert is not None
-    assert "không gửi số liệu" in alert.message_vi
+    assert "đã ngừng gửi số liệu bụi PM2.5" in alert.message_vi
     assert sweep_staleness(session, T0 + timedelta(hours=1)) == []
     changes = process_observations(session, ds.id, [(T0 + timedelta(hours=2), 30.0)])
     assert [c.action for c in changes] == ["closed"]
     assert alert.state is AlertState.CLOSED
+
+
+def _silent_rule(session: Session, code: str) -> None:
+    session.add(
+        Rule(
+            name_vi="Trạm mất tín hiệu",
+            kind=RuleKind.STALENESS,
+            property_code=code,
+            parameters={"expected_interval_s": 300, "intervals": 3, "severity": "watch"},
+        )
+    )
+    session.flush()
+
+
+def test_staleness_text_names_the_station_once_and_when_it_last_reported(session: Session) -> None:
+    ds = make_station(session, "Trạm Tân An – sông Vàm Cỏ Tây", "salinity")
+    ds.last_phenomenon_time = datetime(2026, 3, 10, 7, 35, tzinfo=UTC)  # 14:35 in Vietnam
+    _silent_rule(session, "salinity")
+    [change] = sweep_staleness(session, datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    alert = session.get(Alert, change.alert_id)
+    assert alert is not None
+    assert alert.message_vi == (
+        "Theo dõi: Trạm Tân An – sông Vàm Cỏ Tây đã ngừng gửi số liệu độ mặn; "
+        "lần gửi cuối lúc 14:35 ngày 10/03/2026."
+    )
+    assert alert.message_en == (
+        "Watch: Trạm Tân An – sông Vàm Cỏ Tây has stopped sending salinity data; "
+        "last reported on 10/03/2026 at 14:35 (Vietnam time)."
+    )
+
+
+def test_staleness_text_of_a_station_that_never_reported(session: Session) -> None:
+    make_station(session, "Trạm không khí Đức Hòa", "pm25")
+    _silent_rule(session, "pm25")
+    [change] = sweep_staleness(session, T0)
+    alert = session.get(Alert, change.alert_id)
+    assert alert is not None
+    assert alert.message_vi == "Theo dõi: Trạm không khí Đức Hòa chưa gửi số liệu bụi PM2.5 lần nào."
+    assert alert.message_en == "Watch: Trạm không khí Đức Hòa has never sent PM2.5 data."
+    assert "—" not in alert.message_vi + alert.message_en
 
 
 def test_observation_events_feed_the_rules(session: Session, sessions: object) -> None:

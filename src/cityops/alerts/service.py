@@ -47,7 +47,7 @@ from cityops.alerts.rules import (
     render_message,
 )
 from cityops.audit.service import record, snapshot
-from cityops.clock import format_datetime, utcnow
+from cityops.clock import format_datetime, to_local, utcnow
 from cityops.errors import Conflict, NotFound
 from cityops.events.outbox import emit
 from cityops.identity.policy import Principal
@@ -60,8 +60,17 @@ STATION_LEVEL_SEVERITIES: tuple[SeverityName, ...] = ("watch", "warning", "criti
 
 DEFAULT_MESSAGE_VI = "{severity_vi}: {property_vi} tại {station} là {value} {unit} lúc {time}{level_text_vi}."
 DEFAULT_MESSAGE_EN = "{severity_en}: {property_en} at {station} is {value} {unit} at {time}{level_text_en}."
-STALE_MESSAGE_VI = "{severity_vi}: trạm {station} không gửi số liệu {property_vi} từ {last_seen}."
-STALE_MESSAGE_EN = "{severity_en}: station {station} has sent no {property_en} data since {last_seen}."
+# Station names already say what they are ("Trạm …", "Đếm xe …"): the texts do not add "trạm"/"station".
+STALE_MESSAGE_VI = (
+    "{severity_vi}: {station} đã ngừng gửi số liệu {property_vi_lower}; "
+    "lần gửi cuối lúc {last_seen_time} ngày {last_seen_date}."
+)
+STALE_MESSAGE_EN = (
+    "{severity_en}: {station} has stopped sending {property_en_lower} data; "
+    "last reported on {last_seen_date} at {last_seen_time} (Vietnam time)."
+)
+NEVER_MESSAGE_VI = "{severity_vi}: {station} chưa gửi số liệu {property_vi_lower} lần nào."
+NEVER_MESSAGE_EN = "{severity_en}: {station} has never sent {property_en_lower} data."
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,11 +229,16 @@ def _context(
     spec = props.get(code) if code else None
     unit = (ds.unit_of_measurement or {}).get("symbol") or (spec.unit_symbol if spec else "")
     severity = tr.severity or Severity.INFO
+    seen = to_local(ds.last_phenomenon_time) if ds.last_phenomenon_time else None
+    property_vi = spec.name_vi if spec else ds.name
+    property_en = spec.name_en if spec else ds.name
     return {
         "station": thing.name if thing else ds.name,
         "datastream": ds.name,
-        "property_vi": spec.name_vi if spec else ds.name,
-        "property_en": spec.name_en if spec else ds.name,
+        "property_vi": property_vi,
+        "property_en": property_en,
+        "property_vi_lower": inline(property_vi),
+        "property_en_lower": inline(property_en),
         "value": "" if tr.value is None else f"{tr.value:g}",
         "unit": unit,
         "time": format_datetime(tr.at),
@@ -233,16 +247,28 @@ def _context(
         "level": tr.label or "",
         "level_text_vi": f" (mức {tr.label})" if tr.label else "",
         "level_text_en": f" (level {tr.label})" if tr.label else "",
-        "last_seen": format_datetime(ds.last_phenomenon_time) if ds.last_phenomenon_time else "—",
+        "last_seen": format_datetime(seen) if seen else "—",
+        "last_seen_date": seen.strftime("%d/%m/%Y") if seen else "—",
+        "last_seen_time": seen.strftime("%H:%M") if seen else "—",
+        "never_reported": seen is None,
         "rule": rule.name_vi,
     }
 
 
+def inline(name: str) -> str:
+    """A property name as it reads inside a sentence: "Độ mặn" → "độ mặn"; acronyms ("PM2.5") stay."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
+
+
 def _messages(ctx: dict[str, Any], rule: Rule) -> tuple[str, str]:
-    stale = rule.kind is RuleKind.STALENESS
-    vi = rule.message_vi or (STALE_MESSAGE_VI if stale else DEFAULT_MESSAGE_VI)
-    en = rule.message_en or (STALE_MESSAGE_EN if stale else DEFAULT_MESSAGE_EN)
-    return render_message(vi, ctx), render_message(en, ctx)
+    if rule.kind is RuleKind.STALENESS:
+        never = bool(ctx["never_reported"])
+        vi, en = (NEVER_MESSAGE_VI, NEVER_MESSAGE_EN) if never else (STALE_MESSAGE_VI, STALE_MESSAGE_EN)
+    else:
+        vi, en = DEFAULT_MESSAGE_VI, DEFAULT_MESSAGE_EN
+    return render_message(rule.message_vi or vi, ctx), render_message(rule.message_en or en, ctx)
 
 
 def _event(alert: Alert, rule: Rule | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
