@@ -62,10 +62,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import utcnow
 from cityops.errors import ApiError
+from cityops.sensing import mqtt_deadletter  # noqa: F401  (its table joins the metadata with the bridge)
+from cityops.sensing.mqtt_wire import Incoming, MqttWireError, WireClient
 
 if TYPE_CHECKING:
-    import aiomqtt
-
     from cityops.events.bus import Event, EventBus, Subscription
     from cityops.identity.policy import Principal
     from cityops.settings import Settings
@@ -79,9 +79,10 @@ SESSION_EXPIRY_S = 7 * 86400  # how long the broker keeps our session (and queue
 MAX_DEVICE_ITEMS = 1000
 _DEVICE_RE = re.compile(r"^cityops/v1/devices/([^/]+)/telemetry$")
 _STA_PATH_RE = re.compile(r"^(?:[A-Za-z]+\(\d+\)/)?Observations$")
-ECHO_MARK = b'"@iot.id"'
 ROLE_RETRY_S = 5.0  # how often a publish-only worker checks whether it may take the subscription
-MAX_BATCH = 1000  # messages stored in one transaction at most
+MAX_BATCH = 2000  # messages stored in one transaction at most
+RECEIVE_MAXIMUM = 20000  # unacknowledged messages the broker may send us (MQTT 5 Receive Maximum)
+MAX_TRACKED = 100_000  # failed messages whose delivery attempts are counted, at most
 _SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 _DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
 
@@ -131,13 +132,13 @@ def parse_json(payload: bytes) -> Any:
         raise BadMessage("invalid", f"not valid JSON: {exc}") from None
 
 
-def handle_sta(session: Session, path: str, payload: bytes) -> int:
-    """Create the Observation of a message on ``v1.1/<path>``; returns its id. The caller commits."""
+def handle_sta(session: Session, path: str, data: Any) -> int:
+    """Create the Observation ``data`` (parsed JSON) of a message on ``v1.1/<path>``; returns its id. The
+    caller commits."""
     from cityops.sensing.sta_api import create_at_path, writer_for
 
     if not _STA_PATH_RE.match(path):
         raise BadMessage("rejected", f"MQTT may only create Observations, not publish to {path!r}")
-    data = parse_json(payload)
     if not isinstance(data, dict):
         raise BadMessage("invalid", "an Observation must be a JSON object")
     try:
@@ -151,10 +152,11 @@ def handle_sta(session: Session, path: str, payload: bytes) -> int:
     return int(row.id)
 
 
-def parse_ts(value: Any) -> datetime:
-    """``ts`` of device telemetry: epoch milliseconds (as ThingsBoard) or ISO 8601 with an offset."""
+def parse_ts(value: Any, now: datetime | None = None) -> datetime:
+    """``ts`` of device telemetry: epoch milliseconds (as ThingsBoard) or ISO 8601 with an offset; missing:
+    ``now`` (default the current time)."""
     if value is None:
-        return utcnow()
+        return now or utcnow()
     if isinstance(value, bool):
         raise BadMessage("invalid", "ts must be epoch milliseconds or an ISO 8601 time")
     if isinstance(value, int | float):
@@ -193,8 +195,11 @@ def device_streams(session: Session, thing_id: int) -> dict[str, int]:
     return out
 
 
-def handle_device(session: Session, key: str, payload: bytes) -> tuple[int, list[str]]:
-    """Store device telemetry; returns (rows stored or already there, unknown names). The caller commits."""
+def handle_device(
+    session: Session, key: str, payload: bytes, now: datetime | None = None
+) -> tuple[int, list[str]]:
+    """Store device telemetry; returns (rows stored or already there, unknown names). Readings without
+    ``ts`` get ``now`` (default the current time). The caller commits."""
     from cityops.identity.deps import principal_for_api_key
     from cityops.identity.models import ApiScope
     from cityops.sensing.sta_api import writer_for
@@ -218,7 +223,7 @@ def handle_device(session: Session, key: str, payload: bytes) -> tuple[int, list
         values = item.get("values")
         if not isinstance(values, dict) or not values:
             raise BadMessage("invalid", "values must be a non-empty object of name: value")
-        moment = parse_ts(item.get("ts"))
+        moment = parse_ts(item.get("ts"), now)
         for name, value in values.items():
             if isinstance(value, dict | list):
                 raise BadMessage("invalid", f"the value of {name!r} must be a number, string or boolean")
@@ -283,6 +288,7 @@ class MqttBridge:
         self.client_id = settings.mqtt_client_id
         self.prefix = settings.mqtt_topic_prefix
         self.publish_entities = settings.mqtt_publish_entities
+        self.max_attempts = settings.mqtt_max_attempts
         self.sta_base = str(settings.public_url).rstrip("/") + "/sta/v1.1"
         self.sessions = sessions
         self.bus = bus
@@ -292,10 +298,15 @@ class MqttBridge:
         self.subscriber = False  # this process holds the node's subscription (see _take_subscriber_role)
         self.lock_path: Path | None = settings.data_dir / f"mqtt-{self.client_id}.lock"
         self._lock_file: IO[str] | None = None
-        self._client: aiomqtt.Client | None = None
+        self._client: WireClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._stopping = False
+        # Deliveries that failed for a reason of cityops', by message (hash of topic and payload).
+        self._attempts: dict[int, int] = {}
+        # Packet id -> (hash of topic and payload, the time given) of the last message without a time of
+        # its own: a redelivery (DUP) of the same message gets the same time, so it is recognised.
+        self._given_times: dict[int, tuple[int, datetime]] = {}
 
     # --- life cycle ------------------------------------------------------------------------------
 
@@ -323,33 +334,23 @@ class MqttBridge:
     def stopping(self) -> bool:
         return self._stopping
 
-    def _make_client(self, subscriber: bool) -> aiomqtt.Client:
-        """The subscriber: the fixed client id with a persistent session and manual acknowledgement.
-        Other worker processes of the node: a publish-only client with a clean session of its own."""
+    def _make_client(self, subscriber: bool) -> WireClient:
+        """The subscriber: the fixed client id with a persistent session. Other worker processes of the
+        node: a publish-only client with a clean session of its own."""
         import os
 
-        import aiomqtt
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S if subscriber else 0
-        client = aiomqtt.Client(
+        return WireClient(
             self.host,
             self.port,
+            self.client_id if subscriber else f"{self.client_id}-pub-{os.getpid()}",
             username=self.username,
             password=self.password,
-            identifier=self.client_id if subscriber else f"{self.client_id}-pub-{os.getpid()}",
-            protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=not subscriber,
-            properties=props,
+            session_expiry=SESSION_EXPIRY_S if subscriber else 0,
             keepalive=30,
-            tls_params=aiomqtt.TLSParameters() if self.tls else None,
+            receive_maximum=RECEIVE_MAXIMUM,
+            tls=self.tls,
         )
-        # aiomqtt has no manual acknowledgement of its own; its paho client does: PUBACK is sent by
-        # :meth:`_handle` after the commit, not on receipt.
-        client._client.manual_ack_set(True)
-        return client
 
     def _take_subscriber_role(self) -> bool:
         """One process per node subscribes (several API workers share the client id otherwise and would
@@ -376,45 +377,41 @@ class MqttBridge:
             self._lock_file = None
 
     async def _run(self) -> None:
-        import aiomqtt
-        from paho.mqtt.subscribeoptions import SubscribeOptions
-
         delay = 0.5
         while not self._stopping:
             subscriber = self._take_subscriber_role()
             client = self._make_client(subscriber)
             try:
-                async with client:
-                    self._client = client
-                    if subscriber:
-                        options = SubscribeOptions(qos=1, noLocal=True)
-                        await client.subscribe(
-                            [
-                                (f"{self.prefix}{STA_ROOT}+/Observations", options),
-                                (f"{self.prefix}{STA_ROOT}Observations", options),
-                                (f"{self.prefix}{DEVICE_TOPIC}", options),
-                            ]
-                        )
-                    self.connections += 1
-                    self.subscriber = subscriber
-                    self.connected.set()
-                    log.info(
-                        "MQTT connected",
-                        extra={"host": self.host, "client_id": self.client_id, "subscriber": subscriber},
+                await client.connect()
+                self._client = client
+                if subscriber:
+                    await client.subscribe(
+                        [
+                            (f"{self.prefix}{STA_ROOT}+/Observations", 1, True),
+                            (f"{self.prefix}{STA_ROOT}Observations", 1, True),
+                            (f"{self.prefix}{DEVICE_TOPIC}", 1, True),
+                        ]
                     )
+                self.connections += 1
+                self.subscriber = subscriber
+                self.connected.set()
+                log.info(
+                    "MQTT connected",
+                    extra={"host": self.host, "client_id": self.client_id, "subscriber": subscriber},
+                )
+                if not subscriber:
                     delay = 0.5
-                    if not subscriber:
-                        # Publish notifications only; take over the subscription when its holder stops.
-                        while not self._take_subscriber_role():
-                            await asyncio.sleep(ROLE_RETRY_S)
-                        continue
-                    messages = client.messages
-                    while True:
-                        batch = [await anext(messages)]
-                        while len(batch) < MAX_BATCH and len(messages):
-                            batch.append(await anext(messages))
-                        await self._handle(client, batch)
-            except aiomqtt.MqttError as exc:
+                    # Publish notifications only; take over the subscription when its holder stops.
+                    while not self._take_subscriber_role():
+                        if not client.connected:
+                            raise MqttWireError("connection lost")
+                        await asyncio.sleep(ROLE_RETRY_S)
+                    continue
+                while True:
+                    batch = await client.batch(MAX_BATCH)
+                    if await self._handle(client, batch):
+                        delay = 0.5
+            except MqttWireError as exc:
                 if self.stopping():
                     break
                 log.warning("MQTT connection lost, reconnecting", extra={"error": str(exc), "in_s": delay})
@@ -425,64 +422,85 @@ class MqttBridge:
             finally:
                 self.connected.clear()
                 self._client = None
+                client.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
     # --- intake ----------------------------------------------------------------------------------
 
-    async def _handle(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
-        """Store the messages that arrived together, then acknowledge them all (after the commits)."""
-        items = [
-            (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode())
-            for m in batch
-        ]
-        outcomes = await self.ingest_many(items)
+    async def _handle(self, client: WireClient, batch: list[Incoming]) -> bool:
+        """Store the messages that arrived together, then acknowledge those stored, refused or parked (after
+        the commits); returns whether all were. A message cityops failed to store stays unacknowledged and
+        the connection is dropped, so the broker delivers it again (after a back-off)."""
+        outcomes = await self.ingest_many(batch)
+        client.ack(
+            [
+                m.packet_id
+                for m, (_k, outcome) in zip(batch, outcomes, strict=True)
+                if m.qos and outcome != "error"
+            ]
+        )
         if any(outcome == "error" for _kind, outcome in outcomes):
-            # cityops failed (not the message): leave the batch unacknowledged and reconnect, so the broker
-            # resends it (what was committed meanwhile is deduplicated on the way in)
             raise RuntimeError("could not store MQTT messages")
-        for m in batch:
-            if m.qos > 0:
-                client._client.ack(m.mid, m.qos)
+        return True
 
     async def ingest(self, topic: str, payload: bytes) -> tuple[str, str]:
-        """Store one message; returns (kind, outcome). Counted and logged; never raises for bad input."""
-        return (await self.ingest_many([(topic, payload)]))[0]
+        """Store one message (as QoS 0); returns (kind, outcome). Counted and logged; never raises for bad input."""
+        return (await self.ingest_many([Incoming(topic, payload, 0, 0, False)]))[0]
 
-    async def ingest_many(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, str]]:
-        """Store messages ``(topic, payload)``; returns (kind, outcome) per message, counted and logged.
+    def _given_time(self, m: Incoming) -> datetime:
+        """The time for a message that brings none: now, or for a redelivery (DUP, same packet id, same
+        topic and payload) of a message already given one, that same time."""
+        if not m.qos:
+            return utcnow()
+        digest = hash((m.topic, m.payload))
+        seen = self._given_times.get(m.packet_id)
+        if m.dup and seen is not None and seen[0] == digest:
+            return seen[1]
+        moment = utcnow()
+        self._given_times[m.packet_id] = (digest, moment)
+        return moment
+
+    async def ingest_many(self, batch: Sequence[Incoming]) -> list[tuple[str, str]]:
+        """Store messages; returns (kind, outcome) per message, counted and logged.
 
         Plain Observations for ``Datastreams(<id>)/Observations`` (the common case) are validated one by
         one and stored as one batch in one transaction; the others (device telemetry, deep inserts,
         other paths) one transaction each.
         """
-        results: list[tuple[str, str] | None] = [None] * len(items)
-        kinds = ["other"] * len(items)
+        results: list[tuple[str, str] | None] = [None] * len(batch)
+        kinds = ["other"] * len(batch)
         errors: dict[int, BadMessage] = {}
+        failed: dict[int, str] = {}
         fast: list[tuple[int, int, dict[str, Any]]] = []
-        slow: list[int] = []
-        for i, (topic, payload) in enumerate(items):
+        slow: list[tuple[int, Any]] = []
+        given_times = self._given_times
+        for i, m in enumerate(batch):
+            if given_times and m.qos and not m.dup:
+                # the broker reuses a packet id only after the previous message with it was acknowledged
+                given_times.pop(m.packet_id, None)
             try:
+                topic = m.topic
                 if not topic.startswith(self.prefix):
                     raise BadMessage("unknown_topic", "topic outside the configured prefix")
                 path = topic[len(self.prefix) :]
                 if path.startswith(STA_ROOT):
                     kinds[i] = "sta"
-                    if ECHO_MARK in payload:
-                        data = parse_json(payload)
-                        if isinstance(data, dict) and "@iot.id" in data:
+                    data = parse_json(m.payload)
+                    if isinstance(data, dict):
+                        if "@iot.id" in data:
                             results[i] = ("sta", "echo")
                             continue
-                    simple = _SIMPLE_STA_RE.match(path[len(STA_ROOT) :])
-                    if simple is not None:
-                        data = parse_json(payload)
-                        if isinstance(data, dict) and not _DEEP_KEYS & data.keys():
+                        if "phenomenonTime" not in data:
+                            data["phenomenonTime"] = self._given_time(m).isoformat()
+                        simple = _SIMPLE_STA_RE.match(path[len(STA_ROOT) :])
+                        if simple is not None and not _DEEP_KEYS & data.keys():
                             fast.append((i, int(simple.group(1)), data))
                             continue
-                    slow.append(i)
+                    slow.append((i, data))
                 elif _DEVICE_RE.match(path) is not None:
                     kinds[i] = "device"
-                    slow.append(i)
+                    slow.append((i, None))
                 else:
                     raise BadMessage("unknown_topic", "no handler for this topic")
             except BadMessage as exc:
@@ -490,25 +508,32 @@ class MqttBridge:
         if fast:
             try:
                 refused = await asyncio.to_thread(self._store_sta_batch, fast)
-            except Exception:
-                log.exception("MQTT observations could not be stored", extra={"messages": len(fast)})
-                for i, _ds, _data in fast:
-                    results[i] = (kinds[i], "error")
+            except Exception as exc:
+                if len(fast) == 1:
+                    failed[fast[0][0]] = repr(exc)
+                    log.exception("MQTT observation could not be stored")
+                else:
+                    # One bad apple (or the database): store them one by one, so the others go through.
+                    log.warning(
+                        "MQTT batch failed, storing its messages one by one", extra={"error": repr(exc)}
+                    )
+                    slow.extend((i, data) for i, _ds, data in fast)
             else:
                 errors.update(refused)
                 for i, _ds, _data in fast:
                     if i not in refused:
                         results[i] = ("sta", "stored")
-        for i in slow:
-            topic, payload = items[i]
-            path = topic[len(self.prefix) :]
+        for i, data in slow:
+            m = batch[i]
+            path = m.topic[len(self.prefix) :]
             try:
                 if kinds[i] == "sta":
-                    await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], payload)
+                    await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], data)
                 else:
                     match = _DEVICE_RE.match(path)
                     assert match is not None
-                    unknown = await asyncio.to_thread(self._store_device, match.group(1), payload)
+                    now = self._given_time(m)
+                    unknown = await asyncio.to_thread(self._store_device, match.group(1), m.payload, now)
                     if unknown:
                         self.metrics.unknown_values.inc(len(unknown))
                         log.warning(
@@ -518,21 +543,78 @@ class MqttBridge:
                 results[i] = (kinds[i], "stored")
             except BadMessage as exc:
                 errors[i] = exc
-            except Exception:
-                log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(topic)})
-                results[i] = (kinds[i], "error")
+            except Exception as exc:
+                log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(m.topic)})
+                failed[i] = repr(exc)
+        if failed:
+            parked = await self._give_up(batch, failed)
+            for i in failed:
+                results[i] = (kinds[i], "dead_letter" if i in parked else "error")
         for i, refusal in errors.items():
             results[i] = (kinds[i], refusal.outcome)
             log.warning(
                 "MQTT message refused",
-                extra={"topic": _safe_topic(items[i][0]), "outcome": refusal.outcome, "error": str(refusal)},
+                extra={
+                    "topic": _safe_topic(batch[i].topic),
+                    "outcome": refusal.outcome,
+                    "error": str(refusal),
+                },
             )
+        if self._attempts:
+            for i, result in enumerate(results):
+                if i not in failed or (result is not None and result[1] == "dead_letter"):
+                    self._attempts.pop(hash((batch[i].topic, batch[i].payload)), None)
         out: list[tuple[str, str]] = []
+        counts: dict[tuple[str, str], int] = {}
         for result in results:
             assert result is not None
-            self.metrics.messages.labels(*result).inc()
+            counts[result] = counts.get(result, 0) + 1
             out.append(result)
+        for labels, n in counts.items():
+            self.metrics.messages.labels(*labels).inc(n)
         return out
+
+    async def _give_up(self, batch: Sequence[Incoming], failed: dict[int, str]) -> set[int]:
+        """Count a failed delivery of each message in ``failed``; park those that failed
+        ``max_attempts`` times. Returns the indexes parked (they may be acknowledged)."""
+        if len(self._attempts) > MAX_TRACKED:  # a long outage: forget the oldest counts
+            for key in list(self._attempts)[: MAX_TRACKED // 2]:
+                del self._attempts[key]
+        due: list[int] = []
+        for i in failed:
+            key = hash((batch[i].topic, batch[i].payload))
+            self._attempts[key] = self._attempts.get(key, 0) + 1
+            if batch[i].qos == 0 or self._attempts[key] >= self.max_attempts:
+                due.append(i)
+        if not due:
+            return set()
+        rows = [
+            (
+                batch[i].topic,
+                batch[i].payload,
+                self._attempts[hash((batch[i].topic, batch[i].payload))],
+                failed[i],
+            )
+            for i in due
+        ]
+        try:
+            await asyncio.to_thread(self._park, rows)
+        except Exception:
+            log.exception("MQTT messages could not be parked either; they stay with the broker")
+            return set()
+        for i in due:
+            log.error(
+                "MQTT message parked in mqtt_dead_letters",
+                extra={"topic": _safe_topic(batch[i].topic), "error": failed[i]},
+            )
+        return set(due)
+
+    def _park(self, rows: list[tuple[str, bytes, int, str]]) -> None:
+        from cityops.sensing.mqtt_deadletter import park
+
+        with self.sessions() as session:
+            park(session, self.client_id, rows)
+            session.commit()
 
     def _store_sta_batch(self, fast: list[tuple[int, int, dict[str, Any]]]) -> dict[int, BadMessage]:
         """Validate plain Observations one by one and store the valid ones in one batch; returns the refused."""
@@ -543,6 +625,16 @@ class MqttBridge:
         refused: dict[int, BadMessage] = {}
         with self.sessions() as session:
             writer = writer_for(session, broker_principal())
+            # The policy decision depends only on the Thing: taken once per Thing of the batch.
+            allowed: set[int | None] = set()
+            check = writer.check
+
+            def check_once(thing_id: int | None) -> None:
+                if thing_id not in allowed:
+                    check(thing_id)
+                    allowed.add(thing_id)
+
+            writer.check = check_once
             # Holding the Datastreams keeps them in the session's (weak) identity map, so the
             # validation of each message finds its Datastream there instead of querying it again.
             loaded: dict[int, Datastream | None] = {}
@@ -567,14 +659,14 @@ class MqttBridge:
             session.commit()
         return refused
 
-    def _store_sta(self, path: str, payload: bytes) -> None:
+    def _store_sta(self, path: str, data: Any) -> None:
         with self.sessions() as session:
-            handle_sta(session, path, payload)
+            handle_sta(session, path, data)
             session.commit()
 
-    def _store_device(self, key: str, payload: bytes) -> list[str]:
+    def _store_device(self, key: str, payload: bytes, now: datetime) -> list[str]:
         with self.sessions() as session:
-            _count, unknown = handle_device(session, key, payload)
+            _count, unknown = handle_device(session, key, payload, now)
             session.commit()
             return unknown
 
@@ -586,15 +678,15 @@ class MqttBridge:
             return
         messages = await asyncio.to_thread(self._render, ids)
         client = await self._wait_connected(timeout=5.0)
-        await asyncio.gather(
-            *(
-                client.publish(topic, body, qos=1)
+        await client.publish_many(
+            [
+                (topic, body)
                 for ds_id, body in messages
                 for topic in (
                     f"{self.prefix}{STA_ROOT}Datastreams({ds_id})/Observations",
                     f"{self.prefix}{STA_ROOT}Observations",
                 )
-            )
+            ]
         )
         self.metrics.published.inc(len(messages))
 
@@ -602,7 +694,7 @@ class MqttBridge:
         with self.sessions() as session:
             return render_observations(session, self.sta_base, ids)
 
-    async def _wait_connected(self, timeout: float) -> aiomqtt.Client:
+    async def _wait_connected(self, timeout: float) -> WireClient:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), timeout)
         client = self._client
