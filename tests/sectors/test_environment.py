@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from rich.console import Console
 from sqlalchemy import func, select
@@ -63,6 +64,25 @@ def test_station_specs_cover_the_pilot() -> None:
         assert 10.3 < s.lat < 11.2
         assert 106.0 < s.lon < 106.9
     assert BY_CODE["VCT-TANAN"].alarm_levels == {"I": 1.2, "II": 1.4, "III": 1.6}
+
+
+def test_station_and_rule_tables_are_read_strictly() -> None:
+    from cityops.sectors.environment.stations import station_specs
+    from cityops.sectors.environment.templates import rule_templates
+
+    assert len(BY_CODE) == len(STATIONS)  # codes are unique
+    assert len({t.code for t in TEMPLATES}) == len(TEMPLATES)
+    assert {t.sector for t in TEMPLATES} == {"environment"}
+    assert BY_CODE["AQ-TANAN"].properties == ("pm25", "pm10")  # from the row's kind
+    row = {"code": "X", "name": "Trạm X", "kind": "air", "lat": 10.5, "lon": 106.4}
+    assert station_specs([row])[0].interval_s == 300  # columns left out take the spec's defaults
+    with pytest.raises(TypeError):  # a misspelt column is an error, not silently dropped
+        station_specs([{**row, "distance_km": 3}])
+    with pytest.raises(KeyError):
+        station_specs([{**row, "kind": "boats"}])
+    tpl = {"code": "x", "name_vi": "x", "name_en": "x", "property_code": "pm25", "parameters": {}}
+    with pytest.raises(ValueError, match="sometimes"):
+        rule_templates([{**tpl, "kind": "sometimes"}])
 
 
 def test_load_stations_is_idempotent(session: Session, settings: Settings) -> None:
