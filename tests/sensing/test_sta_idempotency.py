@@ -121,3 +121,40 @@ def test_invalid_keys_are_refused(
     assert r.status_code == 400, r.text
     assert "Idempotency-Key" in r.json()["error"]["message"]
     assert count(client) == 1
+
+
+def test_losing_the_race_to_commit_answers_with_the_winner(
+    client: TestClient,
+    tree: None,
+    keys: tuple[dict[str, str], dict[str, str], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two retries in flight at once: the second looked the key up before the first committed, so its
+    own insert of the key fails; it rolls back and answers with what the first stored."""
+    from cityops.sensing import sta_idempotency
+
+    mine = keys[0]
+    first = post(client, mine, "race-0000000001", {"result": 2})
+    assert first.status_code == 201
+    real_find = sta_idempotency.find
+    calls: list[int] = []
+
+    def find_missing_once(session: Any, claim: Any) -> Any:
+        calls.append(1)
+        return None if len(calls) == 1 else real_find(session, claim)
+
+    monkeypatch.setattr(sta_idempotency, "find", find_missing_once)
+    for url in ("Datastreams(1)/Observations", "$batch"):
+        calls.clear()
+        if url == "$batch":
+            batch = {"requests": [{"id": "o", "method": "post", "url": "Datastreams(1)/Observations",
+                                   "body": {"result": 2}, "headers": {"Idempotency-Key": "race-0000000001"}}]}  # fmt: skip
+            answer = client.post(f"{STA}/$batch", json=batch, headers=mine).json()["responses"][0]
+            status, body = answer["status"], answer["body"]
+        else:
+            r = post(client, mine, "race-0000000001", {"result": 2})
+            status, body = r.status_code, r.json()
+        assert len(calls) == 2  # the lookup that missed, then the replay
+        assert status == 201
+        assert body["@iot.id"] == first.json()["@iot.id"]
+    assert count(client) == 2

@@ -182,12 +182,15 @@ def _http_request(part_headers: dict[str, str], content: bytes) -> Inner:
     lines, body = _headers_and_rest(content)
     if not lines:
         raise bad("a batch request part holds no request line")
-    words = lines[0].split()
-    if len(words) not in (2, 3) or (len(words) == 3 and not words[2].startswith("HTTP/")):
+    words = lines[0].strip().split(" ")
+    if words[-1].startswith("HTTP/"):
+        words = words[:-1]
+    url = " ".join(words[1:]).strip()  # some clients leave the spaces of a $filter unencoded
+    if len(words) < 2 or not words[0].isalpha() or not url:
         raise bad(f"invalid request line {lines[0][:80]!r} in the batch")
     headers = _header_map(lines[1:])
     ident = part_headers.get("content-id") or headers.get("content-id")
-    return Inner(words[0].upper(), words[1], headers, body, ident=ident)
+    return Inner(words[0].upper(), url, headers, body, ident=ident)
 
 
 def parse_multipart(body: bytes, content_type: str) -> list[Inner | ChangeSet]:
@@ -375,14 +378,7 @@ class Runner:
             if path == "":
                 return sta_api.get_root(self.request, self.settings)
             return sta_api.read_resource(self.session, self.base, path, query)
-        body = inner.body
-        if inner.method in {"POST", "PATCH", "PUT"} and refs and body.strip():
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                parsed = None  # the route reports it
-            if parsed is not None:
-                body = orjson.dumps(_substitute(parsed, refs))
+        body = self._body(inner, refs)
         if inner.method == "POST":
             if path.strip("/") == "CreateObservations":
                 if in_change_set:
@@ -407,15 +403,36 @@ class Runner:
             return sta_api.delete_resource(self.session, path, self.auth)
         raise ApiError(405, f"{inner.method} is not a SensorThings method", code="method_not_allowed")
 
+    @staticmethod
+    def _body(inner: Inner, refs: dict[str, tuple[str, int]]) -> bytes:
+        """The body with ``{"@iot.id": "$x"}`` references replaced by ids."""
+        body = inner.body
+        if inner.method in {"POST", "PATCH", "PUT"} and refs and body.strip():
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return body  # the route reports it
+            body = orjson.dumps(_substitute(parsed, refs))
+        return body
+
+    def _replay(self, inner: Inner, refs: dict[str, tuple[str, int]]) -> Response | None:
+        """After losing a commit race on an Idempotency-Key: the winner's stored answer."""
+        key = inner.headers.get("idempotency-key")
+        if inner.method != "POST" or key is None:
+            return None
+        path, _query = self._target(inner.url, refs)
+        return sta_api.create_resource_replay(self.session, path, self._body(inner, refs), self.auth, key)
+
     def error(self, err: ApiError, ident: str | None) -> Answer:
         return Answer.of(sta_api.sta_error_response(self.request, err), ident)
 
-    def _guarded(self, run: Callable[[], Response], ident: str | None) -> Answer:
+    def _guarded(
+        self, run: Callable[[], Response], ident: str | None, replay: Callable[[], Response | None]
+    ) -> Answer:
         """Run and commit one request alone; a failure rolls back only its own changes."""
         try:
             response = run()
-            self.session.commit()
-            return Answer.of(response, ident)
+            return Answer.of(sta_api.commit_create(self.session, response, replay), ident)
         except ApiError as err:
             self.session.rollback()
             return self.error(err, ident)
@@ -427,7 +444,11 @@ class Runner:
             return self.error(_conflict(), ident)
 
     def individual(self, inner: Inner, refs: dict[str, tuple[str, int]]) -> Answer:
-        answer = self._guarded(lambda: self.execute(inner, refs, in_change_set=False), inner.ident)
+        answer = self._guarded(
+            lambda: self.execute(inner, refs, in_change_set=False),
+            inner.ident,
+            lambda: self._replay(inner, refs),
+        )
         if inner.method == "POST" and answer.status == 201 and inner.ident is not None:
             self._remember(answer, inner.ident, refs)
         return answer
