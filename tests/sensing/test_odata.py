@@ -9,6 +9,7 @@ import pytest
 from cityops.sensing.odata import (
     BinOp,
     Call,
+    ListExpr,
     Literal,
     ODataError,
     Path,
@@ -51,6 +52,35 @@ def test_literals() -> None:
     assert parse_filter("Datastream/Thing/properties/owner eq null") == BinOp(
         "eq", Path(("Datastream", "Thing", "properties", "owner")), Literal(None, "null")
     )
+
+
+def test_in_operator_and_date_time_offsets() -> None:
+    """``in`` (OData 4.01) binds like a relational operator and takes a parenthesised list."""
+    node = parse_filter("id in (1, 2) and name in ('a')")
+    assert node == BinOp(
+        "and",
+        BinOp("in", Path(("id",)), ListExpr((Literal(1, "number"), Literal(2, "number")))),
+        BinOp("in", Path(("name",)), ListExpr((Literal("a", "string"),))),
+    )
+    one = ListExpr((Literal(1, "number"),))
+    assert parse_filter("not (id in (1))") == Unary("not", BinOp("in", Path(("id",)), one))
+    assert parse_filter("not id in (1)") == BinOp(
+        "in", Unary("not", Path(("id",))), one
+    )  # unary binds tighter
+    lit = parse_filter("x eq 2026-03-01T07:00:00+07:00")
+    assert isinstance(lit, BinOp)
+    assert isinstance(lit.right, Literal)
+    assert lit.right.offset_minutes == 420
+    lit = parse_filter("x eq 2026-03-01T07:00:00-0530")
+    assert isinstance(lit, BinOp)
+    assert isinstance(lit.right, Literal)
+    assert lit.right.offset_minutes == -330
+    with pytest.raises(ODataError, match="parenthesised list"):
+        parse_filter("id in 1")
+    with pytest.raises(ODataError, match="expected ',' or '\\)' in the 'in' list"):
+        parse_filter("id in (1 2)")
+    with pytest.raises(ODataError, match="missing its left operand"):
+        parse_filter("in (1)")
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,16 @@ def test_spatial_filters_count_and_page(client: TestClient, shapes: None) -> Non
     assert nxt["@iot.count"] == 5
 
 
+def test_spatial_filter_inside_expand(client: TestClient, tree: dict[str, int]) -> None:  # noqa: F811
+    tan_an = "geography'POLYGON((106.4 10.5, 106.45 10.5, 106.45 10.6, 106.4 10.6, 106.4 10.5))'"
+    expand = quote(
+        f"Locations($filter=st_within(location, {tan_an})),Datastreams($expand=Observations($filter=st_disjoint(FeatureOfInterest/feature, {tan_an});$count=true))"
+    )
+    things = values(client, f"/Things?$orderby=name&$expand={expand}")
+    assert [len(t["Locations"]) for t in things] == [0, 1]  # Bến Lức, Tân An
+    assert [t["Datastreams"][0]["Observations@iot.count"] for t in things] == [2, 0]
+
+
 def test_order_by_distance(client: TestClient, shapes: None) -> None:
     order = quote("geo.distance(location, geography'POINT(20.5 0.5)')")
     got = values(client, f"/Locations?$orderby={order},name&$select=name")
@@ -175,6 +185,9 @@ def test_geometry_through_navigation(client: TestClient, tree: dict[str, int], k
         (f"st_relate(location, {SQUARE_C}, name)", "DE-9IM"),
         ("location eq geography'POINT(1 1)'", "only be used in geo"),
         ("location in (1, 2)", "only be used in geo"),
+        ("st_within(location, geography'POLYGON((0 0, 2 2, 2 0, 0 2, 0 0))')", "Self-intersection"),
+        ("st_intersects(location, geography'POINT EMPTY')", "empty"),
+        ("geo.length(name) gt 1", "entity geometry"),
     ],
 )
 def test_spatial_errors_are_400(client: TestClient, shapes: None, flt: str, message: str) -> None:

@@ -359,11 +359,11 @@ class _Parser:
                 return Literal(False, "bool")
             if word == "null":
                 return Literal(None, "null")
+            if word in COMPARISON | ARITHMETIC | {"and", "or", "not", "in"}:
+                raise ODataError(f"operator {word!r} at position {tok.pos} is missing its left operand")
             nxt = self.peek()
             if nxt is not None and nxt.kind == "lparen" and "/" not in word:
                 return self.call(word.lower() if word.lower() in FUNCTIONS else word, tok)
-            if word in COMPARISON | ARITHMETIC | {"and", "or", "not", "in"}:
-                raise ODataError(f"operator {word!r} at position {tok.pos} is missing its left operand")
             return Path(tuple(word.split("/")))
         raise ODataError(f"unexpected {tok.text!r} at position {tok.pos}")
 

@@ -553,6 +553,10 @@ class Compiler:
                     f"{name}() needs an entity geometry (location, feature, observedArea) "
                     "or a geography'...' literal"
                 )
+        for v in args:
+            if v.geometry is not None and (v.geometry.is_empty or not v.geometry.is_valid):
+                reason = "it is empty" if v.geometry.is_empty else shapely.is_valid_reason(v.geometry)
+                raise ODataError(f"{name}(): the geometry literal is not valid ({reason})")
         if len(args) == 2 and args[0].kind == args[1].kind == "geo":
             raise ODataError(
                 f"{name}() compares an entity geometry with a geography'...' literal, not two entities"
@@ -626,8 +630,11 @@ class Compiler:
             geom = _shape(doc)
             if geom is None:
                 unknown.append(ident)
-            else:
+                continue
+            try:
                 values[ident] = fn(geom)
+            except ShapelyError:  # a stored geometry GEOS cannot relate (e.g. self-intersecting): unknown
+                unknown.append(ident)
         return values, unknown
 
     def in_ids(self, id_sql: Any, ids: list[int]) -> Any:
