@@ -37,14 +37,17 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     data_dir: DataDirOpt = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL deployments).")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: CITYOPS_WORKERS, else 1).")
+    ] = None,
 ) -> None:
     """Serve the API and web front ends."""
     import os
 
     import uvicorn
 
-    settings = settings_from_cli(data_dir, host=host, port=port)
+    settings = settings_from_cli(data_dir, host=host, port=port, workers=workers)
+    workers = settings.workers
     if data_dir is not None:
         os.environ["CITYOPS_DATA_DIR"] = str(data_dir)
     if workers > 1 and settings.bus.value == "memory":

@@ -6,6 +6,8 @@ Alembic and the tests see one metadata.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,24 +58,105 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+# How long a request waits for the database before it is refused with 503 (``errors.overload_error``):
+# SQLite's busy handler for the write lock, and the pool for a free connection. Long enough to ride out a
+# burst or a checkpoint, short enough that a citizen's app retries rather than hangs.
+BUSY_TIMEOUT_SECONDS = 5.0
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def _sqlite_pragmas(busy_timeout: float) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.close()
+
+    return on_connect
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, busy_timeout: float | None = None
+) -> Engine:
+    """An engine for ``url``. ``pool_size`` connections are kept and as many again opened under load; a
+    request that finds them all busy for ``busy_timeout`` seconds (default :data:`BUSY_TIMEOUT_SECONDS`)
+    gets the pool's ``TimeoutError`` (503)."""
+    busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+            pool = {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": busy_timeout}
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **pool
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=busy_timeout,
+        pool_pre_ping=True,
+    )
+
+
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _write_locks_guard:
+        lock = _write_locks.get(engine)
+        if lock is None:
+            lock = _write_locks[engine] = threading.Lock()
+        return lock
+
+
+class WriterBusy(Exception):
+    """No turn to write on SQLite within the timeout (the caller answers 503)."""
+
+
+@contextmanager
+def write_turn(session: Session, timeout: float | None = None) -> Iterator[None]:
+    """A short write transaction on ``session``: do only writes inside, then commit.
+
+    On SQLite, threads of this process take turns on a lock (raising :class:`WriterBusy` after
+    ``timeout`` seconds, default :data:`BUSY_TIMEOUT_SECONDS`) and the transaction starts with
+    ``BEGIN IMMEDIATE``, so writers queue in order here instead of in SQLite's busy handler, whose growing
+    sleeps (up to 100 ms) idle the write lock under contention; other processes still wait through
+    ``busy_timeout``. On PostgreSQL (row locks, MVCC) writers do not queue, but a lock held elsewhere
+    (a long ``ALTER``/``LOCK TABLE``) would make them wait without end: ``lock_timeout`` bounds that, and
+    the statement fails with ``lock_not_available`` (a busy conflict, see ``errors.is_busy_conflict``).
+    On error the transaction is rolled back before the turn passes on.
+    """
+    timeout = BUSY_TIMEOUT_SECONDS if timeout is None else timeout
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = {int(timeout * 1000)}")
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        return
+    lock = _write_lock(bind.engine)
+    if not lock.acquire(timeout=timeout):
+        raise WriterBusy(f"no SQLite write turn within {timeout} s")
+    try:
+        dbapi_conn = session.connection().connection.dbapi_connection
+        if dbapi_conn is not None and not dbapi_conn.in_transaction:
+            # pysqlite opens transactions lazily at the first write; take the write lock now instead
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        lock.release()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

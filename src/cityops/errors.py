@@ -6,14 +6,19 @@ formatters for their path prefixes (STYLE.md: one error type per API family, sha
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+log = logging.getLogger("cityops.errors")
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -26,7 +31,14 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "service_unavailable",
 }
+# Seconds a client is told to wait when the database is saturated (a busy writer, an exhausted pool).
+RETRY_AFTER_BUSY = 1
+# PostgreSQL SQLSTATEs meaning "nothing was done, try again": serialization failure, deadlock, lock not
+# available, statement/lock timeout (query_canceled), too many connections, server starting or shutting down.
+_PG_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+_PG_UNAVAILABLE = _PG_RETRYABLE | frozenset({"57014", "53300", "57P01", "57P02", "57P03"})
 
 
 class ApiError(Exception):
@@ -74,6 +86,62 @@ class Invalid(ApiError):
         super().__init__(422, message, **kw)
 
 
+class ServiceUnavailable(ApiError):
+    """The server is overloaded; nothing was stored and the client may retry after ``retry_after`` s."""
+
+    def __init__(
+        self, message: str = "The server is busy; try again shortly", *, retry_after: int = 1
+    ) -> None:
+        super().__init__(
+            503,
+            message,
+            code="busy",
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def is_busy_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database contention error after which the transaction was rolled back
+    whole and may simply be run again: SQLite ``database is locked``/busy, PostgreSQL serialization
+    failure, deadlock or lock not available."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return str(sqlstate) in _PG_RETRYABLE
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "locked" in text or "busy" in text
+    return False
+
+
+def overload_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for a database error that means "saturated or briefly unavailable", else ``None``.
+
+    Covers :func:`is_busy_conflict`, SQLAlchemy's pool timeout (every connection in use for longer than
+    the pool timeout), PostgreSQL statement timeouts and connection limits, and a connection that
+    could not be made. Anything else (a schema or programming error) stays a server error.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return ServiceUnavailable()
+    if not isinstance(exc, sa_exc.OperationalError):
+        return None
+    if is_busy_conflict(exc):
+        return ServiceUnavailable()
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return ServiceUnavailable() if str(sqlstate) in _PG_UNAVAILABLE or str(sqlstate)[:2] == "08" else None
+    if exc.connection_invalidated or (
+        not isinstance(orig, sqlite3.Error) and type(orig).__module__.startswith("psycopg")
+    ):
+        # a psycopg OperationalError without SQLSTATE: the server could not be reached
+        return ServiceUnavailable()
+    return None
+
+
 Formatter = Callable[[Request, ApiError], Response]
 
 
@@ -102,7 +170,12 @@ def _render(request: Request, err: ApiError) -> Response:
     path = request.url.path
     for prefix, formatter in _formatters:
         if path.startswith(prefix):
-            return formatter(request, err)
+            response = formatter(request, err)
+            # a family's formatter shapes the body; headers such as Retry-After must survive it
+            for name, value in (err.headers or {}).items():
+                if name not in response.headers:
+                    response.headers[name] = value
+            return response
     return native_error_response(request, err)
 
 
@@ -136,6 +209,15 @@ def install(app: FastAPI) -> None:
         err = ApiError(422, "The request is not valid", details=_validation_details(exc))
         return _render(request, err)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        err = overload_error(exc)
+        if err is None:
+            raise exc  # a real server error: the server-error middleware logs it and answers 500
+        log.warning("database saturated on %s %s: %s", request.method, request.url.path, exc)
+        return _render(request, err)
+
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(sa_exc.OperationalError, on_database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, on_database_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `cityops serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cityops serve` listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes `cityops serve` runs (`--workers` overrides); about one per core "
+        "uses every core (one Python process uses one). Several workers work on SQLite (WAL) and "
+        "PostgreSQL; set `CITYOPS_BUS=nats` with more than one so every worker's consumers see every "
+        "event, and size the PostgreSQL connections as `workers × 2 × database_pool_size`.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="External base URL, used in links (STA selfLinks, alerts)."
     )

@@ -1,21 +1,26 @@
 """Duplicate suggestions (open cases of the same category nearby) and merging into a master case.
 
-Nearby search: a latitude/longitude bounding box prefilter in SQL (indexed on both backends), then the
-exact haversine distance in Python.
+Nearby search: a latitude/longitude bounding box prefilter in SQL on the ``(lat, lon)`` index, reading
+only the columns a suggestion shows and at most :data:`MAX_CANDIDATES` rows, then the exact haversine
+distance in Python. It runs on every submission, so it never loads ORM objects.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cityops.reports.models import Case
 from cityops.reports.workflow import OPEN_STATES
 
 EARTH_RADIUS_M = 6_371_008.8
+# Bounding-box rows examined per search: a hot spot (a flooded street reported hundreds of times) must
+# not make every new report there read them all; the nearest suggestions are among any few hundred.
+MAX_CANDIDATES = 200
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -32,9 +37,32 @@ def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, 
     return lat - dlat, lon - dlon, lat + dlat, lon + dlon
 
 
+# Built once: the search runs on every submission, and building the statement costs more than running it.
+_NEARBY = (
+    select(Case.id, Case.ref, Case.state, Case.description, Case.submitted_at, Case.lat, Case.lon)
+    .where(
+        Case.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+        Case.lon.between(bindparam("min_lon"), bindparam("max_lon")),
+        # "|| ''" keeps the (category, state) index out of the plan: without statistics SQLite
+        # prefers it (equality beats a range) and reads every open case of the category
+        Case.category_code.concat("") == bindparam("category"),
+        Case.state.in_([s.value for s in OPEN_STATES]),
+        Case.master_id.is_(None),
+        Case.id != bindparam("exclude_id"),
+    )
+    .limit(MAX_CANDIDATES)
+)
+
+
 @dataclass(frozen=True)
 class Nearby:
-    case: Case
+    """An open case near a point: what a duplicate suggestion shows."""
+
+    id: int
+    ref: str | None
+    state: str
+    description: str
+    submitted_at: datetime
     distance_m: float
 
 
@@ -50,21 +78,21 @@ def nearby_open_cases(
 ) -> list[Nearby]:
     """Open, unmerged cases of ``category_code`` within ``radius_m`` of the point, nearest first."""
     min_lat, min_lon, max_lat, max_lon = bbox(lat, lon, radius_m)
-    query = select(Case).where(
-        Case.category_code == category_code,
-        Case.state.in_([s.value for s in OPEN_STATES]),
-        Case.master_id.is_(None),
-        Case.lat.between(min_lat, max_lat),
-        Case.lon.between(min_lon, max_lon),
-    )
-    if exclude_id is not None:
-        query = query.where(Case.id != exclude_id)
+    params = {
+        "category": category_code,
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lon": min_lon,
+        "max_lon": max_lon,
+        "exclude_id": -1 if exclude_id is None else exclude_id,
+    }
+    rows = session.connection().execute(_NEARBY, params)  # Core: no ORM result machinery
     found = []
-    for case in session.scalars(query):
-        assert case.lat is not None
-        assert case.lon is not None
-        distance = haversine_m(lat, lon, case.lat, case.lon)
+    for case_id, ref, state, description, submitted_at, c_lat, c_lon in rows:
+        if c_lat is None or c_lon is None:  # excluded by the bbox; narrows the type
+            continue
+        distance = haversine_m(lat, lon, c_lat, c_lon)
         if distance <= radius_m:
-            found.append(Nearby(case, distance))
-    found.sort(key=lambda n: (n.distance_m, n.case.id))
+            found.append(Nearby(case_id, ref, state, description[:200], submitted_at, distance))
+    found.sort(key=lambda n: (n.distance_m, n.id))
     return found[:limit]

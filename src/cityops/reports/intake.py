@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +17,12 @@ from typing import Any
 import h3
 import orjson
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from cityops.clock import to_local, utcnow
-from cityops.errors import Conflict, Invalid
+from cityops.db import WriterBusy, is_postgres, write_turn
+from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
 from cityops.reports import integrations, sla, timeline
 from cityops.reports.access import Actor
 from cityops.reports.categories import validate_answers
@@ -35,6 +39,8 @@ from cityops.reports.routing import route
 from cityops.reports.workflow import State
 from cityops.settings import Settings
 from cityops.text import nfc, search_key
+
+log = logging.getLogger("cityops.reports")
 
 H3_RESOLUTION = 9  # ~175 m edge: neighbourhood and heat-map cells
 MAX_DESCRIPTION = 4000
@@ -165,35 +171,75 @@ def find_replay(session: Session, scope: str, key: str, fingerprint: str) -> Ide
     return row
 
 
-def submit(
-    session: Session,
-    settings: Settings,
-    actor: Actor,
-    sub: Submission,
-    *,
-    now: datetime | None = None,
-) -> SubmitResult:
-    """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
-    now = now or utcnow()
+@dataclass
+class _Draft:
+    """A validated submission with everything read from the database: only writes remain."""
+
+    sub: Submission
+    category: Category
+    answers: dict[str, Any]
+    area_id: int | None
+    agency_id: int | None
+    duplicates: list[dict[str, Any]]
+    now: datetime
+
+
+def _prepare(session: Session, settings: Settings, sub: Submission, now: datetime) -> _Draft:
+    """Every read a submission needs (validation, routing, duplicate suggestions), before any write, so
+    the write transaction that follows is short."""
     category, answers = validate(session, settings, sub)
     area_id, agency_id = route(session, sub.lat, sub.lon, category.code, to_local(now).date())
+    duplicates = []
+    if sub.lat is not None and sub.lon is not None:
+        for near in nearby_open_cases(
+            session, category.code, sub.lat, sub.lon, settings.reports_duplicate_radius_m
+        ):
+            duplicates.append(
+                {
+                    "ref": near.ref,
+                    "distance_m": round(near.distance_m, 1),
+                    "state": near.state,
+                    "description": near.description,
+                    "submitted_at": near.submitted_at.isoformat(),
+                }
+            )
+    return _Draft(sub, category, answers, area_id, agency_id, duplicates, now)
+
+
+def _next_case_id(session: Session) -> int:
+    """The id the new case gets, known before its INSERT so the reference, token and every row that
+    points at it go in one flush (no INSERT-then-UPDATE of the case)."""
+    conn = session.connection()
+    if is_postgres(session):
+        return int(conn.exec_driver_sql("SELECT nextval(pg_get_serial_sequence('cases', 'id'))").scalar_one())
+    # SQLite: what it would assign itself (rowid = max + 1), read under the write lock so no other
+    # writer can take the same id before this transaction commits
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is not None and not dbapi_conn.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM cases").scalar_one())
+
+
+def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) -> SubmitResult:
+    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event); one flush."""
+    sub, category, now = draft.sub, draft.category, draft.now
     description = nfc(sub.description)
-    address = _clean_optional(sub.address, 500, "address")
     case = Case(
+        id=_next_case_id(session),
         category_code=category.code,
         description=description,
         description_key=search_key(description),
-        answers=answers,
+        answers=draft.answers,
         lat=sub.lat,
         lon=sub.lon,
         accuracy_m=sub.accuracy_m,
         location_source=sub.location_source if sub.lat is not None else "address",
-        address=address,
+        address=_clean_optional(sub.address, 500, "address"),
         h3_cell=h3.latlng_to_cell(sub.lat, sub.lon, H3_RESOLUTION)
         if sub.lat is not None and sub.lon is not None
         else None,
-        area_id=area_id,
-        agency_id=agency_id,
+        area_id=draft.area_id,
+        agency_id=draft.agency_id,
         state=State.SUBMITTED.value,
         urgent=category.urgent,
         source=sub.source,
@@ -207,42 +253,40 @@ def submit(
         hidden=False,
     )
     sla.set_deadlines(case, settings, now)
-    session.add(case)
-    session.flush()
     case.ref = make_reference(settings, case)
     token = tracking_token(settings, case.id)
     case.token_hash = token_hash(token)
-    reporter = CaseReporter(
-        case_id=case.id,
-        user_id=actor.user_id if actor.is_citizen else None,
-        name=_clean_optional(sub.name, 200, "name"),
-        phone=_clean_optional(sub.phone, 32, "phone"),
-        email=_clean_optional(sub.email, 254, "email"),
-        device_id=_clean_optional(sub.device_id, 200, "device_id"),
-        account_id=_clean_optional(sub.account_id, 200, "account_id"),
-        created_at=now,
+    session.add(case)
+    session.add(
+        CaseReporter(
+            case_id=case.id,
+            user_id=actor.user_id if actor.is_citizen else None,
+            name=_clean_optional(sub.name, 200, "name"),
+            phone=_clean_optional(sub.phone, 32, "phone"),
+            email=_clean_optional(sub.email, 254, "email"),
+            device_id=_clean_optional(sub.device_id, 200, "device_id"),
+            account_id=_clean_optional(sub.account_id, 200, "account_id"),
+            created_at=now,
+        )
     )
-    session.add(reporter)
     if actor.is_citizen and actor.user_id is not None:
         session.add(CaseSubscription(case_id=case.id, user_id=actor.user_id, channel="push", created_at=now))
     for media_id in sub.media_ids:
         session.add(CaseMedia(case_id=case.id, media_id=media_id, created_at=now))
     for url in sub.media_urls:
         session.add(CaseMedia(case_id=case.id, url=url[:500], created_at=now))
-    duplicates = []
-    if sub.lat is not None and sub.lon is not None:
-        for near in nearby_open_cases(
-            session, category.code, sub.lat, sub.lon, settings.reports_duplicate_radius_m, exclude_id=case.id
-        ):
-            duplicates.append(
-                {
-                    "ref": near.case.ref,
-                    "distance_m": round(near.distance_m, 1),
-                    "state": near.case.state,
-                    "description": near.case.description[:200],
-                    "submitted_at": near.case.submitted_at.isoformat(),
-                }
-            )
+    integrations.emit(
+        session,
+        "cases.created",
+        {
+            "id": case.id,
+            "ref": case.ref,
+            "category": case.category_code,
+            "area_id": draft.area_id,
+            "agency_id": draft.agency_id,
+        },
+    )
+    # last: the audit record flushes the session, which writes all of the above in one go
     timeline.record(
         session,
         case,
@@ -252,21 +296,33 @@ def submit(
         action="submit",
         to_state=State.SUBMITTED.value,
         public=True,
-        data={"routed_to": agency_id, "area_id": area_id, "source": sub.source, "consent": sub.consent},
-    )
-    session.flush()
-    integrations.emit(
-        session,
-        "cases.created",
-        {
-            "id": case.id,
-            "ref": case.ref,
-            "category": case.category_code,
-            "area_id": area_id,
-            "agency_id": agency_id,
+        data={
+            "routed_to": draft.agency_id,
+            "area_id": draft.area_id,
+            "source": sub.source,
+            "consent": sub.consent,
         },
     )
-    return SubmitResult(case=case, token=token, duplicates=duplicates)
+    session.flush()
+    return SubmitResult(case=case, token=token, duplicates=draft.duplicates)
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    sub: Submission,
+    *,
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
+    now = now or utcnow()
+    return _write(session, settings, actor, _prepare(session, settings, sub, now))
+
+
+# A submission that meets a busy database is run again (nothing was stored) for at most this long,
+# then refused with 503 and Retry-After; SQLite's own busy wait counts towards it.
+BUSY_RETRY_SECONDS = 5.0
 
 
 def submit_idempotent(
@@ -283,36 +339,69 @@ def submit_idempotent(
     """Submit and commit; with an ``Idempotency-Key``, a retry gets the first answer and no second case.
 
     ``render(result) -> dict`` builds the response body stored for replay. Returns (status, body, replayed).
+    Contention is absorbed: a transaction the database refused as busy or locked (so nothing of it was
+    stored) is run again until :data:`BUSY_RETRY_SECONDS` have passed, then :class:`ServiceUnavailable`
+    (503, ``Retry-After``) is raised. Nothing is answered 201 before its commit returned.
     """
+    fingerprint = None
     if key is not None:
         key = key.strip()
         if not 16 <= len(key) <= 200:
             # long enough to be unguessable: anonymous senders share one key space
             raise Invalid("Idempotency-Key must be 16–200 characters (a UUID is a good choice)")
         fingerprint = request_fingerprint(fingerprint_payload)
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            return _submit_once(session, settings, actor, sub, key, fingerprint, render, now)
+        except (OperationalError, WriterBusy) as exc:
+            session.rollback()
+            if isinstance(exc, OperationalError) and not is_busy_conflict(exc):
+                raise
+            if time.monotonic() + pause >= deadline:
+                log.warning("report submission refused, database busy: %s", exc)
+                raise ServiceUnavailable() from exc
+        time.sleep(pause * random.uniform(0.5, 1.5))  # jitter: retries of many requests do not align
+        pause = min(pause * 2, 0.2)
+
+
+def _submit_once(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    sub: Submission,
+    key: str | None,
+    fingerprint: str | None,
+    render: Any,
+    now: datetime | None,
+) -> tuple[int, dict[str, Any], bool]:
+    if key is not None and fingerprint is not None:
         found = find_replay(session, actor.label, key, fingerprint)
         if found is not None:
             return found.status, _with_token(settings, found), True
-    result = submit(session, settings, actor, sub, now=now)
-    body: dict[str, Any] = render(result)
-    if key is not None:
-        session.add(
-            IdempotencyRecord(
-                scope=actor.label,
-                key=key,
-                request_hash=fingerprint,
-                status=201,
-                body={k: v for k, v in body.items() if k != "token"},  # the token is re-derived on replay
-                case_id=result.case.id,
-                created_at=now or utcnow(),
-            )
-        )
+    at = now or utcnow()
+    draft = _prepare(session, settings, sub, at)
     try:
-        session.commit()
+        with write_turn(session):
+            result = _write(session, settings, actor, draft)
+            body: dict[str, Any] = render(result)
+            if key is not None and fingerprint is not None:
+                session.add(
+                    IdempotencyRecord(
+                        scope=actor.label,
+                        key=key,
+                        request_hash=fingerprint,
+                        status=201,
+                        body={k: v for k, v in body.items() if k != "token"},  # re-derived on replay
+                        case_id=result.case.id,
+                        created_at=at,
+                    )
+                )
+            session.commit()
     except IntegrityError:
         # a concurrent retry with the same key won the race: answer as it did
-        session.rollback()
-        if key is None:
+        if key is None or fingerprint is None:
             raise
         found = find_replay(session, actor.label, key, fingerprint)
         if found is None:
