@@ -21,6 +21,7 @@ from tests.sensing.sta_tree import MEASUREMENT, station
 
 STA = "/sta/v1.1"
 BATCH = f"{STA}/$batch"
+GO_ON = {"Prefer": "odata.continue-on-error"}
 
 
 @pytest.fixture
@@ -174,7 +175,9 @@ def test_a_failing_change_set_keeps_nothing_and_others_go_on(
         http("POST", "Things", {"name": "x"}),  # missing description: fails alone
         http("DELETE", "Things(999)"),
     ]
-    answers = parse(send(client, parts, key))
+    r = send(client, parts, {**key, **GO_ON})
+    assert r.headers["preference-applied"] == "odata.continue-on-error"
+    answers = parse(r)
     assert answers[0][0] == 201
     # The failed change set answers with its one failure, not a nested multipart.
     status, _headers, body, content_id = answers[1]
@@ -206,14 +209,26 @@ def test_each_inner_request_is_authorised_as_the_caller(
         http("PATCH", f"Things({tree})", {"name": "hijacked"}),
         http("DELETE", f"Things({tree})"),
     ]
-    anonymous = parse(send(client, parts))
+    anonymous = parse(send(client, parts, GO_ON))
     assert [a[0] for a in anonymous] == [200, 401, 401, 401, 401]
     assert set(anonymous[1][2]["error"]) == {"code", "message"}
-    wrong = parse(send(client, parts, {"X-API-Key": "not a key"}))
+    wrong = parse(send(client, parts, {"X-API-Key": "not a key", **GO_ON}))
     assert [a[0] for a in wrong] == [200, 401, 401, 401, 401]  # a GET needs no credentials, as alone
-    assert [a[0] for a in parse(send(client, parts, {"X-API-Key": reader}))] == [200, 403, 403, 403, 403]
+    assert [a[0] for a in parse(send(client, parts, {"X-API-Key": reader, **GO_ON}))] == [
+        200,
+        403,
+        403,
+        403,
+        403,
+    ]
     # A key bound to the Thing may add its Observations, and nothing else.
-    assert [a[0] for a in parse(send(client, parts, {"X-API-Key": bound}))] == [200, 201, 403, 403, 403]
+    assert [a[0] for a in parse(send(client, parts, {"X-API-Key": bound, **GO_ON}))] == [
+        200,
+        201,
+        403,
+        403,
+        403,
+    ]
     # Credentials inside a part do not change who asks.
     sneaky = [http("POST", "Things", THING, X_API_Key=bound)]
     assert parse(send(client, sneaky))[0][0] == 401
@@ -270,7 +285,7 @@ def test_json_batch_atomicity_groups_depends_on_and_references(
             {"id": "missing", "method": "get", "url": "Things(999)"},
         ]
     }  # fmt: skip
-    r = client.post(BATCH, json=batch, headers=key)
+    r = client.post(BATCH, json=batch, headers={**key, "Prefer": "continue-on-error"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
     out = {x["id"]: x for x in r.json()["responses"]}
@@ -337,3 +352,29 @@ def test_malformed_batches_are_refused_whole_and_change_nothing(
     assert r.status_code == 413
     assert "at most 2" in r.json()["error"]["message"]
     assert count(client, "Things") == things
+
+
+def test_without_continue_on_error_the_batch_stops_at_the_first_failure(
+    client: TestClient, tree: int, key: dict[str, str]
+) -> None:
+    """OData 4.0 §8.2.8.3: the failure is the last answer; what follows is not run."""
+    things = count(client, "Things")
+    parts = [
+        http("POST", "Things", {"name": "first", "description": "kept"}),
+        changeset([http("POST", "Things", THING), http("PATCH", "Things(999)", {"name": "x"})]),
+        http("POST", "Things", {"name": "after", "description": "never run"}),
+    ]
+    r = send(client, parts, key)
+    assert "preference-applied" not in r.headers
+    answers = parse(r)
+    assert [a[0] for a in answers] == [201, 404]
+    assert count(client, "Things") == things + 1
+    batch = {
+        "requests": [
+            {"id": "1", "method": "get", "url": "Things(999)"},
+            {"id": "2", "method": "post", "url": "Things", "body": {"name": "after", "description": "d"}},
+        ]
+    }
+    out = client.post(BATCH, json=batch, headers=key).json()["responses"]
+    assert [(a["id"], a["status"]) for a in out] == [("1", 404)]
+    assert count(client, "Things") == things + 1

@@ -17,6 +17,10 @@ Two encodings, chosen by the request's ``Content-Type``:
     whose ``dependsOn`` (request ids or groups) failed is not run and answers 424. ``$<id>`` references a
     created entity as in a change set, from any earlier request of the batch.
 
+Processing stops at the first failed request or change set (its failure is the last answer), unless
+the batch is sent with ``Prefer: odata.continue-on-error`` (OData 4.0 §8.2.8.3; ``continue-on-error`` in
+4.01), which the answer confirms with ``Preference-Applied``.
+
 Inner URLs are relative to the service root (``Things(1)``) or absolute paths/URLs below it. Every inner
 request is authorised as the caller of the batch, exactly as if it had been sent alone (credentials in an
 inner request's headers are ignored); requests outside a change set commit one by one, so an earlier
@@ -311,6 +315,15 @@ def parse_json_batch(body: bytes) -> list[Inner]:
 # --- running ---------------------------------------------------------------------------------
 
 
+def continue_on_error(prefer: str) -> bool:
+    """``Prefer: odata.continue-on-error`` (OData 4.0) or ``continue-on-error[=true]`` (4.01)."""
+    for token in prefer.split(","):
+        name, _, value = token.strip().partition("=")
+        if name.strip().lower() in {"odata.continue-on-error", "continue-on-error"}:
+            return value.strip().strip('"').lower() in {"", "true"}
+    return False
+
+
 def _substitute(value: Any, refs: dict[str, tuple[str, int]]) -> Any:
     """``{"@iot.id": "$x"}`` → the id of the entity request ``x`` created."""
     if isinstance(value, list):
@@ -332,6 +345,7 @@ class Runner:
         self.session = session
         self.settings = settings
         self.base = sta_api.service_root(request, settings)
+        self.continue_on_error = continue_on_error(request.headers.get("prefer", ""))
         self._principal: Any = None
         self._auth_error: ApiError | None = None
 
@@ -500,11 +514,15 @@ class Runner:
                 answer = self.individual(unit, {})  # Content-IDs reach only within a change set
                 head, _, content = _http_part(answer).partition(b"\r\n\r\n")
                 parts.append((head + b"\r\n\r\n", content))
+                if answer.status >= 400 and not self.continue_on_error:
+                    break
                 continue
             answers, failed = self.atomic(unit.requests, {})
             if failed is not None:
                 head, _, content = _http_part(answers[failed]).partition(b"\r\n\r\n")
                 parts.append((head + b"\r\n\r\n", content))
+                if not self.continue_on_error:
+                    break
                 continue
             inner_boundary = f"changesetresponse_{uuid.uuid4()}"
             inner = []
@@ -514,8 +532,14 @@ class Runner:
             head = f"Content-Type: multipart/mixed; boundary={inner_boundary}\r\n\r\n".encode()
             parts.append((head, _multipart(inner, inner_boundary)))
         return Response(
-            _multipart(parts, boundary), status_code=200, media_type=f"multipart/mixed; boundary={boundary}"
+            _multipart(parts, boundary),
+            status_code=200,
+            media_type=f"multipart/mixed; boundary={boundary}",
+            headers=self._applied(),
         )
+
+    def _applied(self) -> dict[str, str]:
+        return {"Preference-Applied": "odata.continue-on-error"} if self.continue_on_error else {}
 
     def json(self, inners: list[Inner]) -> Response:
         responses: list[dict[str, Any]] = []
@@ -559,7 +583,9 @@ class Runner:
                     failed.add(first.group)
             for member, answer in zip(members, answers, strict=True):
                 responses.append(_json_answer(member, answer))
-        return sta_api.json_response({"responses": responses})
+            if failed_at is not None and not self.continue_on_error:
+                break
+        return sta_api.json_response({"responses": responses}, headers=self._applied())
 
 
 def _json_answer(inner: Inner, answer: Answer) -> dict[str, Any]:
