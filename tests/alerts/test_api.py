@@ -58,6 +58,26 @@ def test_list_and_filter_alerts(client: TestClient, sessions: sessionmaker[Sessi
     assert client.get("/api/v1/alerts/999999").status_code == 404
 
 
+def test_alerts_are_paged(client: TestClient, sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        for n in range(3):  # three stations, one alert each, opened 10 minutes apart
+            ds = make_station(s, f"Trạm {n}", "salinity")
+            if n == 0:
+                salinity_rule(s)
+            start = T0 + timedelta(minutes=10 * n)
+            process_observations(s, ds.id, [(start + timedelta(minutes=10 * i), 5.0) for i in range(5)])
+        s.commit()
+    newest_first = [a["id"] for a in client.get("/api/v1/alerts").json()]
+    assert len(newest_first) == 3
+    assert [a["id"] for a in client.get("/api/v1/alerts", params={"limit": 2}).json()] == newest_first[:2]
+    page = client.get("/api/v1/alerts", params={"limit": 2, "offset": 2}).json()
+    assert [a["id"] for a in page] == newest_first[2:]
+    for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "many"}):
+        bad = client.get("/api/v1/alerts", params=params)
+        assert bad.status_code == 422, params
+        assert bad.json()["error"]["code"] == "validation_error"
+
+
 def test_acknowledge_close_lifecycle_with_denials(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:

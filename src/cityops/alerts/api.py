@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ from cityops.deps import SessionDep
 from cityops.errors import Conflict, Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, authorize, can
+from cityops.paging import Page, page_params
 from cityops.text import nfc
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -82,14 +83,13 @@ class CloseIn(BaseModel):
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
     session: SessionDep,
+    page: Annotated[Page, Depends(page_params(100))],
     state: AlertState | None = None,
     severity: Severity | None = None,
     area: Annotated[int | None, Query(description="Area id the alert concerns")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertOut]:
     rows = service.list_alerts(
-        session, state=state, severity=severity, area_id=area, limit=limit, offset=offset
+        session, state=state, severity=severity, area_id=area, limit=page.limit, offset=page.offset
     )
     return [AlertOut.of(a) for a in rows]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,7 @@ from cityops.areas.lookup import locate
 from cityops.areas.models import Area, AreaLineage
 from cityops.deps import SessionDep
 from cityops.errors import NotFound
+from cityops.paging import Page, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
 
@@ -119,19 +120,20 @@ HistoricalQ = Annotated[bool, Query(description="Include units that have ended (
 @router.get("/areas", response_model=AreaPage)
 def list_areas(
     session: SessionDep,
+    page: Annotated[Page, Depends(page_params(50))],
     level: LevelQ = None,
     parent_id: int | None = None,
     q: Annotated[str | None, Query(max_length=128, description="Name search, diacritics ignored")] = None,
     at: AtQ = None,
     historical: HistoricalQ = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AreaPage:
     """Administrative units, current by default; `q` matches every word of the name without diacritics."""
     rows, total = service.list_areas(
-        session, **_page_params(level, parent_id, q, at, historical), limit=limit, offset=offset
+        session, **_page_params(level, parent_id, q, at, historical), limit=page.limit, offset=page.offset
     )
-    return AreaPage(items=[AreaSummary.of(a) for a in rows], total=total, limit=limit, offset=offset)
+    return AreaPage(
+        items=[AreaSummary.of(a) for a in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/areas.geojson", response_class=Response)
