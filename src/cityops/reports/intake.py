@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import to_local, utcnow
 from cityops.db import WriterBusy, is_postgres, write_turn
 from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
+from cityops.privacy.masking import mask_contacts
 from cityops.reports import integrations, sla, timeline
 from cityops.reports.access import Actor
 from cityops.reports.categories import validate_answers
@@ -199,7 +200,7 @@ def _prepare(session: Session, settings: Settings, sub: Submission, now: datetim
                     "ref": near.ref,
                     "distance_m": round(near.distance_m, 1),
                     "state": near.state,
-                    "description": near.description,
+                    "description": mask_contacts(near.description),
                     "submitted_at": near.submitted_at.isoformat(),
                 }
             )
