@@ -638,6 +638,20 @@ def test_problem_place_is_public_but_contacts_typed_in_text_are_not(
         text = client.get(url.format(ref=ref)).text
         assert SECRET_ADDRESS in text, url
         assert not [c for c in CONTACTS_IN_TEXT if c in text], (url, text[:300])
+    # another citizen reporting the same problem nearby is shown it as a possible duplicate, masked too
+    again = client.post(
+        "/api/v1/reports",
+        json={
+            "category": "lighting",
+            "description": "Đèn tắt",
+            "lat": A_POINT[0],
+            "lon": A_POINT[1],
+            "consent": True,
+        },
+    )
+    assert again.status_code == 201, again.text
+    assert ref in again.text
+    assert not [c for c in CONTACTS_IN_TEXT if c in again.text], again.text
     staff = client.get(
         f"/api/v1/reports/cases/{ref}", headers=_bearer(session, ctx.world.users["officer_a"].id)
     )
