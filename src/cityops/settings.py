@@ -258,6 +258,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest body of a SensorThings `CreateObservations` (dataArray) request, in bytes.",
     )
+    sta_batch_max_requests: int = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="Most requests in one SensorThings `$batch` (each request of a change set counts); "
+        "a bigger batch gets 413 and runs nothing. Its body is capped by `security_json_max_bytes`.",
+    )
     security_submit_per_ip_per_hour: int = Field(
         30,
         ge=1,

@@ -12,11 +12,12 @@ import json
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.identity.apikeys import create_api_key
-from cityops.sensing import sta_batch
+from cityops.settings import Settings
 from tests.sensing.sta_tree import MEASUREMENT, station
 
 STA = "/sta/v1.1"
@@ -336,7 +337,7 @@ BAD_BATCHES: list[tuple[str, bytes, int, str]] = [
 
 
 def test_malformed_batches_are_refused_whole_and_change_nothing(
-    client: TestClient, tree: int, key: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    client: TestClient, tree: int, key: dict[str, str], app: FastAPI, settings: Settings
 ) -> None:
     things = count(client, "Things")
     for content_type, body, status, fragment in BAD_BATCHES:
@@ -346,7 +347,7 @@ def test_malformed_batches_are_refused_whole_and_change_nothing(
         assert set(err) == {"code", "message"}
         assert fragment in err["message"], (fragment, err)
     # More requests than allowed: 413 before any of them runs.
-    monkeypatch.setattr(sta_batch, "MAX_REQUESTS", 2)
+    app.state.settings = settings.model_copy(update={"sta_batch_max_requests": 2})  # read per request
     parts = [http("POST", "Things", {"name": f"t{i}", "description": "d"}) for i in range(3)]
     r = send(client, parts, key)
     assert r.status_code == 413

@@ -26,7 +26,7 @@ request is authorised as the caller of the batch, exactly as if it had been sent
 inner request's headers are ignored); requests outside a change set commit one by one, so an earlier
 success stays when a later one fails. ``CreateObservations`` may be an individual request but not part of
 a change set (it commits its own rows). Errors of inner requests have the OData shape; a malformed batch
-is refused as a whole with 400, and one of more than :data:`MAX_REQUESTS` requests with 413.
+is refused as a whole with 400, and one of more than ``sta_batch_max_requests`` requests with 413.
 """
 
 from __future__ import annotations
@@ -51,9 +51,6 @@ from cityops.sensing import sta_api
 from cityops.sensing.sta_write import bad
 from cityops.settings import Settings
 
-MAX_REQUESTS = 200
-"""Most inner requests in one batch (change-set members counted one by one); the body is capped anyway
-by ``security_json_max_bytes``."""
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 REF = re.compile(r"^\$([A-Za-z0-9_.:,;-]+)")
 
@@ -104,10 +101,10 @@ def run_batch(request: Request, session: Session, settings: Settings, body: byte
     runner = Runner(request, session, settings)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "multipart/mixed":
-        units = parse_multipart(body, content_type)
+        units = parse_multipart(body, content_type, settings.sta_batch_max_requests)
         return runner.multipart(units)
     if media == "application/json":
-        return runner.json(parse_json_batch(body))
+        return runner.json(parse_json_batch(body, settings.sta_batch_max_requests))
     raise ApiError(
         415,
         "A batch is multipart/mixed (OData 4.0) or application/json (OData 4.01 JSON batch)",
@@ -119,13 +116,11 @@ def _count(units: list[Inner | ChangeSet]) -> int:
     return sum(len(u.requests) if isinstance(u, ChangeSet) else 1 for u in units)
 
 
-def _check_size(n: int) -> None:
+def _check_size(n: int, limit: int) -> None:
     if n == 0:
         raise bad("the batch holds no request")
-    if n > MAX_REQUESTS:
-        raise batch_error(
-            413, f"a batch holds at most {MAX_REQUESTS} requests, this one {n}", "too_many_requests"
-        )
+    if n > limit:
+        raise batch_error(413, f"a batch holds at most {limit} requests, this one {n}", "too_many_requests")
 
 
 # --- multipart/mixed (OData 4.0) ---------------------------------------------------------------
@@ -197,7 +192,7 @@ def _http_request(part_headers: dict[str, str], content: bytes) -> Inner:
     return Inner(words[0].upper(), url, headers, body, ident=ident)
 
 
-def parse_multipart(body: bytes, content_type: str) -> list[Inner | ChangeSet]:
+def parse_multipart(body: bytes, content_type: str, limit: int) -> list[Inner | ChangeSet]:
     units: list[Inner | ChangeSet] = []
     for part in _parts(body, _boundary(content_type)):
         lines, content = _headers_and_rest(part)
@@ -218,7 +213,7 @@ def parse_multipart(body: bytes, content_type: str) -> list[Inner | ChangeSet]:
             units.append(ChangeSet(members))
         else:
             units.append(_http_request(headers, content))
-    _check_size(_count(units))
+    _check_size(_count(units), limit)
     return units
 
 
@@ -252,7 +247,7 @@ def _multipart(parts: list[tuple[bytes, bytes]], boundary: str) -> bytes:
 # --- application/json (OData 4.01) -------------------------------------------------------------
 
 
-def parse_json_batch(body: bytes) -> list[Inner]:
+def parse_json_batch(body: bytes, limit: int) -> list[Inner]:
     data = sta_api.parse_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
         raise bad('a JSON batch is {"requests": [...]}')
@@ -308,7 +303,7 @@ def parse_json_batch(body: bytes) -> list[Inner]:
         lowered = {k.lower(): v for k, v in headers.items()}
         inners.append(Inner(method.upper(), url, lowered, content, ident, group, list(depends)))
         seen.add(ident)
-    _check_size(len(inners))
+    _check_size(len(inners), limit)
     return inners
 
 
