@@ -28,6 +28,7 @@ from cityops.app import create_app
 from cityops.identity.apikeys import create_api_key
 from cityops.sensing import mqtt as bridge_module
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
+from cityops.sensing.mqtt_deadletter import MqttDeadLetter
 from cityops.settings import Settings, load_settings
 from tests.conftest import Backend
 from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
@@ -418,3 +419,162 @@ def test_one_worker_per_node_subscribes_the_others_publish(
         assert wait_until(lambda: app_b.state.mqtt.subscriber and app_b.state.mqtt.connected.is_set())
         peer.publish(topic, {"phenomenonTime": "2026-03-01T10:10:00Z", "result": 1.2})
         assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 3)
+
+
+def test_a_message_that_always_fails_is_parked_after_the_attempts_and_acknowledged(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poison message (storing it raises every time, though the database works) is delivered
+    ``mqtt_max_attempts`` times, then parked in ``mqtt_dead_letters`` and acknowledged; the messages
+    around it are stored."""
+    settings = mqtt_settings.model_copy(update={"mqtt_max_attempts": 3})
+    ids = station(sessions)
+    topic = f"{settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    tries: list[int] = []
+    real_batch = bridge_module.MqttBridge._store_sta_batch
+    real_one = bridge_module.MqttBridge._store_sta
+    real_ingest = bridge_module.MqttBridge.ingest_many
+
+    def poisoned(data: Any) -> bool:
+        return isinstance(data, dict) and data.get("result") == 666
+
+    async def ingest_many(self: bridge_module.MqttBridge, batch: Any) -> Any:
+        tries.extend(m.packet_id for m in batch if b"666" in m.payload)  # deliveries of the poison
+        return await real_ingest(self, batch)
+
+    def store_batch(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        if any(poisoned(data) for _i, _ds, data in fast):
+            raise RuntimeError("a bug that only this message triggers")
+        return real_batch(self, fast)
+
+    def store_one(self: bridge_module.MqttBridge, path: str, data: Any) -> None:
+        if poisoned(data):
+            raise RuntimeError("a bug that only this message triggers")
+        real_one(self, path, data)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
+    monkeypatch.setattr(bridge_module.MqttBridge, "ingest_many", ingest_many)
+    with running(settings) as (app, _client):
+        peer.publish(topic, {"phenomenonTime": T, "result": 1.0})
+        peer.publish(topic, {"phenomenonTime": "2026-03-01T10:05:00Z", "result": 666})
+        peer.publish(topic, {"phenomenonTime": "2026-03-01T10:10:00Z", "result": 2.0})
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="dead_letter") == 1
+        )
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="error") == 2
+        # Delivered no more after parking: a later message is stored and the poison was not tried again.
+        peer.publish(topic, {"phenomenonTime": "2026-03-01T10:15:00Z", "result": 3.0})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 3)
+        assert len(tries) == 3
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0, 3.0]
+    with sessions() as s:
+        parked = s.scalars(select(MqttDeadLetter)).all()
+        assert [(p.topic, orjson.loads(p.payload)["result"], p.attempts) for p in parked] == [(topic, 666, 3)]
+        assert "only this message" in parked[0].error
+        assert parked[0].client_id == settings.mqtt_client_id
+
+
+def test_nothing_is_parked_while_the_database_is_down(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When parking fails too (as when the database is down), the message stays with the broker however
+    often it failed, and is stored once the database is back."""
+    settings = mqtt_settings.model_copy(update={"mqtt_max_attempts": 1})
+    ids = station(sessions)
+    topic = f"{settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    real_batch = bridge_module.MqttBridge._store_sta_batch
+    real_park = bridge_module.MqttBridge._park
+    down = {"deliveries": 3}  # the database is down for three deliveries
+
+    def store_batch(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        if down["deliveries"]:
+            raise RuntimeError("database unavailable")
+        return real_batch(self, fast)
+
+    def park(self: bridge_module.MqttBridge, rows: Any) -> None:
+        if down["deliveries"]:
+            down["deliveries"] -= 1
+            raise RuntimeError("database unavailable")
+        real_park(self, rows)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_park", park)
+    with running(settings) as (app, _client):
+        peer.publish(topic, {"phenomenonTime": T, "result": 5.5})
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 1)
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="error") == 3
+        assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="dead_letter") == 0
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(MqttDeadLetter)) == 0
+
+
+def test_a_redelivered_observation_without_time_keeps_the_time_it_was_given(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Observation without phenomenonTime gets the server time. If it was committed but not
+    acknowledged (here: the store commits, then fails), the broker redelivers it with the DUP flag and
+    the same packet id; it gets the same time again, so it is recognised and not stored twice."""
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    real = bridge_module.MqttBridge._store_sta_batch
+    real_ingest = bridge_module.MqttBridge.ingest_many
+    deliveries: list[tuple[int, bool]] = []
+    calls: list[int] = []
+
+    async def ingest_many(self: bridge_module.MqttBridge, batch: Any) -> Any:
+        deliveries.extend((m.packet_id, m.dup) for m in batch)
+        return await real_ingest(self, batch)
+
+    def commit_then_fail(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        calls.append(1)
+        refused = real(self, fast)
+        if len(calls) == 1:
+            raise RuntimeError("lost after the commit")
+        return refused
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "ingest_many", ingest_many)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", commit_then_fail)
+    with running(mqtt_settings) as (app, _client):
+        peer.publish(topic, {"result": 0.7})
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored") == 1
+        )
+        # A new message without time (not a redelivery) is a new observation.
+        peer.publish(topic, {"result": 0.7})
+        assert wait_until(
+            lambda: counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored") == 2
+        )
+    assert len(observations(sessions, ids["salinity"])) == 2
+    assert len(deliveries) == 3
+    (first_id, first_dup), (again_id, again_dup), (_new_id, new_dup) = deliveries
+    assert (first_dup, again_dup, new_dup) == (False, True, False)
+    assert again_id == first_id
+    assert counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="error") == 1
+
+
+def test_notifications_render_as_sta_does(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer
+) -> None:
+    """The notification of an Observation with every optional property equals its STA GET."""
+    ids = station(sessions)
+    with sessions() as s:
+        _, key = create_api_key(s, name="gateway", scopes=["ingest"])
+        s.commit()
+    prefix = mqtt_settings.mqtt_topic_prefix
+    ds = ids["salinity"]
+    peer.subscribe(f"{prefix}v1.1/Datastreams({ds})/Observations")
+    body = {
+        "phenomenonTime": "2026-03-01T10:00:00.250Z/2026-03-01T10:15:00Z",
+        "resultTime": "2026-03-01T10:16:00Z",
+        "result": {"mean": 1.5, "n": 3},
+        "resultQuality": {"flag": "ok"},
+        "validTime": "2026-03-01T10:00:00Z/2026-03-01T11:00:00Z",
+        "parameters": {"depth_m": 1.2},
+    }
+    with running(mqtt_settings) as (_app, client):
+        r = client.post(f"/sta/v1.1/Datastreams({ds})/Observations", json=body, headers={"X-API-Key": key})
+        assert r.status_code == 201, r.text
+        assert wait_until(lambda: len(peer.received) == 1)
+        got = client.get(f"/sta/v1.1/Observations({r.json()['@iot.id']})", headers={"X-API-Key": key})
+        assert peer.received[0][1] == got.json()

@@ -9,8 +9,8 @@ keeps what devices publish while cityops is down and delivers it on reconnect. I
     (:func:`cityops.sensing.sta_api.create_at_path`): deduplicated on (datastream, phenomenonTime), so a QoS 1
     redelivery never makes a second row. As in FROST, STA messages carry no credentials: **the broker's ACL
     is the guard** (grant ``write`` on ``v1.1/#`` only to trusted gateways). Such messages may only create
-    Observations, never other entities. An Observation without ``phenomenonTime`` gets the server time, so
-    a redelivery of it cannot be recognised: devices should send ``phenomenonTime``.
+    Observations, never other entities. An Observation without ``phenomenonTime`` gets the time it
+    arrived (see "Redelivery" below).
 ``cityops/v1/devices/<api key>/telemetry``
     For cheap loggers that know no ids: ``{"ts": <epoch ms | ISO 8601 with offset>, "values": {"<name>": v}}``
     or a list of those (``ts`` omitted = now). The key must be a usable ``ingest`` API key bound to a Thing;
@@ -25,22 +25,45 @@ Every new Observation (whatever the intake: HTTP, MQTT, simulator) is published,
 twice: the subscription uses MQTT 5 *no local* (the broker never returns our own publications), and a
 message that already has an ``@iot.id`` is an entity notification (of any cityops node) and never ingested.
 
-A message is acknowledged (PUBACK) only after its database transaction committed (paho's manual
-acknowledgement under aiomqtt), so an acknowledged message is never lost. Bad messages (invalid JSON,
-unknown datastream, wrong types, refused key) are logged, counted in ``cityops_mqtt_messages_total`` and
-acknowledged (a redelivery would fail the same way). A failure of cityops itself (database down) leaves
-the message unacknowledged and reconnects, so the broker delivers it again. The loop reconnects with
-back-off when the broker goes away. Plain Observations that arrive together (up to ``MAX_BATCH``) are
-stored as one batch in one transaction, then acknowledged together.
+A message is acknowledged (PUBACK) only after its database transaction committed, so an acknowledged
+message is never lost. The client is :mod:`cityops.sensing.mqtt_wire` (a small MQTT 5 client that parses
+what arrives in bulk): the messages that arrived together (up to ``MAX_BATCH``) are handled as one batch —
+plain Observations validated one by one and the valid ones stored in one transaction, the others one
+transaction each — and their PUBACKs go out in one write after the commits.
+
+Outcomes (``cityops_mqtt_messages_total{kind, outcome}``): ``stored``; bad messages (invalid JSON, unknown
+datastream, wrong types, refused key) are ``invalid``/``rejected``/``unknown_topic``, logged and acknowledged
+(a redelivery would fail the same way), and never spoil the batch they came in. A failure of cityops itself
+(an exception while storing) is ``error``: if a whole batch fails, its messages are stored one by one, so
+one bad apple does not hold back the others; a message that still fails stays unacknowledged while the
+others are acknowledged, and the bridge reconnects (with back-off) so the broker delivers it again. After
+``settings.mqtt_max_attempts`` failed deliveries of the same message (counted in memory by topic and
+payload) it is parked in the ``mqtt_dead_letters`` table (:mod:`cityops.sensing.mqtt_deadletter`) and
+acknowledged: ``dead_letter``. A table rather than a dead-letter topic because parking must be as durable
+as storing and must fail exactly when storing cannot work: while the database is down nothing can be
+parked, so an outage never diverts traffic to the dead letters (a topic would take it all, and Mosquitto
+drops QoS 1 messages on a topic nobody subscribes to).
+
+Redelivery: storage deduplicates on (datastream, phenomenonTime), so a redelivered message with a time of
+its own never makes a second row. A message without one (an STA Observation without ``phenomenonTime``,
+device readings without ``ts``) gets the server time (as OGC 18-088 asks) — a second delivery would get
+another. The broker resends an unacknowledged message with the DUP flag and its original packet id, and
+reuses a packet id only after the message that had it was acknowledged; so the bridge remembers, per packet
+id, the (topic, payload) hash and the time it gave the last time-less message, and a DUP delivery of the
+same topic and payload gets that same time and is recognised as a duplicate. This holds while the process
+lives: after a cityops crash or restart (or when another worker takes the subscription over) the times are
+forgotten, and a time-less message that was committed but not yet acknowledged at the crash is stored a
+second time. Devices should send ``phenomenonTime``/``ts``.
 
 Several API workers on one node share ``mqtt_client_id``: the worker holding an exclusive lock on
 ``<data_dir>/mqtt-<client id>.lock`` subscribes with it; the others connect publish-only (their own
 client id, clean session) and take the subscription over when the holder stops. Give each node its
 own client id.
 
-Broker limits matter under load: Mosquitto drops QoS 1 messages for a connected client beyond
-``max_queued_messages`` (default 1000) while ``max_inflight_messages`` are unacknowledged; raise both
-(e.g. ``max_queued_messages 1000000``, ``max_inflight_messages 1000``) for bursty fleets.
+Broker limits matter under load (docs/deployment.md, "Mosquitto"): Mosquitto drops QoS 1 messages for
+a client beyond ``max_queued_messages`` (default 1000); the bridge lets up to ``RECEIVE_MAXIMUM`` messages
+be in flight to it (MQTT 5 Receive Maximum, which Mosquitto honours for MQTT 5 clients instead of its
+``max_inflight_messages``).
 """
 
 from __future__ import annotations
@@ -250,10 +273,12 @@ def render_observations(session: Session, base: str, ids: Sequence[int]) -> list
 
     et = ENTITIES["Observation"]
     ctx = Context(session, base)
+    table = Observation.__table__
     out: list[tuple[int, bytes]] = []
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        rows = session.scalars(select(Observation).where(Observation.id.in_(chunk)).order_by(Observation.id))
+    for start in range(0, len(ids), 1000):
+        chunk = list(ids[start : start + 1000])
+        # Plain rows, not ORM objects: the renderer reads the same attributes, without the identity map.
+        rows = session.execute(select(table).where(table.c.id.in_(chunk)).order_by(table.c.id))
         for row in rows:
             if row.datastream_id is not None:
                 out.append((row.datastream_id, orjson.dumps(render(ctx, et, row, QueryOptions()))))
