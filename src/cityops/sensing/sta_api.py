@@ -2,16 +2,9 @@
 
 Resource paths (``Things(1)/Datastreams``, ``Datastreams(1)/Thing/name/$value``, ``.../$ref``), query
 options, deep insert, PATCH (merge, or RFC 6902 with ``Content-Type: application/json-patch+json``), PUT,
-DELETE, ``CreateObservations`` (data arrays), ``$resultFormat`` ``dataArray`` and FROST's ``GeoJSON`` and
-``CSV`` (:mod:`cityops.sensing.sta_formats`), batch requests at ``$batch`` (:mod:`cityops.sensing.sta_batch`)
-and ``Idempotency-Key`` on POST (:mod:`cityops.sensing.sta_idempotency`); see ``docs/sta.md``. Errors use
-the OData shape ``{"error": {"code", "message"}}``. Reads are public; writes need an API key with scope
-``ingest`` (a key bound to one Thing may only add Observations to that Thing's Datastreams) or an
-operator/admin.
-
-Each route is a thin wrapper: the work is in session-level functions (``read_resource``,
-``create_resource``, ``update_resource``, ``delete_resource``) that do not commit, so ``$batch`` runs the
-same code inside its change sets.
+DELETE, ``CreateObservations`` (data arrays) and ``$resultFormat=dataArray``. Errors use the OData shape
+``{"error": {"code", "message"}}``. Reads are public; writes need an API key with scope ``ingest``
+(a key bound to one Thing may only add Observations to that Thing's Datastreams) or an operator/admin.
 """
 
 from __future__ import annotations
@@ -32,12 +25,13 @@ from starlette.responses import Response
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, NotFound, Unauthorized
 from cityops.sensing import sta_formats, sta_idempotency
+from cityops.sensing.data_array import COMPONENTS, DataArrayBatch
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
-from cityops.sensing.sta_write import Writer, bad, time_range
-from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
+from cityops.sensing.sta_write import Writer, bad
+from cityops.sensing.storage import IngestError, ingest_columns
 
 PREFIX = "/sta/v1.1"
 router = APIRouter(prefix=PREFIX, tags=["SensorThings API 1.1"])
@@ -297,26 +291,24 @@ def create_observations(
     if not isinstance(data, list):
         raise bad("CreateObservations expects an array of {Datastream, components, dataArray}")
     base = service_root(request, settings)
-    out: list[str | int] = []  # a link, "error", or the index of a row stored below
-    rows: list[ObservationIn] = []
+    batch = DataArrayBatch()
+    groups: list[list[str] | list[int | None]] = []  # per group: MultiDatastream links, or batch indexes
     for group in data:
         if not isinstance(group, dict) or "components" not in group or "dataArray" not in group:
             raise bad("each CreateObservations item needs Datastream, components and dataArray")
         comps = group["components"]
         if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps):
             raise bad("components must be an array of property names")
-        allowed = {"id", "phenomenonTime", "resultTime", "result", "resultQuality", "validTime", "parameters",
-                   "FeatureOfInterest/id"}  # fmt: skip
-        unknown = [c for c in comps if c not in allowed]
+        unknown = [c for c in comps if c not in COMPONENTS]
         if unknown or "result" not in comps:
-            raise bad(f"components must include result and only {sorted(allowed)}; got {unknown or comps}")
+            raise bad(f"components must include result and only {sorted(COMPONENTS)}; got {unknown or comps}")
         mds_ref = group.get("MultiDatastream")
         if (
             "Datastream" not in group
             and isinstance(mds_ref, dict)
             and isinstance(mds_ref.get("@iot.id"), int)
         ):
-            out.extend(_create_multi(writer, base, mds_ref["@iot.id"], comps, group["dataArray"]))
+            groups.append(_create_multi(writer, base, mds_ref["@iot.id"], comps, group["dataArray"]))
             continue
         ds_ref = group.get("Datastream")
         if not isinstance(ds_ref, dict) or not isinstance(ds_ref.get("@iot.id"), int):
@@ -325,68 +317,36 @@ def create_observations(
         if ds is None:
             raise bad(f"no Datastream with @iot.id {ds_ref['@iot.id']}")
         writer.check(ds.thing_id)
-        for item in group["dataArray"] if isinstance(group["dataArray"], list) else []:
-            if not isinstance(item, list) or len(item) != len(comps):
-                out.append("error")
-                continue
-            values = dict(zip(comps, item, strict=True))
-            try:
-                start, end = time_range("phenomenonTime", values.get("phenomenonTime"))
-                foi = values.get("FeatureOfInterest/id")
-                if foi is not None and not isinstance(foi, int):
-                    raise bad("FeatureOfInterest/id must be an integer")
-                valid = time_range("validTime", values.get("validTime"))
-                params = values.get("parameters")
-                if params is not None and not isinstance(params, dict):
-                    raise bad("parameters must be an object")
-                from cityops.clock import utcnow
-
-                rows.append(
-                    ObservationIn(
-                        datastream_id=ds.id,
-                        phenomenon_time=start or utcnow(),
-                        phenomenon_time_end=end,
-                        result=values["result"],
-                        result_time=time_range("resultTime", values.get("resultTime"))[0],
-                        result_quality=values.get("resultQuality"),
-                        valid_time_start=valid[0],
-                        valid_time_end=valid[1],
-                        parameters=params,
-                        feature_of_interest_id=foi,
-                    )
-                )
-                out.append(len(rows) - 1)
-            except ApiError:
-                out.append("error")
+        groups.append(batch.add(ds.id, comps, group["dataArray"]))
     # Rows naming a FeatureOfInterest that does not exist are errors, not a failed batch.
-    foi_ids = {r.feature_of_interest_id for r in rows} - {None}
-    known = (
-        set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
-        if foi_ids
-        else set()
-    )
-    keep = [r.feature_of_interest_id is None or r.feature_of_interest_id in known for r in rows]
-    stored = [r for r, k in zip(rows, keep, strict=True) if k]
-    position: dict[int, int] = {}
-    for i, k in enumerate(keep):
-        if k:
-            position[i] = len(position)
+    foi_ids = batch.feature_ids()
+    known = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
+    columns, remap = batch.columns(foi_ids - known)
     ids: list[int] = []
-    if stored:
+    if columns.datastream_id:
         try:
-            ids = ingest_observations(session, stored).ids  # one batch (and one event) per request
+            ids = ingest_columns(session, columns).ids  # one batch (and one event) per request
         except IngestError as exc:
             raise bad(exc.message) from exc
-    links = [
-        slot
-        if isinstance(slot, str)
-        else f"{base}/Observations({ids[position[slot]]})"
-        if slot in position
-        else "error"
-        for slot in out
-    ]
+    links = _data_array_links(f"{base}/Observations(", groups, ids, remap)
     session.commit()
     return json_response(links, status=201)
+
+
+def _data_array_links(
+    prefix: str, groups: list[list[str] | list[int | None]], ids: list[int], remap: list[int] | None
+) -> list[str]:
+    """The answer of CreateObservations: per row, the selfLink of its Observation or ``"error"``."""
+    out: list[str] = []
+    for slots in groups:
+        for slot in slots:
+            if isinstance(slot, str):
+                out.append(slot)
+            elif slot is None or (remap is not None and remap[slot] < 0):
+                out.append("error")
+            else:
+                out.append(f"{prefix}{ids[slot if remap is None else remap[slot]]})")
+    return out
 
 
 def _create_multi(writer: Writer, base: str, mds_id: int, comps: list[str], data: Any) -> list[str]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import importlib
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cityops.db import UTCDateTime
@@ -114,12 +115,6 @@ def bucket_start(moment: datetime, interval: str) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _dialect_insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def generated_feature_id(session: Session, datastream_id: int) -> int | None:
     """The FeatureOfInterest generated from the Location of the datastream's Thing (created once)."""
     loc = session.execute(
@@ -151,93 +146,221 @@ def generated_feature_id(session: Session, datastream_id: int) -> int | None:
     return foi.id
 
 
+def time_text(value: datetime) -> str:
+    """The canonical text of an aware time: naive UTC with microseconds, as SQLite stores it
+    (``2026-03-01 10:00:00.000000``). Texts of one format sort like the times they name."""
+    if value.tzinfo is None:
+        raise IngestError("observation times must carry a time zone")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def text_time(text: str) -> datetime:
+    """The aware UTC datetime of a canonical time text."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def iso_z(texts: Sequence[str]) -> list[str]:
+    """Canonical texts as ISO 8601 with ``Z`` (``2026-03-01T10:00:00Z``, microseconds only when not zero),
+    as orjson writes datetimes; string operations over the whole column instead of one call per row."""
+    if not texts:
+        return []
+    joined = "\n".join(texts) + "\n"
+    return joined.replace(" ", "T").replace(".000000\n", "\n").replace("\n", "Z\n").split("\n")[:-1]
+
+
+@dataclass(slots=True)
+class ObservationColumns:
+    """A batch of observations as columns: one list per field, all of the same length.
+
+    Times are canonical UTC texts (:func:`time_text`). An optional column left ``None`` is absent (all
+    nulls; ``quality_flags`` all 0). This is what :func:`ingest_columns` stores without building an
+    object per row; :meth:`from_rows` converts :class:`ObservationIn` rows.
+    """
+
+    datastream_id: list[int]
+    phenomenon_time: list[str]
+    result: list[Any]
+    phenomenon_time_end: list[str | None] | None = None
+    result_time: list[str | None] | None = None
+    result_quality: list[Any] | None = None
+    valid_time_start: list[str | None] | None = None
+    valid_time_end: list[str | None] | None = None
+    parameters: list[Any] | None = None
+    feature_of_interest_id: list[int | None] | None = None
+    quality_flags: list[int] | None = None
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[ObservationIn]) -> ObservationColumns:
+        def opt(values: list[Any]) -> list[Any] | None:
+            return values if any(v is not None for v in values) else None
+
+        def opt_time(values: list[datetime | None]) -> list[str | None] | None:
+            if all(v is None for v in values):
+                return None
+            return [None if v is None else time_text(v) for v in values]
+
+        return cls(
+            datastream_id=[r.datastream_id for r in rows],
+            phenomenon_time=[time_text(r.phenomenon_time) for r in rows],
+            result=[r.result for r in rows],
+            phenomenon_time_end=opt_time([r.phenomenon_time_end for r in rows]),
+            result_time=opt_time([r.result_time for r in rows]),
+            result_quality=opt([r.result_quality for r in rows]),
+            valid_time_start=opt_time([r.valid_time_start for r in rows]),
+            valid_time_end=opt_time([r.valid_time_end for r in rows]),
+            parameters=opt([r.parameters for r in rows]),
+            feature_of_interest_id=opt([r.feature_of_interest_id for r in rows]),
+            quality_flags=[r.quality_flags for r in rows] if any(r.quality_flags for r in rows) else None,
+        )
+
+
+# Optional columns: (column name, kind); kinds: "time" (canonical text), "json".
+_OPTIONAL = (
+    ("phenomenon_time_end", "time"),
+    ("result_time", "time"),
+    ("result_quality", "json"),
+    ("valid_time_start", "time"),
+    ("valid_time_end", "time"),
+    ("parameters", "json"),
+)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The unique rows of a batch, normalised: numeric/other results split, features and flags set."""
+
+    ds: list[int]
+    text: list[str]
+    number: list[float | None]
+    other: list[Any] | None  # result_json; None when every result is a number
+    foi: list[int | None]
+    flags: list[int]
+    optional: dict[str, list[Any]]  # present optional columns only
+
+
+def split_results(results: list[Any]) -> tuple[list[float | None], list[Any] | None]:
+    """:func:`split_result` over a column; plain finite floats (every JSON number) skip the per-row call."""
+    if all(type(v) is float for v in results) and all(map(math.isfinite, results)):
+        return results, None
+    numbers: list[float | None] = []
+    others: list[Any] = []
+    for v in results:
+        number, other = split_result(v)
+        numbers.append(number)
+        others.append(other)
+    return numbers, (others if any(o is not None for o in others) else None)
+
+
 def ingest_observations(
     session: Session, rows: Sequence[ObservationIn], *, emit_event: bool = True
 ) -> IngestResult:
     """Store a batch of observations idempotently; the caller commits. See the module docstring."""
-    out = IngestResult()
     if not rows:
+        return IngestResult()
+    return ingest_columns(session, ObservationColumns.from_rows(rows), emit_event=emit_event)
+
+
+def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bool = True) -> IngestResult:
+    """:func:`ingest_observations` for a batch already in columns (the dataArray path); the caller commits."""
+    out = IngestResult()
+    n = len(cols.datastream_id)
+    if not n:
         return out
-    ds_ids = sorted({r.datastream_id for r in rows})
-    known = set(session.execute(select(Datastream.id).where(Datastream.id.in_(ds_ids))).scalars())
+    ds_col = cols.datastream_id
+    for name in ("phenomenon_time", "result", "quality_flags", "feature_of_interest_id", *dict(_OPTIONAL)):
+        column = getattr(cols, name)
+        if column is not None and len(column) != n:
+            raise ValueError(f"column {name} has {len(column)} values for {n} rows")
+    ds_ids = sorted(set(ds_col))
+    known = set(session.scalars(select(Datastream.id).where(Datastream.id.in_(ds_ids))))
     missing = [i for i in ds_ids if i not in known]
     if missing:
         raise IngestError(f"unknown Datastream id(s): {', '.join(map(str, missing))}")
-    foi_ids = {r.feature_of_interest_id for r in rows if r.feature_of_interest_id is not None}
-    if foi_ids:
+    if cols.feature_of_interest_id is not None:
+        foi_ids = set(cols.feature_of_interest_id) - {None}
         found = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
         if foi_ids - found:
-            unknown = ", ".join(map(str, sorted(foi_ids - found)))
+            unknown = ", ".join(map(str, sorted(i for i in foi_ids - found if i is not None)))
             raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
-    for r in rows:
-        for t in (r.phenomenon_time, r.phenomenon_time_end, r.result_time):
-            if t is not None and t.tzinfo is None:
-                raise IngestError("observation times must carry a time zone")
+    # Repeated (datastream, time) inside the batch: the first row wins (reversed, so the first is kept).
+    keys: list[Any] = (
+        cols.phenomenon_time if len(ds_ids) == 1 else list(zip(ds_col, cols.phenomenon_time, strict=True))
+    )
+    first = dict(zip(reversed(keys), range(n - 1, -1, -1), strict=True))
+    keep: list[int] | None = None
+    positions: list[int] | None = None
+    if len(first) < n:
+        keep = sorted(first.values())
+        slot = {i: u for u, i in enumerate(keep)}
+        positions = [slot[first[k]] for k in keys]
+
+    def pick(values: list[Any]) -> list[Any]:
+        return values if keep is None else [values[i] for i in keep]
+
+    ds = pick(ds_col)
+    number, other = split_results(pick(cols.result))
+    u = len(ds)
     features: dict[int, int | None] = {}
-    params: list[dict[str, Any]] = []
-    first_index: dict[tuple[int, datetime], int] = {}
-    positions: list[int] = []
-    for r in rows:
-        key = (r.datastream_id, r.phenomenon_time)
-        if key in first_index:  # repeated inside the batch: the first one wins
-            positions.append(first_index[key])
-            continue
-        first_index[key] = len(params)
-        positions.append(len(params))
-        foi = r.feature_of_interest_id
-        if foi is None:
-            if r.datastream_id not in features:
-                features[r.datastream_id] = generated_feature_id(session, r.datastream_id)
-            foi = features[r.datastream_id]
-        number, other = split_result(r.result)
-        params.append(
-            {
-                "datastream_id": r.datastream_id,
-                "multi_datastream_id": None,
-                "phenomenon_time": r.phenomenon_time,
-                "phenomenon_time_end": r.phenomenon_time_end,
-                "result_time": r.result_time,
-                "result_number": number,
-                "result_json": other,
-                "result_quality": r.result_quality,
-                "valid_time_start": r.valid_time_start,
-                "valid_time_end": r.valid_time_end,
-                "quality_flags": r.quality_flags,
-                "parameters": r.parameters,
-                "feature_of_interest_id": foi,
-            }
-        )
-    _set_quality_flags(session, params)
-    if session.get_bind().dialect.name == "postgresql":
-        inserted_ids, existing = _insert_postgres(session, params)
+    foi_col = pick(cols.feature_of_interest_id) if cols.feature_of_interest_id is not None else None
+    if foi_col is None or None in foi_col:
+        for d in ds_ids:
+            features[d] = generated_feature_id(session, d)
+    if foi_col is None:
+        foi: list[int | None] = [features[ds[0]]] * u if len(ds_ids) == 1 else [features[d] for d in ds]
     else:
-        inserted_ids, existing = _insert_sqlite(session, params)
-    unique_ids: list[int | None] = [
-        inserted_ids.get((p["datastream_id"], p["phenomenon_time"])) for p in params
-    ]
-    for i, p in enumerate(params):
-        if unique_ids[i] is None:
-            unique_ids[i] = existing.get((p["datastream_id"], p["phenomenon_time"]), 0)
-    new_rows = [p for p in params if (p["datastream_id"], p["phenomenon_time"]) in inserted_ids]
-    out.inserted = len(new_rows)
-    out.duplicates = len(rows) - out.inserted
-    out.ids = [int(unique_ids[pos] or 0) for pos in positions]
-    seen_new: set[tuple[int, datetime]] = set()
-    for i, r in enumerate(rows):
-        key = (r.datastream_id, r.phenomenon_time)
-        if key in inserted_ids and key not in seen_new:
-            seen_new.add(key)
-        else:
-            out.duplicate_indexes.append(i)
-    if new_rows:
-        for p in new_rows:
-            p["id"] = inserted_ids[(p["datastream_id"], p["phenomenon_time"])]
-        _update_datastreams(session, new_rows)
-        _update_observed_areas(session, new_rows)
-        _upsert_rollups(session, new_rows)
+        foi = [f if f is not None else features[d] for f, d in zip(foi_col, ds, strict=True)]
+    batch = _Batch(
+        ds=ds,
+        text=pick(cols.phenomenon_time),
+        number=number,
+        other=other,
+        foi=foi,
+        flags=list(pick(cols.quality_flags)) if cols.quality_flags is not None else [0] * u,
+        optional={
+            name: pick(values) for name, _kind in _OPTIONAL if (values := getattr(cols, name)) is not None
+        },
+    )
+    _set_quality_flags(session, batch)
+    if session.get_bind().dialect.name == "postgresql":
+        ids, new = _insert_postgres(session, batch)
+    else:
+        ids, new = _insert_sqlite(session, batch)
+    new_idx: list[int] = list(range(u)) if new is None else [i for i in range(u) if new[i]]
+    out.inserted = len(new_idx)
+    out.duplicates = n - out.inserted
+    out.ids = ids if positions is None else [ids[p] for p in positions]
+    if positions is not None or new is not None:
+        seen: set[int] = set()
+        for i in range(n):
+            p = i if positions is None else positions[i]
+            if (new is None or new[p]) and p not in seen:
+                seen.add(p)
+            else:
+                out.duplicate_indexes.append(i)
+    if new_idx:
+        series = _series(batch, new_idx)
+        _update_datastreams(session, batch, ids, series)
+        _update_observed_areas(session, {(batch.ds[i], batch.foi[i]) for i in new_idx if batch.foi[i]})
+        _upsert_rollups(session, batch, series)
         if emit_event:
-            _emit(session, new_rows)
+            _emit(session, batch, ids, new_idx)
     return out
+
+
+def _series(batch: _Batch, rows: list[int]) -> dict[int, list[int]]:
+    """Row indexes per datastream, sorted by phenomenon time."""
+    by_ds: dict[int, list[int]] = {}
+    if len(set(batch.ds)) == 1:
+        by_ds[batch.ds[0]] = rows
+    else:
+        for i in rows:
+            by_ds.setdefault(batch.ds[i], []).append(i)
+    text = batch.text
+    for ds_id, idx in by_ds.items():
+        times = [text[i] for i in idx]
+        if times != sorted(times):
+            by_ds[ds_id] = sorted(idx, key=text.__getitem__)
+    return by_ds
 
 
 QUALITY_LOOKBACK_MAX = 64  # stored points read per datastream and batch, at most
@@ -281,25 +404,36 @@ def _lookback(config: quality.QualityConfig) -> int:
     return 0
 
 
-def _set_quality_flags(session: Session, params: list[dict[str, Any]]) -> None:
-    """OR the quality flags of numeric rows into ``params[i]["quality_flags"]`` (before insert)."""
-    by_ds: dict[int, list[dict[str, Any]]] = {}
-    for p in params:
-        if p["result_number"] is not None:
-            by_ds.setdefault(p["datastream_id"], []).append(p)
+def _has_checks(config: quality.QualityConfig) -> bool:
+    return any(
+        v is not None
+        for v in (config.low, config.high, config.spike_threshold, config.stuck_run, config.expected_interval)
+    )
+
+
+def _set_quality_flags(session: Session, batch: _Batch) -> None:
+    """OR the quality flags of numeric rows into ``batch.flags`` (before insert)."""
+    by_ds: dict[int, list[int]] = {}
+    if batch.other is None and len(set(batch.ds)) == 1:
+        by_ds[batch.ds[0]] = list(range(len(batch.ds)))
+    else:
+        for i, (d, v) in enumerate(zip(batch.ds, batch.number, strict=True)):
+            if v is not None:
+                by_ds.setdefault(d, []).append(i)
     if not by_ds:
         return
     configs = quality_config(session, sorted(by_ds))
     obs = Observation.__table__.c
+    text, number = batch.text, batch.number
     for ds_id, items in by_ds.items():
         config = configs.get(ds_id)
-        if config is None:
+        if config is None or not _has_checks(config):
             continue
-        items.sort(key=lambda p: p["phenomenon_time"])
+        items.sort(key=text.__getitem__)
         need = _lookback(config)
         history: list[tuple[int, datetime, float, int]] = []
         if need:
-            first = literal(items[0]["phenomenon_time"], UTCDateTime())
+            first = literal(text_time(text[items[0]]), UTCDateTime())
             stored = session.execute(
                 select(obs.id, obs.phenomenon_time, obs.result_number, obs.quality_flags)
                 .where(
@@ -311,7 +445,8 @@ def _set_quality_flags(session: Session, params: list[dict[str, Any]]) -> None:
                 .limit(need)
             ).all()
             history = [(r[0], r[1], float(r[2]), int(r[3] or 0)) for r in reversed(stored)]
-        points = [(h[1], h[2]) for h in history] + [(p["phenomenon_time"], p["result_number"]) for p in items]
+        points = [(h[1], h[2]) for h in history]
+        points += [(text_time(text[i]), float(number[i] or 0.0)) for i in items]
         flags = quality.assess(points, config)
         for h, flag in zip(history, flags, strict=False):
             gained = int(flag & _RETRO_FLAGS) & ~h[3]
@@ -321,158 +456,173 @@ def _set_quality_flags(session: Session, params: list[dict[str, Any]]) -> None:
                     .where(Observation.id == h[0], Observation.datastream_id == ds_id)
                     .values(quality_flags=Observation.quality_flags.op("|")(gained))
                 )
-        for p, flag in zip(items, flags[len(history) :], strict=True):
-            p["quality_flags"] = int(p["quality_flags"] or 0) | int(flag)
+        for i, flag in zip(items, flags[len(history) :], strict=True):
+            batch.flags[i] |= int(flag)
 
 
-_COPY_COLUMNS = (
-    "datastream_id", "multi_datastream_id", "phenomenon_time", "phenomenon_time_end", "result_time",
-    "result_number", "result_json", "result_quality", "valid_time_start", "valid_time_end", "quality_flags",
-    "parameters", "feature_of_interest_id",
-)  # fmt: skip
-_COPY_TYPES = (
-    "int8", "int8", "timestamptz", "timestamptz", "timestamptz", "float8", "jsonb", "jsonb", "timestamptz",
-    "timestamptz", "int4", "jsonb", "int8",
-)  # fmt: skip
-_JSON_COLUMNS = {"result_json", "result_quality", "parameters"}
-
-Key = tuple[int, datetime]
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so raw and ORM rows compare equal."""
+def _json_text(value: Any) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what orjson refuses (integers beyond 64 bits, ...) the standard encoder writes
+        return json.dumps(value, ensure_ascii=False)
 
 
-def _insert_sqlite(session: Session, params: list[dict[str, Any]]) -> tuple[dict[Key, int], dict[Key, int]]:
-    """executemany into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``.
+# Kind of each stored column: how SQLite and PostgreSQL receive it.
+_KINDS = {
+    "datastream_id": "int",
+    "phenomenon_time": "time",
+    "result_number": "float",
+    "result_json": "json",
+    "quality_flags": "int",
+    "feature_of_interest_id": "int",
+    **dict(_OPTIONAL),
+}
 
-    Raw sqlite3 executemany skips per-row statement building; the temporary table is per connection.
+
+def _columns(batch: _Batch, *, json_as_text: bool) -> tuple[list[str], list[list[Any]]]:
+    """The stored columns of the batch (absent ones left to their NULL default) and their values."""
+    names = ["datastream_id", "phenomenon_time", "result_number", "quality_flags", "feature_of_interest_id"]
+    values: list[list[Any]] = [batch.ds, batch.text, batch.number, batch.flags, batch.foi]
+    extra = dict(batch.optional)
+    if batch.other is not None:
+        extra["result_json"] = batch.other
+    for name, column in extra.items():
+        names.append(name)
+        values.append([_json_text(v) for v in column] if json_as_text and _KINDS[name] == "json" else column)
+    return names, values
+
+
+def _insert_sqlite(session: Session, batch: _Batch) -> tuple[list[int], list[bool] | None]:
+    """``executemany`` of the rows (``ON CONFLICT DO NOTHING``) inside a write transaction; returns the id
+    of each row and whether it is new (``None``: all are).
+
+    The write lock is taken before reading the largest id (``BEGIN IMMEDIATE`` unless a write
+    transaction is open), so every id above it after the insert is one of this batch's rows; when all rows
+    went in and their ids are consecutive, they are ids ``lo..hi`` in insert order, found without
+    reading the rows back.
     """
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    cols = ", ".join(_COPY_COLUMNS)
-    times = {"phenomenon_time", "phenomenon_time_end", "result_time", "valid_time_start", "valid_time_end"}
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    names, values = _columns(batch, json_as_text=True)
+    u = len(batch.ds)
     cur = raw.cursor()
     try:
-        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _sta_observations_in ({cols})")
-        cur.execute("DELETE FROM _sta_observations_in")
-        dumps = json.dumps
+        prev = cur.execute("SELECT max(id) FROM sta_observations").fetchone()[0] or 0
         cur.executemany(
-            f"INSERT INTO _sta_observations_in ({cols}) VALUES ({', '.join('?' * len(_COPY_COLUMNS))})",
-            [
-                tuple(
-                    _sqlite_time(p[c])
-                    if c in times
-                    else (dumps(p[c], ensure_ascii=False) if p[c] is not None else None)
-                    if c in _JSON_COLUMNS
-                    else p[c]
-                    for c in _COPY_COLUMNS
-                )
-                for p in params
-            ],
+            f"INSERT INTO sta_observations ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING",
+            zip(*values, strict=True),
         )
-        cur.execute(
-            f"INSERT INTO sta_observations ({cols}) SELECT {cols} FROM _sta_observations_in WHERE true "
-            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING "
-            "RETURNING id, datastream_id, phenomenon_time"
-        )
-        inserted: dict[Key, int] = {
-            (r[1], datetime.fromisoformat(r[2]).replace(tzinfo=UTC)): r[0] for r in cur.fetchall()
-        }
-        existing: dict[Key, int] = {}
-        if len(inserted) < len(params):
-            cur.execute(
-                "SELECT o.id, o.datastream_id, o.phenomenon_time FROM _sta_observations_in i "
-                "JOIN sta_observations o ON o.datastream_id = i.datastream_id "
-                "AND o.phenomenon_time = i.phenomenon_time"
+        if cur.rowcount == u:
+            count, lo, hi = cur.execute(
+                "SELECT count(*), min(id), max(id) FROM sta_observations WHERE id > ?", (prev,)
+            ).fetchone()
+            if count == u and hi - lo + 1 == u:
+                return list(range(lo, hi + 1)), None
+        ids = [0] * u
+        for ds_id in set(batch.ds):
+            rows = [i for i in range(u) if batch.ds[i] == ds_id]
+            found = dict(
+                cur.execute(
+                    "SELECT phenomenon_time, id FROM sta_observations WHERE datastream_id = ? "
+                    "AND phenomenon_time IN (SELECT value FROM json_each(?))",
+                    (ds_id, orjson.dumps([batch.text[i] for i in rows]).decode()),
+                ).fetchall()
             )
-            existing = {
-                (r[1], datetime.fromisoformat(r[2]).replace(tzinfo=UTC)): r[0] for r in cur.fetchall()
-            }
-        cur.execute("DELETE FROM _sta_observations_in")
+            for i in rows:
+                ids[i] = int(found.get(batch.text[i], 0))
+        return ids, [i > prev for i in ids]
     finally:
         cur.close()
-    return inserted, existing
 
 
-def _insert_postgres(session: Session, params: list[dict[str, Any]]) -> tuple[dict[Key, int], dict[Key, int]]:
-    """COPY the batch into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
+def _pg_expr(kind: str, k: int) -> str:
+    if kind == "int":
+        return f"(e->>{k})::int8"
+    if kind == "float":
+        return f"(e->>{k})::float8"
+    if kind == "time":
+        return f"((e->>{k}) || '+00')::timestamptz"
+    return f"CASE WHEN json_typeof(e->{k}) = 'null' THEN NULL ELSE (e->{k})::jsonb END"
 
-    COPY avoids building statements with tens of thousands of placeholders; the temporary table lives
-    for the session and is emptied per batch.
+
+def _json_rows(rows: list[Any]) -> str:
+    try:
+        return orjson.dumps(rows).decode()
+    except TypeError:
+        return json.dumps(rows, ensure_ascii=False)
+
+
+def _insert_postgres(session: Session, batch: _Batch) -> tuple[list[int], list[bool] | None]:
+    """One statement: the rows as one JSON parameter, unpacked by PostgreSQL, inserted with ``ON CONFLICT
+    DO NOTHING``, and the new ids returned in row order as one JSON array (null for a row already stored).
+
+    The rows cross as one parameter that PostgreSQL parses (no per-row work in Python beyond the JSON
+    encoding), and the ids come back as one value instead of one result row each.
     """
-    from psycopg.types.json import Jsonb
-
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    cols = ", ".join(_COPY_COLUMNS)
+    names, values = _columns(batch, json_as_text=False)
+    cols = ", ".join(names)
+    src = ", ".join(f"{_pg_expr(_KINDS[name], k)} AS {name}" for k, name in enumerate(names))
     with raw.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS _sta_observations_in ("
-            + ", ".join(f"{c} {t}" for c, t in zip(_COPY_COLUMNS, _COPY_TYPES, strict=True))
-            + ") ON COMMIT DELETE ROWS"
+            f"WITH src AS MATERIALIZED (SELECT a.o AS n, {src} "
+            "FROM json_array_elements(%s::json) WITH ORDINALITY AS a(e, o)), "
+            f"ins AS (INSERT INTO sta_observations ({cols}) SELECT {cols} FROM src ORDER BY n "
+            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING RETURNING id, datastream_id, phenomenon_time) "
+            "SELECT coalesce(json_agg(ins.id ORDER BY src.n), '[]')::text "
+            "FROM src LEFT JOIN ins USING (datastream_id, phenomenon_time)",
+            (_json_rows(list(zip(*values, strict=True))),),
         )
-        cur.execute("TRUNCATE _sta_observations_in")
-        with cur.copy(f"COPY _sta_observations_in ({cols}) FROM STDIN") as copy:
-            copy.set_types(list(_COPY_TYPES))
-            for p in params:
-                copy.write_row(
-                    [
-                        (Jsonb(p[c]) if p[c] is not None else None) if c in _JSON_COLUMNS else p[c]
-                        for c in _COPY_COLUMNS
-                    ]
-                )
+        row = cur.fetchone()
+        got: list[int | None] = orjson.loads(row[0]) if row else []
+        if None not in got:
+            return [int(i or 0) for i in got], None
+        missing = [i for i, v in enumerate(got) if v is None]
         cur.execute(
-            f"INSERT INTO sta_observations ({cols}) SELECT {cols} FROM _sta_observations_in "
-            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING "
-            "RETURNING id, datastream_id, phenomenon_time"
+            "SELECT a.o, s.id FROM json_array_elements(%s::json) WITH ORDINALITY AS a(e, o) "
+            "JOIN sta_observations s ON s.datastream_id = (a.e->>0)::int8 "
+            "AND s.phenomenon_time = ((a.e->>1) || '+00')::timestamptz",
+            (_json_rows([[batch.ds[i], batch.text[i]] for i in missing]),),
         )
-        inserted: dict[Key, int] = {(r[1], r[2].astimezone(UTC)): r[0] for r in cur.fetchall()}
-        existing: dict[Key, int] = {}
-        if len(inserted) < len(params):
-            cur.execute(
-                "SELECT o.id, o.datastream_id, o.phenomenon_time FROM _sta_observations_in i "
-                "JOIN sta_observations o ON o.datastream_id = i.datastream_id "
-                "AND o.phenomenon_time = i.phenomenon_time"
-            )
-            existing = {(r[1], r[2].astimezone(UTC)): r[0] for r in cur.fetchall()}
-        cur.execute("TRUNCATE _sta_observations_in")
-    return inserted, existing
+        for o, obs_id in cur.fetchall():
+            got[missing[o - 1]] = obs_id
+    absent = set(missing)
+    return [int(i or 0) for i in got], [i not in absent for i in range(len(got))]
 
 
-def _update_datastreams(session: Session, new_rows: list[dict[str, Any]]) -> None:
-    by_ds: dict[int, list[dict[str, Any]]] = {}
-    for p in new_rows:
-        by_ds.setdefault(p["datastream_id"], []).append(p)
+def _update_datastreams(
+    session: Session, batch: _Batch, ids: list[int], series: dict[int, list[int]]
+) -> None:
+    """Each Datastream's time ranges and latest value, from its new rows (one UPDATE per datastream)."""
     t = Datastream.__table__.c
-    for ds_id, items in by_ds.items():
-        pt_min = min(p["phenomenon_time"] for p in items)
-        pt_max = max((p["phenomenon_time_end"] or p["phenomenon_time"]) for p in items)
-        rts = [p["result_time"] for p in items if p["result_time"] is not None]
-        last = max(items, key=lambda p: p["phenomenon_time"])
+    text = batch.text
+    ends = batch.optional.get("phenomenon_time_end")
+    result_times = batch.optional.get("result_time")
+    for ds_id, idx in series.items():
+        last = idx[-1]
+        pt_max = max((ends[i] or text[i]) for i in idx) if ends is not None else text[last]
         values: dict[str, Any] = {
-            "phenomenon_time_start": _least(t.phenomenon_time_start, pt_min),
-            "phenomenon_time_end": _greatest(t.phenomenon_time_end, pt_max),
+            "phenomenon_time_start": _least(t.phenomenon_time_start, text_time(text[idx[0]])),
+            "phenomenon_time_end": _greatest(t.phenomenon_time_end, text_time(pt_max)),
         }
+        rts = [rt for i in idx if (rt := result_times[i]) is not None] if result_times is not None else []
         if rts:
-            values["result_time_start"] = _least(t.result_time_start, min(rts))
-            values["result_time_end"] = _greatest(t.result_time_end, max(rts))
-        newer = or_(
-            t.last_phenomenon_time.is_(None),
-            t.last_phenomenon_time <= literal(last["phenomenon_time"], UTCDateTime()),
-        )
-        values["last_phenomenon_time"] = case(
-            (newer, literal(last["phenomenon_time"], UTCDateTime())), else_=t.last_phenomenon_time
-        )
-        values["last_value"] = case((newer, literal(last["result_number"])), else_=t.last_value)
-        values["last_observation_id"] = case((newer, literal(last["id"])), else_=t.last_observation_id)
-        last_json = last["result_json"] if last["result_number"] is None else None
-        values["last_result"] = case(
-            (newer, literal(last_json, Datastream.__table__.c.last_result.type)), else_=t.last_result
-        )
+            values["result_time_start"] = _least(t.result_time_start, text_time(min(rts)))
+            values["result_time_end"] = _greatest(t.result_time_end, text_time(max(rts)))
+        last_time = literal(text_time(text[last]), UTCDateTime())
+        newer = or_(t.last_phenomenon_time.is_(None), t.last_phenomenon_time <= last_time)
+        number = batch.number[last]
+        last_json = batch.other[last] if batch.other is not None and number is None else None
+        values["last_phenomenon_time"] = case((newer, last_time), else_=t.last_phenomenon_time)
+        values["last_value"] = case((newer, literal(number)), else_=t.last_value)
+        values["last_observation_id"] = case((newer, literal(ids[last])), else_=t.last_observation_id)
+        values["last_result"] = case((newer, literal(last_json, t.last_result.type)), else_=t.last_result)
         session.execute(update(Datastream).where(Datastream.id == ds_id).values(**values))
 
 
@@ -499,11 +649,8 @@ def _corners(area: Any) -> list[tuple[float, float]]:
     return []
 
 
-def _update_observed_areas(session: Session, new_rows: list[dict[str, Any]]) -> None:
+def _update_observed_areas(session: Session, pairs: set[tuple[int, int | None]]) -> None:
     """Grow each Datastream's observedArea to the bounding box of its Observations' features (OGC 18-088)."""
-    pairs = {
-        (p["datastream_id"], p["feature_of_interest_id"]) for p in new_rows if p["feature_of_interest_id"]
-    }
     if not pairs:
         return
     foi_ids = {f for _, f in pairs}
@@ -539,100 +686,116 @@ def _greatest(col: Any, value: datetime) -> ColumnElement[Any]:
     return case((or_(col.is_(None), col < v), v), else_=col)
 
 
-_WIDTH_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# Roll-up buckets from the canonical time text: (interval, characters kept, text completing the start).
+_BUCKETS = (("minute", 16, ":00.000000"), ("hour", 13, ":00:00.000000"), ("day", 10, " 00:00:00.000000"))
+_ROLLUP_SET = (
+    '"count" = observation_rollups."count" + excluded."count", '
+    '"sum" = observation_rollups."sum" + excluded."sum", '
+    '"min" = {least}(coalesce(observation_rollups."min", excluded."min"), excluded."min"), '
+    '"max" = {greatest}(coalesce(observation_rollups."max", excluded."max"), excluded."max"), '
+    '"last" = CASE WHEN observation_rollups.last_time IS NULL OR excluded.last_time >= observation_rollups.last_time '
+    'THEN excluded."last" ELSE observation_rollups."last" END, '
+    "last_time = CASE WHEN observation_rollups.last_time IS NULL OR excluded.last_time >= observation_rollups.last_time "
+    "THEN excluded.last_time ELSE observation_rollups.last_time END"
+)
 
 
-def _upsert_rollups(session: Session, new_rows: list[dict[str, Any]]) -> None:
-    # Buckets keyed by epoch seconds (UTC buckets), turned into datetimes once per bucket.
-    raw_acc: dict[tuple[int, str, int], list[Any]] = {}
-    for p in new_rows:
-        value = p["result_number"]
-        if value is None:
-            continue
-        moment: datetime = p["phenomenon_time"]
-        epoch = moment.timestamp()
-        ds_id = p["datastream_id"]
-        for interval, width in _WIDTH_SECONDS.items():
-            key = (ds_id, interval, int(epoch // width) * width)
-            a = raw_acc.get(key)
-            if a is None:
-                raw_acc[key] = [1, value, value, value, value, moment]
-            else:
-                a[0] += 1
-                a[1] += value
-                if value < a[2]:
-                    a[2] = value
-                if value > a[3]:
-                    a[3] = value
-                if moment >= a[5]:
-                    a[4], a[5] = value, moment
-    acc = {(k[0], k[1], datetime.fromtimestamp(k[2], UTC)): a for k, a in raw_acc.items()}
-    if not acc:
+def rollup_rows(ds_id: int, texts: list[str], values: list[float]) -> list[tuple[Any, ...]]:
+    """Roll-up rows ``(datastream, interval, bucket start text, count, sum, min, max, last, last time
+    text)`` of points sorted by time (unique times). A bucket is a run of texts sharing a prefix, found by
+    bisection, so the work per point is C code (slicing, ``sum``/``min``/``max``)."""
+    out: list[tuple[Any, ...]] = []
+    m = len(texts)
+    for interval, cut, pad in _BUCKETS:
+        i = 0
+        while i < m:
+            prefix = texts[i][:cut]
+            j = bisect_right(texts, prefix + "\x7f", i)  # canonical texts are ASCII below 0x7f
+            seg = values[i:j]
+            out.append(
+                (ds_id, interval, prefix + pad, j - i, sum(seg), min(seg), max(seg), seg[-1], texts[j - 1])
+            )
+            i = j
+    return out
+
+
+def _upsert_rollups(session: Session, batch: _Batch, series: dict[int, list[int]]) -> None:
+    rows: list[tuple[Any, ...]] = []
+    for ds_id, idx in series.items():
+        if batch.other is None:
+            texts = [batch.text[i] for i in idx]
+            values = [batch.number[i] for i in idx]
+        else:
+            numeric = [i for i in idx if batch.number[i] is not None]
+            texts = [batch.text[i] for i in numeric]
+            values = [batch.number[i] for i in numeric]
+        if texts:
+            rows += rollup_rows(ds_id, texts, values)  # type: ignore[arg-type]
+    if rows:
+        _write_rollups(session, rows)
+
+
+def _write_rollups(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cols = 'datastream_id, "interval", bucket_start, "count", "sum", "min", "max", "last", last_time'
+    conflict = 'ON CONFLICT (datastream_id, "interval", bucket_start) DO UPDATE SET '
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            f"INSERT INTO observation_rollups ({cols}) VALUES "
+            "(%s, %s, (%s || '+00')::timestamptz, %s, %s, %s, %s, %s, (%s || '+00')::timestamptz) "
+            + conflict
+            + _ROLLUP_SET.format(least="least", greatest="greatest")
+        )
+        with raw.cursor() as cur:
+            cur.executemany(sql, rows)
         return
-    table = ObservationRollup.__table__
-    pg = session.get_bind().dialect.name == "postgresql"
-    ins = _dialect_insert(session, table)
-    ex = ins.excluded
-    c = table.c
-    least = func.least if pg else func.min
-    greatest = func.greatest if pg else func.max
-    newer = or_(c.last_time.is_(None), ex.last_time >= c.last_time)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["datastream_id", "interval", "bucket_start"],
-        set_={
-            "count": c.count + ex["count"],
-            "sum": c.sum + ex.sum,
-            "min": least(func.coalesce(c.min, ex.min), ex.min),
-            "max": greatest(func.coalesce(c.max, ex.max), ex.max),
-            "last": case((newer, ex["last"]), else_=c["last"]),
-            "last_time": case((newer, ex.last_time), else_=c.last_time),
-        },
-    )
-    session.execute(
-        stmt,
-        [
-            {
-                "datastream_id": k[0],
-                "interval": k[1],
-                "bucket_start": k[2],
-                "count": a[0],
-                "sum": a[1],
-                "min": a[2],
-                "max": a[3],
-                "last": a[4],
-                "last_time": a[5],
-            }
-            for k, a in sorted(acc.items())
-        ],
-    )
+    sql = f"INSERT INTO observation_rollups ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + conflict
+    cur = raw.cursor()
+    try:
+        cur.executemany(sql + _ROLLUP_SET.format(least="min", greatest="max"), rows)
+    finally:
+        cur.close()
 
 
 EVENT_CHUNK = 2000  # observations per event: keeps payloads well under the outbox's size limit
 
 
-def _emit(session: Session, new_rows: list[dict[str, Any]]) -> None:
+def result_views(numbers: list[float | None], others: list[Any] | None) -> list[Any]:
+    """:func:`join_result` over columns."""
+    if others is None:
+        return [int(v) if v.is_integer() and abs(v) < 2**53 else v for v in numbers]  # type: ignore[union-attr, arg-type]
+    return [join_result(v, o) for v, o in zip(numbers, others, strict=True)]
+
+
+def _emit(session: Session, batch: _Batch, ids: list[int], rows: list[int]) -> None:
     """One ``observations.created`` event per batch (per chunk of EVENT_CHUNK rows for huge batches)."""
     try:
         outbox = importlib.import_module("cityops.events.outbox")
     except ImportError:
         return
-    chunks = [new_rows[i : i + EVENT_CHUNK] for i in range(0, len(new_rows), EVENT_CHUNK)]
+    if len(rows) == len(ids):
+        obs_ids, ds, texts, numbers, flags = ids, batch.ds, batch.text, batch.number, batch.flags
+        others = batch.other
+    else:
+        obs_ids = [ids[i] for i in rows]
+        ds = [batch.ds[i] for i in rows]
+        texts = [batch.text[i] for i in rows]
+        numbers = [batch.number[i] for i in rows]
+        flags = [batch.flags[i] for i in rows]
+        others = [batch.other[i] for i in rows] if batch.other is not None else None
+    observations = [
+        {"id": i, "datastream_id": d, "phenomenon_time": t, "result": r, "quality_flags": f}
+        for i, d, t, r, f in zip(obs_ids, ds, iso_z(texts), result_views(numbers, others), flags, strict=True)
+    ]
+    chunks = [observations[i : i + EVENT_CHUNK] for i in range(0, len(observations), EVENT_CHUNK)]
     for n, chunk in enumerate(chunks):
         payload = {
             "count": len(chunk),
             "chunk": n,
             "chunks": len(chunks),
-            "datastream_ids": sorted({p["datastream_id"] for p in chunk}),
-            "observations": [
-                {
-                    "id": p["id"],
-                    "datastream_id": p["datastream_id"],
-                    "phenomenon_time": p["phenomenon_time"],
-                    "result": join_result(p["result_number"], p["result_json"]),
-                    "quality_flags": p["quality_flags"],
-                }
-                for p in chunk
-            ],
+            "datastream_ids": sorted({o["datastream_id"] for o in chunk}),
+            "observations": chunk,
         }
         outbox.emit(session, "observations.created", payload)
 
@@ -662,23 +825,29 @@ def rebuild_rollups(session: Session, datastream_id: int) -> None:
             .order_by(Observation.id)
             .limit(5000)
         ).scalars()
-        rows = [
-            {
-                "id": o.id,
-                "datastream_id": o.datastream_id,
-                "phenomenon_time": o.phenomenon_time,
-                "phenomenon_time_end": o.phenomenon_time_end,
-                "result_time": o.result_time,
-                "result_number": o.result_number,
-                "result_json": o.result_json,
-            }
-            for o in chunk
-        ]
-        if not rows:
+        obs = list(chunk)
+        if not obs:
             break
-        offset_id = rows[-1]["id"]
-        _update_datastreams(session, rows)
-        _upsert_rollups(session, rows)
+        offset_id = obs[-1].id
+        other = [o.result_json if o.result_number is None else None for o in obs]
+        ends = [o.phenomenon_time_end for o in obs]
+        rts = [o.result_time for o in obs]
+        batch = _Batch(
+            ds=[datastream_id] * len(obs),
+            text=[time_text(o.phenomenon_time) for o in obs],
+            number=[o.result_number for o in obs],
+            other=other if any(v is not None for v in other) else None,
+            foi=[o.feature_of_interest_id for o in obs],
+            flags=[o.quality_flags or 0 for o in obs],
+            optional={
+                "phenomenon_time_end": [None if t is None else time_text(t) for t in ends],
+                "result_time": [None if t is None else time_text(t) for t in rts],
+            },
+        )
+        ids = [o.id for o in obs]
+        series = _series(batch, list(range(len(obs))))
+        _update_datastreams(session, batch, ids, series)
+        _upsert_rollups(session, batch, series)
 
 
 def postgres_partition_ddl(*, months_back: int = 1, months_ahead: int = 3) -> list[str]:
