@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
+from cityops.sensing.api import aggregate, latest_values
+from cityops.sensing.models import Location, thing_locations
 from cityops.sensing.storage import ObservationIn, ingest_observations
 from tests.sensing.test_storage import make_datastream
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+
+
+@contextmanager
+def count_statements(session: Session) -> Iterator[list[str]]:
+    """The SQL statements run on ``session``'s engine inside the block, to pin query counts (no N+1).
+
+    Call the read function with this session directly: the app's own engine also carries its background
+    work (outbox relay, event consumers), which would make a count over HTTP flaky.
+    """
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_latest_values_with_bbox_and_area(client: TestClient, session: Session) -> None:
@@ -131,3 +157,66 @@ def test_aggregate_reads_rollups(client: TestClient, session: Session) -> None:
         ).status_code
         == 404
     )
+
+
+def test_latest_is_one_query_and_passes_json_columns_through(client: TestClient, session: Session) -> None:
+    ds = make_datastream(session)
+    quiet = make_datastream(session)  # never observed: nulls, not missing keys
+    structured = make_datastream(session, with_location=False)
+    # a second Location of the first station: the position stays its first (lowest id) one
+    second = Location(name="moved", location={"type": "Point", "coordinates": [1.0, 2.0]}, lat=2.0, lon=1.0)
+    session.add(second)
+    session.flush()
+    session.execute(thing_locations.insert().values(thing_id=ds.thing_id, location_id=second.id))
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.5)])
+    ingest_observations(session, [ObservationIn(structured.id, T0, {"level": "cao", "n": [1, 2]})])
+    session.commit()
+
+    with count_statements(session) as statements:
+        latest_values(session)
+    assert len(statements) == 1
+    r = client.get("/api/v1/sensing/latest")
+    assert r.headers["content-type"] == "application/json"
+    items = {i["datastream_id"]: i for i in r.json()["items"]}
+    assert list(items) == sorted(items)
+    assert items[ds.id] == {
+        "datastream_id": ds.id,
+        "name": "salinity",
+        "thing_id": ds.thing_id,
+        "thing_name": "Trạm mặn Tân An",
+        "observed_property_id": ds.observed_property_id,
+        "observed_property": "Salinity",
+        "unit": {"name": "gram per litre", "symbol": "g/L", "definition": "ucum:g/L"},
+        "result": 1.5,
+        "phenomenon_time": "2026-03-01T00:00:00Z",
+        "observation_id": items[ds.id]["observation_id"],
+        "lat": 10.54,
+        "lon": 106.41,
+    }
+    assert isinstance(items[ds.id]["observation_id"], int)
+    assert items[quiet.id]["result"] is None
+    assert items[quiet.id]["phenomenon_time"] is None
+    assert items[quiet.id]["observation_id"] is None
+    assert items[structured.id]["result"] == {"level": "cao", "n": [1, 2]}
+    assert (items[structured.id]["lat"], items[structured.id]["lon"]) == (None, None)
+
+    # a later observation is what the next read shows
+    ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(minutes=1), 7.0)])
+    session.commit()
+    after = client.get("/api/v1/sensing/latest", params={"observed_property_id": ds.observed_property_id})
+    assert [(i["datastream_id"], i["result"]) for i in after.json()["items"]] == [(ds.id, 7)]
+
+
+def test_aggregate_is_two_queries(client: TestClient, session: Session) -> None:
+    ds = make_datastream(session)
+    ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(hours=h), float(h)) for h in range(48)])
+    session.commit()
+    with count_statements(session) as statements:
+        aggregate(ds.id, session, T0, T0 + timedelta(days=2), "hour", "sum")
+    assert len(statements) == 2  # the datastream's unit, the roll-up range
+    body = client.get(
+        f"/api/v1/sensing/datastreams/{ds.id}/aggregate",
+        params={"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "fn": "sum,min,max"},
+    ).json()
+    assert len(body["buckets"]) == 48
+    assert body["buckets"][47] == {"start": "2026-03-02T23:00:00Z", "sum": 47.0, "min": 47.0, "max": 47.0}

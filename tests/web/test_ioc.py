@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.clock import utcnow
 from cityops.reports.models import Case, CaseRating, Category
+from cityops.sensing import aqi
 from cityops.sensing import properties as props
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing, thing_locations
+from cityops.web.ioc import summary
 from tests.fixtures_areas import LoadedAreas
+from tests.sensing.test_native_api import count_statements
 
 
 def _case(session: Session, n: int, **kw: object) -> Case:
@@ -127,3 +130,37 @@ def test_stations_are_levelled_by_value_and_open_alerts(client: TestClient, sess
     assert rows["Fresh"]["datastreams"][0]["id"] == fresh.id
     assert rows["Salty"]["datastreams"][0]["property"] == "salinity"
     assert salty.id != fresh.id
+
+
+def test_summary_days_are_local_and_counted_in_four_statements(session: Session) -> None:
+    session.add(Category(code="web.test", name_vi="Thử", name_en="Test"))
+    session.flush()
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 on 2 March in Hồ Chí Minh (UTC+7)
+    today = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # local midnight of 2 March
+    first = today - timedelta(days=13)  # local midnight of 17 February
+    for n, at, hidden in (
+        (1, today - timedelta(seconds=1), False),  # 1 March, 23:59:59 local
+        (2, today, False),
+        (3, today + timedelta(hours=3), True),  # hidden: in no count
+        (4, first, False),
+        (5, first - timedelta(seconds=1), False),  # before the series
+        (6, today + timedelta(days=1, hours=1), False),  # a clock ahead: today's tile, not the series
+    ):
+        _case(session, n, submitted_at=at, updated_at=at, hidden=hidden)
+    _station(session, "Air", "pm25", 60.0)
+    _station(session, "Air 2", "pm10", 30.0)
+    _station(session, "Hot", "water_temperature", 1000.0)  # not a PM or salinity property: ignored
+    _station(session, "Salt", "salinity", 2.0)
+    salty = _station(session, "Salt 2", "salinity", 4.6)
+    session.commit()
+
+    with count_statements(session) as statements:
+        body = summary(session, now=now)
+    assert len(statements) == 4  # case counts, ratings, observed properties, PM/salinity datastreams
+    assert body["reports_today"] == 2
+    assert body["open"] == 5
+    assert body["daily"][0] == {"day": "2026-02-17", "count": 1}
+    assert body["daily"][-2:] == [{"day": "2026-03-01", "count": 1}, {"day": "2026-03-02", "count": 1}]
+    assert sum(d["count"] for d in body["daily"]) == 3
+    assert body["worst_aqi"]["value"] == aqi.sub_index(aqi.Pollutant.PM25, 60.0)
+    assert body["max_salinity"] == {"value": 4.6, "unit": "g/L", "datastream_id": salty.id}

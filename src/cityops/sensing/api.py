@@ -9,12 +9,13 @@ Reads are public, like the SensorThings API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+import orjson
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Text, cast, func, select
 
 from cityops.clock import ensure_utc
 from cityops.deps import SessionDep
@@ -46,62 +47,110 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-@router.get("/latest")
+def _json_fragment(raw: str | None) -> orjson.Fragment | None:
+    """A JSON column read as its stored text, embedded in the response without a parse/serialise trip."""
+    return None if raw is None or raw == "null" else orjson.Fragment(raw)
+
+
+@router.get("/latest", response_class=Response, responses={200: {"content": {"application/json": {}}}})
 def latest_values(
     session: SessionDep,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")] = None,
     area_id: Annotated[int | None, Query(description="Only stations inside this area's boundary")] = None,
     observed_property_id: Annotated[int | None, Query()] = None,
-) -> dict[str, Any]:
-    """The latest observation of every datastream, with its station and position."""
+) -> Response:
+    """The latest observation of every datastream, with its station and position.
+
+    One Core query of the needed columns (no ORM objects), JSON columns passed through as stored text,
+    the body serialised by orjson: 10,000 datastreams are a few milliseconds of Python, not half a second.
+    """
+    # A station's position is its first Location (lowest id), as the STA Thing/Location link table holds it.
     first_loc = (
         select(thing_locations.c.thing_id, func.min(thing_locations.c.location_id).label("location_id"))
         .group_by(thing_locations.c.thing_id)
         .subquery()
     )
-    loc = aliased(Location)
+    ds = Datastream.__table__.c
     stmt = (
-        select(Datastream, Thing.name, ObservedProperty.name, ObservedProperty.id, loc.lat, loc.lon)
-        .join(Thing, Thing.id == Datastream.thing_id)
-        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
-        .outerjoin(first_loc, first_loc.c.thing_id == Thing.id)
-        .outerjoin(loc, loc.id == first_loc.c.location_id)
-        .order_by(Datastream.id)
+        select(
+            ds.id,
+            ds.name,
+            ds.thing_id,
+            Thing.name,
+            ObservedProperty.id,
+            ObservedProperty.name,
+            cast(ds.unit_of_measurement, Text),
+            ds.last_value,
+            cast(ds.last_result, Text),
+            ds.last_phenomenon_time,
+            ds.last_observation_id,
+            Location.lat,
+            Location.lon,
+        )
+        .join(Thing, Thing.id == ds.thing_id)
+        .join(ObservedProperty, ObservedProperty.id == ds.observed_property_id)
+        .outerjoin(first_loc, first_loc.c.thing_id == ds.thing_id)
+        .outerjoin(Location, Location.id == first_loc.c.location_id)
+        .order_by(ds.id)
     )
     if observed_property_id is not None:
-        stmt = stmt.where(Datastream.observed_property_id == observed_property_id)
-    shape = None
+        stmt = stmt.where(ds.observed_property_id == observed_property_id)
+    covers: Callable[[float | None, float | None], bool] | None = None
     if area_id is not None:
         shape = _area_shape(session, area_id)
         minx, miny, maxx, maxy = shape.bounds
-        stmt = stmt.where(loc.lon >= minx, loc.lon <= maxx, loc.lat >= miny, loc.lat <= maxy)
+        stmt = stmt.where(
+            Location.lon >= minx, Location.lon <= maxx, Location.lat >= miny, Location.lat <= maxy
+        )
+        from shapely import prepared
+        from shapely.geometry import Point
+
+        prepared_shape = prepared.prep(shape)
+
+        def inside(lat: float | None, lon: float | None) -> bool:
+            return lat is not None and lon is not None and bool(prepared_shape.covers(Point(lon, lat)))
+
+        covers = inside
+
     if bbox is not None:
         x1, y1, x2, y2 = parse_bbox(bbox)
-        stmt = stmt.where(loc.lon >= x1, loc.lon <= x2, loc.lat >= y1, loc.lat <= y2)
-    items = []
-    for ds, thing_name, op_name, op_id, lat, lon in session.execute(stmt).all():
-        if shape is not None:
-            from shapely.geometry import Point
-
-            if lat is None or lon is None or not shape.covers(Point(lon, lat)):
-                continue
-        items.append(
-            {
-                "datastream_id": ds.id,
-                "name": ds.name,
-                "thing_id": ds.thing_id,
-                "thing_name": thing_name,
-                "observed_property_id": op_id,
-                "observed_property": op_name,
-                "unit": ds.unit_of_measurement,
-                "result": join_result(ds.last_value, ds.last_result),
-                "phenomenon_time": iso(ds.last_phenomenon_time),
-                "observation_id": ds.last_observation_id,
-                "lat": lat,
-                "lon": lon,
-            }
-        )
-    return {"items": items, "count": len(items)}
+        stmt = stmt.where(Location.lon >= x1, Location.lon <= x2, Location.lat >= y1, Location.lat <= y2)
+    items = [
+        {
+            "datastream_id": ds_id,
+            "name": name,
+            "thing_id": thing_id,
+            "thing_name": thing_name,
+            "observed_property_id": op_id,
+            "observed_property": op_name,
+            "unit": _json_fragment(unit),
+            "result": join_result(last_value, None)
+            if last_value is not None
+            else _json_fragment(last_result),
+            "phenomenon_time": iso(last_time),
+            "observation_id": last_obs,
+            "lat": lat,
+            "lon": lon,
+        }
+        for (
+            ds_id,
+            name,
+            thing_id,
+            thing_name,
+            op_id,
+            op_name,
+            unit,
+            last_value,
+            last_result,
+            last_time,
+            last_obs,
+            lat,
+            lon,
+        ) in session.execute(stmt)
+        if covers is None or covers(lat, lon)
+    ]
+    body = orjson.dumps({"items": items, "count": len(items)})
+    return Response(body, media_type="application/json")
 
 
 def _area_shape(session: SessionDep, area_id: int) -> Any:
@@ -117,7 +166,11 @@ def _area_shape(session: SessionDep, area_id: int) -> Any:
     return shape(area.geometry)
 
 
-@router.get("/datastreams/{datastream_id}/aggregate")
+@router.get(
+    "/datastreams/{datastream_id}/aggregate",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def aggregate(
     datastream_id: int,
     session: SessionDep,
@@ -127,10 +180,16 @@ def aggregate(
     fn: Annotated[
         str, Query(description="Comma-separated: avg,min,max,count,sum,last")
     ] = "avg,min,max,count,last",
-) -> dict[str, Any]:
-    """Aggregates per bucket from the roll-ups; buckets without observations are left out."""
-    ds = session.get(Datastream, datastream_id)
-    if ds is None:
+) -> Response:
+    """Aggregates per bucket from the roll-ups; buckets without observations are left out.
+
+    A Core query of the roll-up columns over the primary key range, serialised by orjson: a year of
+    hourly buckets (8,760 rows) without ORM objects.
+    """
+    unit = session.execute(
+        select(cast(Datastream.unit_of_measurement, Text)).where(Datastream.id == datastream_id)
+    ).first()
+    if unit is None:
         raise NotFound(f"No datastream with id {datastream_id}")
     if interval not in INTERVALS:
         raise Invalid("interval must be minute, hour or day", details={"field": "interval"})
@@ -148,33 +207,41 @@ def aggregate(
             f"at most {MAX_BUCKETS} buckets per request; use a coarser interval",
             details={"field": "interval"},
         )
+    r = ObservationRollup.__table__.c
     rows = session.execute(
-        select(ObservationRollup)
+        select(r.bucket_start, r.count, r.sum, r.min, r.max, r.last, r.last_time)
         .where(
-            ObservationRollup.datastream_id == datastream_id,
-            ObservationRollup.interval == interval,
-            ObservationRollup.bucket_start >= start,
-            ObservationRollup.bucket_start < end,
+            r.datastream_id == datastream_id,
+            r.interval == interval,
+            r.bucket_start >= start,
+            r.bucket_start < end,
         )
-        .order_by(ObservationRollup.bucket_start)
-    ).scalars()
+        .order_by(r.bucket_start)
+    )
     buckets = []
-    for r in rows:
-        item: dict[str, Any] = {"start": iso(r.bucket_start)}
+    for bucket_start, count, total, low, high, last, last_time in rows:
+        item: dict[str, Any] = {"start": iso(bucket_start)}
         for f in fns:
             if f == "avg":
-                item["avg"] = r.sum / r.count if r.count else None
-            elif f == "last":
-                item["last"] = r.last
-                item["last_time"] = iso(r.last_time)
+                item["avg"] = total / count if count else None
+            elif f == "min":
+                item["min"] = low
+            elif f == "max":
+                item["max"] = high
+            elif f == "count":
+                item["count"] = count
+            elif f == "sum":
+                item["sum"] = total
             else:
-                item[f] = getattr(r, f)
+                item["last"] = last
+                item["last_time"] = iso(last_time)
         buckets.append(item)
-    return {
+    body = {
         "datastream_id": datastream_id,
         "interval": interval,
         "from": iso(start),
         "to": iso(end),
-        "unit": ds.unit_of_measurement,
+        "unit": _json_fragment(unit[0]),
         "buckets": buckets,
     }
+    return Response(orjson.dumps(body), media_type="application/json")

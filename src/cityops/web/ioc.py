@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import and_, func, select
+from sqlalchemy import ScalarSelect, and_, false, func, select, true
 from sqlalchemy.orm import Session
 
 from cityops.alerts.models import Alert, AlertState, Severity
@@ -69,24 +69,42 @@ def _area_filter(session: Session, area_id: int | None) -> list[Any]:
 
 
 def summary(session: Session, area_id: int | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """KPI tiles and the reports-per-day series (local days, oldest first)."""
+    """KPI tiles and the reports-per-day series (local days, oldest first).
+
+    Only SQL counts come back: one statement for all case counts, one for the ratings and two for the few
+    PM/salinity datastreams, whatever the number of cases. Each case count is a range of an index: the days by
+    ``ix_cases_hidden_submitted``, open/overdue by ``ix_cases_hidden_state``, the on-time rate by
+    ``ix_cases_hidden_resolved``.
+    """
     now = now or utcnow()
-    where = [Case.hidden.is_(False), *_area_filter(session, area_id)]
+    where = [Case.hidden == false(), *_area_filter(session, area_id)]  # "= false": indexable on PostgreSQL
     today = _local_midnight_utc(now)
     start = today - timedelta(days=DAYS - 1)
+    # Local midnights as UTC instants, so the series is bucketed in SQL by plain comparisons (any backend).
+    bounds = [_local_midnight_utc(start + timedelta(days=i, hours=12)) for i in range(DAYS + 1)]
+    days = [to_local(b).date().isoformat() for b in bounds[:DAYS]]
 
-    def count(*cond: Any) -> int:
-        return int(session.scalar(select(func.count(Case.id)).where(*where, *cond)) or 0)
+    def count(*cond: Any) -> ScalarSelect[int]:
+        return select(func.count()).select_from(Case).where(*where, *cond).scalar_subquery()
 
-    reports_today = count(Case.submitted_at >= today)
-    open_count = count(Case.state.in_(_OPEN))
-    overdue = count(Case.state.in_(_OPEN), Case.overdue.is_(True))
-    resolved = count(Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None))
-    on_time = count(
-        Case.resolved_at.is_not(None),
-        Case.resolve_due_at.is_not(None),
-        Case.resolved_at <= Case.resolve_due_at,
-    )
+    # One statement of index-only range counts: a count per local day is an index seek, where grouping
+    # 150,000 rows of the last 14 days by day in SQL costs a temporary B-tree.
+    row = session.execute(
+        select(
+            *(count(Case.submitted_at >= bounds[i], Case.submitted_at < bounds[i + 1]) for i in range(DAYS)),
+            count(Case.submitted_at >= bounds[DAYS]),  # after today (a clock ahead): "today", not the series
+            count(Case.state.in_(_OPEN)),
+            count(Case.state.in_(_OPEN), Case.overdue == true()),
+            count(Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None)),
+            count(
+                Case.resolved_at.is_not(None),
+                Case.resolve_due_at.is_not(None),
+                Case.resolved_at <= Case.resolve_due_at,
+            ),
+        )
+    ).one()
+    per_day = [int(n) for n in row[:DAYS]]
+    later, open_count, overdue, resolved, on_time = (int(n) for n in row[DAYS:])
     ratings = session.execute(
         select(
             func.count(CaseRating.id), func.count(CaseRating.id).filter(CaseRating.score >= SATISFIED_SCORE)
@@ -94,23 +112,18 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
         .join(Case, Case.id == CaseRating.case_id)
         .where(*where)
     ).one()
-    per_day: dict[str, int] = {}
-    for (submitted,) in session.execute(select(Case.submitted_at).where(*where, Case.submitted_at >= start)):
-        key = to_local(submitted).date().isoformat()
-        per_day[key] = per_day.get(key, 0) + 1
-    days = [(to_local(start) + timedelta(days=i)).date().isoformat() for i in range(DAYS)]
     worst_aqi, max_salinity = _environment(session)
     return {
         "area_id": area_id,
         "generated_at": now.isoformat(),
-        "reports_today": reports_today,
+        "reports_today": per_day[-1] + later,
         "open": open_count,
         "overdue": overdue,
         "on_time_pct": round(100.0 * on_time / resolved, 1) if resolved else None,
         "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
         "worst_aqi": worst_aqi,
         "max_salinity": max_salinity,
-        "daily": [{"day": d, "count": per_day.get(d, 0)} for d in days],
+        "daily": [{"day": d, "count": n} for d, n in zip(days, per_day, strict=True)],
     }
 
 
@@ -119,25 +132,45 @@ def _latest_rows(session: Session) -> list[tuple[Datastream, str]]:
     return [(ds, property_code(op)) for ds, op in rows]
 
 
+_ENVIRONMENT_CODES = ("pm25", "pm10", "salinity")
+
+
 def _environment(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The worst AQI sub-index and the highest salinity among the datastreams' latest values.
+
+    Only datastreams of PM2.5, PM10 and salinity are read (the property codes are resolved first over the
+    few observed properties), so thousands of other stations cost nothing here.
+    """
+    codes = {
+        op.id: code
+        for op in session.scalars(select(ObservedProperty))
+        if (code := property_code(op)) in _ENVIRONMENT_CODES
+    }
     worst: dict[str, Any] | None = None
     salt: dict[str, Any] | None = None
-    for ds, code in _latest_rows(session):
-        if ds.last_value is None:
-            continue
+    if not codes:
+        return worst, salt
+    ds = Datastream.__table__.c
+    rows = session.execute(
+        select(ds.id, ds.observed_property_id, ds.last_value)
+        .where(ds.observed_property_id.in_(codes), ds.last_value.is_not(None))
+        .order_by(ds.id)
+    )
+    for ds_id, op_id, value in rows:
+        code = codes[op_id]
         if code in ("pm25", "pm10"):
-            value = aqi.sub_index(aqi.Pollutant(code), ds.last_value)
-            if value is not None and (worst is None or value > worst["value"]):
-                band = aqi.band_for(value)
+            index = aqi.sub_index(aqi.Pollutant(code), value)
+            if index is not None and (worst is None or index > worst["value"]):
+                band = aqi.band_for(index)
                 worst = {
-                    "value": value,
-                    "datastream_id": ds.id,
+                    "value": index,
+                    "datastream_id": ds_id,
                     "band_vi": band.label_vi,
                     "band_en": band.label_en,
                     "colour": band.hex,
                 }
-        if code == "salinity" and (salt is None or ds.last_value > salt["value"]):
-            salt = {"value": round(ds.last_value, 2), "unit": "g/L", "datastream_id": ds.id}
+        if code == "salinity" and (salt is None or value > salt["value"]):
+            salt = {"value": round(value, 2), "unit": "g/L", "datastream_id": ds_id}
     return worst, salt
 
 
