@@ -96,10 +96,10 @@ def test_load_stations_is_idempotent(session: Session, settings: Settings) -> No
     codes = [(op.properties or {}).get("code") for op in session.scalars(select(ObservedProperty)).all()]
     assert len(codes) == len(set(codes))
     tan_an = next(
-        t for t in session.scalars(select(Thing)).all() if t.properties["station_code"] == "VCT-TANAN"
+        t for t in session.scalars(select(Thing)).all() if (t.properties or {})["station_code"] == "VCT-TANAN"
     )
-    assert tan_an.properties["alarm_levels"]["III"] == 1.6
-    assert tan_an.properties["datum"] == "Hòn Dấu"
+    assert (tan_an.properties or {})["alarm_levels"]["III"] == 1.6
+    assert (tan_an.properties or {})["datum"] == "Hòn Dấu"
     load_alert_rules(session=session, settings=settings, console=QUIET)
     load_alert_rules(session=session, settings=settings, console=QUIET)
     assert session.scalar(select(func.count()).select_from(Rule)) == len(TEMPLATES)
@@ -109,7 +109,12 @@ def _datastream(session: Session, station: str, code: str) -> Datastream:
     for ds in session.scalars(select(Datastream)).all():
         thing = session.get(Thing, ds.thing_id)
         op = session.get(ObservedProperty, ds.observed_property_id)
-        if thing and op and thing.properties["station_code"] == station and op.properties["code"] == code:
+        if (
+            thing
+            and op
+            and (thing.properties or {})["station_code"] == station
+            and (op.properties or {})["code"] == code
+        ):
             return ds
     raise AssertionError(f"no datastream {station}/{code}")
 
@@ -200,8 +205,8 @@ def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settin
     aqi_ds = _datastream(session, "AQ-TANAN", "aqi")
     assert aqi_ds.last_value == 138
     stored = session.scalars(select(Observation).where(Observation.datastream_id == aqi_ds.id)).one()
-    assert stored.parameters["band_vi"] == "Kém"
-    assert stored.parameters["dominant"] == "pm25"
+    assert (stored.parameters or {})["band_vi"] == "Kém"
+    assert (stored.parameters or {})["dominant"] == "pm25"
     changes = process_observations(session, aqi_ds.id, [(hour, 138.0)])
     assert [(c.action, c.severity) for c in changes] == [("opened", Severity.WATCH)]
     # Observations of other properties do not trigger AQI work.
@@ -213,14 +218,15 @@ def test_stations_lie_in_their_communes(session: Session, loaded_areas: LoadedAr
     load_stations(session, STATIONS)
     session.commit()
     for thing in session.scalars(select(Thing)).all():
-        names = [a.name for a in (session.get(Area, i) for i in thing.properties["area_ids"]) if a]
-        assert thing.properties["area_name"] in names, (thing.properties["station_code"], names)
-        assert loaded_areas.province_id in thing.properties["area_ids"]
+        props = thing.properties or {}
+        names = [a.name for a in (session.get(Area, i) for i in props["area_ids"]) if a]
+        assert props["area_name"] in names, (props["station_code"], names)
+        assert loaded_areas.province_id in props["area_ids"]
     # A province-wide subscription matches every station's alerts; a ward's only its own stations.
     tan_an = next(
-        t for t in session.scalars(select(Thing)).all() if t.properties["station_code"] == "VCT-TANAN"
+        t for t in session.scalars(select(Thing)).all() if (t.properties or {})["station_code"] == "VCT-TANAN"
     )
-    assert loaded_areas.tan_an_ward_id in tan_an.properties["area_ids"]
+    assert loaded_areas.tan_an_ward_id in (tan_an.properties or {})["area_ids"]
 
 
 def test_end_to_end_simulated_salinity_raises_an_alert_through_the_bus(
