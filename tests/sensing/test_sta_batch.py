@@ -379,3 +379,17 @@ def test_without_continue_on_error_the_batch_stops_at_the_first_failure(
     out = client.post(BATCH, json=batch, headers=key).json()["responses"]
     assert [(a["id"], a["status"]) for a in out] == [("1", 404)]
     assert count(client, "Things") == things + 1
+
+
+def test_json_batch_can_name_a_fetched_entity(client: TestClient, tree: int, key: dict[str, str]) -> None:
+    batch = {
+        "requests": [
+            {"id": "station", "method": "get", "url": f"Things({tree})"},
+            {"id": "rename", "method": "patch", "url": "$station", "body": {"name": "Trạm Tân An"}},
+            {"id": "ds", "method": "post", "url": "$station/Datastreams", "body": DATASTREAM},
+        ]
+    }
+    out = client.post(BATCH, json=batch, headers=key).json()["responses"]
+    assert [a["status"] for a in out] == [200, 200, 201]
+    assert client.get(f"{STA}/Things({tree})").json()["name"] == "Trạm Tân An"
+    assert count(client, f"Things({tree})/Datastreams") == 2

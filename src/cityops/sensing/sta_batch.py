@@ -14,8 +14,8 @@ Two encodings, chosen by the request's ``Content-Type``:
     ``{"requests": [{"id", "method", "url", "headers"?, "body"?, "atomicityGroup"?, "dependsOn"?}]}`` →
     ``{"responses": [{"id", "status", "headers", "body"?, "atomicityGroup"?}]}``. Adjacent requests with
     the same ``atomicityGroup`` are atomic; when one fails, the others of the group answer 424. A request
-    whose ``dependsOn`` (request ids or groups) failed is not run and answers 424. ``$<id>`` references a
-    created entity as in a change set, from any earlier request of the batch.
+    whose ``dependsOn`` (request ids or groups) failed is not run and answers 424. ``$<id>`` references an
+    entity created (or, as in FROST, fetched by a GET of one entity) by any earlier request of the batch.
 
 Processing stops at the first failed request or change set (its failure is the last answer), unless
 the batch is sent with ``Prefer: odata.continue-on-error`` (OData 4.0 §8.2.8.3; ``continue-on-error`` in
@@ -458,8 +458,8 @@ class Runner:
             inner.ident,
             lambda: self._replay(inner, refs),
         )
-        if inner.method == "POST" and answer.status == 201 and inner.ident is not None:
-            self._remember(answer, inner.ident, refs)
+        if inner.ident is not None and (inner.method, answer.status) in {("POST", 201), ("GET", 200)}:
+            self._remember(answer, inner.ident, refs)  # created, or fetched (as FROST): either can be named
         return answer
 
     def atomic(
