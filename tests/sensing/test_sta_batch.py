@@ -393,3 +393,19 @@ def test_json_batch_can_name_a_fetched_entity(client: TestClient, tree: int, key
     assert [a["status"] for a in out] == [200, 200, 201]
     assert client.get(f"{STA}/Things({tree})").json()["name"] == "Trạm Tân An"
     assert count(client, f"Things({tree})/Datastreams") == 2
+
+
+def test_bare_line_feeds_and_a_quoted_boundary_are_accepted(client: TestClient, tree: int) -> None:
+    body = (
+        "preamble, ignored\n"
+        "--b-1\nContent-Type: application/http\n\nGET Things(1)?$select=name HTTP/1.1\n\n\n"
+        "--b-1\nContent-Type: application/http\n\nGET Nothing HTTP/1.1\n\n"
+        "--b-1--\nepilogue, ignored\n"
+    )
+    r = client.post(
+        BATCH, content=body.encode(), headers={"Content-Type": 'multipart/mixed;boundary="b-1"', **GO_ON}
+    )
+    answers = parse(r)
+    assert len(answers) == 2
+    assert (answers[0][0], answers[0][2]) == (200, {"name": "Tân An"})
+    assert answers[1][0] == 404
