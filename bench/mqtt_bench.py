@@ -85,10 +85,10 @@ def unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def broker(work: Path) -> Iterator[int]:
-    """A Mosquitto of the run's own (or the one at ``CITYOPS_BENCH_MQTT_PORT``); yields its port."""
+def broker(work: Path) -> Iterator[tuple[int, int | None]]:
+    """A Mosquitto of the run's own (or the one at ``CITYOPS_BENCH_MQTT_PORT``); yields (port, its pid)."""
     if EXTERNAL_PORT:
-        yield int(EXTERNAL_PORT)
+        yield int(EXTERNAL_PORT), None
         return
     from bench.server import free_port
 
@@ -109,7 +109,7 @@ def broker(work: Path) -> Iterator[int]:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"mosquitto did not start; see {work / 'mosquitto.log'}") from None
                     time.sleep(0.05)
-            yield port
+            yield port, proc.pid
         finally:
             proc.terminate()
             try:
@@ -178,12 +178,24 @@ def measure(
     spy: Any = None,
 ) -> tuple[Any, float | None]:
     """Returns (the Row, the MQTT server's peak RSS in MB)."""
-    with broker(work) as port:
-        return _measure(port, env, server_cls, work, prof, backend, sa_url, ds_id, row, spy)
+    with broker(work) as (port, broker_pid):
+        return _measure(port, broker_pid, env, server_cls, work, prof, backend, sa_url, ds_id, row, spy)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _measure(
     port: int,
+    broker_pid: int | None,
     env: dict[str, str],
     server_cls: Any,
     work: Path,
@@ -227,6 +239,7 @@ def _measure(
         publisher = Publisher(port, topic, bodies)
         sampling = spy.record(server.proc.pid, f"{backend}-mqtt") if spy else contextlib.nullcontext()
         with sampling:
+            cpu0 = cpu_seconds(server.proc.pid), cpu_seconds(broker_pid)
             t0 = time.perf_counter()
             publisher.start()
             done = 0
@@ -237,6 +250,7 @@ def _measure(
                 now_done = stored() - before
                 if now_done > done:
                     done, last_progress = now_done, time.perf_counter()
+            cpu = cpu_seconds(server.proc.pid) - cpu0[0], cpu_seconds(broker_pid) - cpu0[1]
             publisher.join(10)
         if publisher.error is not None:
             raise RuntimeError(f"bench publisher failed: {publisher.error!r}")
@@ -245,6 +259,11 @@ def _measure(
         outcomes = _outcomes(server.url)
         where = f"broker :{port}" if EXTERNAL_PORT else "own Mosquitto (max_inflight 1000, max_queued 100000)"
         note = f"{done:,} of {n:,} stored in {elapsed:.1f} s, {where}, publisher window {WINDOW}"
+        if done:
+            # CPU per message says what one core could do, whatever else shares the machine.
+            note += f"; server CPU {cpu[0] / done * 1e6:.0f} µs/msg (≈ {done / max(cpu[0], 1e-9):,.0f} msg/s per core)"
+            if broker_pid is not None:
+                note += f", Mosquitto CPU {cpu[1] / done * 1e6:.0f} µs/msg"
         if done < n:
             note += "; stopped waiting"
         if outcomes:
