@@ -328,9 +328,8 @@ def create_observations(
             ids = ingest_columns(session, columns).ids  # one batch (and one event) per request
         except IngestError as exc:
             raise bad(exc.message) from exc
-    links = _data_array_links(f"{base}/Observations(", groups, ids, remap)
-    session.commit()
-    return json_response(links, status=201)
+    session.commit()  # before the answer is built: the write lock is held no longer than needed
+    return json_response(_data_array_links(f"{base}/Observations(", groups, ids, remap), status=201)
 
 
 def _data_array_links(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import threading
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, delete, event, func, literal, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from cityops.db import UTCDateTime
 from cityops.errors import ApiError
@@ -494,6 +495,34 @@ def _columns(batch: _Batch, *, json_as_text: bool) -> tuple[list[str], list[list
     return names, values
 
 
+# SQLite has one writer at a time. Ingest requests of one process queue on a Python lock, held from
+# ``BEGIN IMMEDIATE`` until the transaction ends, so the next one starts as soon as the lock is free
+# instead of polling in SQLite's busy handler (which sleeps up to 100 ms between tries).
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+_WRITER_KEY = "cityops.sensing.sqlite_writer"
+WRITER_LOCK_WAIT_S = 10.0  # as SQLite's busy timeout; past it, SQLite's own locking decides
+
+
+def _take_writer_lock(session: Session) -> None:
+    """Take this database's ingest lock for the session's transaction (released when it ends)."""
+    if _WRITER_KEY in session.info:
+        return
+    url = str(session.get_bind().engine.url)
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.setdefault(url, threading.Lock())
+    if lock.acquire(timeout=WRITER_LOCK_WAIT_S):
+        session.info[_WRITER_KEY] = lock
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_writer_lock(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        lock = session.info.pop(_WRITER_KEY, None)
+        if lock is not None:
+            lock.release()
+
+
 def _insert_sqlite(session: Session, batch: _Batch) -> tuple[list[int], list[bool] | None]:
     """``executemany`` of the rows (``ON CONFLICT DO NOTHING``) inside a write transaction; returns the id
     of each row and whether it is new (``None``: all are).
@@ -506,6 +535,7 @@ def _insert_sqlite(session: Session, batch: _Batch) -> tuple[list[int], list[boo
     raw = session.connection().connection.driver_connection
     assert raw is not None
     if not raw.in_transaction:
+        _take_writer_lock(session)
         raw.execute("BEGIN IMMEDIATE")
     names, values = _columns(batch, json_as_text=True)
     u = len(batch.ds)
