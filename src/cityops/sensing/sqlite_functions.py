@@ -4,17 +4,18 @@
 so ``tolower(name) eq 'bến lức'`` would miss Vietnamese names).
 ``cityops_mod``: OData ``mod`` of real numbers, sign of the dividend, NULL for a zero divisor (SQLite's
 ``%`` truncates its operands to integers).
-``cityops_json_number(doc, key)``: the number under ``key`` in a JSON object bound once per query (the
-id -> value map of ``geo.distance``/``geo.length``); the parsed object is cached, so each row costs a
-dictionary lookup instead of re-parsing the JSON as ``json_extract`` would.
+``cityops_map_number(token, id)``: ``values[id]`` of an id -> number map the query compiler published
+with :func:`publish` (``geo.distance``/``geo.length`` used in arithmetic or ``$orderby``). Passing a short
+token keeps each row's cost to a dictionary lookup; a JSON document bound as a parameter would be handed
+to Python (copied and hashed) or re-parsed by ``json_extract`` once per row.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
-from functools import lru_cache
+import uuid
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -37,24 +38,34 @@ def _mod(a: Any, b: Any) -> Any:
     return math.fmod(a, b)
 
 
-@lru_cache(maxsize=8)
-def _parsed(doc: str) -> dict[str, Any]:
-    value = json.loads(doc)
-    return value if isinstance(value, dict) else {}
+class ValueMap(dict[int, float]):
+    """An id -> number map readable from SQL while the object is alive (the compiler holds it)."""
 
 
-def _json_number(doc: Any, key: Any) -> Any:
-    if not isinstance(doc, str) or key is None:
+_MAPS: weakref.WeakValueDictionary[str, ValueMap] = weakref.WeakValueDictionary()
+
+
+def publish(values: dict[int, float]) -> tuple[str, ValueMap]:
+    """Make ``values`` readable as ``cityops_map_number(token, id)``; keep the returned map alive while
+    statements using the token run."""
+    mapping = ValueMap(values)
+    token = uuid.uuid4().hex
+    _MAPS[token] = mapping
+    return token, mapping
+
+
+def _map_number(token: Any, key: Any) -> Any:
+    mapping = _MAPS.get(token) if isinstance(token, str) else None
+    if mapping is None or not isinstance(key, int):
         return None
-    value = _parsed(doc).get(str(key))
-    return value if isinstance(value, int | float) else None
+    return mapping.get(key)
 
 
 def register(dbapi_conn: Any, _record: Any = None) -> None:
     if isinstance(dbapi_conn, sqlite3.Connection):
         dbapi_conn.create_function("cityops_lower", 1, _lower, deterministic=True)
         dbapi_conn.create_function("cityops_upper", 1, _upper, deterministic=True)
-        dbapi_conn.create_function("cityops_json_number", 2, _json_number, deterministic=True)
+        dbapi_conn.create_function("cityops_map_number", 2, _map_number, deterministic=True)
         dbapi_conn.create_function("cityops_mod", 2, _mod, deterministic=True)
 
 

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import numpy as np
 import shapely
 from shapely.errors import ShapelyError
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     BigInteger,
@@ -50,6 +50,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session, aliased
 
 from cityops.db import UTCDateTime
+from cityops.sensing import sqlite_functions
 from cityops.sensing.odata import (
     BinOp,
     Call,
@@ -105,6 +106,7 @@ class Compiler:
     def __init__(self, dialect: str, session: Session | None = None) -> None:
         self.pg = dialect == "postgresql"
         self.session = session  # spatial functions read the geometries through it
+        self.keep: list[Any] = []  # objects the compiled SQL refers to (see _lookup)
 
     # --- boolean level: handles to-many navigation with EXISTS -------------------------------
 
@@ -566,52 +568,54 @@ class Compiler:
     def geo(self, node: Call, et: EntityType, alias: Any) -> Val:
         name = node.name
         args = self.geo_args(name, node, et, alias)
-        if name in {"geo.distance", "geo.length"}:
-            fn = _geo_number(name, args)
-            ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
-            if ref is None:
-                return _lit(fn(None), "number")
-            values, _unknown = self.scan(ref, lambda g: fn(g), window=None)
-            return Val(self._lookup(ref.id_sql, values), "number")
-        pred = _geo_predicate(name, args, node)
         ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
+        if name in {"geo.distance", "geo.length"}:
+            number = _geo_number(name, args)
+            if ref is None:
+                return _lit(float(number(None)), "number")
+            ids, values, _unknown = self.scan(ref, number, window=None)
+            return Val(self._lookup(ref.id_sql, dict(zip(ids, values, strict=True))), "number")
+        pred = _geo_predicate(name, args, node)
         if ref is None:
             return _lit(bool(pred(None)), "bool")
         lit = next(a.geometry for a in args if a.geometry is not None)
         window = lit.bounds if _implies_bbox(name, node) else None
-        values, unknown = self.scan(ref, pred, window)
-        return Val(self._membership(ref.id_sql, [i for i, v in values.items() if v], unknown), "bool")
+        ids, values, unknown = self.scan(ref, pred, window)
+        return Val(
+            self._membership(ref.id_sql, [i for i, v in zip(ids, values, strict=True) if v], unknown), "bool"
+        )
 
     def geo_compare(self, op: str, call: Call, other: Val, flipped: bool, et: EntityType, alias: Any) -> Val:
         """``geo.distance(...)``/``geo.length(...)`` compared with a number literal: the ids that satisfy it."""
         args = self.geo_args(call.name, call, et, alias)
-        fn = _geo_number(call.name, args)
+        number = _geo_number(call.name, args)
         bound = float(other.literal_value)
         if flipped:  # 5 gt geo.distance(...) is geo.distance(...) lt 5
             op = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}.get(op, op)
         test = _NUMERIC_TESTS[op]
         ref = next((a.geo_ref for a in args if a.geo_ref is not None), None)
         if ref is None:
-            value = fn(None)
-            return _lit(value is not None and test(value, bound), "bool")
+            return _lit(test(float(number(None)), bound), "bool")
         window = None
         lit = next((a.geometry for a in args if a.geometry is not None), None)
         if call.name == "geo.distance" and op in {"lt", "le", "eq"} and lit is not None and bound >= 0:
             minx, miny, maxx, maxy = lit.bounds
             window = (minx - bound, miny - bound, maxx + bound, maxy + bound)
-        values, unknown = self.scan(ref, fn, window)
-        hits = [i for i, v in values.items() if v is not None and test(v, bound)]
+        ids, values, unknown = self.scan(ref, number, window)
+        hits = [i for i, v in zip(ids, values, strict=True) if test(v, bound)]
         return Val(self._membership(ref.id_sql, hits, unknown), "bool")
 
     def scan(
-        self, ref: GeoRef, fn: Callable[[BaseGeometry], Any], window: tuple[float, float, float, float] | None
-    ) -> tuple[dict[int, Any], list[int]]:
-        """``fn`` of each row's geometry (id -> value), and the ids whose geometry is missing or invalid."""
+        self, ref: GeoRef, fn: Callable[[Any], Any], window: tuple[float, float, float, float] | None
+    ) -> tuple[list[int], list[Any], list[int]]:
+        """``fn`` over the rows' geometries, vectorised: (ids, values) of the rows evaluated, and the ids
+        whose geometry is missing or invalid. With a ``window``, rows whose bounding box misses it are
+        skipped (the caller's predicate is false for them)."""
         if self.session is None:
             raise ODataError("spatial functions need a database session")
         model = ref.model
         col = getattr(model, ref.attr)
-        stmt = select(model.id, col)
+        stmt = select(model.id, cast(col, Text))  # GEOS parses the GeoJSON text itself
         if window is not None and hasattr(model, "lat"):
             minx, miny, maxx, maxy = window
             kind = func.coalesce(col[("geometry", "type")].as_string(), col["type"].as_string())
@@ -624,18 +628,26 @@ class Compiler:
                     and_(model.lon >= minx, model.lon <= maxx, model.lat >= miny, model.lat <= maxy),
                 )
             )
-        values: dict[int, Any] = {}
-        unknown: list[int] = []
-        for ident, doc in self.session.execute(stmt.execution_options(yield_per=2000)):
-            geom = _shape(doc)
-            if geom is None:
-                unknown.append(ident)
-                continue
-            try:
-                values[ident] = fn(geom)
-            except ShapelyError:  # a stored geometry GEOS cannot relate (e.g. self-intersecting): unknown
-                unknown.append(ident)
-        return values, unknown
+        rows = self.session.execute(stmt).all()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        geoms = _geometries([r[1] for r in rows])
+        known = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        unknown = [int(i) for i in ids[~known]]
+        chosen = known
+        if window is not None:
+            bounds = shapely.bounds(geoms)
+            with np.errstate(invalid="ignore"):  # NaN bounds of missing geometries
+                chosen = known & (
+                    (bounds[:, 0] <= window[2])
+                    & (bounds[:, 2] >= window[0])
+                    & (bounds[:, 1] <= window[3])
+                    & (bounds[:, 3] >= window[1])
+                )
+        values, failed = _apply(fn, geoms[chosen])
+        chosen_ids = ids[chosen]
+        unknown += [int(i) for i in chosen_ids[failed]]
+        ok = ~failed
+        return [int(i) for i in chosen_ids[ok]], list(values[ok].tolist()), unknown
 
     def in_ids(self, id_sql: Any, ids: list[int]) -> Any:
         """``id_sql IN ids`` with the ids bound as one parameter (an array, or a JSON array on SQLite)."""
@@ -654,11 +666,16 @@ class Compiler:
         return case((self.in_ids(id_sql, unknown), null()), else_=hit)
 
     def _lookup(self, id_sql: Any, values: dict[int, Any]) -> Any:
-        """SQL reading ``values[id]`` (NULL when absent) from one JSON object bound as a parameter."""
-        doc = json.dumps({str(k): v for k, v in values.items() if v is not None and math.isfinite(v)})
+        """SQL reading ``values[id]`` (NULL when absent): on PostgreSQL from one JSONB object bound as a
+        parameter (folded to a constant once per query), on SQLite from a published map (see
+        :mod:`cityops.sensing.sqlite_functions`) the compiler keeps alive."""
+        finite = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
         if self.pg:
+            doc = json.dumps({str(k): v for k, v in finite.items()})
             return cast(cast(literal(doc), JSONB).op("->>")(cast(id_sql, Text)), Float)
-        return func.cityops_json_number(literal(doc), id_sql, type_=Float)
+        token, mapping = sqlite_functions.publish(finite)
+        self.keep.append(mapping)
+        return func.cityops_map_number(literal(token), id_sql, type_=Float)
 
     # --- ordering -------------------------------------------------------------------------
 
@@ -732,30 +749,50 @@ GEOMETRY_PROPS = {
 }
 
 
-def _shape(doc: Any) -> BaseGeometry | None:
-    """The shapely geometry of a stored GeoJSON geometry or Feature; None when missing or invalid."""
-    if not isinstance(doc, dict):
-        return None
-    geometry = doc.get("geometry") if doc.get("type") == "Feature" else doc
-    if not isinstance(geometry, dict):
-        return None
+def _geometries(docs: list[str | None]) -> Any:
+    """Shapely geometries (a NumPy array) of GeoJSON texts: geometries, Features (their geometry) or
+    FeatureCollections; None where the text is missing or not GeoJSON."""
+    texts = np.array(docs, dtype=object)
     try:
-        geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, ShapelyError):
-        return None
-    return None if geom.is_empty else geom
+        return shapely.from_geojson(texts, on_invalid="ignore")
+    except (ShapelyError, ValueError, TypeError):
+        out = np.empty(len(docs), dtype=object)
+        for i, text_ in enumerate(docs):
+            try:
+                out[i] = shapely.from_geojson(text_, on_invalid="ignore") if text_ is not None else None
+            except (ShapelyError, ValueError, TypeError):
+                out[i] = None
+        return out
 
 
-_PREDICATES: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
-    "geo.intersects": lambda a, b: bool(a.intersects(b)),
-    "st_intersects": lambda a, b: bool(a.intersects(b)),
-    "st_equals": lambda a, b: bool(a.equals(b)),
-    "st_disjoint": lambda a, b: bool(a.disjoint(b)),
-    "st_touches": lambda a, b: bool(a.touches(b)),
-    "st_within": lambda a, b: bool(a.within(b)),
-    "st_overlaps": lambda a, b: bool(a.overlaps(b)),
-    "st_crosses": lambda a, b: bool(a.crosses(b)),
-    "st_contains": lambda a, b: bool(a.contains(b)),
+def _apply(fn: Callable[[Any], Any], geoms: Any) -> tuple[Any, Any]:
+    """``fn`` over an array of geometries, and which elements failed (GEOS cannot relate some invalid
+    stored geometries: those become unknown rather than failing the request)."""
+    failed = np.zeros(len(geoms), dtype=bool)
+    try:
+        return np.asarray(fn(geoms)), failed
+    except ShapelyError:
+        values = np.empty(len(geoms), dtype=object)
+        for i, g in enumerate(geoms):
+            try:
+                values[i] = fn(g)
+            except ShapelyError:
+                failed[i] = True
+        return values, failed
+
+
+# Vectorised DE-9IM predicates, and the converse of each with the literal first: GEOS then uses the
+# prepared literal (shapely prepares only the first argument).
+_PREDICATES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "geo.intersects": (shapely.intersects, shapely.intersects),
+    "st_intersects": (shapely.intersects, shapely.intersects),
+    "st_equals": (shapely.equals, shapely.equals),
+    "st_disjoint": (shapely.disjoint, shapely.disjoint),
+    "st_touches": (shapely.touches, shapely.touches),
+    "st_within": (shapely.within, shapely.contains),
+    "st_overlaps": (shapely.overlaps, shapely.overlaps),
+    "st_crosses": (shapely.crosses, shapely.crosses),
+    "st_contains": (shapely.contains, shapely.within),
 }
 
 _NUMERIC_TESTS: dict[str, Callable[[float, float], bool]] = {
@@ -788,64 +825,50 @@ def _implies_bbox(name: str, node: Call) -> bool:
     return True
 
 
-def _bind(args: list[Val], geom: BaseGeometry | None) -> list[BaseGeometry]:
-    """The function's geometry arguments with ``geom`` in place of the entity's."""
-    out = []
-    for a in args:
-        g = geom if a.kind == "geo" else a.geometry
-        assert g is not None
-        out.append(g)
-    return out
+def _bind(args: list[Val], geoms: Any) -> list[Any]:
+    """The function's geometry arguments with ``geoms`` (one geometry or an array) for the entity's."""
+    return [geoms if a.kind == "geo" else a.geometry for a in args]
 
 
-def _geo_predicate(name: str, args: list[Val], node: Call) -> Callable[[BaseGeometry | None], bool]:
+def _geo_predicate(name: str, args: list[Val], node: Call) -> Callable[[Any], Any]:
     if name == "st_relate":
         pattern = _relate_pattern(node)
-
-        def relate(geom: BaseGeometry | None) -> bool:
-            a, b = _bind(args, geom)
-            return bool(a.relate_pattern(b, pattern))
-
-        return relate
-    test = _PREDICATES.get(name)
-    if test is None:
+        return lambda geoms: shapely.relate_pattern(*_bind(args, geoms), pattern)
+    pair = _PREDICATES.get(name)
+    if pair is None:
         raise ODataError(f"function {name}() is not supported")
+    test, converse = pair
     lit = next((a.geometry for a in args if a.geometry is not None), None)
     if lit is not None:
-        shapely.prepare(lit)  # the literal is tested against every row
-
-    def predicate(geom: BaseGeometry | None) -> bool:
-        a, b = _bind(args, geom)
-        return test(a, b)
-
-    return predicate
+        shapely.prepare(lit)
+    if args[0].kind == "geo" and args[1].kind == "geometry":
+        return lambda geoms: converse(args[1].geometry, geoms)
+    return lambda geoms: test(*_bind(args, geoms))
 
 
-def _line_length(geom: BaseGeometry) -> float:
+_LINEAR = {
+    shapely.GeometryType.LINESTRING,
+    shapely.GeometryType.LINEARRING,
+    shapely.GeometryType.MULTILINESTRING,
+}
+
+
+def _line_length(geoms: Any) -> Any:
     """Length of the linear parts; 0 for points and polygons (PostGIS ST_Length, which FROST uses, does the same)."""
-    if geom.geom_type in {"LineString", "LinearRing", "MultiLineString"}:
-        return float(geom.length)
-    if geom.geom_type == "GeometryCollection":
-        return sum(_line_length(part) for part in getattr(geom, "geoms", ()))
-    return 0.0
+    arr = np.atleast_1d(np.asarray(geoms, dtype=object))
+    kinds = shapely.get_type_id(arr)
+    out = np.where(np.isin(kinds, [int(k) for k in _LINEAR]), shapely.length(arr), 0.0)
+    for i in np.flatnonzero(kinds == int(shapely.GeometryType.GEOMETRYCOLLECTION)):
+        out[i] = float(_line_length(shapely.get_parts(arr[i])).sum())
+    return out if np.ndim(geoms) else out[0]
 
 
-def _geo_number(name: str, args: list[Val]) -> Callable[[BaseGeometry | None], float]:
+def _geo_number(name: str, args: list[Val]) -> Callable[[Any], Any]:
     """geo.distance: shortest planar distance; geo.length: planar length of lines — both in the units of the
     coordinates (degrees for WGS 84 GeoJSON), as FROST does on a PostGIS geometry column."""
     if name == "geo.length":
-
-        def length(geom: BaseGeometry | None) -> float:
-            (g,) = _bind(args[:1], geom)
-            return _line_length(g)
-
-        return length
-
-    def distance(geom: BaseGeometry | None) -> float:
-        a, b = _bind(args, geom)
-        return float(a.distance(b))
-
-    return distance
+        return lambda geoms: _line_length(_bind(args[:1], geoms)[0])
+    return lambda geoms: shapely.distance(*_bind(args, geoms))
 
 
 # --- running queries and rendering ----------------------------------------------------------
@@ -859,9 +882,14 @@ class Context:
     # (id(expand item), parent id) -> (rows, more, count): to-many expands loaded for a whole page
     many: dict[tuple[int, int], tuple[list[Any], bool, int]] = field(default_factory=dict)
 
+    _compiler: Compiler | None = None
+
     @property
     def compiler(self) -> Compiler:
-        return Compiler(self.session.get_bind().dialect.name, self.session)
+        """One compiler per context: what it publishes for SQLite lookups lives as long as the request."""
+        if self._compiler is None:
+            self._compiler = Compiler(self.session.get_bind().dialect.name, self.session)
+        return self._compiler
 
     def self_link(self, et: EntityType, ident: int) -> str:
         return f"{self.base}/{et.set_name}({ident})"
