@@ -440,18 +440,23 @@ def public_geojson(
     limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
 ) -> Response:
     """Map data for a viewport: points, or grid clusters when ``zoom`` is below ``cluster_below_zoom``."""
+    import orjson
+    from sqlalchemy.orm import load_only
+
     query = _filtered(_public_query().where(Case.lat.is_not(None)), category, state, None, bbox)
     if zoom is not None and zoom < cluster_below_zoom:
-        rows = session.execute(
-            select(Case.lat, Case.lon, Case.state).where(Case.id.in_(query.with_only_columns(Case.id)))
-        ).all()
-        data = public.clustered_geojson(
-            [(float(a), float(b), str(s)) for a, b, s in rows if a is not None and b is not None], zoom
-        )
+        # clustered in SQL: only one row per grid cell and state comes back
+        data = public.clustered_geojson(session, query.whereclause, zoom)
     else:
-        cases = list(session.scalars(query.order_by(Case.id.desc()).limit(limit)))
-        data = public.geojson(cases, public.PublicContext(session, cases, base_url(request)))
-    return JSONResponse(data, media_type="application/geo+json")
+        cases = list(
+            session.scalars(
+                query.options(load_only(*public.PUBLIC_CASE_COLUMNS)).order_by(Case.id.desc()).limit(limit)
+            )
+        )
+        data = public.geojson(
+            cases, public.PublicContext(session, cases, base_url(request), with_media=False)
+        )
+    return Response(orjson.dumps(data), media_type="application/geo+json")
 
 
 @router.get("/public/{ref}")

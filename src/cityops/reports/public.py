@@ -7,12 +7,11 @@ device and account ids are never read by this module, and timeline entries carry
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from cityops.privacy.masking import mask_contacts
@@ -79,11 +78,36 @@ def public_media(
 class PublicContext:
     """Names looked up once for a page of cases (no N+1)."""
 
-    def __init__(self, session: Session, cases: Sequence[Case], base_url: str = "") -> None:
+    def __init__(
+        self, session: Session, cases: Sequence[Case], base_url: str = "", *, with_media: bool = True
+    ) -> None:
         self.categories = category_names(session)
         self.agencies = agency_names(session, {c.agency_id for c in cases if c.agency_id is not None})
         self.areas = area_names(session, {c.area_id for c in cases if c.area_id is not None})
-        self.media = public_media(session, [c.id for c in cases], base_url)
+        # GeoJSON features carry no media: skip the query there
+        self.media = public_media(session, [c.id for c in cases], base_url) if with_media else {}
+
+
+# The Case columns public_case reads (load_only these for large pages: no answers, search keys, tokens...).
+PUBLIC_CASE_COLUMNS = (
+    Case.id,
+    Case.ref,
+    Case.category_code,
+    Case.state,
+    Case.reject_reason,
+    Case.description,
+    Case.lat,
+    Case.lon,
+    Case.address,
+    Case.area_id,
+    Case.agency_id,
+    Case.urgent,
+    Case.submitted_at,
+    Case.updated_at,
+    Case.resolve_due_at,
+    Case.overdue,
+    Case.public_note,
+)
 
 
 def public_case(case: Case, ctx: PublicContext) -> dict[str, Any]:
@@ -172,17 +196,30 @@ def grid_size_deg(zoom: int) -> float:
     return 360.0 / float(2**zoom) / 4.0
 
 
-def clustered_geojson(rows: Sequence[tuple[float, float, str]], zoom: int) -> dict[str, Any]:
-    """Grid clusters for low zooms: one point per occupied cell with its count and state mix."""
+def clustered_geojson(session: Session, where: ColumnElement[bool] | None, zoom: int) -> dict[str, Any]:
+    """Grid clusters for low zooms: one point per occupied cell with its count, mean position and state mix.
+
+    The grid is computed in SQL (``GROUP BY floor(lat/cell), floor(lon/cell), state``), so only one row per
+    cell and state comes back, however many cases match ``where`` (conditions on ``cases``).
+    """
     size = grid_size_deg(zoom)
-    cells: dict[tuple[int, int], dict[str, Any]] = {}
-    for lat, lon, state in rows:
-        key = (math.floor(lat / size), math.floor(lon / size))
-        cell = cells.setdefault(key, {"n": 0, "lat": 0.0, "lon": 0.0, "states": {}})
-        cell["n"] += 1
-        cell["lat"] += lat
-        cell["lon"] += lon
-        cell["states"][state] = cell["states"].get(state, 0) + 1
+    cy = func.floor(Case.lat / size)
+    cx = func.floor(Case.lon / size)
+    stmt = (
+        select(cy, cx, Case.state, func.count(), func.sum(Case.lat), func.sum(Case.lon))
+        .where(Case.lat.is_not(None), Case.lon.is_not(None))
+        .group_by(cy, cx, Case.state)
+        .order_by(cy, cx, Case.state)
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    cells: dict[tuple[float, float], dict[str, Any]] = {}
+    for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
+        cell = cells.setdefault((y, x), {"n": 0, "lat": 0.0, "lon": 0.0, "states": {}})
+        cell["n"] += n
+        cell["lat"] += lat_sum
+        cell["lon"] += lon_sum
+        cell["states"][state] = n
     features = [
         {
             "type": "Feature",
