@@ -2,9 +2,11 @@
 
 Paths through to-one navigation properties become correlated scalar subqueries; a comparison that goes
 through a to-many navigation property becomes ``EXISTS`` (any related entity matches), as FROST does.
-Geometry functions are evaluated on each entity's representative point (``lat``/``lon`` columns) against a
-WKT literal, in plain SQL on both backends: point-in-polygon is an even-odd ray-casting sum over the
-literal's edges, and ``geo.distance`` is planar distance in degrees (as FROST on a geometry column).
+Spatial functions (OGC 18-088 Table 5) are evaluated exactly with shapely over the entity's stored GeoJSON
+(any geometry type) against the WKT literal, and put back into SQL as ``id IN (ids)`` or an id -> number
+lookup, so the same code serves SQLite and PostgreSQL without PostGIS; distances and lengths are planar,
+in the coordinates' units (degrees), as FROST computes them on a geometry column. Durations in SQL are
+seconds (a number); date-time ± duration and date-time − date-time follow OData.
 """
 
 from __future__ import annotations
