@@ -341,7 +341,12 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
     if new_idx:
         series = _series(batch, new_idx)
         _update_datastreams(session, batch, ids, series)
-        _update_observed_areas(session, {(batch.ds[i], batch.foi[i]) for i in new_idx if batch.foi[i]})
+        pairs = (
+            set(zip(batch.ds, batch.foi, strict=True))
+            if new is None
+            else {(batch.ds[i], batch.foi[i]) for i in new_idx}
+        )
+        _update_observed_areas(session, {(d, f) for d, f in pairs if f})
         _upsert_rollups(session, batch, series)
         if emit_event:
             _emit(session, batch, ids, new_idx)
@@ -539,13 +544,25 @@ def _insert_sqlite(session: Session, batch: _Batch) -> tuple[list[int], list[boo
         raw.execute("BEGIN IMMEDIATE")
     names, values = _columns(batch, json_as_text=True)
     u = len(batch.ds)
+    # In a large batch, a column with one integer (or null) for every row is written into the statement:
+    # fewer values to bind per row is most of what executemany costs in Python. (Small batches keep one
+    # statement text, so SQLite's statement cache serves them.)
+    slots: list[str] = []
+    bound: list[list[Any]] = []
+    for column in values:
+        first = column[0]
+        if u > 16 and (first is None or type(first) is int) and column.count(first) == u:
+            slots.append("NULL" if first is None else str(int(first)))
+        else:
+            slots.append("?")
+            bound.append(column)
     cur = raw.cursor()
     try:
         prev = cur.execute("SELECT max(id) FROM sta_observations").fetchone()[0] or 0
         cur.executemany(
-            f"INSERT INTO sta_observations ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"INSERT INTO sta_observations ({', '.join(names)}) VALUES ({', '.join(slots)}) "
             "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING",
-            zip(*values, strict=True),
+            zip(*bound, strict=True),
         )
         if cur.rowcount == u:
             count, lo, hi = cur.execute(
@@ -788,7 +805,10 @@ def _write_rollups(session: Session, rows: list[tuple[Any, ...]]) -> None:
         cur.close()
 
 
-EVENT_CHUNK = 2000  # observations per event: keeps payloads well under the outbox's size limit
+# Observations per event: keeps payloads under the outbox's size limit (768 KiB). A numeric observation
+# takes at most ~150 bytes of JSON; other results may be large objects, so those batches use smaller chunks.
+EVENT_CHUNK = 2000
+EVENT_CHUNK_NUMERIC = 5000
 
 
 def result_views(numbers: list[float | None], others: list[Any] | None) -> list[Any]:
@@ -818,14 +838,15 @@ def _emit(session: Session, batch: _Batch, ids: list[int], rows: list[int]) -> N
         {"id": i, "datastream_id": d, "phenomenon_time": t, "result": r, "quality_flags": f}
         for i, d, t, r, f in zip(obs_ids, ds, iso_z(texts), result_views(numbers, others), flags, strict=True)
     ]
-    chunks = [observations[i : i + EVENT_CHUNK] for i in range(0, len(observations), EVENT_CHUNK)]
-    for n, chunk in enumerate(chunks):
+    size = EVENT_CHUNK_NUMERIC if others is None else EVENT_CHUNK
+    starts = range(0, len(observations), size)
+    for n, start in enumerate(starts):
         payload = {
-            "count": len(chunk),
+            "count": len(observations[start : start + size]),
             "chunk": n,
-            "chunks": len(chunks),
-            "datastream_ids": sorted({o["datastream_id"] for o in chunk}),
-            "observations": chunk,
+            "chunks": len(starts),
+            "datastream_ids": sorted(set(ds[start : start + size])),
+            "observations": observations[start : start + size],
         }
         outbox.emit(session, "observations.created", payload)
 
