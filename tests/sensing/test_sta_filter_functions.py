@@ -113,6 +113,9 @@ OBSERVATION_MATH = [
     ("result mul 2 eq 9", [4.5]),
     ("result div 2 eq 0.1", [0.2]),
     ("result mod 2 eq 0.5", [4.5]),
+    ("(0 sub result) mod 2 eq -0.5", [4.5]),  # the sign of the dividend
+    ("result mod 0 eq 0 or result div 0 eq 0", []),  # division by zero is null, never true
+    ("not (result mod 0 eq 0)", []),
     ("-result lt -4", [4.5]),
     ("result in (0.2, 4.5)", [0.2, 4.5]),
     ("id mod 2 eq 0 and id in (1, 2, 3, 4)", [0.2, 4.5]),  # ids 1-3 at Tân An, 4-5 at Bến Lức
