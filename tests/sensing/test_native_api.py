@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
 from cityops.sensing.api import aggregate, latest_values
-from cityops.sensing.models import Location, thing_locations
+from cityops.sensing.models import Location, Thing, thing_locations
 from cityops.sensing.storage import ObservationIn, ingest_observations
 from tests.sensing.test_storage import make_datastream
 
@@ -173,7 +173,7 @@ def test_latest_is_one_query_and_passes_json_columns_through(client: TestClient,
     session.commit()
 
     with count_statements(session) as statements:
-        latest_values(session)
+        latest_values(session, observed_property_id=ds.observed_property_id)
     assert len(statements) == 1
     r = client.get("/api/v1/sensing/latest")
     assert r.headers["content-type"] == "application/json"
@@ -220,3 +220,35 @@ def test_aggregate_is_two_queries(client: TestClient, session: Session) -> None:
     ).json()
     assert len(body["buckets"]) == 48
     assert body["buckets"][47] == {"start": "2026-03-02T23:00:00Z", "sum": 47.0, "min": 47.0, "max": 47.0}
+
+
+def test_latest_cache_never_outlives_a_commit(client: TestClient, session: Session) -> None:
+    """The unfiltered body is cached under a database change marker: any commit, by anyone, is seen next."""
+    ds = make_datastream(session)
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])
+    session.commit()
+
+    def latest() -> tuple[Any, str]:
+        item = client.get("/api/v1/sensing/latest").json()["items"][0]
+        return item["result"], item["thing_name"]
+
+    assert latest() == (1, "Trạm mặn Tân An")
+    session.close()
+    if session.get_bind().dialect.name == "sqlite":
+        # (on PostgreSQL the marker is the cluster's snapshot, which other databases' tests move on)
+        with count_statements(session) as statements:
+            latest_values(session)  # nothing committed since: served from the cache, no data query
+        assert statements == []
+        session.rollback()
+
+    # ingest through another connection: the next read has the new value
+    ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(minutes=1), 2.0)])
+    session.commit()
+    assert latest() == (2, "Trạm mặn Tân An")
+    # a metadata change is a commit like any other
+    thing = session.get(Thing, ds.thing_id)
+    assert thing is not None
+    thing.name = "Trạm Tân An mới"
+    session.commit()
+    assert latest() == (2, "Trạm Tân An mới")
+    assert latest() == (2, "Trạm Tân An mới")
