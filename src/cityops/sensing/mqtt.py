@@ -275,10 +275,17 @@ def render_observations(session: Session, base: str, ids: Sequence[int]) -> list
     ctx = Context(session, base)
     table = Observation.__table__
     out: list[tuple[int, bytes]] = []
-    for start in range(0, len(ids), 1000):
-        chunk = list(ids[start : start + 1000])
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 1000):
+        chunk = ordered[start : start + 1000]
+        # The ids of one batch are usually consecutive: a range is cheaper to look up than a long IN list.
+        where = (
+            table.c.id.between(chunk[0], chunk[-1])
+            if chunk[-1] - chunk[0] + 1 == len(set(chunk))
+            else table.c.id.in_(chunk)
+        )
         # Plain rows, not ORM objects: the renderer reads the same attributes, without the identity map.
-        rows = session.execute(select(table).where(table.c.id.in_(chunk)).order_by(table.c.id))
+        rows = session.execute(select(table).where(where).order_by(table.c.id))
         for row in rows:
             if row.datastream_id is not None:
                 out.append((row.datastream_id, orjson.dumps(render(ctx, et, row, QueryOptions()))))
