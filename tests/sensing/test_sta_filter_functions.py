@@ -47,6 +47,8 @@ TIME_FILTERS = [
     ("date(phenomenonTime) ne date(resultTime)", [2]),  # 3 has no resultTime: null, not selected
     ("time(phenomenonTime) eq 23:59:59", [2]),
     ("time(phenomenonTime) lt 12:00:00", [1]),
+    ("time(phenomenonTime) eq 10:20:30.25", [1]),
+    ("time(phenomenonTime) gt 10:20:30", [1, 2, 3]),
     ("totaloffsetminutes(phenomenonTime) eq 0", [1, 2, 3]),
     ("totaloffsetminutes(2026-03-01T07:00:00+07:00) eq 420", [1, 2, 3]),
     ("totaloffsetminutes(2026-03-01T07:00:00-05:30) eq -330", [1, 2, 3]),

@@ -414,7 +414,7 @@ class Compiler:
                     return literal(datetime.combine(v.literal_value, time(0), tzinfo=UTC), UTCDateTime())
                 return literal(v.literal_value.isoformat())
             if v.kind == "time":
-                return literal(v.literal_value.isoformat())
+                return literal(_time_text(v.literal_value))
             if v.kind == "duration":
                 return literal(v.literal_value.total_seconds(), Float)
             if v.kind == "number" and other.kind == "datetime":
@@ -498,9 +498,10 @@ class Compiler:
             return Val(cast(cast(dt, self._date_type()), String) if self.pg else func.date(dt), "date")
         if name == "time":
             dt = self.utc_parts(args[0])
+            # HH:MM:SS.ffffff on both sides of a comparison (SQLite's %f keeps milliseconds)
             if self.pg:
-                return Val(func.to_char(dt, "HH24:MI:SS"), "time")
-            return Val(func.strftime("%H:%M:%S", dt), "time")
+                return Val(func.to_char(dt, "HH24:MI:SS.US"), "time")
+            return Val(func.strftime("%H:%M:%f", dt).concat("000"), "time")
         if name == "totaloffsetminutes":
             self.datetime_sql(args[0])
             return _lit(0, "number")  # every stored time is UTC
@@ -525,7 +526,13 @@ class Compiler:
             return (
                 v.sql
                 if not v.is_literal
-                else literal(v.literal_value if v.kind == "string" else str(v.literal_value))
+                else literal(
+                    v.literal_value
+                    if v.kind == "string"
+                    else _time_text(v.literal_value)
+                    if v.kind == "time"
+                    else str(v.literal_value)
+                )
             )
         raise ODataError(f"expected a string, got a {v.kind}")
 
@@ -692,6 +699,10 @@ class Compiler:
                 continue
             out.append(sql.desc() if item.descending else sql.asc())
         return out
+
+
+def _time_text(value: time) -> str:
+    return value.isoformat(timespec="microseconds")
 
 
 def _iso_z(value: datetime) -> str:
