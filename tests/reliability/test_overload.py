@@ -6,7 +6,8 @@ free again."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
@@ -57,25 +58,31 @@ def stored(world: World) -> dict[str, int]:
 
 
 @contextmanager
-def write_lock_held_elsewhere(backend: Backend) -> Iterator[None]:
+def write_lock_held_elsewhere(backend: Backend) -> Iterator[Callable[[], None]]:
     """Another client holds what a submission must write: SQLite's database write lock, or on
-    PostgreSQL an EXCLUSIVE lock on ``cases`` (reads pass, inserts wait)."""
+    PostgreSQL an EXCLUSIVE lock on ``cases`` (reads pass, inserts wait). Yields ``release`` (the
+    lock is released on exit at the latest)."""
     url = make_url(backend.url)
     if backend.name == "sqlite":
         assert url.database is not None
-        conn = sqlite3.connect(url.database, isolation_level=None)
+        conn = sqlite3.connect(url.database, isolation_level=None, check_same_thread=False)
         conn.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
         try:
-            yield
+            yield release
         finally:
-            conn.execute("ROLLBACK")
+            release()
             conn.close()
         return
     raw = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(raw) as pg:
         pg.execute("LOCK TABLE cases IN EXCLUSIVE MODE")
         try:
-            yield
+            yield pg.rollback
         finally:
             pg.rollback()
 
@@ -135,6 +142,25 @@ def test_held_write_lock_with_idempotency_key_then_retry_creates_one_case(
     replay = client.post("/api/v1/reports", json=REPORT, headers=headers)
     assert first.status_code == 201, first.text
     assert replay.json()["ref"] == first.json()["ref"]
+    assert stored(world)["cases"] == before["cases"] + 1
+
+
+def test_contention_that_clears_within_the_retry_window_is_absorbed(
+    world: World, settings: Settings, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses the first attempts (busy/lock timeout after 0.05 s); the lock is released
+    a little later, well inside the 10 s retry window: the client sees one 201 and one case."""
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(intake, "BUSY_RETRY_SECONDS", 10.0)
+    before = stored(world)
+    with TestClient(create_app(settings)) as client, write_lock_held_elsewhere(backend) as release:
+        timer = threading.Timer(0.5, release)
+        timer.start()
+        try:
+            r = client.post("/api/v1/reports", json=REPORT)
+        finally:
+            timer.join()
+    assert r.status_code == 201, r.text
     assert stored(world)["cases"] == before["cases"] + 1
 
 
