@@ -604,43 +604,59 @@ def _json_rows(rows: list[Any]) -> str:
         return json.dumps(rows, ensure_ascii=False)
 
 
-def _insert_postgres(session: Session, batch: _Batch) -> tuple[list[int], list[bool] | None]:
-    """One statement: the rows as one JSON parameter, unpacked by PostgreSQL, inserted with ``ON CONFLICT
-    DO NOTHING``, and the new ids returned in row order as one JSON array (null for a row already stored).
+_PG_ID_SEQUENCES: dict[str, str] = {}
 
-    The rows cross as one parameter that PostgreSQL parses (no per-row work in Python beyond the JSON
-    encoding), and the ids come back as one value instead of one result row each.
+
+def _pg_id_sequence(cur: Any, url: str) -> str:
+    sequence = _PG_ID_SEQUENCES.get(url)
+    if sequence is None:
+        cur.execute("SELECT pg_get_serial_sequence('sta_observations', 'id')")
+        sequence = str(cur.fetchone()[0])
+        _PG_ID_SEQUENCES[url] = sequence
+    return sequence
+
+
+def _insert_postgres(session: Session, batch: _Batch) -> tuple[list[int], list[bool] | None]:
+    """One statement: the rows as one JSON parameter, unpacked by PostgreSQL with an id drawn for each,
+    inserted with ``ON CONFLICT DO NOTHING``; back come the drawn ids in row order and the ids inserted,
+    as two JSON arrays (a row whose id was not inserted is already stored: its id is looked up).
+
+    No per-row work in Python beyond the JSON encoding, and no join between the rows and what was
+    inserted (PostgreSQL cannot estimate either side and would pick a nested loop).
     """
     raw = session.connection().connection.driver_connection
     assert raw is not None
     names, values = _columns(batch, json_as_text=False)
     cols = ", ".join(names)
     src = ", ".join(f"{_pg_expr(_KINDS[name], k)} AS {name}" for k, name in enumerate(names))
+    u = len(batch.ds)
     with raw.cursor() as cur:
+        sequence = _pg_id_sequence(cur, str(session.get_bind().engine.url))
         cur.execute(
-            f"WITH src AS MATERIALIZED (SELECT a.o AS n, {src} "
+            f"WITH src AS MATERIALIZED (SELECT a.o AS n, nextval(%s::regclass) AS id, {src} "
             "FROM json_array_elements(%s::json) WITH ORDINALITY AS a(e, o)), "
-            f"ins AS (INSERT INTO sta_observations ({cols}) SELECT {cols} FROM src ORDER BY n "
-            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING RETURNING id, datastream_id, phenomenon_time) "
-            "SELECT coalesce(json_agg(ins.id ORDER BY src.n), '[]')::text "
-            "FROM src LEFT JOIN ins USING (datastream_id, phenomenon_time)",
-            (_json_rows(list(zip(*values, strict=True))),),
+            f"ins AS (INSERT INTO sta_observations (id, {cols}) SELECT id, {cols} FROM src ORDER BY n "
+            "ON CONFLICT (datastream_id, phenomenon_time) DO NOTHING RETURNING id) "
+            "SELECT (SELECT json_agg(id ORDER BY n) FROM src)::text, (SELECT json_agg(id) FROM ins)::text",
+            (sequence, _json_rows(list(zip(*values, strict=True)))),
         )
         row = cur.fetchone()
-        got: list[int | None] = orjson.loads(row[0]) if row else []
-        if None not in got:
-            return [int(i or 0) for i in got], None
-        missing = [i for i, v in enumerate(got) if v is None]
+        ids: list[int] = orjson.loads(row[0]) if row and row[0] else []
+        inserted: list[int] = orjson.loads(row[1]) if row and row[1] else []
+        if len(inserted) == u:
+            return ids, None
+        got = set(inserted)
+        new = [i in got for i in ids]
+        missing = [k for k in range(u) if not new[k]]
         cur.execute(
             "SELECT a.o, s.id FROM json_array_elements(%s::json) WITH ORDINALITY AS a(e, o) "
             "JOIN sta_observations s ON s.datastream_id = (a.e->>0)::int8 "
             "AND s.phenomenon_time = ((a.e->>1) || '+00')::timestamptz",
-            (_json_rows([[batch.ds[i], batch.text[i]] for i in missing]),),
+            (_json_rows([[batch.ds[k], batch.text[k]] for k in missing]),),
         )
         for o, obs_id in cur.fetchall():
-            got[missing[o - 1]] = obs_id
-    absent = set(missing)
-    return [int(i or 0) for i in got], [i not in absent for i in range(len(got))]
+            ids[missing[o - 1]] = obs_id
+    return ids, new
 
 
 def _update_datastreams(
