@@ -68,11 +68,12 @@ clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache
 
 ## make bench: quick benchmark profile (< 5 min on 2 cores): table, bench/results/<time>.json, BENCHMARKS.md
-## make bench-full: the long profile (10^7 observations, 10^6 cases); not part of `make test`
+## make bench-full: the long profile (10^8 observations, 10^6 cases); not part of `make test`
+## one figure alone, smaller: .venv/bin/python -m bench --backends sqlite --figures latest --no-peer --scale 0.1
 PEER_VENV := bench/.venv-peer
 $(PEER_VENV)/.installed:
 	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
-	$(PEER_VENV)/bin/python -m pip install -q django-ogc-sensorthings uvicorn
+	$(PEER_VENV)/bin/python -m pip install -q django-ogc-sensorthings uvicorn 'psycopg[binary]'
 	touch $@
 
 bench: $(STAMP) $(PEER_VENV)/.installed

@@ -1,7 +1,8 @@
 """The peer: django-ogc-sensorthings in its own venv (``bench/.venv-peer``), fed the same dataArray batches.
 
-The venv is made by ``make bench`` (``pip install django-ogc-sensorthings uvicorn``). The peer runs its
-Django ORM backend on its own SQLite file (WAL, synchronous=NORMAL like ours), served by uvicorn.
+The venv is made by ``make bench`` (``pip install django-ogc-sensorthings uvicorn psycopg[binary]``). The
+peer runs its Django ORM backend on its own SQLite file (WAL, synchronous=NORMAL like ours) or on its own
+fresh PostgreSQL database (dropped afterwards), served by uvicorn.
 """
 
 from __future__ import annotations
@@ -75,8 +76,37 @@ def measure(
     batches: Callable[..., Any],
     payload: Callable[..., bytes],
     post: Callable[..., tuple[int, float, list[str]]],
+    pg_admin: str | None = None,
 ) -> tuple[float | None, str]:
-    """obs/s acknowledged by the peer, and a note (the reason when it could not be measured)."""
+    """obs/s acknowledged by the peer, and a note (the reason when it could not be measured).
+
+    With ``pg_admin`` (a URL of PostgreSQL's maintenance database) the peer gets its own new database
+    there; otherwise its own SQLite file.
+    """
+    if pg_admin is None:
+        return _measure(work, prof, start, batches, payload, post, None)
+    import psycopg
+
+    name = f"peer_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return _measure(work, prof, start, batches, payload, post, f"{pg_admin.rsplit('/', 1)[0]}/{name}")
+    finally:
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _measure(
+    work: Path,
+    prof: dict[str, Any],
+    start: datetime,
+    batches: Callable[..., Any],
+    payload: Callable[..., bytes],
+    post: Callable[..., tuple[int, float, list[str]]],
+    database_url: str | None,
+) -> tuple[float | None, str]:
     if not VENV_PY.exists():
         return None, "not measured: bench/.venv-peer missing (run `make bench`, which creates it)"
     check = subprocess.run(
@@ -84,7 +114,7 @@ def measure(
     )
     if check.returncode:
         return None, f"not measured: peer venv incomplete: {check.stderr.strip().splitlines()[-1][:200]}"
-    data_dir = work / "peer"
+    data_dir = work / ("peer-pg" if database_url else "peer")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -94,6 +124,8 @@ def measure(
         "PEER_URL": url,
         "DJANGO_SETTINGS_MODULE": "peer_project.settings",
     }
+    if database_url:
+        env["PEER_DATABASE_URL"] = database_url
     mig = subprocess.run(
         [str(VENV_PY), "-m", "django", "migrate", "-v", "0"],
         cwd=HERE,
@@ -102,8 +134,8 @@ def measure(
         text=True,
     )
     if mig.returncode:
-        return None, f"not measured: peer migrate failed: {mig.stderr.strip()[-200:]}"
-    log = (work / "peer-server.log").open("w")
+        return None, f"not measured: peer migrate failed: {mig.stderr.strip()[-300:]}"
+    log = (data_dir / "server.log").open("w")
     proc = subprocess.Popen(
         [str(VENV_PY), "-m", "uvicorn", "peer_project.asgi:application", "--port", str(port), "--log-level",
          "warning"],
@@ -122,7 +154,8 @@ def measure(
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                return None, "not measured: peer server did not start (see its log)"
+                tail = (data_dir / "server.log").read_text()[-300:]
+                return None, f"not measured: peer server did not start: {tail}"
             time.sleep(0.2)
         ds = _setup(api)[: prof["clients"]]
         warm = batches(ds, 1, 100, start.replace(year=start.year - 1))
@@ -135,8 +168,9 @@ def measure(
             return None, f"not measured: peer answered {errors[0][:200]}"
         if not acked:
             return None, "not measured: the peer acknowledged no rows"
+        store = "PostgreSQL (own database)" if database_url else "SQLite (WAL)"
         note = (
-            f"django-ogc-sensorthings, Django ORM on SQLite (WAL), uvicorn 1 worker; "
+            f"django-ogc-sensorthings, Django ORM on {store}, uvicorn 1 worker; "
             f"{prof['clients']} clients × {per} batches of {prof['batch']}"
         )
         return acked / secs, note

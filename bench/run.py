@@ -180,7 +180,11 @@ def post_batches(
                 if r.status_code != 201:
                     errors.append(f"{r.status_code} {r.text[:200]}")
                     return
-                acked[i] += sum(1 for link in r.json() if link != "error")
+                links = r.json()
+                if not any(link != "error" for link in links):
+                    errors.append(f"201 without a created row: {r.text[:200]}")
+                    return
+                acked[i] += sum(1 for link in links if link != "error")
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
     t0 = time.perf_counter()
@@ -523,50 +527,60 @@ def cache_key(prof: dict[str, Any], figs: set[str]) -> str:
 
 
 def from_cache(backend: str, key: str, data_dir: Path, pg_name: str | None) -> dict[str, Any] | None:
+    """Copy the cached seeded database into this run's; ``None`` when there is none (or it can't be copied)."""
     meta = CACHE / f"{key}.{backend}.json"
     if not meta.exists():
         return None
-    if backend == "postgresql":
-        import psycopg
+    try:
+        if backend == "postgresql":
+            import psycopg
 
-        assert pg_name
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (PG_TEMPLATE + key,)
-            ).fetchone()
-            if not found:
+            assert pg_name
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                tpl = PG_TEMPLATE + key
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (tpl,)).fetchone():
+                    return None
+                conn.execute(f'DROP DATABASE "{pg_name}"')
+                try:
+                    conn.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE "{tpl}"')
+                except psycopg.Error:
+                    conn.execute(f'CREATE DATABASE "{pg_name}"')  # seed afresh into an empty one
+                    raise
+        else:
+            src = CACHE / f"{key}.sqlite3"
+            if not src.exists():
                 return None
-            conn.execute(f'DROP DATABASE "{pg_name}"')
-            conn.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE "{PG_TEMPLATE + key}"')
-    else:
-        src = CACHE / f"{key}.sqlite3"
-        if not src.exists():
-            return None
-        shutil.copyfile(src, data_dir / "cityops.sqlite3")
+            shutil.copyfile(src, data_dir / "cityops.sqlite3")
+    except Exception as exc:
+        console.print(f"\\[{backend}] seeding cache not usable ({exc!r}); seeding afresh")
+        return None
+    meta.touch()  # most recently used
     sizes: dict[str, Any] = json.loads(meta.read_text())
     return sizes
 
 
 def to_cache(backend: str, key: str, data_dir: Path, pg_name: str | None, sizes: dict[str, Any]) -> None:
-    """Keep this seeded database for the next runs (and drop older ones of this backend)."""
+    """Keep this seeded database for the next runs; of this backend's older ones, the 2 last used stay."""
+    import psycopg
+
     CACHE.mkdir(exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")
-    for old in CACHE.glob(f"*.{backend}.json"):
+    metas = sorted(CACHE.glob(f"*.{backend}.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in metas[2:]:
+        old_key = old.name.split(".", 1)[0]
         old.unlink()
+        if backend == "postgresql":
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE + old_key}"')
+        else:
+            (CACHE / f"{old_key}.sqlite3").unlink(missing_ok=True)
     if backend == "postgresql":
-        import psycopg
-
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            for (name,) in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_TEMPLATE + "%",)
-            ).fetchall():
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE + key}"')
             conn.execute(f'CREATE DATABASE "{PG_TEMPLATE + key}" TEMPLATE "{pg_name}"')
     else:
         import sqlite3
 
-        for old in CACHE.glob("*.sqlite3"):
-            old.unlink()
         lite = sqlite3.connect(data_dir / "cityops.sqlite3")
         lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         lite.close()
@@ -832,32 +846,7 @@ def main(argv: list[str] | None = None) -> None:
                 json.dumps({**partial, "rows": [asdict(r) for r in rows]}, indent=1, default=str)
             )
         if "peer" in figs:
-            rate, why = peer.measure(work, prof, data_args["start"], batches, payload, post_batches)
-            ours = data_args.get("ours", {})
-            rows.append(
-                Row(
-                    "peer: django-ogc-sensorthings CreateObservations",
-                    "peer (SQLite)",
-                    rate,
-                    "obs/s",
-                    note=why,
-                )
-            )
-            for backend, v in ours.items():
-                rows.append(
-                    Row(
-                        "STA dataArray ingest vs peer",
-                        backend,
-                        v,
-                        "obs/s",
-                        rate,
-                        "peer",
-                        (v / rate) if (v and rate) else None,
-                        "≥ 20× peer",
-                        bool(v and rate and v / rate >= 20) if rate else None,
-                        "" if rate else f"peer not measured: {why}",
-                    )
-                )
+            rows.extend(peer_rows(work, prof, data_args, args.backends))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     console.print(render(rows))
@@ -881,6 +870,37 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"wrote {path.relative_to(ROOT)}")
     if args.write_md:
         write_md(result, markdown(rows))
+
+
+def peer_rows(work: Path, prof: dict[str, Any], data_args: dict[str, Any], backends: str) -> list[Row]:
+    """The peer on the same stores as ours (SQLite; PostgreSQL), and each of our ingest rates against it."""
+    ours = data_args.get("ours", {})
+    rows: list[Row] = []
+    for backend in [b.strip() for b in backends.split(",") if b.strip()]:
+        label = "peer (SQLite)" if backend == "sqlite" else "peer (PostgreSQL)"
+        with console.status(f"{label}…"):
+            rate, why = peer.measure(
+                work, prof, data_args["start"], batches, payload, post_batches,
+                PG_ADMIN if backend == "postgresql" else None,
+            )  # fmt: skip
+        rows.append(Row("peer: django-ogc-sensorthings CreateObservations", label, rate, "obs/s", note=why))
+        if backend in ours:
+            v = ours[backend]
+            rows.append(
+                Row(
+                    "STA dataArray ingest vs peer on the same store",
+                    backend,
+                    v,
+                    "obs/s",
+                    rate,
+                    label,
+                    (v / rate) if (v and rate) else None,
+                    "≥ 20× peer",
+                    bool(v and rate and v / rate >= 20) if rate else None,
+                    "" if rate else f"peer not measured: {why}",
+                )
+            )
+    return rows
 
 
 def write_md(result: dict[str, Any], table: str) -> None:

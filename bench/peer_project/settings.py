@@ -1,7 +1,8 @@
-"""Django settings of the peer: SQLite (or ``PEER_DATABASE_URL`` unset), no auth, data array extension on."""
+"""Django settings of the peer: SQLite, or PostgreSQL when ``PEER_DATABASE_URL`` is set; no auth, data arrays on."""
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 from uuid import UUID
 
 BASE_DIR = Path(os.environ.get("PEER_DATA_DIR", "."))
@@ -24,6 +25,18 @@ DATABASES = {
         "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
     }
 }
+if os.environ.get("PEER_DATABASE_URL"):
+    _pg = urlsplit(os.environ["PEER_DATABASE_URL"])
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",  # psycopg 3
+            "NAME": _pg.path.lstrip("/"),
+            "USER": _pg.username or "postgres",
+            "PASSWORD": _pg.password or "",
+            "HOST": _pg.hostname or "127.0.0.1",
+            "PORT": str(_pg.port or 5432),
+        }
+    }
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
