@@ -170,6 +170,9 @@ def test_latest_is_one_query_and_passes_json_columns_through(client: TestClient,
     session.execute(thing_locations.insert().values(thing_id=ds.thing_id, location_id=second.id))
     ingest_observations(session, [ObservationIn(ds.id, T0, 1.5)])
     ingest_observations(session, [ObservationIn(structured.id, T0, {"level": "cao", "n": [1, 2]})])
+    precise = [make_datastream(session, with_location=False) for _ in range(2)]
+    ingest_observations(session, [ObservationIn(precise[0].id, T0 + timedelta(microseconds=123_456), 3.0)])
+    ingest_observations(session, [ObservationIn(precise[1].id, T0 + timedelta(microseconds=500), 4.0)])
     session.commit()
 
     with count_statements(session) as statements:
@@ -199,6 +202,9 @@ def test_latest_is_one_query_and_passes_json_columns_through(client: TestClient,
     assert items[quiet.id]["observation_id"] is None
     assert items[structured.id]["result"] == {"level": "cao", "n": [1, 2]}
     assert (items[structured.id]["lat"], items[structured.id]["lon"]) == (None, None)
+    # milliseconds when there is a fraction of a second (truncated, as iso() does), else whole seconds
+    assert items[precise[0].id]["phenomenon_time"] == "2026-03-01T00:00:00.123Z"
+    assert items[precise[1].id]["phenomenon_time"] == "2026-03-01T00:00:00.000Z"
 
     # a later observation is what the next read shows
     ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(minutes=1), 7.0)])
