@@ -62,6 +62,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite's busy handler for the write lock, and the pool for a free connection. Long enough to ride out a
 # burst or a checkpoint, short enough that a citizen's app retries rather than hangs.
 BUSY_TIMEOUT_SECONDS = 5.0
+# SQLite connections kept open: one per request thread (AnyIO runs sync routes on up to 40) plus the
+# background jobs. They cost a file handle each; opening one under load (connect, WAL and other
+# pragmas) costs far more, which a smaller pool paid on every request beyond its size.
+SQLITE_POOL_SIZE = 48
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Any:
@@ -79,16 +83,17 @@ def _sqlite_pragmas(busy_timeout: float) -> Any:
 def make_engine(
     url: str, *, pool_size: int = 10, echo: bool = False, busy_timeout: float | None = None
 ) -> Engine:
-    """An engine for ``url``. ``pool_size`` connections are kept and as many again opened under load; a
-    request that finds them all busy for ``busy_timeout`` seconds (default :data:`BUSY_TIMEOUT_SECONDS`)
-    gets the pool's ``TimeoutError`` (503)."""
+    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept and as many again opened
+    under load; SQLite keeps :data:`SQLITE_POOL_SIZE`. A request that finds them all busy for
+    ``busy_timeout`` seconds (default :data:`BUSY_TIMEOUT_SECONDS`) gets the pool's ``TimeoutError`` (503).
+    """
     busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            pool = {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": busy_timeout}
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0, "pool_timeout": busy_timeout}
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **pool
         )

@@ -166,6 +166,7 @@ def test_contention_that_clears_within_the_retry_window_is_absorbed(
 
 @pytest.fixture
 def small_pool_app(settings: Settings) -> FastAPI:
+    """The app with the smallest PostgreSQL pool (SQLite keeps its fixed pool)."""
     return create_app(settings.model_copy(update={"database_pool_size": 1}))
 
 
