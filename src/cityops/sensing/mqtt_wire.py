@@ -77,6 +77,17 @@ def publish_packet(topic: str, payload: bytes, qos: int, packet_id: int, *, v5: 
     return _packet(PUBLISH, qos << 1, body)
 
 
+class _Window:
+    """Publications written together: how many await their PUBACK, and a future done when none does."""
+
+    __slots__ = ("done", "left", "refused")
+
+    def __init__(self, left: int, done: asyncio.Future[None]) -> None:
+        self.left = left
+        self.refused = 0
+        self.done = done
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, client: WireClient) -> None:
         self.client = client
@@ -179,6 +190,7 @@ class WireClient:
         self._incoming: deque[Incoming] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._pending: dict[tuple[int, int], asyncio.Future[bytes]] = {}  # (packet type, id) -> reply
+        self._in_flight: dict[int, _Window] = {}  # packet id of a publication -> its window
         self._next_id = 0
         self._error: MqttWireError | None = None
         self._last_received = time.monotonic()
@@ -253,7 +265,7 @@ class WireClient:
     def _packet_id(self) -> int:
         for _ in range(65535):
             self._next_id = self._next_id % 65535 + 1
-            if (PUBACK, self._next_id) not in self._pending and (SUBACK, self._next_id) not in self._pending:
+            if self._next_id not in self._in_flight and (SUBACK, self._next_id) not in self._pending:
                 return self._next_id
         raise MqttWireError("no free packet identifier")
 
@@ -285,22 +297,22 @@ class WireClient:
         window in one write; returns once all are acknowledged."""
         async with self._sending:
             for start in range(0, len(messages), self._send_window):
-                futures = []
+                chunk = messages[start : start + self._send_window]
+                window = _Window(len(chunk), asyncio.get_running_loop().create_future())
                 packets = []
-                for topic, payload in messages[start : start + self._send_window]:
+                for topic, payload in chunk:
                     packet_id = self._packet_id()
-                    futures.append(self._expect(PUBACK, packet_id))
+                    self._in_flight[packet_id] = window
                     packets.append(publish_packet(topic, payload, 1, packet_id))
                 self._write(b"".join(packets))
                 try:
-                    replies = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+                    await asyncio.wait_for(window.done, timeout)
                 except TimeoutError:
                     error = MqttWireError("the broker did not acknowledge publications in time")
                     self._fail(error)
                     raise error from None
-                for reply in replies:
-                    if len(reply) > 2 and reply[2] >= 0x80:
-                        raise MqttWireError(f"the broker refused a publication (reason code {reply[2]:#x})")
+                if window.refused:
+                    raise MqttWireError(f"the broker refused {window.refused} publications")
 
     def ack(self, packet_ids: list[int]) -> None:
         """PUBACK (success) for the QoS 1 messages ``packet_ids``, in one write."""
@@ -349,7 +361,16 @@ class WireClient:
             raise MqttWireError("the broker did not answer in time") from None
 
     def _control(self, kind: int, body: bytes) -> None:
-        if kind in (PUBACK, SUBACK):
+        if kind == PUBACK:
+            window = self._in_flight.pop(body[0] << 8 | body[1], None) if len(body) >= 2 else None
+            if window is not None:
+                window.left -= 1
+                if len(body) > 2 and body[2] >= 0x80:
+                    window.refused += 1
+                if not window.left and not window.done.done():
+                    window.done.set_result(None)
+            return
+        if kind == SUBACK:
             key = (kind, body[0] << 8 | body[1]) if len(body) >= 2 else (kind, 0)
         elif kind == CONNACK:
             key = (CONNACK, 0)
@@ -372,6 +393,11 @@ class WireClient:
                 future.set_exception(error)
                 future.exception()  # whoever waits gets it; nobody waiting is no "never retrieved" warning
         self._pending.clear()
+        for window in set(self._in_flight.values()):
+            if not window.done.done():
+                window.done.set_exception(error)
+                window.done.exception()
+        self._in_flight.clear()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
         if self._pinger is not None and self._pinger is not asyncio.current_task():
