@@ -327,6 +327,8 @@ def run_backend(
                 t0 = time.perf_counter()
                 to_cache(backend, key, data_dir, pg_name, sizes)
                 console.print(f"\\[{backend}] kept in the seeding cache in {time.perf_counter() - t0:.1f} s")
+        if data_args.get("seed_only"):
+            return rows
         obs_total = sizes["obs_total"]
         data_args.setdefault("seed", {})[backend] = sizes["seed_seconds"]
         ingest_ds: list[int] = sizes["ingest_ds"]
@@ -570,13 +572,13 @@ def from_cache(backend: str, key: str, data_dir: Path, pg_name: str | None) -> d
 
 
 def to_cache(backend: str, key: str, data_dir: Path, pg_name: str | None, sizes: dict[str, Any]) -> None:
-    """Keep this seeded database for the next runs; of this backend's older ones, the 2 last used stay."""
+    """Keep this seeded database for the next runs; of this backend's older ones, the 5 last used stay."""
     import psycopg
 
     CACHE.mkdir(exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")
     metas = sorted(CACHE.glob(f"*.{backend}.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in metas[2:]:
+    for old in metas[5:]:
         old_key = old.name.split(".", 1)[0]
         old.unlink()
         if backend == "postgresql":
@@ -822,6 +824,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="seed afresh instead of copying the database seeded by an earlier run (bench/.cache/)",
     )
+    ap.add_argument(
+        "--seed-only", action="store_true", help="seed (and keep in the cache) without measuring anything"
+    )
     ap.add_argument("--write-md", action="store_true", help="put the table into BENCHMARKS.md")
     ap.add_argument(
         "--spy", action="store_true", help="sample the server with py-spy during the main figures"
@@ -836,7 +841,11 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"profile {args.profile} (scale {args.scale}): {prof}; figures {','.join(sorted(figs))}")
     console.print(f"machine: {info} (shared with other work: figures are indicative)")
     rows: list[Row] = []
-    data_args: dict[str, Any] = {"start": datetime(2026, 11, 2, tzinfo=UTC), "cache": not args.no_cache}
+    data_args: dict[str, Any] = {
+        "start": datetime(2026, 11, 2, tzinfo=UTC),
+        "cache": not args.no_cache,
+        "seed_only": args.seed_only,
+    }
     work = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     spy = Spy(RESULTS / f"{stamp}-profiles") if args.spy else None
@@ -855,7 +864,7 @@ def main(argv: list[str] | None = None) -> None:
             (RESULTS / f"{stamp}.partial.json").write_text(
                 json.dumps({**partial, "rows": [asdict(r) for r in rows]}, indent=1, default=str)
             )
-        if "peer" in figs:
+        if "peer" in figs and not args.seed_only:
             rows.extend(peer_rows(work, prof, data_args, args.backends))
     finally:
         shutil.rmtree(work, ignore_errors=True)
