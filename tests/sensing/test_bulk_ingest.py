@@ -150,3 +150,32 @@ def test_create_observations_large_data_array(
         assert s.scalar(select(func.count()).select_from(Observation)) == 501
     again = client.post(f"{STA}/CreateObservations", json=body[:1], headers=key)
     assert again.json() == links[:500]  # a re-sent batch answers with the stored rows' links
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback", "close"])
+def test_sqlite_writer_lock_is_released_when_the_transaction_ends(
+    sessions: sessionmaker[Session], backend: Any, end: str
+) -> None:
+    from cityops.sensing import storage
+
+    if backend.name != "sqlite":
+        pytest.skip("only SQLite ingest queues on a writer lock")
+    with sessions() as s:
+        ds_id = make_datastream(s).id
+        ingest_observations(s, [ObservationIn(ds_id, T0 - timedelta(days=1), 0.0)])  # generates the feature
+        s.commit()
+    session = sessions()
+    try:
+        ingest_observations(session, [ObservationIn(ds_id, T0, 1.0)])  # no write before: takes the lock
+        lock = storage._WRITER_LOCKS[str(session.get_bind().engine.url)]
+        assert lock.locked()
+        getattr(session, end)()
+        assert not lock.locked()
+    finally:
+        session.close()
+    # The next batch, in another session, is not kept waiting.
+    with sessions() as other:
+        ingest_observations(other, [ObservationIn(ds_id, T0 + timedelta(minutes=1), 2.0)])
+        assert lock.locked()
+        other.commit()
+    assert not lock.locked()
