@@ -6,6 +6,7 @@ other's messages. Waiting is bounded polling for an outcome, never a timing asse
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,7 @@ from cityops.identity.apikeys import create_api_key
 from cityops.sensing import mqtt as bridge_module
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
 from cityops.sensing.mqtt_deadletter import MqttDeadLetter
+from cityops.sensing.mqtt_wire import Incoming
 from cityops.settings import Settings, load_settings
 from tests.conftest import Backend
 from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
@@ -578,3 +581,51 @@ def test_notifications_render_as_sta_does(
         assert wait_until(lambda: len(peer.received) == 1)
         got = client.get(f"/sta/v1.1/Observations({r.json()['@iot.id']})", headers={"X-API-Key": key})
         assert peer.received[0][1] == got.json()
+
+
+def test_a_failing_batch_is_retried_one_by_one_but_not_to_the_end_when_nothing_goes_through(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose transaction fails is stored message by message, so one bad apple does not hold back
+    the others; when the first few all fail (the database is down), the rest wait for the next delivery
+    untried, and only the tried ones count as attempts."""
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    bridge = bridge_module.MqttBridge(mqtt_settings, sessions, CollectorRegistry())
+    tried: list[float] = []
+    real_one = bridge_module.MqttBridge._store_sta
+    down = {"on": False}
+
+    def store_batch(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        raise RuntimeError("the batch's transaction failed")
+
+    def store_one(self: bridge_module.MqttBridge, path: str, data: Any) -> None:
+        tried.append(data["result"])
+        if down["on"] or data["result"] == 666:
+            raise RuntimeError("cannot store")
+        real_one(self, path, data)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
+
+    def batch(results: list[float]) -> list[Incoming]:
+        return [
+            Incoming(
+                topic,
+                orjson.dumps({"phenomenonTime": f"2026-03-01T10:0{k}:00Z", "result": r}),
+                1,
+                k + 1,
+                False,
+            )
+            for k, r in enumerate(results)
+        ]
+
+    outcomes = asyncio.run(bridge.ingest_many(batch([1.0, 666, 2.0])))
+    assert [o for _k, o in outcomes] == ["stored", "error", "stored"]
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0]
+    down["on"] = True
+    tried.clear()
+    outcomes = asyncio.run(bridge.ingest_many(batch([3.0, 4.0, 5.0, 6.0, 7.0, 8.0])))
+    assert [o for _k, o in outcomes] == ["error"] * 6
+    assert tried == [3.0, 4.0, 5.0]
+    assert len(bridge._attempts) == 4  # 666 once, and the three tried now

@@ -106,6 +106,7 @@ ROLE_RETRY_S = 5.0  # how often a publish-only worker checks whether it may take
 MAX_BATCH = 2000  # messages stored in one transaction at most
 RECEIVE_MAXIMUM = 20000  # unacknowledged messages the broker may send us (MQTT 5 Receive Maximum)
 MAX_TRACKED = 100_000  # failed messages whose delivery attempts are counted, at most
+GIVE_UP_AFTER = 3  # messages failing one by one, none succeeding, before the rest of a batch waits
 _SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 _DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
 
@@ -572,9 +573,15 @@ class MqttBridge:
                 for i, _ds, _data in fast:
                     if i not in refused:
                         results[i] = ("sta", "stored")
+        succeeded = False
         for i, data in slow:
             m = batch[i]
             path = m.topic[len(self.prefix) :]
+            if not succeeded and len(failed) >= GIVE_UP_AFTER:
+                # Nothing goes through (the database is down, most likely): leave the rest for the next
+                # delivery instead of waiting for each to fail; untried, they are not counted as attempts.
+                results[i] = (kinds[i], "error")
+                continue
             try:
                 if kinds[i] == "sta":
                     await asyncio.to_thread(self._store_sta, path[len(STA_ROOT) :], data)
@@ -590,8 +597,10 @@ class MqttBridge:
                             extra={"names": sorted(set(unknown))},
                         )
                 results[i] = (kinds[i], "stored")
+                succeeded = True
             except BadMessage as exc:
                 errors[i] = exc
+                succeeded = True  # refused, not failed: keep trying the others
             except Exception as exc:
                 log.exception("MQTT message could not be stored", extra={"topic": _safe_topic(m.topic)})
                 failed[i] = repr(exc)
@@ -611,7 +620,7 @@ class MqttBridge:
             )
         if self._attempts:
             for i, result in enumerate(results):
-                if i not in failed or (result is not None and result[1] == "dead_letter"):
+                if result is not None and result[1] != "error":  # stored, refused or parked
                     self._attempts.pop(hash((batch[i].topic, batch[i].payload)), None)
         out: list[tuple[str, str]] = []
         counts: dict[tuple[str, str], int] = {}
