@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cityops.audit.service import record
 from cityops.deps import SessionDep, SettingsDep
@@ -36,6 +36,7 @@ from cityops.identity.models import (
 )
 from cityops.identity.policy import Action, Principal, allowed_actions, authorize
 from cityops.identity.users import create_user, find_login, update_user, user_view
+from cityops.paging import Page, page_params, total
 from cityops.text import search_key
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -274,11 +275,10 @@ def _get_user(session: SessionDep, user_id: int) -> User:
 def list_users(
     principal: CurrentPrincipal,
     session: SessionDep,
+    page: Annotated[Page, Depends(page_params(100))],
     role: Role | None = None,
     agency_id: int | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Username, phone or name contains.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
     authorize(principal, Action.USER_LIST)
     stmt = select(User)
@@ -291,9 +291,13 @@ def list_users(
             stmt = stmt.where(
                 User.name_key.contains(word, autoescape=True) | User.phone.contains(word, autoescape=True)
             )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = session.scalars(stmt.order_by(User.id).limit(limit).offset(offset))
-    return {"items": [user_view(u) for u in page], "total": total, "limit": limit, "offset": offset}
+    users = session.scalars(page.of(stmt.order_by(User.id)))
+    return {
+        "items": [user_view(u) for u in users],
+        "total": total(session, stmt),
+        "limit": page.limit,
+        "offset": page.offset,
+    }
 
 
 @router.post("/users", status_code=201)
