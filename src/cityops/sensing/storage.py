@@ -118,21 +118,23 @@ def bucket_start(moment: datetime, interval: str) -> datetime:
 
 def generated_feature_id(session: Session, datastream_id: int) -> int | None:
     """The FeatureOfInterest generated from the Location of the datastream's Thing (created once)."""
-    loc = session.execute(
-        select(Location)
+    # One query of two ids (every batch asks): the Thing's newest Location and its generated feature.
+    found = session.execute(
+        select(Location.id, FeatureOfInterest.id)
         .join(thing_locations, thing_locations.c.location_id == Location.id)
         .join(Datastream, Datastream.thing_id == thing_locations.c.thing_id)
+        .outerjoin(FeatureOfInterest, FeatureOfInterest.source_location_id == Location.id)
         .where(Datastream.id == datastream_id)
-        .order_by(Location.id.desc())
+        .order_by(Location.id.desc(), FeatureOfInterest.id)
         .limit(1)
-    ).scalar_one_or_none()
-    if loc is None:
+    ).first()
+    if found is None:
         return None
-    existing = session.execute(
-        select(FeatureOfInterest.id).where(FeatureOfInterest.source_location_id == loc.id).limit(1)
-    ).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    location_id, feature_id = found[0], found._mapping[FeatureOfInterest.id]  # None without a feature yet
+    if feature_id is not None:
+        return int(feature_id)
+    loc = session.get(Location, location_id)
+    assert loc is not None
     foi = FeatureOfInterest(
         name=loc.name,
         description=loc.description,
