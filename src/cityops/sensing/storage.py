@@ -1,14 +1,19 @@
 """The observation write path: batched, idempotent, with incremental roll-ups and latest values.
 
 Every ingest path (STA POST, ``CreateObservations``, MQTT, the simulator) goes through
-:func:`ingest_observations`. One call is one batch: rows go in with ``INSERT ... ON CONFLICT DO NOTHING``
-as multi-row VALUES (SQLAlchemy's insertmanyvalues, on SQLite and PostgreSQL alike), so a re-sent row
-(QoS 1 redelivery, a retrying logger) is not a second row, while late and out-of-order rows are accepted.
+:func:`ingest_observations` (rows) or :func:`ingest_columns` (the same batch as columns, which the
+dataArray path builds without an object per row). One call is one batch, stored with ``INSERT ... ON
+CONFLICT (datastream, phenomenon time) DO NOTHING`` — SQLite: ``executemany`` binding only the columns
+that vary; PostgreSQL: the rows as one JSON parameter unpacked by the server — so a re-sent row (QoS 1
+redelivery, a retrying logger) is not a second row and answers with the stored row's id, while late and
+out-of-order rows are accepted; inside a batch the first of repeated rows wins.
 Only rows that were really inserted update the datastream's time ranges and latest value and the
-per-minute/hour/day roll-ups; one ``observations.created`` event is emitted per batch.
+per-minute/hour/day roll-ups (computed per batch from the sorted time texts, one upsert per bucket);
+one ``observations.created`` event is emitted per batch (per chunk of a huge one).
 Numeric results get data-quality flags (:mod:`cityops.sensing.quality`: range, spike, stuck, gap) judged
 against a few stored observations before them, fetched once per datastream per batch; a stored point that
 the new ones reveal as a spike or part of a stuck run is re-flagged.
+Times travel as canonical UTC texts (:func:`time_text`, what SQLite stores), which sort like the times.
 The caller owns the transaction (commit after the call, so the event and the rows commit together).
 """
 
