@@ -274,6 +274,7 @@ def render_observations(session: Session, base: str, ids: Sequence[int]) -> list
 
     et = ENTITIES["Observation"]
     ctx = Context(session, base)
+    opts = QueryOptions()
     table = Observation.__table__
     out: list[tuple[int, bytes]] = []
     ordered = sorted(ids)
@@ -289,7 +290,7 @@ def render_observations(session: Session, base: str, ids: Sequence[int]) -> list
         rows = session.execute(select(table).where(where).order_by(table.c.id))
         for row in rows:
             if row.datastream_id is not None:
-                out.append((row.datastream_id, orjson.dumps(render(ctx, et, row, QueryOptions()))))
+                out.append((row.datastream_id, orjson.dumps(render(ctx, et, row, opts))))
     return out
 
 
