@@ -10,6 +10,7 @@ from cityops.media import models as media_models
 from cityops.notify import models as notify_models
 from cityops.reports import models as reports_models
 from cityops.sensing import models as sensing_models
+from cityops.sensing import mqtt_deadletter as sensing_deadletter_models
 
 __all__ = [
     "Base",
@@ -21,6 +22,7 @@ __all__ = [
     "media_models",
     "notify_models",
     "reports_models",
+    "sensing_deadletter_models",
     "sensing_models",
 ]
 

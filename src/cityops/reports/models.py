@@ -51,6 +51,11 @@ class Case(Base):
         Index("ix_cases_lat_lon", "lat", "lon"),
         Index("ix_cases_submitted_at", "submitted_at"),
         Index("ix_cases_h3", "h3_cell"),
+        # the IOC summary's range counts and the public map's clustering read these without the table
+        Index("ix_cases_hidden_submitted", "hidden", "submitted_at", "area_id"),
+        Index("ix_cases_hidden_state", "hidden", "state", "overdue", "area_id"),
+        Index("ix_cases_hidden_resolved", "hidden", "resolved_at", "resolve_due_at", "area_id"),
+        Index("ix_cases_hidden_lat_lon_state", "hidden", "lat", "lon", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
