@@ -119,14 +119,24 @@ def broker(work: Path) -> Iterator[tuple[int, int | None]]:
             log.close()
 
 
+def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
+    """A QoS 1 PUBLISH packet of MQTT 3.1.1 (§3.3), encoded in advance so the publisher is not the limit."""
+    raw = topic.encode()
+    body = struct.pack("!H", len(raw)) + raw + struct.pack("!H", packet_id) + payload
+    n, length = len(body), bytearray()
+    while True:  # the remaining length as a variable byte integer (§2.2.3)
+        n, byte = divmod(n, 128)
+        length.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes([0x32]) + bytes(length) + body
+
+
 class Publisher(threading.Thread):
     """Sends pre-encoded QoS 1 PUBLISH packets (MQTT 3.1.1), at most ``WINDOW`` unacknowledged."""
 
     def __init__(self, port: int, topic: str, bodies: list[bytes]) -> None:
         super().__init__(daemon=True)
-        from cityops.sensing.mqtt_wire import publish_packet
-
-        self.packets = [publish_packet(topic, b, 1, k % 65535 + 1, v5=False) for k, b in enumerate(bodies)]
+        self.packets = [publish_packet(topic, b, k % 65535 + 1) for k, b in enumerate(bodies)]
         self.acked = 0
         self.error: BaseException | None = None
         self.sock = socket.create_connection((HOST, port))

@@ -31,7 +31,6 @@ from cityops.identity.apikeys import create_api_key
 from cityops.sensing import mqtt as bridge_module
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
 from cityops.sensing.mqtt_deadletter import MqttDeadLetter
-from cityops.sensing.mqtt_wire import Incoming
 from cityops.settings import Settings, load_settings
 from tests.conftest import Backend
 from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
@@ -608,9 +607,9 @@ def test_a_failing_batch_is_retried_one_by_one_but_not_to_the_end_when_nothing_g
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
 
-    def batch(results: list[float]) -> list[Incoming]:
+    def batch(results: list[float]) -> list[bridge_module.Incoming]:
         return [
-            Incoming(
+            bridge_module.Incoming(
                 topic,
                 orjson.dumps({"phenomenonTime": f"2026-03-01T10:0{k}:00Z", "result": r}),
                 1,

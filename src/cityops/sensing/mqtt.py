@@ -26,10 +26,11 @@ twice: the subscription uses MQTT 5 *no local* (the broker never returns our own
 message that already has an ``@iot.id`` is an entity notification (of any cityops node) and never ingested.
 
 A message is acknowledged (PUBACK) only after its database transaction committed, so an acknowledged
-message is never lost. The client is :mod:`cityops.sensing.mqtt_wire` (a small MQTT 5 client that parses
-what arrives in bulk): the messages that arrived together (up to ``MAX_BATCH``) are handled as one batch —
+message is never lost. The client is paho-mqtt (MQTT 5, manual acknowledgement), driven by the asyncio
+event loop through paho's external-loop API: what it receives is queued, and the messages that arrived
+together (up to ``MAX_BATCH``) are handled as one batch —
 plain Observations validated one by one and the valid ones stored in one transaction, the others one
-transaction each — and their PUBACKs go out in one write after the commits.
+transaction each — and their PUBACKs go out after the commits.
 
 Outcomes (``cityops_mqtt_messages_total{kind, outcome}``): ``stored``; bad messages (invalid JSON, unknown
 datastream, wrong types, refused key) are ``invalid``/``rejected``/``unknown_topic``, logged and acknowledged
@@ -72,10 +73,11 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -86,7 +88,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.clock import utcnow
 from cityops.errors import ApiError
 from cityops.sensing import mqtt_deadletter  # noqa: F401  (its table joins the metadata with the bridge)
-from cityops.sensing.mqtt_wire import Incoming, MqttWireError, WireClient
 
 if TYPE_CHECKING:
     from cityops.events.bus import Event, EventBus, Subscription
@@ -107,8 +108,13 @@ MAX_BATCH = 2000  # messages stored in one transaction at most
 RECEIVE_MAXIMUM = 20000  # unacknowledged messages the broker may send us (MQTT 5 Receive Maximum)
 MAX_TRACKED = 100_000  # failed messages whose delivery attempts are counted, at most
 GIVE_UP_AFTER = 3  # messages failing one by one, none succeeding, before the rest of a batch waits
+PUBLISH_IN_FLIGHT = 20  # our unacknowledged notifications at most (Mosquitto's default Receive Maximum)
+READ_BURST = 2000  # packets paho reads per readiness of the socket before the event loop runs other work
 _SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 _DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
+
+
+_T = TypeVar("_T")
 
 
 class BadMessage(Exception):
@@ -323,6 +329,292 @@ class _RememberedGets:
         return getattr(self._session, name)
 
 
+class MqttConnectionError(Exception):
+    """The connection to the broker failed or was lost, or the broker refused a request."""
+
+
+class Incoming(NamedTuple):
+    """A received PUBLISH. ``packet_id`` is 0 for QoS 0; ``dup`` is the DUP flag (a resend by the broker)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    packet_id: int
+    dup: bool
+
+
+class _Connection:
+    """One paho-mqtt client (MQTT 5) driven by the asyncio event loop through paho's external-loop API
+    (``loop_read``/``loop_write``/``loop_misc`` on socket readiness), so callbacks run on the loop's thread
+    and received messages are queued for :meth:`batch` without crossing threads. Any failure raises
+    :class:`MqttConnectionError` and ends the connection (reconnect with a new one)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        *,
+        username: str | None,
+        password: str | None,
+        clean_start: bool,
+        session_expiry: int,
+        tls: bool,
+        keepalive: int = 30,
+    ) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.host, self.port, self.clean_start, self.keepalive = host, port, clean_start, keepalive
+        self.session_expiry = session_expiry
+        self.session_present = False
+        self.loop = asyncio.get_running_loop()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if username is not None:
+            client.username_pw_set(username, password)
+        if tls:
+            client.tls_set()
+        client.max_inflight_messages_set(PUBLISH_IN_FLIGHT)
+        client.manual_ack_set(True)  # PUBACK only once the message is committed (see MqttBridge._handle)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        client.on_socket_close = self._on_socket_close
+        self.client = client
+        self._incoming: deque[Incoming] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._connack: asyncio.Future[None] = self.loop.create_future()
+        self._subacks: dict[int, asyncio.Future[list[Any]]] = {}
+        self._unacked: set[int] = set()  # our QoS 1 publications awaiting their PUBACK
+        self._refused = 0
+        self._published: asyncio.Future[None] | None = None
+        self._sending = asyncio.Lock()
+        self._packets = 0  # packets handled by a callback, to know when a read made progress
+        self._sock: Any = None
+        self._misc: asyncio.Task[None] | None = None
+        self._error: MqttConnectionError | None = None
+
+    # --- connection -------------------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.session_expiry
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        try:
+            # paho's connect resolves, opens (TLS handshake included) and writes CONNECT, blocking: off the loop.
+            await asyncio.to_thread(
+                self.client.connect,
+                self.host,
+                self.port,
+                self.keepalive,
+                clean_start=self.clean_start,
+                properties=props,
+            )
+        except (OSError, ValueError) as exc:
+            raise MqttConnectionError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        self._sock = self.client.socket()
+        if self._sock is None:
+            raise MqttConnectionError("the connection closed at once")
+        self.loop.add_reader(self._sock, self._readable)
+        self.client.on_socket_register_write = self._want_write
+        self.client.on_socket_unregister_write = self._written
+        if self.client.want_write():
+            self.loop.add_writer(self._sock, self._writable)
+        self._misc = asyncio.create_task(self._housekeeping(), name="mqtt-keepalive")
+        await self._wait(self._connack, timeout)
+
+    async def _housekeeping(self) -> None:
+        """paho's keep-alive (PINGREQ, and dropping a broker that stopped answering)."""
+        while self._error is None:
+            await asyncio.sleep(1.0)
+            self.client.loop_misc()
+
+    def close(self) -> None:
+        """Send what is queued (PUBACKs first) and DISCONNECT, then close; pending operations fail."""
+        client = self.client
+        if self._error is None and self._sock is not None:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+                client.loop_write()  # paho closes the socket once DISCONNECT is written
+        self._fail(MqttConnectionError("closed"))
+        sock = client.socket()
+        if sock is not None:  # DISCONNECT could not be written at once: close anyway
+            self._detach(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._error is None and self._sock is not None
+
+    # --- requests ---------------------------------------------------------------------------------
+
+    async def subscribe(self, filters: list[tuple[str, int, bool]], timeout: float = 10.0) -> None:
+        """Subscribe to (topic filter, QoS, no local); raises if the broker refuses any."""
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        self._check()
+        rc, mid = self.client.subscribe([(t, SubscribeOptions(qos=q, noLocal=nl)) for t, q, nl in filters])
+        if rc or mid is None:
+            raise MqttConnectionError(f"cannot subscribe (paho error {rc})")
+        reply: asyncio.Future[list[Any]] = self.loop.create_future()
+        self._subacks[mid] = reply
+        codes = await self._wait(reply, timeout)
+        refused = [f[0] for f, code in zip(filters, codes, strict=False) if code.is_failure]
+        if refused:
+            raise MqttConnectionError(f"the broker refused the subscriptions {refused}")
+
+    async def publish_many(self, messages: list[tuple[str, bytes]], timeout: float = 30.0) -> None:
+        """Publish at QoS 1 (paho keeps as many in flight as the broker allows); returns once all are
+        acknowledged."""
+        async with self._sending:
+            self._check()
+            self._refused = 0
+            for topic, payload in messages:
+                info = self.client.publish(topic, payload, qos=1)
+                if info.rc:
+                    raise MqttConnectionError(f"cannot publish (paho error {info.rc})")
+                self._unacked.add(info.mid)
+            if self._unacked:
+                self._published = self.loop.create_future()
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._published), timeout)
+                except TimeoutError:
+                    error = MqttConnectionError("the broker did not acknowledge publications in time")
+                    self._fail(error)
+                    raise error from None
+            if self._refused:
+                raise MqttConnectionError(f"the broker refused {self._refused} publications")
+
+    def ack(self, packet_ids: list[int]) -> None:
+        """PUBACK (success) for the QoS 1 messages ``packet_ids``."""
+        self._check()
+        for mid in packet_ids:
+            self.client.ack(mid, 1)
+
+    async def batch(self, limit: int) -> list[Incoming]:
+        """Wait for at least one message; return up to ``limit`` of those received so far."""
+        while not self._incoming:
+            self._check()
+            self._waiter = self.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        incoming = self._incoming
+        return [incoming.popleft() for _ in range(min(limit, len(incoming)))]
+
+    # --- paho callbacks (on the loop's thread) ----------------------------------------------------
+
+    def _readable(self) -> None:
+        # paho reads one packet per loop_read: read on while packets come, up to a burst, so a stream
+        # of messages costs one wake-up per burst (the reader is level-triggered: the rest comes next).
+        client = self.client
+        for _ in range(READ_BURST):
+            before = self._packets
+            if client.loop_read() or self._error is not None:
+                break
+            if self._packets == before:
+                pending = getattr(self._sock, "pending", None)  # TLS: bytes decrypted but not yet read
+                if pending is None or not pending():
+                    break
+        if self._incoming and self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _want_write(self, _c: Any, _u: Any, sock: Any) -> None:
+        self.loop.add_writer(sock, self._writable)
+
+    def _written(self, _c: Any, _u: Any, sock: Any) -> None:
+        self.loop.remove_writer(sock)
+
+    def _writable(self) -> None:
+        if self.client.loop_write():
+            self._fail(MqttConnectionError("connection lost while writing"))
+
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self._packets += 1
+        if reason.is_failure:
+            self._fail(MqttConnectionError(f"the broker refused the connection ({reason})"))
+            return
+        self.session_present = bool(flags.session_present)
+        # The broker's Receive Maximum bounds our unacknowledged QoS 1 publications (MQTT 5, 3.2.2.3.3);
+        # paho cannot lower its window on an open connection, so a broker granting less is only reported.
+        granted = getattr(properties, "ReceiveMaximum", 65535) if properties is not None else 65535
+        if int(granted) < PUBLISH_IN_FLIGHT:
+            log.warning("MQTT broker grants a Receive Maximum below ours", extra={"granted": granted})
+        if not self._connack.done():
+            self._connack.set_result(None)
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, codes: list[Any], _p: Any) -> None:
+        self._packets += 1
+        reply = self._subacks.pop(mid, None)
+        if reply is not None and not reply.done():
+            reply.set_result(codes)
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        self._packets += 1
+        if mid in self._unacked:
+            self._unacked.discard(mid)
+            if reason.is_failure:
+                self._refused += 1
+            if not self._unacked and self._published is not None and not self._published.done():
+                self._published.set_result(None)
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        self._packets += 1
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = "\ufffd"  # matches no subscription of ours: refused as unknown_topic, and acknowledged
+        self._incoming.append(Incoming(topic, msg.payload, msg.qos, msg.mid, msg.dup))
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        self._fail(MqttConnectionError(f"connection lost ({reason})"))
+
+    def _on_socket_close(self, _c: Any, _u: Any, sock: Any) -> None:
+        self._detach(sock)
+        self._fail(MqttConnectionError("connection closed"))
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _detach(self, sock: Any) -> None:
+        with contextlib.suppress(Exception):
+            self.loop.remove_reader(sock)
+            self.loop.remove_writer(sock)
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    async def _wait(self, future: asyncio.Future[_T], timeout: float) -> _T:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            raise MqttConnectionError("the broker did not answer in time") from None
+
+    def _fail(self, error: MqttConnectionError) -> None:
+        if self._error is not None:
+            return
+        self._error = error
+        futures: list[asyncio.Future[Any]] = [self._connack, *self._subacks.values()]
+        if self._published is not None:
+            futures.append(self._published)
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # whoever waits gets it; nobody waiting is no "never retrieved" warning
+        self._subacks.clear()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        if self._misc is not None and self._misc is not asyncio.current_task():
+            self._misc.cancel()
+
+
 class MqttBridge:
     """The MQTT client of one cityops node: ingest from the broker, notifications to it."""
 
@@ -349,7 +641,7 @@ class MqttBridge:
         self.subscriber = False  # this process holds the node's subscription (see _take_subscriber_role)
         self.lock_path: Path | None = settings.data_dir / f"mqtt-{self.client_id}.lock"
         self._lock_file: IO[str] | None = None
-        self._client: WireClient | None = None
+        self._client: _Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._stopping = False
@@ -385,12 +677,12 @@ class MqttBridge:
     def stopping(self) -> bool:
         return self._stopping
 
-    def _make_client(self, subscriber: bool) -> WireClient:
+    def _make_client(self, subscriber: bool) -> _Connection:
         """The subscriber: the fixed client id with a persistent session. Other worker processes of the
         node: a publish-only client with a clean session of its own."""
         import os
 
-        return WireClient(
+        return _Connection(
             self.host,
             self.port,
             self.client_id if subscriber else f"{self.client_id}-pub-{os.getpid()}",
@@ -398,8 +690,6 @@ class MqttBridge:
             password=self.password,
             clean_start=not subscriber,
             session_expiry=SESSION_EXPIRY_S if subscriber else 0,
-            keepalive=30,
-            receive_maximum=RECEIVE_MAXIMUM,
             tls=self.tls,
         )
 
@@ -455,14 +745,14 @@ class MqttBridge:
                     # Publish notifications only; take over the subscription when its holder stops.
                     while not self._take_subscriber_role():
                         if not client.connected:
-                            raise MqttWireError("connection lost")
+                            raise MqttConnectionError("connection lost")
                         await asyncio.sleep(ROLE_RETRY_S)
                     continue
                 while True:
                     batch = await client.batch(MAX_BATCH)
                     if await self._handle(client, batch):
                         delay = 0.5
-            except MqttWireError as exc:
+            except MqttConnectionError as exc:
                 if self.stopping():
                     break
                 log.warning("MQTT connection lost, reconnecting", extra={"error": str(exc), "in_s": delay})
@@ -479,7 +769,7 @@ class MqttBridge:
 
     # --- intake ----------------------------------------------------------------------------------
 
-    async def _handle(self, client: WireClient, batch: list[Incoming]) -> bool:
+    async def _handle(self, client: _Connection, batch: list[Incoming]) -> bool:
         """Store the messages that arrived together, then acknowledge those stored, refused or parked (after
         the commits); returns whether all were. A message cityops failed to store stays unacknowledged and
         the connection is dropped, so the broker delivers it again (after a back-off)."""
@@ -756,7 +1046,7 @@ class MqttBridge:
         with self.sessions() as session:
             return render_observations(session, self.sta_base, ids)
 
-    async def _wait_connected(self, timeout: float) -> WireClient:
+    async def _wait_connected(self, timeout: float) -> _Connection:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.connected.wait(), timeout)
         client = self._client
