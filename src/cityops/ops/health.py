@@ -16,8 +16,8 @@ log = logging.getLogger("cityops.ops")
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is alive."""
+async def healthz() -> dict[str, str]:
+    """The process is alive. Async: it does no I/O, so it needs no trip through the thread pool."""
     return {"status": "ok", "version": __version__}
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -48,18 +48,36 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class MetricsMiddleware:
+    """Pure ASGI middleware counting requests and timing them up to the response's start line (what a
+    client waits for; a stream's body may run for minutes). A ``BaseHTTPMiddleware`` here cost a task,
+    a memory stream and a copy of every body chunk per request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        metrics = self.metrics
+
+        async def send_measured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # The router has put the matched route in the scope by the time a response starts.
+                template = getattr(scope.get("route"), "path", "unmatched")
+                method = scope["method"]
+                metrics.requests.labels(method, template, str(message["status"])).inc()
+                metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            await send(message)
+
+        await self.app(scope, receive, send_measured)
+
+
 def install(app: FastAPI) -> Metrics:
     metrics = Metrics()
     app.state.metrics = metrics
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, template).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return metrics
