@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -80,6 +81,15 @@ def _sqlite_pragmas(busy_timeout: float) -> Any:
     return on_connect
 
 
+def _json_dumps(value: Any) -> str:
+    # orjson instead of the standard library: event payloads of large observation batches are encoded
+    # and decoded on every ingest, and the standard json module was a fifth of the server's CPU there.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(
     url: str, *, pool_size: int = 10, echo: bool = False, busy_timeout: float | None = None
 ) -> Engine:
@@ -95,7 +105,11 @@ def make_engine(
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0, "pool_timeout": busy_timeout}
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **pool
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
+            **JSON_CODEC,
+            **pool,
         )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
@@ -106,6 +120,7 @@ def make_engine(
         max_overflow=pool_size,
         pool_timeout=busy_timeout,
         pool_pre_ping=True,
+        **JSON_CODEC,
     )
 
 
