@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -171,4 +173,7 @@ def run(argv: list[str] | None = None) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run()))
+    result = json.dumps(run())
+    # The event loop may leave stdout non-blocking; a pipe then takes 64 KiB and refuses the rest.
+    os.set_blocking(sys.stdout.fileno(), True)
+    print(result)
