@@ -405,16 +405,18 @@ class _Connection:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry
         props.ReceiveMaximum = RECEIVE_MAXIMUM
+
+        def connect() -> None:
+            self.client.connect(
+                self.host, self.port, self.keepalive, clean_start=self.clean_start, properties=props
+            )
+            sock = self.client.socket()
+            if self._error is not None and sock is not None:  # closed (the bridge stopped) meanwhile
+                sock.close()
+
         try:
             # paho's connect resolves, opens (TLS handshake included) and writes CONNECT, blocking: off the loop.
-            await asyncio.to_thread(
-                self.client.connect,
-                self.host,
-                self.port,
-                self.keepalive,
-                clean_start=self.clean_start,
-                properties=props,
-            )
+            await asyncio.to_thread(connect)
         except (OSError, ValueError) as exc:
             raise MqttConnectionError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self._sock = self.client.socket()
