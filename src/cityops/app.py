@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from cityops import __version__, errors
 from cityops.db import make_engine, make_sessionmaker
 from cityops.ops.logs import configure_logging
+from cityops.ops.route_prefilter import prefilter_routes
 from cityops.plugins import plugin_manager
 from cityops.settings import Settings, load_settings
 
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.async_shutdown = []
     errors.install(app)
     pm.hook.register_routes(app=app, settings=settings)
+    prefilter_routes(app)  # after every route is registered
     return app
