@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -24,6 +24,7 @@ from cityops.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.models import Role
 from cityops.identity.policy import Action, Principal, can
+from cityops.paging import Page, page_params, total
 from cityops.reports import followup, handling, intake, public, sla
 from cityops.reports.access import Actor, can_note, can_view_personal, supporting_agencies, target
 from cityops.reports.models import (
@@ -40,6 +41,7 @@ from cityops.reports.workflow import CaseAction, State, allowed_actions
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 STRICT = ConfigDict(strict=True, extra="forbid")
 MAX_PAGE = 200
+CASE_PAGE = page_params(50, MAX_PAGE)
 
 
 # --- request bodies ------------------------------------------------------------------------------
@@ -406,13 +408,12 @@ def _filtered(
 def public_list(
     request: Request,
     session: SessionDep,
+    page: Annotated[Page, Depends(CASE_PAGE)],
     category: str | None = None,
     state: Annotated[list[str] | None, Query()] = None,
     area_id: int | None = None,
     bbox: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Public list of cases, newest first; ``q`` searches descriptions ignoring diacritics. No personal data."""
     from cityops.text import search_key
@@ -420,12 +421,9 @@ def public_list(
     query = _filtered(_public_query(), category, state, area_id, bbox)
     for word in search_key(q or "").split():
         query = query.where(Case.description_key.contains(word, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    cases = list(
-        session.scalars(query.order_by(Case.submitted_at.desc(), Case.id.desc()).limit(limit).offset(offset))
-    )
+    cases = list(session.scalars(page.of(query.order_by(Case.submitted_at.desc(), Case.id.desc()))))
     ctx = public.PublicContext(session, cases, base_url(request))
-    return {"total": total, "items": [public.public_case(c, ctx) for c in cases]}
+    return {"total": total(session, query), "items": [public.public_case(c, ctx) for c in cases]}
 
 
 @router.get("/public.geojson")
@@ -526,13 +524,12 @@ def my_reports(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[Page, Depends(CASE_PAGE)],
 ) -> dict[str, Any]:
     """A signed-in citizen's reports."""
     if principal.user_id is None:
         raise Unauthorized("Sign in to see your reports")
-    cases = followup.my_cases(session, principal.user_id, limit=limit, offset=offset)
+    cases = followup.my_cases(session, principal.user_id, limit=page.limit, offset=page.offset)
     ctx = public.PublicContext(session, cases, base_url(request))
     return {"items": [public.public_case(c, ctx) for c in cases]}
 
@@ -596,6 +593,7 @@ def rate_case(ref: str, body: RateIn, session: SessionDep, principal: CurrentPri
 def inbox(
     session: SessionDep,
     principal: CurrentPrincipal,
+    page: Annotated[Page, Depends(CASE_PAGE)],
     state: Annotated[list[str] | None, Query()] = None,
     overdue: bool | None = None,
     category: str | None = None,
@@ -605,8 +603,6 @@ def inbox(
     since: date | None = None,
     until: date | None = None,
     q: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Cases of the officer's agencies (lead or supporting); the operator sees every case and the
     dispatcher queue (``agency_id`` unset → filter with ``agency_id=0``)."""
@@ -635,12 +631,9 @@ def inbox(
     if q:
         for word in search_key(q).split():
             query = query.where(Case.description_key.contains(word, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    cases = session.scalars(
-        query.order_by(Case.overdue.desc(), Case.resolve_due_at.asc(), Case.id).limit(limit).offset(offset)
-    )
+    cases = session.scalars(page.of(query.order_by(Case.overdue.desc(), Case.resolve_due_at.asc(), Case.id)))
     now = utcnow()
-    return {"total": total, "items": [staff_summary(c, now) for c in cases]}
+    return {"total": total(session, query), "items": [staff_summary(c, now) for c in cases]}
 
 
 def _staff_actor(session: Session, principal: Principal, case: Case) -> Actor:
