@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.events.models import OutboxEvent
-from cityops.identity.apikeys import create_api_key
 from cityops.sensing.data_array import canonical_utc_times
 from cityops.sensing.models import Datastream, Observation, ObservationRollup
 from cityops.sensing.storage import ObservationIn, ingest_observations, iso_z, time_text
@@ -107,14 +106,6 @@ def test_large_batch_ids_duplicates_rollups_and_one_event(session: Session) -> N
     assert [e.payload["count"] for e in events] == [300, 100]  # one event per batch
     assert [o["id"] for o in events[1].payload["observations"]] == again.ids[200:300]
     assert events[1].payload["observations"][0]["phenomenon_time"] == "2026-03-01T10:05:00Z"
-
-
-@pytest.fixture
-def key(sessions: sessionmaker[Session]) -> dict[str, str]:
-    with sessions() as s:
-        _, secret = create_api_key(s, name="gateway", scopes=["ingest"])
-        s.commit()
-    return {"X-API-Key": secret}
 
 
 def test_create_observations_large_data_array(

@@ -18,14 +18,6 @@ STA = "/sta/v1.1"
 
 
 @pytest.fixture
-def key(sessions: sessionmaker[Session]) -> dict[str, str]:
-    with sessions() as s:
-        _, secret = create_api_key(s, name="gateway", scopes=["ingest"])
-        s.commit()
-    return {"X-API-Key": secret}
-
-
-@pytest.fixture
 def tree(client: TestClient, key: dict[str, str]) -> dict[str, int]:
     """Two stations: Tân An (1.0, 4.5, 2.0 g/L) and Bến Lức (0.2, 0.4)."""
     ids: dict[str, int] = {}

@@ -26,14 +26,6 @@ GO_ON = {"Prefer": "odata.continue-on-error"}
 
 
 @pytest.fixture
-def key(sessions: sessionmaker[Session]) -> dict[str, str]:
-    with sessions() as s:
-        _, secret = create_api_key(s, name="gateway", scopes=["ingest"])
-        s.commit()
-    return {"X-API-Key": secret}
-
-
-@pytest.fixture
 def tree(client: TestClient, key: dict[str, str]) -> int:
     """One station (Thing 1, Datastream 1 with three Observations); returns the Thing's id."""
     r = client.post(f"{STA}/Things", json=station("Tân An", 106.41, 10.54, [1.0, 4.5, 2.0]), headers=key)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.sensing.sta_tree import MEASUREMENT, station
-from tests.sensing.test_sta_api import STA, get, key, values  # noqa: F401  (fixtures)
+from tests.sensing.test_sta_api import STA, get, values
 
 pytestmark = pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
 
@@ -29,7 +29,7 @@ def _site(name: str, lon: float, lat: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stations(client: TestClient, key: dict[str, str]) -> dict[str, int]:  # noqa: F811
+def stations(client: TestClient, key: dict[str, str]) -> dict[str, int]:
     """Tân An at two sites with two Datastreams (3 and 2 observations); Bến Lức at one site, one Datastream."""
     tan_an = station("Tân An", 106.41, 10.54, [1.0, 4.5, 2.0])
     tan_an["Locations"].append(_site("Tân An pier", 106.42, 10.55))
@@ -79,7 +79,7 @@ def test_expand_many_to_many_both_ways(client: TestClient, stations: dict[str, i
 def test_expand_multidatastream_observed_properties(
     client: TestClient,
     stations: dict[str, int],
-    key: dict[str, str],  # noqa: F811
+    key: dict[str, str],
 ) -> None:
     mds = {
         "name": "weather",

@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.sensing.sta_tree import station
-from tests.sensing.test_sta_api import STA, get, key, tree, values  # noqa: F401  (fixtures)
+from tests.sensing.test_sta_api import STA, get, tree, values  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def timed(client: TestClient, key: dict[str, str]) -> int:  # noqa: F811
+def timed(client: TestClient, key: dict[str, str]) -> int:
     """The id of a Datastream holding the three observations above."""
     r = client.post(f"{STA}/Things", json=station("Clock", 106.0, 10.0, []), headers=key)
     assert r.status_code == 201, r.text

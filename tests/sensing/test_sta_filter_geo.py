@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.sensing.sta_tree import MEASUREMENT
-from tests.sensing.test_sta_api import STA, get, key, tree, values  # noqa: F401  (fixtures)
+from tests.sensing.test_sta_api import STA, get, tree, values  # noqa: F401  (fixtures)
 
 SHAPES: dict[str, dict[str, Any]] = {
     "A": {"type": "Point", "coordinates": [1, 1]},
@@ -36,7 +36,7 @@ SHAPES: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture
-def shapes(client: TestClient, key: dict[str, str]) -> None:  # noqa: F811
+def shapes(client: TestClient, key: dict[str, str]) -> None:
     for name, geometry in SHAPES.items():
         body = {
             "name": name,
