@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from cityops.notify.channels import LogChannel
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import CaseEvent
-from cityops.reports.sla import sweep_sla
+from cityops.reports.sla import sweep_candidates, sweep_in_chunks, sweep_sla
 from cityops.reports.workflow import CaseAction
 from tests.reports.conftest import MONDAY_9, World
 
@@ -122,3 +123,20 @@ def test_warning_and_escalation_notify_staff(world: World) -> None:
     assert not world.session.scalars(
         select(Delivery).where(Delivery.user_id == world.users["officer_b"].id)
     ).all()
+
+
+def test_the_server_sweep_works_in_short_transactions(world: World) -> None:
+    """The background sweep marks every case however many there are, a chunk per transaction, and the
+    next sweep has nothing left to look at for the escalated ones."""
+    cases = [world.submit(now=MONDAY_9, description=f"Đèn hỏng {i}") for i in range(5)]
+    world.session.commit()
+    sessions = sessionmaker(bind=world.session.get_bind(), expire_on_commit=False)
+    late = local(2026, 3, 20, 10)  # every deadline has passed
+    result = sweep_in_chunks(sessions, late, world.settings, chunk=2)
+    assert sorted(result.escalated) == sorted(c.id for c in cases)
+    assert sorted(result.overdue) == sorted(c.id for c in cases)
+    world.session.expire_all()
+    assert all(world.session.get(type(c), c.id).overdue for c in cases)  # type: ignore[union-attr]
+    with sessions() as s:
+        assert sweep_candidates(s) == []
+    assert sweep_in_chunks(sessions, late, world.settings, chunk=2).escalated == []

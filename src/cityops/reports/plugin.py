@@ -182,16 +182,17 @@ SLA_SWEEP_SECONDS = 300  # the sweep is idempotent; every five minutes is precis
 
 async def _sla_loop(app: FastAPI) -> None:
     from cityops.clock import utcnow
-    from cityops.db import session_scope
+    from cityops.db import session_scope, write_turn
     from cityops.reports.intake import prune_idempotency
-    from cityops.reports.sla import sweep_sla
+    from cityops.reports.sla import sweep_in_chunks
 
     settings = app.state.settings
 
     def run() -> None:
-        with session_scope(app.state.sessions) as session:
-            sweep_sla(session, utcnow(), settings)
+        sweep_in_chunks(app.state.sessions, utcnow(), settings)
+        with session_scope(app.state.sessions) as session, write_turn(session):
             prune_idempotency(session, utcnow())
+            session.commit()
 
     while True:
         try:

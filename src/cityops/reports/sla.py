@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import format_datetime
+from cityops.db import session_scope, write_turn
 from cityops.reports import integrations
 from cityops.reports.models import Case, CaseEvent
 from cityops.reports.workflow import OPEN_STATES, State
@@ -111,15 +113,33 @@ def _mark(session: Session, case: Case, now: datetime, what: str, data: dict[str
     integrations.audit(session, None, f"case.sla_{what}", case.id, after={"state": case.state, **data})
 
 
-def sweep_sla(session: Session, now: datetime, settings: Settings | None = None) -> SweepResult:
-    """Warn, flag overdue and escalate open cases as of ``now``; commit-free (the caller commits).
+def sweep_candidates(session: Session) -> list[int]:
+    """Ids of the cases a sweep may still mark: open and not yet escalated for their current deadline
+    (an escalated case has had every mark; a new deadline clears ``escalated_at``)."""
+    return list(
+        session.scalars(
+            select(Case.id)
+            .where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+            .order_by(Case.id)
+        )
+    )
+
+
+def sweep_sla(
+    session: Session, now: datetime, settings: Settings | None = None, ids: Sequence[int] | None = None
+) -> SweepResult:
+    """Warn, flag overdue and escalate open cases as of ``now`` (only ``ids`` when given); commit-free
+    (the caller commits).
 
     Each mark is made once per deadline: a new deadline (extension, reopen) clears the marks.
     """
     settings = settings or load_settings()
     cal = calendar(settings)
     result = SweepResult()
-    cases = session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES])))
+    query = select(Case).where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+    if ids is not None:
+        query = query.where(Case.id.in_(ids))
+    cases = session.scalars(query)
     for case in cases:
         due = current_due(case)
         if due is None:
@@ -174,3 +194,25 @@ def sweep_sla(session: Session, now: datetime, settings: Settings | None = None)
                     )
     session.flush()
     return result
+
+
+SWEEP_CHUNK = 200
+
+
+def sweep_in_chunks(
+    sessions: sessionmaker[Session], now: datetime, settings: Settings, chunk: int = SWEEP_CHUNK
+) -> SweepResult:
+    """The server's sweep: :func:`sweep_sla` over every candidate, ``chunk`` cases per transaction, each
+    taking its write turn like a submission, so a backlog (after downtime, or 10^5 open cases) never
+    holds the write lock for long and citizens' reports keep going through while it is worked off."""
+    total = SweepResult()
+    with session_scope(sessions) as session:
+        ids = sweep_candidates(session)
+    for start in range(0, len(ids), chunk):
+        with session_scope(sessions) as session, write_turn(session):
+            part = sweep_sla(session, now, settings, ids=ids[start : start + chunk])
+            session.commit()  # inside the turn: the next writer starts once this one has committed
+        total.warned += part.warned
+        total.overdue += part.overdue
+        total.escalated += part.escalated
+    return total
