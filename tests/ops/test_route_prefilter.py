@@ -58,14 +58,18 @@ def test_real_requests_still_route(client: TestClient) -> None:
     assert client.get("/api/v1/nothing-here").status_code == 404
 
 
-def test_routes_added_after_the_prefilter_are_still_found() -> None:
+def test_routes_and_routers_added_after_the_prefilter_are_still_found() -> None:
     app = FastAPI()
     router = APIRouter(prefix="/first")
     router.add_api_route("/a", lambda: {"a": 1}, methods=["GET"])
     app.include_router(router)
     assert prefilter_routes(app) == 1
     router.add_api_route("/late", lambda: {"late": 1}, methods=["GET"])
+    nested = APIRouter(prefix="/nested")
+    nested.add_api_route("/b", lambda: {"b": 1}, methods=["GET"])
+    router.include_router(nested)
     with TestClient(app) as client:
         assert client.get("/first/a").json() == {"a": 1}
         assert client.get("/nowhere").status_code == 404
         assert client.get("/first/late").json() == {"late": 1}
+        assert client.get("/first/nested/b").json() == {"b": 1}
