@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
+_HEADER_BYTES = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 request_id_var: ContextVar[str | None] = ContextVar("cityops_request_id", default=None)
@@ -51,7 +52,7 @@ class RequestIdMiddleware:
             return
         incoming = None
         for name, value in scope.get("headers", []):
-            if name == HEADER.encode():
+            if name == _HEADER_BYTES:
                 incoming = value.decode("latin-1")
                 break
         rid = accept_request_id(incoming)
@@ -63,8 +64,8 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER.encode()]
-                headers.append((HEADER.encode(), rid.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != _HEADER_BYTES]
+                headers.append((_HEADER_BYTES, rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
