@@ -2,9 +2,16 @@
 
 Resource paths (``Things(1)/Datastreams``, ``Datastreams(1)/Thing/name/$value``, ``.../$ref``), query
 options, deep insert, PATCH (merge, or RFC 6902 with ``Content-Type: application/json-patch+json``), PUT,
-DELETE, ``CreateObservations`` (data arrays) and ``$resultFormat=dataArray``. Errors use the OData shape
-``{"error": {"code", "message"}}``. Reads are public; writes need an API key with scope ``ingest``
-(a key bound to one Thing may only add Observations to that Thing's Datastreams) or an operator/admin.
+DELETE, ``CreateObservations`` (data arrays), ``$resultFormat`` ``dataArray`` and FROST's ``GeoJSON`` and
+``CSV`` (:mod:`cityops.sensing.sta_formats`), batch requests at ``$batch`` (:mod:`cityops.sensing.sta_batch`)
+and ``Idempotency-Key`` on POST (:mod:`cityops.sensing.sta_idempotency`); see ``docs/sta.md``. Errors use
+the OData shape ``{"error": {"code", "message"}}``. Reads are public; writes need an API key with scope
+``ingest`` (a key bound to one Thing may only add Observations to that Thing's Datastreams) or an
+operator/admin.
+
+Each route is a thin wrapper: the work is in session-level functions (``read_resource``,
+``create_resource``, ``update_resource``, ``delete_resource``) that do not commit, so ``$batch`` runs the
+same code inside its change sets.
 """
 
 from __future__ import annotations
