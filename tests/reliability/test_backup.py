@@ -4,6 +4,7 @@ table (row counts and contents) and every media file, and check the restored ins
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,19 @@ def fresh_target(backend: Backend, tmp_path: Path) -> Iterator[Settings]:
         yield load_settings(env="test", data_dir=tmp_path / "restored", database_url=None)
 
 
+def settled_contents(engine: Engine, bound: float = 15.0) -> dict[str, Any]:
+    """The tables once the app's background consumers (alert delivery, outbox relay) have stopped
+    changing them: two reads 0.3 s apart agree. A backup taken meanwhile would differ from the snapshot."""
+    deadline = time.monotonic() + bound
+    before = table_contents(engine)
+    while True:
+        time.sleep(0.3)
+        now = table_contents(engine)
+        if now == before or time.monotonic() > deadline:
+            return now
+        before = now
+
+
 def test_backup_restores_every_table_and_file(
     session: Session,
     settings: Settings,
@@ -75,7 +89,7 @@ def test_backup_restores_every_table_and_file(
 ) -> None:
     ctx = build_ctx(session, settings, client, make_api_key)
     session.close()
-    source_tables = table_contents(engine)
+    source_tables = settled_contents(engine)
     source_media = media_files(settings.media_dir)
     assert source_media, "the world has no media files"
     assert sum(1 for rows in source_tables.values() if rows) >= 15
