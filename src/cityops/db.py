@@ -128,7 +128,9 @@ _write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKe
 _write_locks_guard = threading.Lock()
 
 
-def _write_lock(engine: Engine) -> threading.Lock:
+def writer_lock(engine: Engine) -> threading.Lock:
+    """This process's one SQLite writer lock for ``engine``: every writer that takes turns (submissions,
+    the SLA sweep, bulk ingest) shares it, so they queue here in order instead of in SQLite's busy handler."""
     with _write_locks_guard:
         lock = _write_locks.get(engine)
         if lock is None:
@@ -163,7 +165,7 @@ def write_turn(session: Session, timeout: float | None = None) -> Iterator[None]
             session.rollback()
             raise
         return
-    lock = _write_lock(bind.engine)
+    lock = writer_lock(bind.engine)
     if not lock.acquire(timeout=timeout):
         raise WriterBusy(f"no SQLite write turn within {timeout} s")
     try:

@@ -105,7 +105,9 @@ def is_busy_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is a database contention error after which the transaction was rolled back
     whole and may simply be run again: SQLite ``database is locked``/busy, PostgreSQL serialization
     failure, deadlock or lock not available."""
-    orig = getattr(exc, "orig", None)
+    # SQLAlchemy wraps the driver's error in ``orig``; code writing through the raw DBAPI cursor (bulk
+    # ingest) raises the driver's error itself
+    orig = exc if isinstance(exc, sqlite3.OperationalError) else getattr(exc, "orig", None)
     if orig is None:
         return False
     sqlstate = getattr(orig, "sqlstate", None)
@@ -126,6 +128,8 @@ def overload_error(exc: BaseException) -> ServiceUnavailable | None:
     """
     if isinstance(exc, sa_exc.TimeoutError):
         return ServiceUnavailable()
+    if isinstance(exc, sqlite3.OperationalError):
+        return ServiceUnavailable() if is_busy_conflict(exc) else None
     if not isinstance(exc, sa_exc.OperationalError):
         return None
     if is_busy_conflict(exc):
@@ -219,5 +223,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(sa_exc.OperationalError, on_database_error)
     app.add_exception_handler(sa_exc.TimeoutError, on_database_error)
+    app.add_exception_handler(sqlite3.OperationalError, on_database_error)  # raw cursor (bulk ingest)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

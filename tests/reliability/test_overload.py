@@ -190,3 +190,43 @@ def test_exhausted_pool_gives_503_in_each_api_family_format(world: World, small_
     assert_busy(sta)
     assert set(sta.json()["error"]) == {"code", "message"}
     assert stored(world) == before
+
+
+def test_bulk_ingest_behind_a_held_write_lock_gives_503_in_the_sta_format(
+    world: World, client: TestClient, backend: Backend
+) -> None:
+    """Bulk ingest behind another writer: 503 in the STA format, nothing stored, then it goes through."""
+    if backend.name != "sqlite":
+        pytest.skip("the raw-cursor write path is SQLite's")
+    from cityops.identity.apikeys import create_api_key
+    from cityops.sensing.models import Observation
+    from tests.sensing.test_storage import make_datastream
+
+    ds_id = make_datastream(world.session).id
+    _, secret = create_api_key(world.session, name="gateway", scopes=["ingest"])
+    world.session.commit()
+    body = [
+        {
+            "Datastream": {"@iot.id": ds_id},
+            "components": ["phenomenonTime", "result"],
+            "dataArray": [[f"2026-03-01T10:0{i}:00Z", float(i)] for i in range(5)],
+        }
+    ]
+    with write_lock_held_elsewhere(backend):
+        r = client.post("/sta/v1.1/CreateObservations", json=body, headers={"X-API-Key": secret})
+    assert_busy(r)
+    assert "error" in r.json()
+    world.session.rollback()
+    assert world.session.scalar(select(func.count()).select_from(Observation)) == 0
+    again = client.post("/sta/v1.1/CreateObservations", json=body, headers={"X-API-Key": secret})
+    assert again.status_code == 201, again.text
+
+
+def test_the_drivers_own_lock_error_is_a_503() -> None:
+    """Bulk ingest writes through the raw DBAPI cursor, so SQLite's ``database is locked`` can reach the
+    app as the driver's own error rather than SQLAlchemy's (the bench saw it answered 500)."""
+    from cityops.errors import ServiceUnavailable, overload_error
+
+    assert isinstance(overload_error(sqlite3.OperationalError("database is locked")), ServiceUnavailable)
+    assert isinstance(overload_error(sqlite3.OperationalError("database is busy")), ServiceUnavailable)
+    assert overload_error(sqlite3.OperationalError("no such table: x")) is None

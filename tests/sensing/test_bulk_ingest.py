@@ -147,7 +147,7 @@ def test_create_observations_large_data_array(
 def test_sqlite_writer_lock_is_released_when_the_transaction_ends(
     sessions: sessionmaker[Session], backend: Any, end: str
 ) -> None:
-    from cityops.sensing import storage
+    from cityops.db import writer_lock
 
     if backend.name != "sqlite":
         pytest.skip("only SQLite ingest queues on a writer lock")
@@ -158,7 +158,7 @@ def test_sqlite_writer_lock_is_released_when_the_transaction_ends(
     session = sessions()
     try:
         ingest_observations(session, [ObservationIn(ds_id, T0, 1.0)])  # no write before: takes the lock
-        lock = storage._WRITER_LOCKS[str(session.get_bind().engine.url)]
+        lock = writer_lock(session.get_bind().engine)
         assert lock.locked()
         getattr(session, end)()
         assert not lock.locked()

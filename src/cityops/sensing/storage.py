@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import threading
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ import orjson
 from sqlalchemy import ColumnElement, and_, case, delete, event, func, literal, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from cityops.db import UTCDateTime
+from cityops.db import UTCDateTime, writer_lock
 from cityops.errors import ApiError
 from cityops.sensing import quality
 from cityops.sensing.models import (
@@ -507,11 +506,10 @@ def _columns(batch: _Batch, *, json_as_text: bool) -> tuple[list[str], list[list
     return names, values
 
 
-# SQLite has one writer at a time. Ingest requests of one process queue on a Python lock, held from
-# ``BEGIN IMMEDIATE`` until the transaction ends, so the next one starts as soon as the lock is free
-# instead of polling in SQLite's busy handler (which sleeps up to 100 ms between tries).
-_WRITER_LOCKS: dict[str, threading.Lock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
+# SQLite has one writer at a time. Ingest requests take this process's writer lock (shared with the other
+# writers that take turns, ``cityops.db.writer_lock``), held from ``BEGIN IMMEDIATE`` until the transaction
+# ends, so the next one starts as soon as the lock is free instead of polling in SQLite's busy handler
+# (which sleeps up to 100 ms between tries).
 _WRITER_KEY = "cityops.sensing.sqlite_writer"
 WRITER_LOCK_WAIT_S = 10.0  # as SQLite's busy timeout; past it, SQLite's own locking decides
 
@@ -520,9 +518,7 @@ def _take_writer_lock(session: Session) -> None:
     """Take this database's ingest lock for the session's transaction (released when it ends)."""
     if _WRITER_KEY in session.info:
         return
-    url = str(session.get_bind().engine.url)
-    with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.setdefault(url, threading.Lock())
+    lock = writer_lock(session.get_bind().engine)
     if lock.acquire(timeout=WRITER_LOCK_WAIT_S):
         session.info[_WRITER_KEY] = lock
 
