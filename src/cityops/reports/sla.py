@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -196,14 +197,15 @@ def sweep_sla(
     return result
 
 
-SWEEP_CHUNK = 200
+SWEEP_CHUNK = 50
+SWEEP_PAUSE_S = 0.02  # between chunks: the lock is not fair, so let a waiting writer take its turn
 
 
 def sweep_in_chunks(
     sessions: sessionmaker[Session], now: datetime, settings: Settings, chunk: int = SWEEP_CHUNK
 ) -> SweepResult:
     """The server's sweep: :func:`sweep_sla` over every candidate, ``chunk`` cases per transaction, each
-    taking its write turn like a submission, so a backlog (after downtime, or 10^5 open cases) never
+    taking its write turn like a submission and pausing after it, so a backlog (after downtime, or 10^5 open cases) never
     holds the write lock for long and citizens' reports keep going through while it is worked off."""
     total = SweepResult()
     with session_scope(sessions) as session:
@@ -212,6 +214,7 @@ def sweep_in_chunks(
         with session_scope(sessions) as session, write_turn(session):
             part = sweep_sla(session, now, settings, ids=ids[start : start + chunk])
             session.commit()  # inside the turn: the next writer starts once this one has committed
+        time.sleep(SWEEP_PAUSE_S)
         total.warned += part.warned
         total.overdue += part.overdue
         total.escalated += part.escalated
