@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from cityops.background import run_in_background
 from cityops.plugins import hookimpl
 from cityops.settings import Environment
 
@@ -45,18 +45,7 @@ def startup(app: FastAPI) -> None:
     if app.state.settings.env is Environment.TEST:
         return
 
-    async def start(app: FastAPI) -> None:
-        app.state.notify_retry_task = asyncio.create_task(_retry_loop(app))
-
-    async def stop(app: FastAPI) -> None:
-        task = getattr(app.state, "notify_retry_task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.state.async_startup.append(start)
-    app.state.async_shutdown.append(stop)
+    run_in_background(app, _retry_loop)
 
 
 @hookimpl

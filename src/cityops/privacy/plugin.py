@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from cityops.background import run_in_background
 from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -60,15 +60,4 @@ def startup(app: FastAPI) -> None:
     if app.state.settings.env is Environment.TEST:
         return
 
-    async def start(app: FastAPI) -> None:
-        app.state.privacy_retention_task = asyncio.create_task(_retention_loop(app))
-
-    async def stop(app: FastAPI) -> None:
-        task = getattr(app.state, "privacy_retention_task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.state.async_startup.append(start)
-    app.state.async_shutdown.append(stop)
+    run_in_background(app, _retention_loop)

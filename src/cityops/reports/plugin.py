@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from cityops.background import run_in_background
 from cityops.plugins import hookimpl
 from cityops.reports.categories import CategorySpec, Datatype, QuestionSpec
 
@@ -221,18 +221,7 @@ def startup(app: FastAPI) -> None:
     except SQLAlchemyError:
         log.warning("case categories not synced (is the database migrated?)", exc_info=True)
 
-    async def start(app: FastAPI) -> None:
-        app.state.reports_sla_task = asyncio.create_task(_sla_loop(app))
-
-    async def stop(app: FastAPI) -> None:
-        task = getattr(app.state, "reports_sla_task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.state.async_startup.append(start)
-    app.state.async_shutdown.append(stop)
+    run_in_background(app, _sla_loop)
 
 
 @hookimpl
