@@ -7,12 +7,13 @@ Alembic and the tests see one metadata.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
@@ -67,6 +68,10 @@ BUSY_TIMEOUT_SECONDS = 5.0
 # background jobs. They cost a file handle each; opening one under load (connect, WAL and other
 # pragmas) costs far more, which a smaller pool paid on every request beyond its size.
 SQLITE_POOL_SIZE = 48
+# The threads AnyIO runs sync routes on (its default limiter). On PostgreSQL the pool may open as many
+# connections as there are such threads: with 10+10 for 40 threads, half the requests under load waited
+# for a connection rather than for the database.
+REQUEST_THREADS = 40
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Any:
@@ -93,8 +98,8 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer
 def make_engine(
     url: str, *, pool_size: int = 10, echo: bool = False, busy_timeout: float | None = None
 ) -> Engine:
-    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept and as many again opened
-    under load; SQLite keeps :data:`SQLITE_POOL_SIZE`. A request that finds them all busy for
+    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept and more opened under load,
+    up to :data:`REQUEST_THREADS` (at least twice ``pool_size``); SQLite keeps :data:`SQLITE_POOL_SIZE`. A request that finds them all busy for
     ``busy_timeout`` seconds (default :data:`BUSY_TIMEOUT_SECONDS`) gets the pool's ``TimeoutError`` (503).
     """
     busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
@@ -117,7 +122,7 @@ def make_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max(pool_size, REQUEST_THREADS - pool_size),
         pool_timeout=busy_timeout,
         pool_pre_ping=True,
         **JSON_CODEC,
@@ -179,6 +184,91 @@ def write_turn(session: Session, timeout: float | None = None) -> Iterator[None]
         raise
     finally:
         lock.release()
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Slot(Generic[T]):
+    __slots__ = ("done", "item", "outcome")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.done = False
+        self.outcome: Any = None
+
+
+class GroupCommit(Generic[T, R]):
+    """Concurrent writers' items written by one of them in one transaction (group commit).
+
+    Each thread calls :meth:`run` with its item and a ``write`` function. If no batch is being written,
+    the caller becomes the leader: it takes every queued item (its own included, at most ``max_batch``)
+    and calls ``write(items)`` on its own session, which returns one outcome per item (a result, or the
+    exception that item's caller raises). Meanwhile new items queue up and the next leader, one of their
+    threads, writes them together. So the per-transaction costs (write turn, ``BEGIN``, statements,
+    commit) are shared by a batch, and no caller returns before the transaction with its item ended.
+    """
+
+    def __init__(self, max_batch: int = 64) -> None:
+        self.max_batch = max_batch
+        self._cv = threading.Condition()
+        self._queue: list[_Slot[T]] = []
+        self._leading = False
+
+    def run(self, item: T, write: Callable[[Sequence[T]], Sequence[R | BaseException]], timeout: float) -> R:
+        """``item``'s outcome; :class:`WriterBusy` if no leader took it within ``timeout`` seconds (then it
+        was not written)."""
+        slot: _Slot[T] = _Slot(item)
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            self._queue.append(slot)
+            while not slot.done:
+                if not self._leading:  # a waiting item is always queued when nobody leads
+                    self._leading = True
+                    self._queue.remove(slot)
+                    batch = [*self._queue[: self.max_batch - 1], slot]
+                    del self._queue[: self.max_batch - 1]
+                    break
+                queued = slot in self._queue
+                remaining = deadline - time.monotonic()
+                if queued and remaining <= 0:
+                    self._queue.remove(slot)
+                    raise WriterBusy(f"no write turn within {timeout} s")
+                # once a leader took the item, wait for its transaction to end, however long it takes
+                self._cv.wait(remaining if queued else None)
+        if not slot.done:
+            outcomes: Sequence[R | BaseException]
+            try:
+                outcomes = write([s.item for s in batch])
+                if len(outcomes) != len(batch):
+                    raise RuntimeError("group write returned the wrong number of outcomes")
+            except BaseException as exc:  # every item of the batch shares the failure
+                outcomes = [exc] * len(batch)
+                raise
+            finally:
+                with self._cv:
+                    for s, outcome in zip(batch, outcomes, strict=True):
+                        s.outcome, s.done = outcome, True
+                    self._leading = False
+                    self._cv.notify_all()
+        if isinstance(slot.outcome, BaseException):
+            raise slot.outcome
+        result: R = slot.outcome
+        return result
+
+
+_groups: weakref.WeakKeyDictionary[Engine, dict[str, GroupCommit[Any, Any]]] = weakref.WeakKeyDictionary()
+
+
+def group_commit(engine: Engine, name: str) -> GroupCommit[Any, Any]:
+    """The process's group-commit queue ``name`` for ``engine`` (one per kind of write)."""
+    with _write_locks_guard:
+        groups = _groups.setdefault(engine, {})
+        group = groups.get(name)
+        if group is None:
+            group = groups[name] = GroupCommit()
+        return group
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

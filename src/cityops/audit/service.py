@@ -13,7 +13,8 @@ are committed or neither is::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,22 @@ def _request_meta(request: Request | None) -> tuple[str | None, str | None]:
     return ip, (request_id[:64] if request_id else None)
 
 
+_DEFER_FLUSH = "cityops.audit.defer_flush"
+
+
+@contextmanager
+def deferred_flush(session: Session) -> Iterator[None]:
+    """Inside, :func:`record` adds its entry without flushing: a caller that writes many records in one
+    transaction (group commit of report submissions) flushes once, so the inserts go out as one batch per
+    table instead of one statement each. The caller must flush before it reads the entries' ids."""
+    previous = session.info.get(_DEFER_FLUSH, False)
+    session.info[_DEFER_FLUSH] = True
+    try:
+        yield
+    finally:
+        session.info[_DEFER_FLUSH] = previous
+
+
 def record(
     session: Session,
     actor: Principal | None,
@@ -116,7 +133,8 @@ def record(
     *,
     label: str | None = None,
 ) -> AuditEntry:
-    """Add one audit entry to ``session`` (flushed, not committed: the caller's transaction decides).
+    """Add one audit entry to ``session`` (flushed, not committed: the caller's transaction decides;
+    not flushed inside :func:`deferred_flush`).
 
     ``actor`` None means the system itself (CLI, demo loader, background jobs); pass ``label`` to
     say which (``"cli"``). ``before``/``after`` are made JSON-safe; build them with :func:`snapshot`.
@@ -137,7 +155,8 @@ def record(
         request_id=request_id,
     )
     session.add(entry)
-    session.flush()
+    if not session.info.get(_DEFER_FLUSH, False):
+        session.flush()
     return entry
 
 

@@ -10,6 +10,7 @@ import hmac
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +21,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from cityops import db
+from cityops.audit.service import deferred_flush
 from cityops.clock import to_local, utcnow
-from cityops.db import WriterBusy, is_postgres, write_turn
+from cityops.db import WriterBusy, group_commit, is_postgres, write_turn
 from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
 from cityops.privacy.masking import mask_contacts
 from cityops.reports import integrations, sla, timeline
@@ -174,20 +177,29 @@ def find_replay(session: Session, scope: str, key: str, fingerprint: str) -> Ide
 
 @dataclass
 class _Draft:
-    """A validated submission with everything read from the database: only writes remain."""
+    """A validated submission with everything read from the database: only writes remain. Plain values
+    only (no ORM objects), so another thread's session can write it (group commit)."""
 
     sub: Submission
-    category: Category
+    category_code: str
+    category_sla_hours: float
+    category_urgent: bool
     answers: dict[str, Any]
     area_id: int | None
     agency_id: int | None
     duplicates: list[dict[str, Any]]
     now: datetime
+    address: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    device_id: str | None
+    account_id: str | None
 
 
 def _prepare(session: Session, settings: Settings, sub: Submission, now: datetime) -> _Draft:
     """Every read a submission needs (validation, routing, duplicate suggestions), before any write, so
-    the write transaction that follows is short."""
+    the write transaction that follows is short; every 422 is raised here."""
     category, answers = validate(session, settings, sub)
     area_id, agency_id = route(session, sub.lat, sub.lon, category.code, to_local(now).date())
     duplicates = []
@@ -204,30 +216,54 @@ def _prepare(session: Session, settings: Settings, sub: Submission, now: datetim
                     "submitted_at": near.submitted_at.isoformat(),
                 }
             )
-    return _Draft(sub, category, answers, area_id, agency_id, duplicates, now)
+    return _Draft(
+        sub,
+        category.code,
+        category.sla_hours,
+        category.urgent,
+        answers,
+        area_id,
+        agency_id,
+        duplicates,
+        now,
+        address=_clean_optional(sub.address, 500, "address"),
+        name=_clean_optional(sub.name, 200, "name"),
+        phone=_clean_optional(sub.phone, 32, "phone"),
+        email=_clean_optional(sub.email, 254, "email"),
+        device_id=_clean_optional(sub.device_id, 200, "device_id"),
+        account_id=_clean_optional(sub.account_id, 200, "account_id"),
+    )
 
 
-def _next_case_id(session: Session) -> int:
-    """The id the new case gets, known before its INSERT so the reference, token and every row that
-    points at it go in one flush (no INSERT-then-UPDATE of the case)."""
+def _next_case_ids(session: Session, n: int = 1) -> list[int]:
+    """The ids the next ``n`` cases get, known before their INSERT so the reference, token and every row
+    that points at a case go in one flush (no INSERT-then-UPDATE of the case)."""
     conn = session.connection()
     if is_postgres(session):
-        return int(conn.exec_driver_sql("SELECT nextval(pg_get_serial_sequence('cases', 'id'))").scalar_one())
-    # SQLite: what it would assign itself (rowid = max + 1), read under the write lock so no other
-    # writer can take the same id before this transaction commits
+        rows = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, {int(n)})"
+        )
+        return sorted(int(r[0]) for r in rows)
+    # SQLite: what it would assign itself (rowid = max + 1 onwards), read under the write lock so no
+    # other writer can take the same ids before this transaction commits
     dbapi_conn = conn.connection.dbapi_connection
     if dbapi_conn is not None and not dbapi_conn.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    return int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM cases").scalar_one())
+    first = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM cases").scalar_one())
+    return list(range(first, first + n))
 
 
-def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) -> SubmitResult:
-    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event); one flush."""
-    sub, category, now = draft.sub, draft.category, draft.now
+def _write(
+    session: Session, settings: Settings, actor: Actor, draft: _Draft, case_id: int | None = None
+) -> SubmitResult:
+    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event) and flush;
+    with ``case_id`` (allocated by the caller) add them only: the caller flushes, inside
+    :func:`cityops.audit.service.deferred_flush`."""
+    sub, now = draft.sub, draft.now
     description = nfc(sub.description)
     case = Case(
-        id=_next_case_id(session),
-        category_code=category.code,
+        id=_next_case_ids(session)[0] if case_id is None else case_id,
+        category_code=draft.category_code,
         description=description,
         description_key=search_key(description),
         answers=draft.answers,
@@ -235,20 +271,20 @@ def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) ->
         lon=sub.lon,
         accuracy_m=sub.accuracy_m,
         location_source=sub.location_source if sub.lat is not None else "address",
-        address=_clean_optional(sub.address, 500, "address"),
+        address=draft.address,
         h3_cell=h3.latlng_to_cell(sub.lat, sub.lon, H3_RESOLUTION)
         if sub.lat is not None and sub.lon is not None
         else None,
         area_id=draft.area_id,
         agency_id=draft.agency_id,
         state=State.SUBMITTED.value,
-        urgent=category.urgent,
+        urgent=draft.category_urgent,
         source=sub.source,
         consent=sub.consent,
         consent_purpose=nfc(sub.consent_purpose)[:200],
         submitted_at=now,
         updated_at=now,
-        sla_hours=sla.handling_hours(settings, category.sla_hours, category.urgent),
+        sla_hours=sla.handling_hours(settings, draft.category_sla_hours, draft.category_urgent),
         extended_hours=0.0,
         overdue=False,
         hidden=False,
@@ -262,11 +298,11 @@ def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) ->
         CaseReporter(
             case_id=case.id,
             user_id=actor.user_id if actor.is_citizen else None,
-            name=_clean_optional(sub.name, 200, "name"),
-            phone=_clean_optional(sub.phone, 32, "phone"),
-            email=_clean_optional(sub.email, 254, "email"),
-            device_id=_clean_optional(sub.device_id, 200, "device_id"),
-            account_id=_clean_optional(sub.account_id, 200, "account_id"),
+            name=draft.name,
+            phone=draft.phone,
+            email=draft.email,
+            device_id=draft.device_id,
+            account_id=draft.account_id,
             created_at=now,
         )
     )
@@ -287,7 +323,6 @@ def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) ->
             "agency_id": draft.agency_id,
         },
     )
-    # last: the audit record flushes the session, which writes all of the above in one go
     timeline.record(
         session,
         case,
@@ -304,7 +339,8 @@ def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) ->
             "consent": sub.consent,
         },
     )
-    session.flush()
+    if case_id is None:
+        session.flush()
     return SubmitResult(case=case, token=token, duplicates=draft.duplicates)
 
 
@@ -367,6 +403,27 @@ def submit_idempotent(
         pause = min(pause * 2, 0.2)
 
 
+@dataclass
+class _Pending:
+    """One submission waiting for its group commit: everything the writing thread needs."""
+
+    actor: Actor
+    draft: _Draft
+    key: str | None
+    fingerprint: str | None
+    render: Any
+
+
+class _Busy:
+    """Outcome of an item the database refused as busy (nothing of it stored): its caller retries."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+_Outcome = tuple[int, dict[str, Any], bool] | _Busy
+
+
 def _submit_once(
     session: Session,
     settings: Settings,
@@ -383,32 +440,98 @@ def _submit_once(
             return found.status, _with_token(settings, found), True
     at = now or utcnow()
     draft = _prepare(session, settings, sub, at)
+    # End the read transaction: the connection goes back to the pool while this request waits for its
+    # group commit (another thread may write it), and the writer's snapshot is its own.
+    session.rollback()
+    group = group_commit(session.get_bind().engine, "reports.submit")
     try:
-        with write_turn(session):
-            result = _write(session, settings, actor, draft)
-            body: dict[str, Any] = render(result)
-            if key is not None and fingerprint is not None:
-                session.add(
-                    IdempotencyRecord(
-                        scope=actor.label,
-                        key=key,
-                        request_hash=fingerprint,
-                        status=201,
-                        body={k: v for k, v in body.items() if k != "token"},  # re-derived on replay
-                        case_id=result.case.id,
-                        created_at=at,
-                    )
-                )
-            session.commit()
+        outcome: _Outcome = group.run(
+            _Pending(actor, draft, key, fingerprint, render),
+            lambda items: _write_group(session, settings, items),
+            timeout=db.BUSY_TIMEOUT_SECONDS,
+        )
     except IntegrityError:
         # a concurrent retry with the same key won the race: answer as it did
         if key is None or fingerprint is None:
             raise
+        session.rollback()
         found = find_replay(session, actor.label, key, fingerprint)
         if found is None:
             raise
         return found.status, _with_token(settings, found), True
-    return 201, body, False
+    if isinstance(outcome, _Busy):
+        raise WriterBusy(outcome.reason)
+    return outcome
+
+
+def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]) -> list[_Outcome]:
+    """Add every item's rows to ``session`` (inside the write turn) and flush once: one INSERT batch per
+    table for the whole group."""
+    ids = _next_case_ids(session, len(items))
+    outcomes: list[_Outcome] = []
+    with deferred_flush(session):
+        results = [
+            _write(session, settings, item.actor, item.draft, case_id=case_id)
+            for item, case_id in zip(items, ids, strict=True)
+        ]
+    for item, result in zip(items, results, strict=True):
+        body: dict[str, Any] = item.render(result)
+        if item.key is not None and item.fingerprint is not None:
+            session.add(
+                IdempotencyRecord(
+                    scope=item.actor.label,
+                    key=item.key,
+                    request_hash=item.fingerprint,
+                    status=201,
+                    body={k: v for k, v in body.items() if k != "token"},  # re-derived on replay
+                    case_id=result.case.id,
+                    created_at=item.draft.now,
+                )
+            )
+        outcomes.append((201, body, False))
+    session.flush()
+    return outcomes
+
+
+def _busy_outcome(exc: BaseException) -> _Busy | None:
+    """A :class:`_Busy` outcome if ``exc`` means the database was too busy (a retry may succeed)."""
+    if isinstance(exc, WriterBusy) or (isinstance(exc, OperationalError) and is_busy_conflict(exc)):
+        return _Busy(str(exc))
+    return None
+
+
+def _write_group(
+    session: Session, settings: Settings, items: Sequence[_Pending]
+) -> list[_Outcome | BaseException]:
+    """Write a group of submissions in one transaction and commit; the outcome of each.
+
+    Busy: every item is told so (nothing was stored; each caller retries). Any other failure (a
+    reused Idempotency-Key, a media item deleted meanwhile): the group is rolled back and each item is
+    written in its own transaction, so one bad row costs the others nothing and gets its own error.
+    """
+    try:
+        with write_turn(session):
+            outcomes: list[_Outcome | BaseException] = list(_write_items(session, settings, items))
+            session.commit()  # inside the turn: the next writer starts once this one has committed
+        return outcomes
+    except Exception as exc:
+        session.rollback()
+        busy = _busy_outcome(exc)
+        if busy is not None:
+            return [busy] * len(items)
+        if len(items) == 1:
+            return [exc]
+        log.info("group of %d submissions failed (%s); writing them one by one", len(items), exc)
+    outcomes = []
+    for item in items:
+        try:
+            with write_turn(session):
+                outcomes.extend(_write_items(session, settings, [item]))
+                session.commit()
+        except Exception as exc:
+            session.rollback()
+            outcomes.append(_busy_outcome(exc) or exc)
+    return outcomes
 
 
 def _with_token(settings: Settings, record: IdempotencyRecord) -> dict[str, Any]:
