@@ -11,17 +11,19 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 
 from cityops.clock import LOCAL_TZ, utcnow
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from cityops.identity.deps import CurrentPrincipal
+from cityops.identity.deps import CurrentPrincipal, resolve_principal
 from cityops.identity.models import Role
 from cityops.identity.policy import Action, Principal, can
 from cityops.paging import Page, page_params, total
@@ -37,6 +39,7 @@ from cityops.reports.models import (
     ResponseTemplate,
 )
 from cityops.reports.workflow import CaseAction, State, allowed_actions
+from cityops.settings import Settings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 STRICT = ConfigDict(strict=True, extra="forbid")
@@ -322,42 +325,53 @@ def list_categories(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post("", status_code=201)
-def submit_report(
+async def submit_report(
     body: SubmitIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: CurrentPrincipal,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+) -> Response:
     """Submit a report. Anonymous submissions are allowed; keep the returned ``token`` to follow it."""
-    reporter = body.reporter or ReporterIn()
-    sub = intake.Submission(
-        category_code=body.category,
-        description=body.description,
-        lat=body.lat,
-        lon=body.lon,
-        accuracy_m=body.accuracy_m,
-        address=body.address,
-        answers=body.answers,
-        name=reporter.name,
-        phone=reporter.phone,
-        email=reporter.email,
-        consent=body.consent,
-        consent_purpose=body.consent_purpose,
-        media_ids=body.media_ids,
-        source="operator" if principal.is_staff else "api",  # staff enter hotline calls and walk-ins
-    )
-    status, payload, replayed = intake.submit_idempotent(
-        session,
-        settings,
-        Actor(principal),
-        sub,
-        key=idempotency_key,
-        fingerprint_payload=body.model_dump(),
-        render=submission_body,
-    )
+    # One hop to a worker thread for the whole request: as a sync route with its session, settings and
+    # principal dependencies it took five (each sync dependency runs in the threadpool), a sizeable part
+    # of a submission's CPU under load.
+    return await run_in_threadpool(_submit_report, request, body, idempotency_key)
+
+
+def _submit_report(request: Request, body: SubmitIn, idempotency_key: str | None) -> Response:
+    settings: Settings = request.app.state.settings
+    session: Session = request.app.state.sessions()
+    try:
+        principal = resolve_principal(request, session)
+        reporter = body.reporter or ReporterIn()
+        sub = intake.Submission(
+            category_code=body.category,
+            description=body.description,
+            lat=body.lat,
+            lon=body.lon,
+            accuracy_m=body.accuracy_m,
+            address=body.address,
+            answers=body.answers,
+            name=reporter.name,
+            phone=reporter.phone,
+            email=reporter.email,
+            consent=body.consent,
+            consent_purpose=body.consent_purpose,
+            media_ids=body.media_ids,
+            source="operator" if principal.is_staff else "api",  # staff enter hotline calls and walk-ins
+        )
+        status, payload, replayed = intake.submit_idempotent(
+            session,
+            settings,
+            Actor(principal),
+            sub,
+            key=idempotency_key,
+            fingerprint_payload=body.model_dump() if idempotency_key is not None else None,
+            render=submission_body,
+        )
+    finally:
+        session.close()
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(payload, status_code=status, headers=headers)
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
 @router.post("/media", status_code=201)
@@ -439,21 +453,13 @@ def public_geojson(
 ) -> Response:
     """Map data for a viewport: points, or grid clusters when ``zoom`` is below ``cluster_below_zoom``."""
     import orjson
-    from sqlalchemy.orm import load_only
 
     query = _filtered(_public_query().where(Case.lat.is_not(None)), category, state, None, bbox)
     if zoom is not None and zoom < cluster_below_zoom:
         # clustered in SQL: only one row per grid cell and state comes back
         data = public.clustered_geojson(session, query.whereclause, zoom)
     else:
-        cases = list(
-            session.scalars(
-                query.options(load_only(*public.PUBLIC_CASE_COLUMNS)).order_by(Case.id.desc()).limit(limit)
-            )
-        )
-        data = public.geojson(
-            cases, public.PublicContext(session, cases, base_url(request), with_media=False)
-        )
+        data = public.points_geojson(session, query.whereclause, limit, base_url(request))
     return Response(orjson.dumps(data), media_type="application/geo+json")
 
 

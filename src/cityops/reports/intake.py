@@ -17,7 +17,7 @@ from typing import Any
 
 import h3
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -133,12 +133,30 @@ def check_media(session: Session, settings: Settings, sub: Submission) -> None:
                 break
 
 
-def validate(session: Session, settings: Settings, sub: Submission) -> tuple[Category, dict[str, Any]]:
+@dataclass(frozen=True)
+class CategoryInfo:
+    """What a submission needs of its category."""
+
+    code: str
+    sla_hours: float
+    urgent: bool
+
+
+# Built once, Core only: a submission reads one category row, and loading it as an ORM entity (identity
+# map, instance state) cost more than the query.
+_CATEGORY = select(
+    Category.code, Category.active, Category.questions, Category.sla_hours, Category.urgent
+).where(Category.code == bindparam("code"))
+
+
+def validate(session: Session, settings: Settings, sub: Submission) -> tuple[CategoryInfo, dict[str, Any]]:
     """Check a submission; raise 422 with what is wrong, before anything is written."""
-    category = session.get(Category, sub.category_code)
-    if category is None or not category.active:
+    row = session.connection().execute(_CATEGORY, {"code": sub.category_code}).first()
+    if row is None or not row.active:
         raise Invalid(f"Unknown category '{sub.category_code}'", code="unknown_category")
-    answers = validate_answers(category.questions, sub.answers)
+    category = CategoryInfo(row.code, row.sla_hours, row.urgent)
+    questions = row.questions
+    answers = validate_answers(questions, sub.answers)
     check_media(session, settings, sub)
     if (sub.lat is None) != (sub.lon is None):
         raise Invalid("Give both lat and lon, or neither")

@@ -25,9 +25,25 @@ from cityops.reports.workflow import OPEN_STATES, State
 from cityops.settings import Settings, load_settings
 from cityops.workcalendar import WorkingCalendar
 
+_calendar: tuple[tuple[object, ...], WorkingCalendar] | None = None
+
 
 def calendar(settings: Settings) -> WorkingCalendar:
-    return WorkingCalendar.from_settings(settings)
+    """The working calendar of ``settings``, built once per distinct configuration: every submission
+    computes two deadlines, and parsing the days off and periods each time was a few % of its CPU."""
+    global _calendar
+    key = (
+        tuple(settings.extra_days_off),
+        tuple(settings.makeup_workdays),
+        tuple(settings.workday_periods),
+        settings.timezone,
+    )
+    cached = _calendar
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    cal = WorkingCalendar.from_settings(settings)
+    _calendar = (key, cal)
+    return cal
 
 
 def handling_hours(settings: Settings, category_hours: float, urgent: bool) -> float:
