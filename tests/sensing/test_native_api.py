@@ -258,3 +258,93 @@ def test_latest_cache_never_outlives_a_commit(client: TestClient, session: Sessi
     session.commit()
     assert latest() == (2, "Trạm Tân An mới")
     assert latest() == (2, "Trạm Tân An mới")
+
+
+def _foreign_connection(session: Session) -> Any:
+    """A DBAPI connection opened outside SQLAlchemy, standing for another process's writer."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        return sqlite3.connect(url.database or "", isolation_level=None)
+    import psycopg
+
+    return psycopg.connect(
+        url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
+
+
+def test_latest_keeps_its_body_across_commits_that_touch_no_sensing_table(
+    client: TestClient, session: Session
+) -> None:
+    """An SLA sweep or the outbox relay commits all the time: the body is not read again for those."""
+    ds = make_datastream(session)
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])
+    session.commit()
+    first = latest_values(session).body
+    session.rollback()
+    foreign = _foreign_connection(session)
+    try:
+        foreign.execute("CREATE TABLE IF NOT EXISTS latest_test_other (x integer)")
+        foreign.execute("INSERT INTO latest_test_other VALUES (1)")
+        with count_statements(session) as statements:
+            again = latest_values(session).body
+        session.rollback()
+        assert again == first
+        assert not any("last_result" in s for s in statements)  # no data query, only the fingerprint
+    finally:
+        foreign.execute("DROP TABLE IF EXISTS latest_test_other")
+        foreign.close()
+    assert client.get("/api/v1/sensing/latest").json()["items"][0]["result"] == 1
+
+
+def test_latest_sees_an_ingest_committed_by_another_process(client: TestClient, session: Session) -> None:
+    """Freshness: a sensing write this process never saw (another process's ingest) is in the next body."""
+    ds = make_datastream(session)
+    other = make_datastream(session)
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.0), ObservationIn(other.id, T0, 5.0)])
+    session.commit()
+    obs_id = {
+        i["datastream_id"]: i["observation_id"] for i in client.get("/api/v1/sensing/latest").json()["items"]
+    }
+    foreign = _foreign_connection(session)
+    try:
+        # what an ingest sets on the datastream, written where _SensingWrites cannot see it
+        for value in (2.0, 3.0):
+            foreign.execute(
+                f"UPDATE sta_datastreams SET last_value = {value}, last_observation_id = last_observation_id + 1 "
+                f"WHERE id = {ds.id}"
+            )
+            items = {i["datastream_id"]: i for i in client.get("/api/v1/sensing/latest").json()["items"]}
+            assert items[ds.id]["result"] == value
+        assert items[ds.id]["observation_id"] == obs_id[ds.id] + 2
+        assert items[other.id]["result"] == 5  # an unchanged item is the same
+    finally:
+        foreign.close()
+
+
+def test_latest_is_fresh_after_this_process_edits_a_name_under_way(
+    client: TestClient, session: Session
+) -> None:
+    """A rename keeps the fingerprint's counts and sums: this process's writers are tracked until they end,
+    so a body read while one was under way is never served after its commit."""
+    ds = make_datastream(session)
+    ingest_observations(session, [ObservationIn(ds.id, T0, 1.0)])
+    session.commit()
+
+    def name() -> str:
+        return str(client.get("/api/v1/sensing/latest").json()["items"][0]["thing_name"])
+
+    assert name() == "Trạm mặn Tân An"
+    thing = session.get(Thing, ds.thing_id)
+    assert thing is not None
+    thing.name = "Trạm mặn Tân Ab"  # same length
+    session.flush()  # written, not committed: readers still see the old name
+    assert name() == "Trạm mặn Tân An"
+    session.commit()
+    assert name() == "Trạm mặn Tân Ab"
+    loc = session.get(Location, session.execute(thing_locations.select()).first().location_id)  # type: ignore[union-attr]
+    assert loc is not None
+    loc.lat = 10.55
+    session.commit()
+    assert client.get("/api/v1/sensing/latest").json()["items"][0]["lat"] == 10.55

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import String, Text, case, cast, func, select, text, type_coerce
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Pool,
+    String,
+    Text,
+    case,
+    cast,
+    event,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from cityops.clock import ensure_utc
@@ -53,11 +67,12 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 class _ChangeMarker:
     """A value that changes whenever any transaction commits to the database, read without a table scan.
 
-    Keys the cached latest-values body, so a cache hit is never older than the last commit, whichever
-    process made it. PostgreSQL: the current snapshot (``xmin:xmax:xip``); equal snapshots see the same
-    committed transactions. SQLite: ``PRAGMA data_version`` of a connection kept for this and nothing else;
-    it changes when any other connection (this process's pool or another process) commits. Any write
-    invalidates, not only writes to the sensing tables: correct first, and free while nobody writes.
+    The first key of the cached latest-values body, so a cache hit is never older than the last commit,
+    whichever process made it. PostgreSQL: the current snapshot (``xmin:xmax:xip``); equal snapshots see
+    the same committed transactions. SQLite: ``PRAGMA data_version`` of a connection kept for this and
+    nothing else; it changes when any other connection (this process's pool or another process) commits.
+    Any write moves it, not only writes to the sensing tables: :class:`_SensingFingerprint` then tells
+    whether the commits touched what the body shows.
     """
 
     def __init__(self) -> None:
@@ -81,9 +96,106 @@ class _ChangeMarker:
         return f"{path}:{version}"
 
 
+# The tables the latest-values body is made of.
+_SHOWN_TABLES = (
+    "sta_datastreams",
+    "sta_things",
+    "sta_locations",
+    "sta_thing_locations",
+    "sta_observed_properties",
+)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
+
+
+class _SensingWrites:
+    """This process's writes to the shown tables: a generation bumped when such a writer ends, and whether
+    one is under way.
+
+    A connection that runs an INSERT/UPDATE/DELETE naming a shown table is marked in its pool record
+    until it goes back to the pool (after its commit or rollback); only then does the generation move. A
+    body read while no such writer was under way, with the generation unchanged from start to end, holds
+    every commit of this process before it. Listens on every engine and pool (class-level events,
+    registered on import, before any engine exists).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+        self.open = 0  # marked connections not yet back in the pool
+
+    def statement(self, conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:7].upper().startswith(_WRITES) and any(t in statement for t in _SHOWN_TABLES):
+            info = conn.info
+            if not info.get(_WRITER_MARK):
+                info[_WRITER_MARK] = True
+                with self._lock:
+                    self.open += 1
+
+    def checkin(self, _dbapi_conn: Any, record: Any) -> None:
+        info = getattr(record, "info", None)
+        if info and info.pop(_WRITER_MARK, False):
+            with self._lock:
+                self.open -= 1
+                self.generation += 1
+
+    def state(self) -> tuple[int, bool]:
+        """(generation, whether no marked writer is under way)."""
+        with self._lock:
+            return self.generation, self.open == 0
+
+
+_WRITER_MARK = "cityops_latest_writer"
+_writes = _SensingWrites()
+event.listen(Engine, "before_cursor_execute", _writes.statement)
+event.listen(Pool, "checkin", _writes.checkin)
+
+
+def _fingerprint_sql(dialect: str) -> str | None:
+    """One row that changes with any committed change to the shown tables.
+
+    PostgreSQL: per table the row count and a sum of hashed ``xmin`` (every inserted or updated row version
+    has its writer's transaction id), so any committed insert, update or delete from any process moves it.
+    SQLite has no row versions and no cheap hash: counts, and sums of the latest observation ids and values
+    (any ingest from any process sets a new ``last_observation_id``; creating or deleting a row moves a
+    count), a few milliseconds for 10,000 datastreams; every edit by this process's writers, names and
+    positions included, is caught by :class:`_SensingWrites`. An edit of a name or unit by *another*
+    process is not seen until the next sensing change (migration 0003 may add a trigger-kept counter).
+    """
+    if dialect == "postgresql":
+        parts = [
+            f"(SELECT count(*)::text || ':' || coalesce(sum(hashint8(xmin::text::bigint)), 0)::text FROM {t})"
+            for t in _SHOWN_TABLES
+        ]
+        return "SELECT " + ", ".join(parts)
+    if dialect == "sqlite":
+        # total() (a float, never an overflow error) where a sum only has to move; the latest observation
+        # id summed modulo a prime, exactly, as one new id is what every ingest sets
+        return (
+            "SELECT * FROM (SELECT count(*), total(id), sum(last_observation_id % 2147483647),"
+            " max(last_observation_id), total(last_value) FROM sta_datastreams),"
+            " (SELECT count(*), total(id) FROM sta_things),"
+            " (SELECT count(*), total(lat), total(lon) FROM sta_locations),"
+            " (SELECT count(*), total(thing_id * location_id) FROM sta_thing_locations),"
+            " (SELECT count(*), total(id) FROM sta_observed_properties)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The last unfiltered latest-values body of this process and what it was read under."""
+
+    url: str
+    marker: str
+    fingerprint: tuple[Any, ...] | None  # None: only the marker vouches for it
+    generation: int
+    body: bytes
+    rows: dict[int, tuple[tuple[Any, ...], bytes]]  # datastream id -> (row, its encoded item)
+
+
 _marker = _ChangeMarker()
-# (database url, change marker, body) of the last unfiltered latest-values response of this process
-_latest_cache: tuple[str, str, bytes] | None = None
+_snapshot: _Snapshot | None = None
+_snapshot_lock = threading.Lock()
 
 
 def _iso_reader(session: Session, column: Any) -> tuple[Any, Callable[[Any], str | None]]:
@@ -124,33 +236,13 @@ def _json_fragment(raw: str | None) -> orjson.Fragment | None:
     return None if raw is None or raw == "null" else orjson.Fragment(raw)
 
 
-@router.get("/latest", response_class=Response, responses={200: {"content": {"application/json": {}}}})
-def latest_values(
-    session: SessionDep,
-    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")] = None,
-    area_id: Annotated[int | None, Query(description="Only stations inside this area's boundary")] = None,
-    observed_property_id: Annotated[int | None, Query()] = None,
-) -> Response:
-    """The latest observation of every datastream, with its station and position.
-
-    One Core query of the needed columns (no ORM objects), JSON columns passed through as stored text,
-    the body serialised by orjson. The unfiltered body (the dashboard's and the map's) is kept per process
-    under a database change marker (:class:`_ChangeMarker`) and served again until anything commits.
-    """
-    global _latest_cache
-    unfiltered = bbox is None and area_id is None and observed_property_id is None
-    marker, url = None, str(session.get_bind().engine.url)
-    if unfiltered:
-        # read before the data, so a commit in between makes the next read miss rather than hit stale
-        marker = _marker.read(session)
-        cached = _latest_cache
-        if marker is not None and cached is not None and cached[:2] == (url, marker):
-            return Response(cached[2], media_type="application/json")
+def _latest_stmt(session: Session) -> tuple[Any, Callable[[Any], str | None]]:
+    """The latest-values query (needed columns only, no ORM objects) and the ``iso`` text of its time."""
     # A station's position is its first Location (lowest id), as the STA Thing/Location link table holds it.
     first_loc = (
-        select(thing_locations.c.thing_id, func.min(thing_locations.c.location_id).label("location_id"))
-        .group_by(thing_locations.c.thing_id)
-        .subquery()
+        select(func.min(thing_locations.c.location_id))
+        .where(thing_locations.c.thing_id == Datastream.__table__.c.thing_id)
+        .scalar_subquery()
     )
     ds = Datastream.__table__.c
     last_time_col, last_time_iso = _iso_reader(session, ds.last_phenomenon_time)
@@ -172,10 +264,57 @@ def latest_values(
         )
         .join(Thing, Thing.id == ds.thing_id)
         .join(ObservedProperty, ObservedProperty.id == ds.observed_property_id)
-        .outerjoin(first_loc, first_loc.c.thing_id == ds.thing_id)
-        .outerjoin(Location, Location.id == first_loc.c.location_id)
+        .outerjoin(Location, Location.id == first_loc)
         .order_by(ds.id)
     )
+    return stmt, last_time_iso
+
+
+def _encode_item(row: Sequence[Any], last_time_iso: Callable[[Any], str | None]) -> bytes:
+    (ds_id, name, thing_id, thing_name, op_id, op_name, unit, last_value, last_result, last_time, last_obs,
+     lat, lon) = row  # fmt: skip
+    return orjson.dumps(
+        {
+            "datastream_id": ds_id,
+            "name": name,
+            "thing_id": thing_id,
+            "thing_name": thing_name,
+            "observed_property_id": op_id,
+            "observed_property": op_name,
+            "unit": _json_fragment(unit),
+            "result": join_result(last_value, None)
+            if last_value is not None
+            else _json_fragment(last_result),
+            "phenomenon_time": last_time_iso(last_time),
+            "observation_id": last_obs,
+            "lat": lat,
+            "lon": lon,
+        }
+    )
+
+
+def _body(items: list[bytes]) -> bytes:
+    """``{"items": [...], "count": n}`` from encoded items: the bytes ``orjson.dumps`` gives for the whole."""
+    return b'{"items":[' + b",".join(items) + b'],"count":' + str(len(items)).encode() + b"}"
+
+
+@router.get("/latest", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def latest_values(
+    session: SessionDep,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")] = None,
+    area_id: Annotated[int | None, Query(description="Only stations inside this area's boundary")] = None,
+    observed_property_id: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The latest observation of every datastream, with its station and position.
+
+    One Core query of the needed columns (no ORM objects), JSON columns passed through as stored text,
+    each item encoded by orjson. The unfiltered body (the dashboard's and the map's) is kept per process
+    and served again while nothing it shows has changed: see :func:`_unfiltered`.
+    """
+    if bbox is None and area_id is None and observed_property_id is None:
+        return Response(_unfiltered(session), media_type="application/json")
+    stmt, last_time_iso = _latest_stmt(session)
+    ds = Datastream.__table__.c
     if observed_property_id is not None:
         stmt = stmt.where(ds.observed_property_id == observed_property_id)
     covers: Callable[[float | None, float | None], bool] | None = None
@@ -199,43 +338,65 @@ def latest_values(
         x1, y1, x2, y2 = parse_bbox(bbox)
         stmt = stmt.where(Location.lon >= x1, Location.lon <= x2, Location.lat >= y1, Location.lat <= y2)
     items = [
-        {
-            "datastream_id": ds_id,
-            "name": name,
-            "thing_id": thing_id,
-            "thing_name": thing_name,
-            "observed_property_id": op_id,
-            "observed_property": op_name,
-            "unit": _json_fragment(unit),
-            "result": join_result(last_value, None)
-            if last_value is not None
-            else _json_fragment(last_result),
-            "phenomenon_time": last_time_iso(last_time),
-            "observation_id": last_obs,
-            "lat": lat,
-            "lon": lon,
-        }
-        for (
-            ds_id,
-            name,
-            thing_id,
-            thing_name,
-            op_id,
-            op_name,
-            unit,
-            last_value,
-            last_result,
-            last_time,
-            last_obs,
-            lat,
-            lon,
-        ) in session.connection().execute(stmt).all()
-        if covers is None or covers(lat, lon)
+        _encode_item(row, last_time_iso)
+        for row in session.connection().execute(stmt).all()
+        if covers is None or covers(row[11], row[12])
     ]
-    body = orjson.dumps({"items": items, "count": len(items)})
-    if unfiltered and marker is not None:
-        _latest_cache = (url, marker, body)
-    return Response(body, media_type="application/json")
+    return Response(_body(items), media_type="application/json")
+
+
+def _unfiltered(session: Session) -> bytes:
+    """The body of every datastream's latest value, from the process's snapshot when still true.
+
+    Three checks, cheapest first: the database change marker (nothing committed since: the same body);
+    else the shown tables' fingerprint (:func:`_fingerprint_sql`) and, on SQLite, this process's writers of
+    them (:class:`_SensingWrites`) — commits that touched none of them (an SLA sweep, the outbox relay)
+    keep the body; else the rows are read again and only the items whose row changed are encoded again.
+    Each key is read before the data, so a commit in between makes the next read miss rather than hit
+    stale.
+    """
+    global _snapshot
+    bind = session.get_bind()
+    url, dialect = str(bind.engine.url), bind.dialect.name
+    generation, quiet = _writes.state()
+    marker = _marker.read(session)
+    cached = _snapshot if _snapshot is not None and _snapshot.url == url else None
+    if marker is None:
+        cached = None
+    elif cached is not None and cached.marker == marker:
+        return cached.body
+    fingerprint: tuple[Any, ...] | None = None
+    fingerprint_sql = _fingerprint_sql(dialect) if marker is not None else None
+    if marker is not None and fingerprint_sql is not None:
+        fingerprint = tuple(session.connection().exec_driver_sql(fingerprint_sql).one())
+        # SQLite: no writer of this process may have ended since the cached body was read, nor be under
+        # way now (it may have committed already), as the fingerprint does not see every edit
+        unchanged = dialect != "sqlite" or (
+            cached is not None and _writes.state() == (cached.generation, True)
+        )
+        if dialect == "sqlite" and not quiet:
+            fingerprint = None  # a writer of this process is under way: only the marker can vouch
+        if cached is not None and unchanged and fingerprint is not None and cached.fingerprint == fingerprint:
+            with _snapshot_lock:
+                _snapshot = replace(cached, marker=marker)
+            return cached.body
+    stmt, last_time_iso = _latest_stmt(session)
+    old_rows = cached.rows if cached is not None else {}
+    rows: dict[int, tuple[tuple[Any, ...], bytes]] = {}
+    items = []
+    for row in session.connection().execute(stmt).all():
+        key = tuple(row)
+        known = old_rows.get(key[0])
+        encoded = known[1] if known is not None and known[0] == key else _encode_item(key, last_time_iso)
+        rows[key[0]] = (key, encoded)
+        items.append(encoded)
+    body = _body(items)
+    if marker is not None:
+        if dialect == "sqlite" and _writes.state() != (generation, True):
+            fingerprint = None  # a writer of this process started or ended meanwhile
+        with _snapshot_lock:
+            _snapshot = _Snapshot(url, marker, fingerprint, generation, body, rows)
+    return body
 
 
 def _area_shape(session: SessionDep, area_id: int) -> Any:
