@@ -10,6 +10,10 @@ The server is restarted with MQTT on; a publisher in a thread of this process (M
 pre-encoded PUBLISH packets, so the publisher is not what limits the figure) sends N messages with at most
 ``WINDOW`` unacknowledged by the broker, and the figure is N divided by the time from the first publish until
 the N-th row is in the database.
+
+``processes`` (``CITYOPS_BENCH_MQTT_PROCESSES``, default 1) runs the server with that many workers
+(``cityops serve --workers N``) in one MQTT share group, so they split the messages (docs/deployment.md,
+"Scaling MQTT ingest"); the server CPU is then that of all its processes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ HOST = "127.0.0.1"
 EXTERNAL_PORT = os.environ.get("CITYOPS_BENCH_MQTT_PORT")
 TARGET = "≥ 30,000 msg/s"
 WINDOW = 5000  # messages published but not yet acknowledged by the broker
+PROCESSES = int(os.environ.get("CITYOPS_BENCH_MQTT_PROCESSES") or 1)
 MIN_MESSAGES = 50_000  # fewer pass in a blink at the target rate; the quick profile's count is raised to this
 BROKER_CONF = """\
 listener {port} 127.0.0.1
@@ -186,21 +191,47 @@ def measure(
     ds_id: int,
     row: Any,
     spy: Any = None,
+    processes: int | None = None,
 ) -> tuple[Any, float | None]:
-    """Returns (the Row, the MQTT server's peak RSS in MB)."""
+    """Returns (the Row, the MQTT server's peak RSS in MB). ``processes``: server workers sharing the
+    ingest (default ``CITYOPS_BENCH_MQTT_PROCESSES``, else 1)."""
+    n = processes or PROCESSES
     with broker(work) as (port, broker_pid):
-        return _measure(port, broker_pid, env, server_cls, work, prof, backend, sa_url, ds_id, row, spy)
+        return _measure(port, broker_pid, env, server_cls, work, prof, backend, sa_url, ds_id, row, spy, n)
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process (all its threads) so far, from /proc; 0 if unknown."""
+def cpu_seconds(pid: int | None, tree: bool = False) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc; 0 if unknown. ``tree``:
+    with its living descendants (uvicorn's workers)."""
     if pid is None:
         return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    pids = _tree(pid) if tree else [pid]
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
 
 
 def _measure(
@@ -215,6 +246,7 @@ def _measure(
     ds_id: int,
     row: Any,
     spy: Any = None,
+    processes: int = 1,
 ) -> tuple[Any, float | None]:
     from cityops.db import make_engine, make_sessionmaker
     from cityops.sensing.models import Observation
@@ -226,6 +258,9 @@ def _measure(
         "CITYOPS_MQTT_CLIENT_ID": f"cityops-bench-{os.getpid()}-{backend}",
         "CITYOPS_MQTT_TOPIC_PREFIX": prefix,
     }
+    if processes > 1:
+        # Every worker subscribes in one share group (the setting is read from the environment for now).
+        env.update({"CITYOPS_WORKERS": str(processes), "CITYOPS_MQTT_SHARE_GROUP": "bench"})
     n = max(prof["mqtt_messages"], MIN_MESSAGES)
     engine = make_engine(sa_url)
     sessions = make_sessionmaker(engine)
@@ -249,7 +284,7 @@ def _measure(
         publisher = Publisher(port, topic, bodies)
         sampling = spy.record(server.proc.pid, f"{backend}-mqtt") if spy else contextlib.nullcontext()
         with sampling:
-            cpu0 = cpu_seconds(server.proc.pid), cpu_seconds(broker_pid)
+            cpu0 = cpu_seconds(server.proc.pid, tree=True), cpu_seconds(broker_pid)
             t0 = time.perf_counter()
             publisher.start()
             done = 0
@@ -260,15 +295,18 @@ def _measure(
                 now_done = stored() - before
                 if now_done > done:
                     done, last_progress = now_done, time.perf_counter()
-            cpu = cpu_seconds(server.proc.pid) - cpu0[0], cpu_seconds(broker_pid) - cpu0[1]
+            cpu = cpu_seconds(server.proc.pid, tree=True) - cpu0[0], cpu_seconds(broker_pid) - cpu0[1]
             publisher.join(10)
         if publisher.error is not None:
             raise RuntimeError(f"bench publisher failed: {publisher.error!r}")
         elapsed = last_progress - t0
         rate = done / elapsed if elapsed > 0 else 0.0
-        outcomes = _outcomes(server.url)
+        # /metrics answers for whichever worker took the request: the counts of one process only.
+        outcomes = _outcomes(server.url) if processes == 1 else {}
         where = f"broker :{port}" if EXTERNAL_PORT else "own Mosquitto (max_inflight 1000, max_queued 100000)"
         note = f"{done:,} of {n:,} stored in {elapsed:.1f} s, {where}, publisher window {WINDOW}"
+        if processes > 1:
+            note += f", {processes} server processes in one share group"
         if done:
             # CPU per message says what one core could do, whatever else shares the machine.
             note += f"; server CPU {cpu[0] / done * 1e6:.0f} µs/msg (≈ {done / max(cpu[0], 1e-9):,.0f} msg/s per core)"

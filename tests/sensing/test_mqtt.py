@@ -607,11 +607,11 @@ def test_a_failing_batch_is_retried_one_by_one_but_not_to_the_end_when_nothing_g
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
 
-    def batch(results: list[float]) -> list[bridge_module.Incoming]:
+    def batch(results: list[float], hour: int = 10) -> list[bridge_module.Incoming]:
         return [
             bridge_module.Incoming(
                 topic,
-                orjson.dumps({"phenomenonTime": f"2026-03-01T10:0{k}:00Z", "result": r}),
+                orjson.dumps({"phenomenonTime": f"2026-03-01T{hour}:0{k}:00Z", "result": r}),
                 1,
                 k + 1,
                 False,
@@ -624,7 +624,65 @@ def test_a_failing_batch_is_retried_one_by_one_but_not_to_the_end_when_nothing_g
     assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0]
     down["on"] = True
     tried.clear()
-    outcomes = asyncio.run(bridge.ingest_many(batch([3.0, 4.0, 5.0, 6.0, 7.0, 8.0])))
-    assert [o for _k, o in outcomes] == ["error"] * 6
+    outcomes = asyncio.run(bridge.ingest_many(batch([3.0, 4.0, 5.0, 6.0, 7.0, 8.0], hour=11)))
+    assert [o for _k, o in outcomes] == ["error"] * 3 + ["deferred"] * 3
     assert tried == [3.0, 4.0, 5.0]
     assert len(bridge._attempts) == 4  # 666 once, and the three tried now
+    errors = bridge.metrics.messages.labels("sta", "error")._value.get()
+    assert errors == 4  # failed attempts only; the untried ones are counted apart
+    assert bridge.metrics.messages.labels("sta", "deferred")._value.get() == 3
+    # The broker delivers them again (DUP) once the database is back: all stored, none lost.
+    down["on"] = False
+    redelivered = [m._replace(dup=True) for m in batch([3.0, 4.0, 5.0, 6.0, 7.0, 8.0], hour=11)]
+    outcomes = asyncio.run(bridge.ingest_many(redelivered))
+    assert [o for _k, o in outcomes] == ["stored"] * 6
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert not bridge._attempts or set(bridge._attempts.values()) == {1}  # only 666's count is left
+
+
+def test_processes_in_a_share_group_split_the_messages(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a share group every process subscribes, each in a slot of its own (client id and persistent
+    session); the broker hands each message to one of them, none is lost or stored twice. A member
+    other than slot 0 that stops leaves the group first, so the others get the rest; slot 0 keeps the
+    group's messages while every process is down."""
+    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, f"g{uuid.uuid4().hex[:8]}")
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+
+    def stored(app: FastAPI) -> float:
+        return counter(app, "cityops_mqtt_messages_total", kind="sta", outcome="stored")
+
+    def publish(first: int, last: int) -> None:
+        for k in range(first, last):
+            peer.publish(topic, {"phenomenonTime": f"2026-03-01T10:{k:02d}:00Z", "result": float(k)})
+
+    with running(mqtt_settings) as (a, _ca), running(mqtt_settings) as (b, cb):
+        assert a.state.mqtt.subscriber
+        assert b.state.mqtt.subscriber
+        assert (a.state.mqtt.slot, b.state.mqtt.slot) == (0, 1)
+        publish(0, 10)
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 10)
+        assert wait_until(lambda: stored(a) + stored(b) == 10)
+        assert stored(a) > 0  # both took a share
+        assert stored(b) > 0
+        cb.portal.call(b.state.mqtt.stop)  # type: ignore[union-attr]
+        before = stored(b)
+        publish(10, 20)
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 20)
+        assert stored(b) == before
+    publish(20, 23)  # nobody is connected: slot 0's session keeps them
+    with running(mqtt_settings) as (c, _cc):
+        assert c.state.mqtt.slot == 0
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 23)
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [float(k) for k in range(23)]
+
+
+def test_share_group_names_are_checked(mqtt_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bridge_module.share_group(mqtt_settings) is None
+    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, "cityops")
+    assert bridge_module.share_group(mqtt_settings) == "cityops"
+    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, "a/b")
+    with pytest.raises(ValueError, match="share group"):
+        bridge_module.share_group(mqtt_settings)

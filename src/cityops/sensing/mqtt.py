@@ -37,7 +37,9 @@ datastream, wrong types, refused key) are ``invalid``/``rejected``/``unknown_top
 (a redelivery would fail the same way), and never spoil the batch they came in. A failure of cityops itself
 (an exception while storing) is ``error``: if a whole batch fails, its messages are stored one by one, so
 one bad apple does not hold back the others; a message that still fails stays unacknowledged while the
-others are acknowledged, and the bridge reconnects (with back-off) so the broker delivers it again. After
+others are acknowledged, and the bridge reconnects (with back-off) so the broker delivers it again. When
+the first few of a batch all fail (the database is down or locked), the rest are left untried for that
+redelivery: ``deferred``, not ``error``, so the error count is the number of failed attempts. After
 ``settings.mqtt_max_attempts`` failed deliveries of the same message (counted in memory by topic and
 payload) it is parked in the ``mqtt_dead_letters`` table (:mod:`cityops.sensing.mqtt_deadletter`) and
 acknowledged: ``dead_letter``. A table rather than a dead-letter topic because parking must be as durable
@@ -61,6 +63,18 @@ Several API workers on one node share ``mqtt_client_id``: the worker holding an 
 client id, clean session) and take the subscription over when the holder stops. Give each node its
 own client id.
 
+Scaling out (a *share group*, ``mqtt_share_group``; until that setting exists, ``CITYOPS_MQTT_SHARE_GROUP``):
+every process subscribes to ``$share/<group>/<topic>`` (MQTT 5 shared subscriptions, Mosquitto ≥ 2), and
+the broker hands each message to one member of the group, so N processes (``cityops serve --workers N``,
+on one node or many) split the messages. Each process takes a *slot*: the lowest ``k`` whose lock
+``<data_dir>/mqtt-<client id>[-k].lock`` is free, and subscribes as ``<client id>`` (slot 0) or
+``<client id>-<k>``, with a persistent session, so its id is stable across restarts. Mosquitto keeps
+routing a share of the messages to the session of a member that is away (crashed), and delivers them
+when the slot is taken again. A member that stops cleanly therefore first unsubscribes (slot 0 excepted:
+it keeps receiving everything while the whole group is down) and works off what the broker already sent it.
+MQTT 5 forbids *no local* on a shared subscription, so the group also receives cityops' own notifications;
+they carry ``@iot.id`` and are acknowledged as ``echo`` without being stored.
+
 Broker limits matter under load (docs/deployment.md, "Mosquitto"): Mosquitto drops QoS 1 messages for
 a client beyond ``max_queued_messages`` (default 1000); the bridge lets up to ``RECEIVE_MAXIMUM`` messages
 be in flight to it (MQTT 5 Receive Maximum, which Mosquitto honours for MQTT 5 clients instead of its
@@ -72,15 +86,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 import orjson
+from paho.mqtt.matcher import MQTTMatcher
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,11 +127,19 @@ MAX_TRACKED = 100_000  # failed messages whose delivery attempts are counted, at
 GIVE_UP_AFTER = 3  # messages failing one by one, none succeeding, before the rest of a batch waits
 PUBLISH_IN_FLIGHT = 20  # our unacknowledged notifications at most (Mosquitto's default Receive Maximum)
 READ_BURST = 2000  # packets paho reads per readiness of the socket before the event loop runs other work
+# The share group of every cityops process that ingests (MQTT 5 shared subscription); None: one subscriber
+# per node. Meanwhile from the environment; to become ``Settings.mqtt_share_group``.
+SHARE_GROUP_ENV = "CITYOPS_MQTT_SHARE_GROUP"
+MAX_SLOTS = 64  # subscribing processes per node (client ids <client id>, <client id>-1, …) at most
+DRAIN_IDLE_S = 0.5  # a member leaving the share group stops once nothing arrived for this long …
+DRAIN_MAX_S = 10.0  # … or after this long at most
 _SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 _DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
 
 
 _T = TypeVar("_T")
+# Outcomes that leave a message unacknowledged, for the broker to deliver again after a reconnect.
+_UNSETTLED = frozenset({"error", "deferred"})
 
 
 class BadMessage(Exception):
@@ -130,7 +155,8 @@ class MqttMetrics:
         self.messages = Counter(
             "cityops_mqtt_messages_total",
             "MQTT messages received, by kind (sta, device, other) and outcome (stored, echo, invalid, "
-            "rejected, unknown_topic, error).",
+            "rejected, unknown_topic, dead_letter; error: storing failed, deferred: not tried as storing "
+            "kept failing; both stay unacknowledged and are delivered again).",
             ["kind", "outcome"],
             registry=registry,
         )
@@ -312,6 +338,27 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
     return parsed.hostname, port, user, password, tls
 
 
+def share_group(settings: Settings) -> str | None:
+    """The share group ingest subscribes in (``settings.mqtt_share_group``, meanwhile the environment's
+    ``CITYOPS_MQTT_SHARE_GROUP``); None: one subscriber per node."""
+    group = getattr(settings, "mqtt_share_group", None) or os.environ.get(SHARE_GROUP_ENV) or None
+    if group is not None and (set(group) & set("/+#") or not group.isprintable()):
+        raise ValueError(f"MQTT share group {group!r}: no '/', '+', '#' or control characters")
+    return group
+
+
+class _NoFilteredCallbacks(MQTTMatcher):
+    """Stands in for paho's trie of per-topic callbacks, which we never register: paho walks it for every
+    message received (10% of the bridge's CPU in a profile) only to find nothing. Topics are routed by
+    :meth:`MqttBridge.ingest_many` instead."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def iter_match(self, topic: str) -> Iterator[Any]:
+        return iter(())
+
+
 class _RememberedGets:
     """A session whose ``get`` answers a repeated lookup from what it returned before."""
 
@@ -376,8 +423,11 @@ class _Connection:
             client.tls_set()
         client.max_inflight_messages_set(PUBLISH_IN_FLIGHT)
         client.manual_ack_set(True)  # PUBACK only once the message is committed (see MqttBridge._handle)
+        if hasattr(client, "_on_message_filtered"):  # paho's internal; only skipped work if it moves
+            client._on_message_filtered = _NoFilteredCallbacks()
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
@@ -386,7 +436,8 @@ class _Connection:
         self._incoming: deque[Incoming] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._connack: asyncio.Future[None] = self.loop.create_future()
-        self._subacks: dict[int, asyncio.Future[list[Any]]] = {}
+        self._subacks: dict[int, asyncio.Future[list[Any]]] = {}  # SUBACKs and UNSUBACKs awaited
+        self.last_message = 0.0  # loop time of the last message received
         self._unacked: set[int] = set()  # our QoS 1 publications awaiting their PUBACK
         self._refused = 0
         self._published: asyncio.Future[None] | None = None
@@ -470,6 +521,21 @@ class _Connection:
         refused = [f[0] for f, code in zip(filters, codes, strict=False) if code.is_failure]
         if refused:
             raise MqttConnectionError(f"the broker refused the subscriptions {refused}")
+
+    async def unsubscribe(self, topics: list[str], timeout: float = 10.0) -> None:
+        """Unsubscribe from topic filters (those not subscribed are no error)."""
+        self._check()
+        rc, mid = self.client.unsubscribe(topics)
+        if rc or mid is None:
+            raise MqttConnectionError(f"cannot unsubscribe (paho error {rc})")
+        reply: asyncio.Future[list[Any]] = self.loop.create_future()
+        self._subacks[mid] = reply
+        await self._wait(reply, timeout)
+
+    @property
+    def queued(self) -> int:
+        """Messages received and not yet taken by :meth:`batch`."""
+        return len(self._incoming)
 
     async def publish_many(self, messages: list[tuple[str, bytes]], timeout: float = 30.0) -> None:
         """Publish at QoS 1 (paho keeps as many in flight as the broker allows); returns once all are
@@ -558,6 +624,9 @@ class _Connection:
         if reply is not None and not reply.done():
             reply.set_result(codes)
 
+    def _on_unsubscribe(self, _c: Any, _u: Any, mid: int, codes: Any, _p: Any) -> None:
+        self._on_subscribe(_c, _u, mid, codes, _p)
+
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         self._packets += 1
         if mid in self._unacked:
@@ -574,6 +643,7 @@ class _Connection:
         except UnicodeDecodeError:
             topic = "\ufffd"  # matches no subscription of ours: refused as unknown_topic, and acknowledged
         self._incoming.append(Incoming(topic, msg.payload, msg.qos, msg.mid, msg.dup))
+        self.last_message = msg.timestamp
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         self._fail(MqttConnectionError(f"connection lost ({reason})"))
@@ -641,7 +711,10 @@ class MqttBridge:
         self.connected = asyncio.Event()
         self.connections = 0  # successful (re)connections since start
         self.subscriber = False  # this process holds the node's subscription (see _take_subscriber_role)
+        self.share_group = share_group(settings)
+        self.slot: int | None = None  # which of the node's subscriber client ids this process holds
         self.lock_path: Path | None = settings.data_dir / f"mqtt-{self.client_id}.lock"
+        self._busy = False  # a batch is being stored
         self._lock_file: IO[str] | None = None
         self._client: _Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -668,6 +741,7 @@ class MqttBridge:
         if self._subscription is not None:
             await self._subscription.stop()
             self._subscription = None
+        await self._leave_share_group()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -679,15 +753,52 @@ class MqttBridge:
     def stopping(self) -> bool:
         return self._stopping
 
-    def _make_client(self, subscriber: bool) -> _Connection:
-        """The subscriber: the fixed client id with a persistent session. Other worker processes of the
-        node: a publish-only client with a clean session of its own."""
-        import os
+    async def _leave_share_group(self) -> None:
+        """A member of a share group (but slot 0, which keeps the group's messages while all are down)
+        unsubscribes, so the broker routes no more to its session, and stores what it was already sent."""
+        client = self._client
+        if self.share_group is None or not self.slot or client is None or not client.connected:
+            return
+        try:
+            await client.unsubscribe([topic for topic, _qos, _nl in self._filters()])
+        except MqttConnectionError:
+            return  # what is still in its session waits for the slot's next holder
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_MAX_S
+        while loop.time() < deadline and client.connected:
+            idle = time.monotonic() - client.last_message
+            if not self._busy and not client.queued and idle >= DRAIN_IDLE_S:
+                break
+            await asyncio.sleep(0.05)
 
+    def _filters(self) -> list[tuple[str, int, bool]]:
+        """(topic filter, QoS, no local) of the subscription: plain, or in the share group (where MQTT 5
+        forbids no local)."""
+        topics = [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
+                  f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
+        if self.share_group is None:
+            return [(t, 1, True) for t in topics]
+        return [(f"$share/{self.share_group}/{t}", 1, False) for t in topics]
+
+    def _other_filters(self) -> list[str]:
+        """The filters of the other mode (plain ↔ shared), left in a persistent session by an earlier run
+        in that mode: subscribed both ways, the slot would receive messages twice."""
+        topics = [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
+                  f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
+        if self.share_group is None:
+            return []  # the group's name is unknown here; see docs/deployment.md on turning sharing off
+        return topics
+
+    def _slot_client_id(self, slot: int) -> str:
+        return self.client_id if slot == 0 else f"{self.client_id}-{slot}"
+
+    def _make_client(self, subscriber: bool) -> _Connection:
+        """The subscriber: the client id of its slot with a persistent session. Other worker processes of
+        the node: a publish-only client with a clean session of its own."""
         return _Connection(
             self.host,
             self.port,
-            self.client_id if subscriber else f"{self.client_id}-pub-{os.getpid()}",
+            self._slot_client_id(self.slot or 0) if subscriber else f"{self.client_id}-pub-{os.getpid()}",
             username=self.username,
             password=self.password,
             clean_start=not subscriber,
@@ -701,23 +812,33 @@ class MqttBridge:
         if self._lock_file is not None:
             return True
         if self.lock_path is None:
+            self.slot = 0
             return True
         import fcntl
 
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.lock_path.open("a")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._lock_file = handle
-        return True
+        # In a share group every process subscribes, each with a slot (a client id) of its own.
+        for slot in range(MAX_SLOTS if self.share_group is not None else 1):
+            path = (
+                self.lock_path
+                if slot == 0
+                else self.lock_path.with_name(f"mqtt-{self.client_id}-{slot}.lock")
+            )
+            handle = path.open("a")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self._lock_file, self.slot = handle, slot
+            return True
+        return False
 
     def _release_subscriber_role(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()  # closing the file releases the lock
             self._lock_file = None
+            self.slot = None
 
     async def _run(self) -> None:
         delay = 0.5
@@ -728,19 +849,21 @@ class MqttBridge:
                 await client.connect()
                 self._client = client
                 if subscriber:
-                    await client.subscribe(
-                        [
-                            (f"{self.prefix}{STA_ROOT}+/Observations", 1, True),
-                            (f"{self.prefix}{STA_ROOT}Observations", 1, True),
-                            (f"{self.prefix}{DEVICE_TOPIC}", 1, True),
-                        ]
-                    )
+                    await client.subscribe(self._filters())
+                    if client.session_present and self._other_filters():
+                        await client.unsubscribe(self._other_filters())
                 self.connections += 1
                 self.subscriber = subscriber
                 self.connected.set()
                 log.info(
                     "MQTT connected",
-                    extra={"host": self.host, "client_id": self.client_id, "subscriber": subscriber},
+                    extra={
+                        "host": self.host,
+                        "client_id": self.client_id,
+                        "subscriber": subscriber,
+                        "slot": self.slot,
+                        "share_group": self.share_group,
+                    },
                 )
                 if not subscriber:
                     delay = 0.5
@@ -752,8 +875,12 @@ class MqttBridge:
                     continue
                 while True:
                     batch = await client.batch(MAX_BATCH)
-                    if await self._handle(client, batch):
-                        delay = 0.5
+                    self._busy = True
+                    try:
+                        if await self._handle(client, batch):
+                            delay = 0.5
+                    finally:
+                        self._busy = False
             except MqttConnectionError as exc:
                 if self.stopping():
                     break
@@ -780,11 +907,14 @@ class MqttBridge:
             [
                 m.packet_id
                 for m, (_k, outcome) in zip(batch, outcomes, strict=True)
-                if m.qos and outcome != "error"
+                if m.qos and outcome not in _UNSETTLED
             ]
         )
-        if any(outcome == "error" for _kind, outcome in outcomes):
-            raise RuntimeError("could not store MQTT messages")
+        unsettled = sum(outcome in _UNSETTLED for _kind, outcome in outcomes)
+        if unsettled:
+            raise RuntimeError(
+                f"could not store {unsettled} MQTT messages; reconnecting for their redelivery"
+            )
         return True
 
     async def ingest(self, topic: str, payload: bytes) -> tuple[str, str]:
@@ -872,8 +1002,9 @@ class MqttBridge:
             path = m.topic[len(self.prefix) :]
             if not succeeded and len(failed) >= GIVE_UP_AFTER:
                 # Nothing goes through (the database is down, most likely): leave the rest for the next
-                # delivery instead of waiting for each to fail; untried, they are not counted as attempts.
-                results[i] = (kinds[i], "error")
+                # delivery instead of waiting for each to fail; untried, they are not counted as attempts
+                # (nor as errors: ``deferred``, so the error count says how many failed).
+                results[i] = (kinds[i], "deferred")
                 continue
             try:
                 if kinds[i] == "sta":
@@ -913,7 +1044,7 @@ class MqttBridge:
             )
         if self._attempts:
             for i, result in enumerate(results):
-                if result is not None and result[1] != "error":  # stored, refused or parked
+                if result is not None and result[1] not in _UNSETTLED:  # stored, refused or parked
                     self._attempts.pop(hash((batch[i].topic, batch[i].payload)), None)
         out: list[tuple[str, str]] = []
         counts: dict[tuple[str, str], int] = {}
