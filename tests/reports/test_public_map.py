@@ -150,3 +150,35 @@ def test_points_carry_the_public_view_without_media(client: TestClient, session:
     assert body["features"][0]["geometry"]["coordinates"] == [props["lon"], props["lat"]]
     limited = client.get("/api/v1/reports/public.geojson", params={"zoom": 16, "limit": 3}).json()
     assert [f["id"] for f in limited["features"]] == ["MAP-ZERO-3", "MAP-ZERO-2", "MAP-ZERO-1"]
+
+
+def test_points_match_public_case(client: TestClient, session: Session) -> None:
+    """The map's row-based points carry exactly public_case's fields and masking (less media)."""
+    rows = _seed(session, 30)
+    session.execute(
+        Case.__table__.update()
+        .where(Case.ref == "MAP-00003")
+        .values(
+            reject_reason="duplicate",
+            address="số 5 Lê Lợi, gọi 0912 345 678",
+            public_note="mail me a@b.vn",
+            submitted_at=datetime(2026, 3, 2, 2, 0, 0, 123456, tzinfo=UTC),
+            resolve_due_at=datetime(2026, 3, 4, 2, 0, tzinfo=UTC),
+            urgent=True,
+            overdue=True,
+        )
+    )
+    session.commit()
+    body = client.get("/api/v1/reports/public.geojson", params={"zoom": 16, "bbox": "105,10,107,11.5"}).json()
+    assert len(body["features"]) == sum(1 for r in rows[:30] if not r["hidden"] and r["lon"] > 0)
+    cases = {c.ref: c for c in session.scalars(select(Case))}
+    ctx = public.PublicContext(session, list(cases.values()), with_media=False)
+    for feature in body["features"]:
+        expected = public.public_case(cases[feature["id"]], ctx)
+        expected.pop("media")
+        assert feature["properties"] == expected
+    masked = next(f["properties"] for f in body["features"] if f["id"] == "MAP-00003")
+    assert "0912" not in masked["address"]
+    assert "a@b.vn" not in masked["status_note"]
+    assert masked["submitted_at"] == "2026-03-02T02:00:00.123456Z"
+    assert masked["expected_at"] == "2026-03-04T02:00:00Z"
