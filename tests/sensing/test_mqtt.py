@@ -686,3 +686,39 @@ def test_share_group_names_are_checked(mqtt_settings: Settings, monkeypatch: pyt
     monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, "a/b")
     with pytest.raises(ValueError, match="share group"):
         bridge_module.share_group(mqtt_settings)
+
+
+def test_a_slot_drops_the_subscriptions_of_its_previous_mode(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot's lock file records the share group its session subscribed in, so a run in another mode
+    unsubscribes the old filters (subscribed both ways, the slot would get every message twice)."""
+    prefix = mqtt_settings.mqtt_topic_prefix
+    plain = [
+        f"{prefix}v1.1/+/Observations",
+        f"{prefix}v1.1/Observations",
+        f"{prefix}cityops/v1/devices/+/telemetry",
+    ]
+
+    def take(group: str | None) -> bridge_module.MqttBridge:
+        if group is None:
+            monkeypatch.delenv(bridge_module.SHARE_GROUP_ENV, raising=False)
+        else:
+            monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, group)
+        bridge = bridge_module.MqttBridge(mqtt_settings, sessions, CollectorRegistry())
+        assert bridge._take_subscriber_role()
+        return bridge
+
+    first = take(None)
+    assert first._other_filters() == []
+    first._release_subscriber_role()
+    shared = take("ga")
+    assert shared.slot == 0
+    assert shared._other_filters() == plain
+    shared._release_subscriber_role()
+    moved = take("gb")
+    assert moved._other_filters() == plain + [f"$share/ga/{t}" for t in plain]
+    moved._release_subscriber_role()
+    back = take(None)
+    assert back._other_filters() == [f"$share/gb/{t}" for t in plain]
+    back._release_subscriber_role()

@@ -715,6 +715,7 @@ class MqttBridge:
         self.slot: int | None = None  # which of the node's subscriber client ids this process holds
         self.lock_path: Path | None = settings.data_dir / f"mqtt-{self.client_id}.lock"
         self._busy = False  # a batch is being stored
+        self._previous_group: str | None = None  # the share group of the slot's last holder
         self._lock_file: IO[str] | None = None
         self._client: _Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -781,13 +782,15 @@ class MqttBridge:
         return [(f"$share/{self.share_group}/{t}", 1, False) for t in topics]
 
     def _other_filters(self) -> list[str]:
-        """The filters of the other mode (plain ↔ shared), left in a persistent session by an earlier run
-        in that mode: subscribed both ways, the slot would receive messages twice."""
+        """The filters an earlier run of this slot may have left in its persistent session in another mode
+        (plain, or another share group, as its lock file recorded): subscribed both ways, the slot would
+        receive messages twice (and, with a group nobody else is in, hold messages nobody takes)."""
         topics = [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
                   f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
-        if self.share_group is None:
-            return []  # the group's name is unknown here; see docs/deployment.md on turning sharing off
-        return topics
+        out = [] if self.share_group is None else topics
+        if self._previous_group not in (None, self.share_group):
+            out += [f"$share/{self._previous_group}/{t}" for t in topics]
+        return out
 
     def _slot_client_id(self, slot: int) -> str:
         return self.client_id if slot == 0 else f"{self.client_id}-{slot}"
@@ -824,12 +827,19 @@ class MqttBridge:
                 if slot == 0
                 else self.lock_path.with_name(f"mqtt-{self.client_id}-{slot}.lock")
             )
-            handle = path.open("a")
+            handle = path.open("a+")
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 handle.close()
                 continue
+            # The lock file records the share group this slot's session subscribed in (empty: plain).
+            handle.seek(0)
+            self._previous_group = handle.read().strip() or None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(self.share_group or "")
+            handle.flush()
             self._lock_file, self.slot = handle, slot
             return True
         return False
