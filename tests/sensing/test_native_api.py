@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -213,19 +214,63 @@ def test_latest_is_one_query_and_passes_json_columns_through(client: TestClient,
     assert [(i["datastream_id"], i["result"]) for i in after.json()["items"]] == [(ds.id, 7)]
 
 
-def test_aggregate_is_two_queries(client: TestClient, session: Session) -> None:
+def test_aggregate_reads_the_range_once_then_serves_it_while_unchanged(
+    client: TestClient, session: Session
+) -> None:
     ds = make_datastream(session)
     ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(hours=h), float(h)) for h in range(48)])
     session.commit()
-    with count_statements(session) as statements:
-        aggregate(ds.id, session, T0, T0 + timedelta(days=2), "hour", "sum")
-    assert len(statements) == 2  # the datastream's unit, the roll-up range
+
+    def read() -> tuple[list[str], bytes]:
+        with count_statements(session) as statements:
+            body = aggregate(ds.id, session, T0, T0 + timedelta(days=2), "hour", "sum,avg,last").body
+        session.rollback()
+        return [s for s in statements if "observation_rollups" in s and "ORDER BY" in s], bytes(body)
+
+    ranges, first = read()
+    assert len(ranges) == 1  # the roll-up range, as tuples (the unit comes with the cache's fingerprint)
+    ranges, again = read()
+    assert ranges == []
+    assert again == first
     body = client.get(
         f"/api/v1/sensing/datastreams/{ds.id}/aggregate",
-        params={"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "fn": "sum,min,max"},
+        params={"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "fn": "sum,min,max,avg,last"},
     ).json()
     assert len(body["buckets"]) == 48
-    assert body["buckets"][47] == {"start": "2026-03-02T23:00:00Z", "sum": 47.0, "min": 47.0, "max": 47.0}
+    assert body["buckets"][47] == {
+        "start": "2026-03-02T23:00:00Z",
+        "sum": 47.0,
+        "min": 47.0,
+        "max": 47.0,
+        "avg": 47.0,
+        "last": 47.0,
+        "last_time": "2026-03-02T23:00:00Z",
+    }
+    # a commit elsewhere keeps the body; a new observation in the range (this process) is seen
+    foreign = _foreign_connection(session)
+    try:
+        foreign.execute("CREATE TABLE IF NOT EXISTS aggregate_test_other (x integer)")
+        foreign.execute("INSERT INTO aggregate_test_other VALUES (1)")
+        ranges, again = read()
+        assert ranges == []
+        assert again == first
+        ingest_observations(session, [ObservationIn(ds.id, T0 + timedelta(hours=47, minutes=30), 1.0)])
+        session.commit()
+        ranges, changed = read()
+        assert len(ranges) == 1
+        last = orjson.loads(changed)["buckets"][47]
+        assert (last["sum"], last["avg"], last["last_time"]) == (48.0, 24.0, "2026-03-02T23:30:00Z")
+        # another process's ingest into the roll-ups (never seen by this process's writer tracking)
+        foreign.execute(
+            f"UPDATE observation_rollups SET count = count + 1, sum = sum + 2 WHERE datastream_id = {ds.id} "
+            "AND interval = 'hour' AND count = 2"
+        )
+        ranges, changed = read()
+        assert len(ranges) == 1
+        assert orjson.loads(changed)["buckets"][47]["sum"] == 50.0
+    finally:
+        foreign.execute("DROP TABLE IF EXISTS aggregate_test_other")
+        foreign.close()
 
 
 def test_latest_cache_never_outlives_a_commit(client: TestClient, session: Session) -> None:

@@ -19,22 +19,28 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
+    Float,
     Pool,
     String,
     Text,
+    TypeDecorator,
     case,
     cast,
     event,
     func,
+    literal_column,
     select,
     text,
     type_coerce,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from cityops.clock import ensure_utc
+from cityops.db import UTCDateTime
 from cityops.deps import SessionDep
 from cityops.errors import Invalid, NotFound
 from cityops.sensing.models import (
@@ -182,20 +188,84 @@ def _fingerprint_sql(dialect: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Snapshot:
-    """The last unfiltered latest-values body of this process and what it was read under."""
+class _Cached:
+    """A response body of this process and what it was read under."""
 
-    url: str
     marker: str
     fingerprint: tuple[Any, ...] | None  # None: only the marker vouches for it
     generation: int
     body: bytes
-    rows: dict[int, tuple[tuple[Any, ...], bytes]]  # datastream id -> (row, its encoded item)
+    rows: dict[int, tuple[tuple[Any, ...], bytes]]  # latest values: datastream id -> (row, its encoded item)
+
+
+@dataclass
+class _Lookup:
+    """What a read found: the cached body if still true, else the keys to store the new one under."""
+
+    body: bytes | None
+    previous: _Cached | None
+    marker: str | None
+    fingerprint: tuple[Any, ...] | None
+    generation: int
+    row: tuple[Any, ...] | None = None  # the fingerprint as read, also when it may not vouch
+
+
+class _BodyCache:
+    """Bodies kept per process while what they show has not changed, checked cheapest first.
+
+    The database change marker (nothing committed since: the same body); else the fingerprint of the rows
+    the body was made of (a query given per entry, see :func:`_fingerprint_sql`) and, on SQLite, this
+    process's writers of sensing tables (:class:`_SensingWrites`): commits that touched none of them (an SLA
+    sweep, the outbox relay) keep the body. Every key is read before the data, so a commit in between makes
+    the next read miss rather than hit stale.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[Any, ...], _Cached] = {}
+
+    def lookup(self, session: Session, key: tuple[Any, ...], fingerprint: Executable | None) -> _Lookup:
+        sqlite_ = session.get_bind().dialect.name == "sqlite"
+        generation, quiet = _writes.state()
+        marker = _marker.read(session)
+        with self._lock:
+            cached = self._entries.get(key) if marker is not None else None
+        if marker is None or (cached is not None and cached.marker == marker):
+            return _Lookup(cached.body if cached is not None else None, cached, marker, None, generation)
+        if fingerprint is None:
+            return _Lookup(None, cached, marker, None, generation)
+        found = tuple(session.connection().execute(fingerprint).one())
+        # SQLite: no writer of this process may have ended since the cached body was read, nor be under
+        # way now (it may have committed already), as the fingerprint does not see every edit there
+        unchanged = not sqlite_ or (cached is not None and _writes.state() == (cached.generation, True))
+        if cached is not None and unchanged and cached.fingerprint == found:
+            self._put(key, replace(cached, marker=marker))
+            return _Lookup(cached.body, cached, marker, found, generation, found)
+        # a writer of this process under way: only the marker may vouch for what is read now
+        return _Lookup(None, cached, marker, found if quiet or not sqlite_ else None, generation, found)
+
+    def store(
+        self, session: Session, key: tuple[Any, ...], found: _Lookup, body: bytes, rows: dict[int, Any]
+    ) -> None:
+        if found.marker is None:
+            return
+        fingerprint = found.fingerprint
+        if session.get_bind().dialect.name == "sqlite" and _writes.state() != (found.generation, True):
+            fingerprint = None  # a writer of this process started or ended meanwhile
+        self._put(key, _Cached(found.marker, fingerprint, found.generation, body, rows))
+
+    def _put(self, key: tuple[Any, ...], entry: _Cached) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = entry  # most recently used last
+            while len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
 
 
 _marker = _ChangeMarker()
-_snapshot: _Snapshot | None = None
-_snapshot_lock = threading.Lock()
+_latest_cache = _BodyCache(4)  # one body per database
+_aggregate_cache = _BodyCache(16)
 
 
 def _iso_reader(session: Session, column: Any) -> tuple[Any, Callable[[Any], str | None]]:
@@ -216,6 +286,46 @@ def _iso_reader(session: Session, column: Any) -> tuple[Any, Callable[[Any], str
         )
         return text_expr, _same_text
     return column, iso
+
+
+def _iso_text(session: Session, column: Any, *, whole_seconds: bool) -> Any:
+    """SQL giving a UTC timestamp column's ``iso`` text (``...Z``, milliseconds only when there is a
+    fraction of a second), so rows need no Python per value; ``whole_seconds`` when it never has one.
+
+    SQLite holds the time as text (``YYYY-MM-DD HH:MM:SS.ffffff``), sliced; PostgreSQL formats it with
+    ``to_char``; another dialect gets the same text through :func:`iso` (a type that formats on load).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        raw = type_coerce(column, String)
+        seconds = func.substr(raw, 1, 10) + "T" + func.substr(raw, 12, 8)
+        if whole_seconds:
+            return seconds + "Z"
+        fraction = func.substr(raw, 21, 6)
+        return case(
+            (func.rtrim(fraction, "0") != "", seconds + "." + func.substr(fraction + "000", 1, 3) + "Z"),
+            else_=seconds + "Z",
+        )
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", column)
+        text_expr = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        if whole_seconds:
+            return text_expr
+        return case(
+            (func.date_trunc("second", utc) == utc, text_expr),
+            else_=func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),  # MS truncates, like iso()
+        )
+    return type_coerce(column, _IsoText())
+
+
+class _IsoText(TypeDecorator[Any]):
+    """A UTC timestamp read as its ``iso`` text (for dialects without an SQL formatting above)."""
+
+    impl = UTCDateTime
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return iso(value)
 
 
 def _same_text(value: str | None) -> str | None:
@@ -346,56 +456,29 @@ def latest_values(
 
 
 def _unfiltered(session: Session) -> bytes:
-    """The body of every datastream's latest value, from the process's snapshot when still true.
-
-    Three checks, cheapest first: the database change marker (nothing committed since: the same body);
-    else the shown tables' fingerprint (:func:`_fingerprint_sql`) and, on SQLite, this process's writers of
-    them (:class:`_SensingWrites`) — commits that touched none of them (an SLA sweep, the outbox relay)
-    keep the body; else the rows are read again and only the items whose row changed are encoded again.
-    Each key is read before the data, so a commit in between makes the next read miss rather than hit
-    stale.
-    """
-    global _snapshot
+    """The body of every datastream's latest value, from the process's cache while still true
+    (:class:`_BodyCache`); else the rows are read again and only the items whose row changed are encoded
+    again."""
     bind = session.get_bind()
-    url, dialect = str(bind.engine.url), bind.dialect.name
-    generation, quiet = _writes.state()
-    marker = _marker.read(session)
-    cached = _snapshot if _snapshot is not None and _snapshot.url == url else None
-    if marker is None:
-        cached = None
-    elif cached is not None and cached.marker == marker:
-        return cached.body
-    fingerprint: tuple[Any, ...] | None = None
-    fingerprint_sql = _fingerprint_sql(dialect) if marker is not None else None
-    if marker is not None and fingerprint_sql is not None:
-        fingerprint = tuple(session.connection().exec_driver_sql(fingerprint_sql).one())
-        # SQLite: no writer of this process may have ended since the cached body was read, nor be under
-        # way now (it may have committed already), as the fingerprint does not see every edit
-        unchanged = dialect != "sqlite" or (
-            cached is not None and _writes.state() == (cached.generation, True)
-        )
-        if dialect == "sqlite" and not quiet:
-            fingerprint = None  # a writer of this process is under way: only the marker can vouch
-        if cached is not None and unchanged and fingerprint is not None and cached.fingerprint == fingerprint:
-            with _snapshot_lock:
-                _snapshot = replace(cached, marker=marker)
-            return cached.body
+    key = (str(bind.engine.url),)
+    sql = _fingerprint_sql(bind.dialect.name)
+    found = _latest_cache.lookup(session, key, text(sql) if sql else None)
+    if found.body is not None:
+        return found.body
     stmt, last_time_iso = _latest_stmt(session)
-    old_rows = cached.rows if cached is not None else {}
+    old_rows = found.previous.rows if found.previous is not None else {}
     rows: dict[int, tuple[tuple[Any, ...], bytes]] = {}
     items = []
     for row in session.connection().execute(stmt).all():
-        key = tuple(row)
-        known = old_rows.get(key[0])
-        encoded = known[1] if known is not None and known[0] == key else _encode_item(key, last_time_iso)
-        rows[key[0]] = (key, encoded)
+        row_key = tuple(row)
+        known = old_rows.get(row_key[0])
+        encoded = (
+            known[1] if known is not None and known[0] == row_key else _encode_item(row_key, last_time_iso)
+        )
+        rows[row_key[0]] = (row_key, encoded)
         items.append(encoded)
     body = _body(items)
-    if marker is not None:
-        if dialect == "sqlite" and _writes.state() != (generation, True):
-            fingerprint = None  # a writer of this process started or ended meanwhile
-        with _snapshot_lock:
-            _snapshot = _Snapshot(url, marker, fingerprint, generation, body, rows)
+    _latest_cache.store(session, key, found, body, rows)
     return body
 
 
@@ -429,8 +512,10 @@ def aggregate(
 ) -> Response:
     """Aggregates per bucket from the roll-ups; buckets without observations are left out.
 
-    A Core query of the roll-up columns over the primary key range, serialised by orjson: a year of
-    hourly buckets (8,760 rows) without ORM objects.
+    A Core query of the roll-up columns over the primary key range, each row ready to encode, serialised
+    by orjson: a year of hourly buckets (8,760 rows) without ORM objects or Python per value. The body is
+    kept per process (:class:`_BodyCache`, keyed by the request) while the range's fingerprint
+    (:func:`_range_fingerprint`) is unchanged.
     """
     unit = session.execute(
         select(cast(Datastream.unit_of_measurement, Text)).where(Datastream.id == datastream_id)
@@ -454,46 +539,85 @@ def aggregate(
             details={"field": "interval"},
         )
     r = ObservationRollup.__table__.c
-    bucket_col, bucket_iso = _iso_reader(session, r.bucket_start)
-    last_time_col, last_time_iso = _iso_reader(session, r.last_time)
+    in_range = (
+        r.datastream_id == datastream_id,
+        r.interval == interval,
+        r.bucket_start >= start,
+        r.bucket_start < end,
+    )
+    key = (str(session.get_bind().engine.url), datastream_id, interval, start, end, tuple(fns))
+    found = _aggregate_cache.lookup(session, key, _range_fingerprint(session, datastream_id, in_range))
+    if found.body is not None:
+        return Response(found.body, media_type="application/json")
+    # the unit is part of the body: read after the cache keys, with the fingerprint when there is one
+    unit_text: str | None = (
+        found.row[-1]
+        if found.row is not None
+        else session.execute(
+            select(cast(Datastream.unit_of_measurement, Text)).where(Datastream.id == datastream_id)
+        ).scalar()
+    )
+    if unit_text is None:
+        raise NotFound(f"No datastream with id {datastream_id}")
+    # Every output column comes out of the database ready to encode (ISO text, the average divided there,
+    # IEEE division as Python's), so a row becomes its item by dict(zip()) with no Python per value.
+    columns: dict[str, Any] = {"start": _iso_text(session, r.bucket_start, whole_seconds=True)}
+    for f in fns:
+        if f == "avg":
+            columns["avg"] = case((r.count > 0, r.sum / cast(r.count, Float)), else_=None)
+        elif f == "last":
+            columns["last"] = r.last
+            columns["last_time"] = _iso_text(session, r.last_time, whole_seconds=False)
+        else:
+            columns[f] = {"min": r.min, "max": r.max, "count": r.count, "sum": r.sum}[f]
+    keys = tuple(columns)
     rows = (
         session.connection()
-        .execute(
-            select(bucket_col, r.count, r.sum, r.min, r.max, r.last, last_time_col)
-            .where(
-                r.datastream_id == datastream_id,
-                r.interval == interval,
-                r.bucket_start >= start,
-                r.bucket_start < end,
-            )
-            .order_by(r.bucket_start)
-        )
+        .execute(select(*columns.values()).where(*in_range).order_by(r.bucket_start))
         .all()
     )
-    buckets = []
-    for bucket_start, count, total, low, high, last, last_time in rows:
-        item: dict[str, Any] = {"start": bucket_iso(bucket_start)}
-        for f in fns:
-            if f == "avg":
-                item["avg"] = total / count if count else None
-            elif f == "min":
-                item["min"] = low
-            elif f == "max":
-                item["max"] = high
-            elif f == "count":
-                item["count"] = count
-            elif f == "sum":
-                item["sum"] = total
-            else:
-                item["last"] = last
-                item["last_time"] = last_time_iso(last_time)
-        buckets.append(item)
-    body = {
-        "datastream_id": datastream_id,
-        "interval": interval,
-        "from": iso(start),
-        "to": iso(end),
-        "unit": _json_fragment(unit[0]),
-        "buckets": buckets,
-    }
-    return Response(orjson.dumps(body), media_type="application/json")
+    body = orjson.dumps(
+        {
+            "datastream_id": datastream_id,
+            "interval": interval,
+            "from": iso(start),
+            "to": iso(end),
+            "unit": _json_fragment(unit_text),
+            "buckets": [dict(zip(keys, row)) for row in rows],  # noqa: B905 (as many as the columns)
+        }
+    )
+    _aggregate_cache.store(session, key, found, body, {})
+    return Response(body, media_type="application/json")
+
+
+def _range_fingerprint(session: Session, datastream_id: int, in_range: tuple[Any, ...]) -> Executable | None:
+    """One row that changes with any committed change to a roll-up range or its datastream's unit.
+
+    PostgreSQL: the rows' count and a sum of their hashed ``xmin`` (an index range, no values read), and the
+    datastream row's. SQLite: the count, the sum of the observation counts (every stored or deleted
+    observation moves it, whichever process) and sums of the values; other edits by this process are seen
+    by :class:`_SensingWrites`. The last column is the datastream's unit, which the body shows.
+    """
+    r = ObservationRollup.__table__.c
+    ds = Datastream.__table__.c
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        xmin = func.hashint8(cast(cast(literal_column("xmin"), Text), BigInteger))
+        row_version = (
+            select(cast(literal_column("xmin"), Text)).where(ds.id == datastream_id).scalar_subquery()
+        )
+        unit = select(cast(ds.unit_of_measurement, Text)).where(ds.id == datastream_id).scalar_subquery()
+        return select(func.count(), func.coalesce(func.sum(xmin), 0), row_version, unit).where(*in_range)
+    if dialect == "sqlite":
+        unit = select(cast(ds.unit_of_measurement, Text)).where(ds.id == datastream_id).scalar_subquery()
+        return select(
+            func.count(),
+            func.sum(r.count),
+            func.total(r.sum),
+            func.total(r.min),
+            func.total(r.max),
+            func.total(r.last),
+            func.max(r.last_time),
+            unit,
+        ).where(*in_range)
+    return None
