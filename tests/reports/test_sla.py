@@ -140,3 +140,25 @@ def test_the_server_sweep_works_in_short_transactions(world: World) -> None:
     with sessions() as s:
         assert sweep_candidates(s) == []
     assert sweep_in_chunks(sessions, late, world.settings, chunk=2).escalated == []
+
+
+def test_a_warned_case_is_not_a_candidate_again_until_its_deadline_passes(world: World) -> None:
+    """The server sweep skips cases already warned whose deadline is still ahead (nothing to mark),
+    and picks them up again once it has passed."""
+    case = world.submit(now=MONDAY_9, description="Đèn hỏng cả dãy")
+    world.session.commit()
+    sessions = sessionmaker(bind=world.session.get_bind(), expire_on_commit=False)
+    due = case.ack_due_at
+    assert due is not None
+    before_due = due - timedelta(minutes=30)
+    with sessions() as s:
+        assert case.id in sweep_candidates(s, before_due)  # not warned yet
+    warned = sweep_in_chunks(sessions, before_due, world.settings)
+    assert warned.warned == [case.id]
+    with sessions() as s:
+        assert case.id not in sweep_candidates(s, before_due)
+        assert case.id in sweep_candidates(s)  # without a time: every open, unescalated case
+        assert case.id in sweep_candidates(s, due + timedelta(minutes=1))
+    late = sweep_in_chunks(sessions, due + timedelta(minutes=1), world.settings)
+    assert late.overdue == [case.id]
+    assert late.escalated == [case.id]

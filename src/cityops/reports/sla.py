@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import format_datetime
@@ -130,16 +130,23 @@ def _mark(session: Session, case: Case, now: datetime, what: str, data: dict[str
     integrations.audit(session, None, f"case.sla_{what}", case.id, after={"state": case.state, **data})
 
 
-def sweep_candidates(session: Session) -> list[int]:
+def sweep_candidates(session: Session, now: datetime | None = None) -> list[int]:
     """Ids of the cases a sweep may still mark: open and not yet escalated for their current deadline
-    (an escalated case has had every mark; a new deadline clears ``escalated_at``)."""
-    return list(
-        session.scalars(
-            select(Case.id)
-            .where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
-            .order_by(Case.id)
+    (an escalated case has had every mark; a new deadline clears ``escalated_at``). With ``now``, also
+    not the warned ones whose deadline has not passed yet: nothing is due for them, and re-reading every
+    warned case on every sweep was most of its work with many open cases."""
+    query = select(Case.id).where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+    if now is not None:
+        awaiting = Case.state.in_([State.SUBMITTED.value, State.REOPENED.value])
+        query = query.where(
+            or_(
+                Case.warned_at.is_(None),
+                Case.overdue.is_(True),
+                Case.resolve_due_at <= now,
+                and_(awaiting, Case.ack_due_at <= now),
+            )
         )
-    )
+    return list(session.scalars(query.order_by(Case.id)))
 
 
 def sweep_sla(
@@ -153,6 +160,14 @@ def sweep_sla(
     settings = settings or load_settings()
     cal = calendar(settings)
     result = SweepResult()
+    by_agency: dict[int | None, list[int]] = {}
+
+    def supervisors_of(agency_id: int | None) -> list[int]:
+        # once per agency and sweep, not once per case marked
+        if agency_id not in by_agency:
+            by_agency[agency_id] = _supervisors(session, agency_id)
+        return by_agency[agency_id]
+
     query = select(Case).where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
     if ids is not None:
         query = query.where(Case.id.in_(ids))
@@ -169,7 +184,7 @@ def sweep_sla(
             if case.escalated_at is None:
                 case.escalated_at = now
                 result.escalated.append(case.id)
-                supervisors = _supervisors(session, case.agency_id)
+                supervisors = supervisors_of(case.agency_id)
                 _mark(session, case, now, "escalated", {"to": supervisors})
                 for user_id in supervisors:
                     integrations.notify(
@@ -200,7 +215,7 @@ def sweep_sla(
                 )
                 integrations.emit(session, "cases.sla_warning", {"id": case.id, "ref": case.ref})
                 recipients = {case.assignee_id} if case.assignee_id is not None else set()
-                recipients.update(_supervisors(session, case.agency_id))
+                recipients.update(supervisors_of(case.agency_id))
                 for user_id in sorted(recipients):
                     integrations.notify(
                         session,
@@ -225,7 +240,7 @@ def sweep_in_chunks(
     holds the write lock for long and citizens' reports keep going through while it is worked off."""
     total = SweepResult()
     with session_scope(sessions) as session:
-        ids = sweep_candidates(session)
+        ids = sweep_candidates(session, now)
     for start in range(0, len(ids), chunk):
         with session_scope(sessions) as session, write_turn(session):
             part = sweep_sla(session, now, settings, ids=ids[start : start + chunk])
