@@ -32,19 +32,75 @@ def env_for(data_dir: Path, database_url: str | None, **extra: str) -> dict[str,
 
 
 def upgrade(env: dict[str, str]) -> None:
+    Path(env["CITYOPS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     subprocess.run([*CITYOPS, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
 
 
-class Server:
-    """``cityops serve`` in its own process; ``peak_rss_mb`` reads VmHWM from /proc."""
+def at_head(sa_url: str) -> bool:
+    """Whether the database's Alembic revision is the migrations' head (then ``upgrade`` has nothing to do)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, text
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    from cityops.migrate import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(sa_url)).get_heads())
+    engine = create_engine(sa_url)
+    try:
+        with engine.connect() as conn:
+            current = {r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except Exception:  # no table yet: a new database
+        return False
+    finally:
+        engine.dispose()
+    return current == heads
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its living descendants (uvicorn's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (all their threads), from /proc/<pid>/stat.
+
+    CPU per operation stays meaningful on a loaded machine, where wall-clock rates mostly measure the load."""
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """``cityops serve`` in its own process; ``peak_rss_mb`` reads VmHWM from /proc, ``cpu_seconds`` the
+    CPU time of the server and its workers. ``workers`` is passed as ``--workers``; ``None`` leaves it to
+    ``CITYOPS_WORKERS`` in ``env`` (else 1)."""
+
+    def __init__(self, env: dict[str, str], log: Path, workers: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
         env = {**env, "CITYOPS_PORT": str(self.port), "CITYOPS_PUBLIC_URL": self.url}
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [*CITYOPS, "serve", "--port", str(self.port)],
+            [*CITYOPS, "serve", "--port", str(self.port)]
+            + (["--workers", str(workers)] if workers is not None else []),
             env=env,
             cwd=ROOT,
             stdout=self._log,
@@ -63,15 +119,20 @@ class Server:
         self.stop()
         raise RuntimeError(f"server did not start; see {log}")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server process and its workers."""
+        return cpu_seconds(process_tree(self.proc.pid))
+
     def peak_rss_mb(self) -> float | None:
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
+        """VmHWM of the server process; with several workers, of the largest worker."""
+        peaks = []
+        for pid in process_tree(self.proc.pid):
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            peaks += [int(ln.split()[1]) / 1024 for ln in text.splitlines() if ln.startswith("VmHWM:")]
+        return max(peaks) if peaks else None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -82,3 +143,40 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+class PgCpu:
+    """CPU seconds of the PostgreSQL backends serving one database (from /proc, when the server runs on
+    this machine): the store's share of a figure's work, which the server process's CPU does not show."""
+
+    def __init__(self, admin_url: str, dbname: str) -> None:
+        self.admin_url = admin_url
+        self.dbname = dbname
+
+    def snapshot(self) -> dict[int, float]:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                pids = [
+                    int(r[0])
+                    for r in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
+                    ).fetchall()
+                ]
+        except psycopg.Error:
+            return {}
+        out = {}
+        for pid in pids:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+                    continue  # not a local PostgreSQL backend (another host, or a container)
+            except OSError:
+                continue
+            out[pid] = cpu_seconds([pid])
+        return out
+
+    def since(self, before: dict[int, float]) -> float:
+        """CPU seconds used since ``before`` by the backends alive now (a backend that exited in between
+        is missed: a lower bound, exact with a connection pool that keeps its connections)."""
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in self.snapshot().items())
