@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cityops.privacy.masking import mask_contacts
@@ -130,9 +130,17 @@ def test_clusters_equal_a_count_by_hand(client: TestClient, session: Session) ->
 
 def test_clusters_are_one_query(session: Session) -> None:
     _seed(session, 60)
+    public.clustered_geojson(
+        session, Case.hidden.is_(False), 9
+    )  # looks up once whether case_map_cells exists
     with count_statements(session) as statements:
         data = public.clustered_geojson(session, Case.hidden.is_(False), 9)
     assert len(statements) == 1
+    assert "case_map_cells" in statements[0]  # from the aggregate, not from cases
+    with count_statements(session) as statements:
+        public.clustered_geojson(session, and_(Case.hidden.is_(False), Case.category_code == "x"), 9)
+    assert len(statements) == 1  # a filter the aggregate does not know: grouped over cases in SQL
+    assert "case_map_cells" not in statements[0]
     assert sum(f["properties"]["count"] for f in data["features"]) == sum(1 for i in range(60) if i % 7) + 4
 
 
@@ -182,3 +190,66 @@ def test_points_match_public_case(client: TestClient, session: Session) -> None:
     assert "a@b.vn" not in masked["status_note"]
     assert masked["submitted_at"] == "2026-03-02T02:00:00.123456Z"
     assert masked["expected_at"] == "2026-03-04T02:00:00Z"
+
+
+def _clusters(session: Session, where: Any, zoom: int, *, live: bool) -> list[Any]:
+    if live:  # a condition the aggregate does not know sends it to the query over cases
+        where = and_(where, Case.id > 0)
+    features = public.clustered_geojson(session, where, zoom)["features"]
+    return sorted(
+        (
+            f["properties"]["count"],
+            sorted(f["properties"]["states"].items()),
+            round(f["geometry"]["coordinates"][0], 4),
+            round(f["geometry"]["coordinates"][1], 4),
+        )
+        for f in features
+    )
+
+
+def _assert_cells_agree(session: Session) -> None:
+    """Clusters from case_map_cells equal the clusters grouped over cases, for boxes cutting cells anywhere."""
+    rng = random.Random(7)
+    boxes: list[tuple[float, float, float, float] | None] = [None, (105.8, 10.3, 106.6, 11.0)]
+    boxes += [(-0.25, -0.15, 0.0005, 0.0005), (105.0, -1.0, 107.0, 12.0), (106.3, 10.9, 106.1, 11.0)]
+    for _ in range(6):
+        lon0, lat0 = rng.uniform(105.8, 106.5), rng.uniform(10.2, 10.9)
+        boxes.append((lon0, lat0, lon0 + rng.uniform(0.001, 0.5), lat0 + rng.uniform(0.001, 0.5)))
+    for box in boxes:
+        for zoom in (3, 8, 9, 11, 14):
+            for states in (None, ["resolved", "closed"], ["in_progress"]):
+                where = and_(Case.hidden.is_(False), Case.lat.is_not(None))
+                if states:
+                    where = and_(where, Case.state.in_(states))
+                if box:
+                    where = and_(where, Case.lat.between(box[1], box[3]), Case.lon.between(box[0], box[2]))
+                got = _clusters(session, where, zoom, live=False)
+                assert got == _clusters(session, where, zoom, live=True), (box, zoom, states)
+
+
+def test_map_cells_follow_every_write(session: Session) -> None:
+    """The triggers keep case_map_cells exact through inserts, state changes, moves, hiding and deletes."""
+    _seed(session, 200)
+    _assert_cells_agree(session)
+    rows = session.execute(select(Case.id).order_by(Case.id)).scalars().all()
+    session.execute(update(Case).where(Case.id.in_(rows[::5])).values(state="in_progress"))
+    session.execute(
+        update(Case).where(Case.id.in_(rows[1::9])).values(lat=Case.lat + 0.05, lon=Case.lon - 0.3)
+    )
+    session.execute(update(Case).where(Case.id.in_(rows[2::11])).values(hidden=True))
+    session.execute(update(Case).where(Case.id.in_(rows[::7])).values(hidden=False))
+    session.execute(update(Case).where(Case.id.in_(rows[3::13])).values(lat=None))
+    session.execute(update(Case).where(Case.id.in_(rows[4::17])).values(description="only text changes"))
+    session.execute(delete(Case).where(Case.id.in_(rows[6::10])))
+    session.commit()
+    case = session.get(Case, rows[8])
+    assert case is not None
+    case.state = "resolved"  # through the ORM as the workflow does
+    case.lat = 10.5
+    session.commit()
+    _assert_cells_agree(session)
+    session.execute(
+        update(Case).where(Case.id.in_(rows[::3])).values(state="closed")
+    )  # rolled back: the cells roll back with it
+    session.rollback()
+    _assert_cells_agree(session)

@@ -7,14 +7,26 @@ device and account ids are never read by this module, and timeline entries carry
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, func, select, type_coerce
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import (
+    BinaryExpression,
+    BindParameter,
+    BooleanClauseList,
+    ExpressionClauseList,
+    False_,
+    Null,
+)
 
 from cityops.privacy.masking import mask_contacts
+from cityops.reports import map_cells
 from cityops.reports.models import Case, CaseEvent, CaseMedia, Category
 from cityops.reports.workflow import State, open311_status
 
@@ -322,12 +334,56 @@ def grid_size_deg(zoom: int) -> float:
     return 360.0 / float(2**zoom) / 4.0
 
 
+# Cluster accumulators: (cell y, cell x) at the request's zoom -> [count, lat sum, lon sum, {state: count}]
+_Cells = dict[tuple[int, int], list[Any]]
+
+
+def _add(cells: _Cells, y: int, x: int, state: str, n: int, lat_sum: float, lon_sum: float) -> None:
+    cell = cells.get((y, x))
+    if cell is None:
+        cell = cells[(y, x)] = [0, 0.0, 0.0, {}]
+    cell[0] += n
+    cell[1] += lat_sum
+    cell[2] += lon_sum
+    cell[3][state] = cell[3].get(state, 0) + n
+
+
 def clustered_geojson(session: Session, where: ColumnElement[bool] | None, zoom: int) -> dict[str, Any]:
     """Grid clusters for low zooms: one point per occupied cell with its count, mean position and state mix.
 
-    The grid is computed in SQL (``GROUP BY floor(lat/cell), floor(lon/cell), state``), so only one row per
-    cell and state comes back, however many cases match ``where`` (conditions on ``cases``).
+    Cells are ``floor(lat / grid_size_deg(zoom))``, ``floor(lon / ...)``. When ``where`` holds only what the
+    aggregate knows (public, located, states, a bbox; see :func:`_map_filter`) and ``case_map_cells`` exists,
+    the counts come from it (:func:`_clusters_from_cells`); otherwise (a category, a zoom finer than its
+    levels) the grid is computed in SQL over the matching cases. Both give the same clusters.
     """
+    cells: _Cells = {}
+    wanted = _map_filter(where) if _has_map_cells(session) else None
+    if wanted is None or not _clusters_from_cells(session, where, zoom, wanted, cells):
+        cells.clear()
+        _clusters_live(session, where, zoom, None, cells)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Point",
+                "coordinates": [round(c[2] / c[0], COORD_DECIMALS), round(c[1] / c[0], COORD_DECIMALS)],
+            },
+            "properties": {"cluster": True, "count": c[0], "states": c[3]},
+        }
+        for _, c in sorted(cells.items())
+        if c[0] > 0
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _clusters_live(
+    session: Session,
+    where: ColumnElement[bool] | None,
+    zoom: int,
+    extra: ColumnElement[bool] | None,
+    cells: _Cells,
+) -> None:
+    """Add the grid of the cases matching ``where`` (and ``extra``), grouped in SQL."""
     size = grid_size_deg(zoom)
     cy = func.floor(Case.lat / size)
     cx = func.floor(Case.lon / size)
@@ -335,29 +391,143 @@ def clustered_geojson(session: Session, where: ColumnElement[bool] | None, zoom:
         select(cy, cx, Case.state, func.count(), func.sum(Case.lat), func.sum(Case.lon))
         .where(Case.lat.is_not(None), Case.lon.is_not(None))
         .group_by(cy, cx, Case.state)
-        .order_by(cy, cx, Case.state)
     )
     if where is not None:
         stmt = stmt.where(where)
-    cells: dict[tuple[float, float], dict[str, Any]] = {}
+    if extra is not None:
+        stmt = stmt.where(extra)
     for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
-        cell = cells.setdefault((y, x), {"n": 0, "lat": 0.0, "lon": 0.0, "states": {}})
-        cell["n"] += n
-        cell["lat"] += lat_sum
-        cell["lon"] += lon_sum
-        cell["states"][state] = n
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {
-                "type": "Point",
-                "coordinates": [
-                    round(c["lon"] / c["n"], COORD_DECIMALS),
-                    round(c["lat"] / c["n"], COORD_DECIMALS),
-                ],
-            },
-            "properties": {"cluster": True, "count": c["n"], "states": c["states"]},
-        }
-        for c in cells.values()
-    ]
-    return {"type": "FeatureCollection", "features": features}
+        _add(cells, int(y), int(x), state, n, lat_sum, lon_sum)
+
+
+class _MapFilter:
+    """What the aggregate can answer: public located cases, optionally some states and a bbox."""
+
+    def __init__(self) -> None:
+        self.states: set[str] | None = None
+        self.lat: tuple[float, float] | None = None
+        self.lon: tuple[float, float] | None = None
+
+
+def _map_filter(where: ColumnElement[bool] | None) -> _MapFilter | None:
+    """The route's conditions read back from ``where``, or None when it holds anything else (then the live
+    query answers: unknown conditions are never dropped)."""
+    if where is None:
+        return None
+    clauses = (
+        list(where.clauses)
+        if isinstance(where, BooleanClauseList) and where.operator is operators.and_
+        else [where]
+    )
+    out = _MapFilter()
+    public_only = False
+    for c in clauses:
+        if not isinstance(c, BinaryExpression):
+            return None
+        column = c.left
+        if getattr(column, "table", None) is not Case.__table__:
+            return None
+        key, op, right = column.key, c.operator, c.right
+        if key == "hidden" and op is operators.is_ and isinstance(right, False_):
+            public_only = True
+        elif key in ("lat", "lon") and op is operators.is_not and isinstance(right, Null):
+            pass  # the aggregate counts located cases only
+        elif key == "state" and op in (operators.in_op, operators.eq) and isinstance(right, BindParameter):
+            values = right.value if op is operators.in_op else [right.value]
+            if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+                return None
+            out.states = set(values) if out.states is None else out.states & set(values)
+        elif key in ("lat", "lon") and op is operators.between_op and isinstance(right, ExpressionClauseList):
+            bounds = [getattr(b, "value", None) for b in right.clauses]
+            if len(bounds) != 2 or not all(isinstance(b, float | int) and math.isfinite(b) for b in bounds):
+                return None
+            low, high = float(bounds[0] or 0.0), float(bounds[1] or 0.0)
+            old = getattr(out, key)
+            setattr(out, key, (low, high) if old is None else (max(old[0], low), min(old[1], high)))
+        else:
+            return None
+    return out if public_only else None
+
+
+_map_cells_present: dict[str, bool] = {}
+
+
+def _has_map_cells(session: Session) -> bool:
+    """Whether this database has ``case_map_cells`` (migration 0003); looked up once per database."""
+    bind = session.get_bind()
+    url = str(bind.engine.url)
+    present = _map_cells_present.get(url)
+    if present is None:
+        present = _map_cells_present[url] = sa_inspect(bind.engine).has_table(map_cells.TABLE)
+    return present
+
+
+def _cell_range(low: float, high: float, size: float) -> tuple[int, int]:
+    """The cells wholly inside [low, high] at this size: those strictly between the end points' cells."""
+    return math.floor(low / size) + 1, math.floor(high / size) - 1
+
+
+def _clusters_from_cells(
+    session: Session, where: ColumnElement[bool] | None, zoom: int, wanted: _MapFilter, cells: _Cells
+) -> bool:
+    """Clusters from ``case_map_cells``; False when its levels cannot answer (zoom finer than them).
+
+    Without a bbox: the level of the zoom (or the coarsest level, its cells grouped up). With a bbox, each
+    case must count only when inside it, so the box is covered from the zoom's level down to the finest:
+    at each level the cells wholly inside the box whose parent cell was not, and the cases in the finest
+    level's edge cells (the box's rim, one fine cell wide) are grouped from ``cases`` by index ranges.
+    Cells nest exactly: sizes are 90° / 2^level, so ``floor(lat / size(z))`` is the level cell's index shifted.
+    """
+    levels = [z for z in map_cells.LEVELS if z >= zoom]
+    if not levels:
+        return False
+    m = map_cells.CaseMapCell
+    base = select(m.cy, m.cx, m.state, m.n, m.lat_sum, m.lon_sum).where(m.n > 0)
+    if wanted.states is not None:
+        base = base.where(m.state.in_(sorted(wanted.states)))
+    if wanted.lat is None and wanted.lon is None:
+        level = levels[0]
+        shift = level - zoom
+        for y, x, state, n, lat_sum, lon_sum in session.execute(base.where(m.z == level)):
+            _add(cells, y >> shift, x >> shift, state, n, lat_sum, lon_sum)
+        return True
+    lat = wanted.lat or (-90.0, 90.0)
+    lon = wanted.lon or (-180.0, 180.0)
+    if lat[0] > lat[1] or lon[0] > lon[1]:
+        return True  # an empty box
+    parent: tuple[int, int, int, int, int] | None = None  # level, inside y range, inside x range
+    for level in levels:
+        size = map_cells.cell_size(level)
+        y0, y1 = _cell_range(*lat, size)
+        x0, x1 = _cell_range(*lon, size)
+        if y0 <= y1 and x0 <= x1:
+            stmt = base.where(m.z == level, m.cy.between(y0, y1), m.cx.between(x0, x1))
+            if parent is not None:
+                plevel, py0, py1, px0, px1 = parent
+                d = level - plevel
+                stmt = stmt.where(
+                    ~(
+                        m.cy.between(py0 << d, ((py1 + 1) << d) - 1)
+                        & m.cx.between(px0 << d, ((px1 + 1) << d) - 1)
+                    )
+                )
+            shift = level - zoom
+            for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
+                _add(cells, y >> shift, x >> shift, state, n, lat_sum, lon_sum)
+            parent = (level, y0, y1, x0, x1)
+    # the rim: cases in the finest level's cells that straddle the box edge (or all of them if none is inside)
+    size = map_cells.cell_size(levels[-1])
+    fy = func.floor(Case.lat / size)
+    fx = func.floor(Case.lon / size)
+    if parent is None:
+        _clusters_live(session, where, zoom, None, cells)
+        return True
+    _, y0, y1, x0, x1 = parent
+    # bottom and top rows by lat ranges (half a cell of slack: the exact test is the floor), then the left
+    # and right columns between them by lon ranges, so each strip is an index range, each case counted once
+    _clusters_live(session, where, zoom, and_(Case.lat <= (y0 + 0.5) * size, fy < y0), cells)
+    _clusters_live(session, where, zoom, and_(Case.lat >= (y1 + 0.5) * size, fy > y1), cells)
+    middle = and_(fy >= y0, fy <= y1, Case.lat >= (y0 - 0.5) * size, Case.lat <= (y1 + 1.5) * size)
+    _clusters_live(session, where, zoom, and_(middle, Case.lon <= (x0 + 0.5) * size, fx < x0), cells)
+    _clusters_live(session, where, zoom, and_(middle, Case.lon >= (x1 + 0.5) * size, fx > x1), cells)
+    return True
