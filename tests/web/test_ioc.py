@@ -74,11 +74,19 @@ def test_summary_counts_kpis_and_drills_down(
         session, 3, state="resolved", resolved_at=now, resolve_due_at=now + timedelta(hours=1), area_id=None
     )
     _case(session, 4, state="closed", resolved_at=now, resolve_due_at=now - timedelta(hours=1))
-    _case(session, 5, submitted_at=now - timedelta(days=3), updated_at=now, hidden=True)
+    hidden = _case(
+        session, 5, submitted_at=now - timedelta(days=3), updated_at=now, hidden=True, area_id=ward,
+        resolved_at=now, resolve_due_at=now + timedelta(hours=1),
+    )  # fmt: skip
+    rated_in_ward = _case(session, 6, area_id=ward, state="resolved", resolved_at=now, resolve_due_at=now)
     session.add_all(
         [
             CaseRating(case_id=on_time.id, rater="token", score=5, created_at=now),
             CaseRating(case_id=on_time.id, rater="user:1", score=2, created_at=now),
+            CaseRating(case_id=rated_in_ward.id, rater="token", score=4, created_at=now),
+            # a hidden case's ratings and resolution count nowhere
+            CaseRating(case_id=hidden.id, rater="token", score=1, created_at=now),
+            CaseRating(case_id=hidden.id, rater="user:2", score=1, created_at=now),
         ]
     )
     _station(session, "Salt", "salinity", 4.6)
@@ -86,21 +94,24 @@ def test_summary_counts_kpis_and_drills_down(
     session.commit()
 
     body = client.get("/api/v1/ioc/summary").json()
-    assert body["reports_today"] == 4  # the hidden case is not counted
+    assert body["reports_today"] == 5  # the hidden case is not counted
     assert body["open"] == 2
     assert body["overdue"] == 1
-    assert body["on_time_pct"] == 50.0
-    assert body["satisfaction_pct"] == 50.0
+    assert body["on_time_pct"] == 66.7  # 2 of 3 resolved by their due time (equal is on time)
+    assert body["satisfaction_pct"] == 66.7  # 2 of 3 ratings of 4 or 5
     assert body["max_salinity"]["value"] == 4.6
     assert body["worst_aqi"]["value"] > 100  # PM2.5 60 µg/m³ is "Kém"
     assert len(body["daily"]) == 14
-    assert body["daily"][-1]["count"] == 4
+    assert body["daily"][-1]["count"] == 5
 
     ward_body = client.get("/api/v1/ioc/summary", params={"area_id": ward}).json()
-    assert ward_body["reports_today"] == 2
+    assert ward_body["reports_today"] == 3
     assert ward_body["overdue"] == 1
+    assert ward_body["on_time_pct"] == 100.0
+    assert ward_body["satisfaction_pct"] == 100.0  # the ward's one visible rating; the hidden case's not
     province = client.get("/api/v1/ioc/summary", params={"area_id": loaded_areas.province_id}).json()
-    assert province["reports_today"] == 4
+    assert province["reports_today"] == 5
+    assert province["satisfaction_pct"] == 66.7
     missing = client.get("/api/v1/ioc/summary", params={"area_id": 999_999})
     assert missing.status_code == 404
     assert client.get("/api/v1/ioc/summary", params={"area_id": "x"}).status_code == 422

@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ScalarSelect, and_, false, func, select, true
+from sqlalchemy import ScalarSelect, and_, case, false, func, select, true
 from sqlalchemy.orm import Session
 
 from cityops.alerts.models import Alert, AlertState, Severity
@@ -77,7 +77,8 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
     ``ix_cases_hidden_resolved``.
     """
     now = now or utcnow()
-    where = [Case.hidden == false(), *_area_filter(session, area_id)]  # "= false": indexable on PostgreSQL
+    area = _area_filter(session, area_id)
+    where = [Case.hidden == false(), *area]  # "= false": indexable on PostgreSQL
     today = _local_midnight_utc(now)
     start = today - timedelta(days=DAYS - 1)
     # Local midnights as UTC instants, so the series is bucketed in SQL by plain comparisons (any backend).
@@ -88,30 +89,32 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
         return select(func.count()).select_from(Case).where(*where, *cond).scalar_subquery()
 
     # One statement of index-only range counts: a count per local day is an index seek, where grouping
-    # 150,000 rows of the last 14 days by day in SQL costs a temporary B-tree.
+    # 150,000 rows of the last 14 days by day in SQL costs a temporary B-tree. The resolved cases (most of
+    # them, for all time) are counted in one pass with the on-time ones among them.
+    resolved = (
+        select(
+            func.count().label("resolved"),
+            func.coalesce(func.sum(case((Case.resolved_at <= Case.resolve_due_at, 1), else_=0)), 0).label(
+                "on_time"
+            ),
+        )
+        .select_from(Case)
+        .where(*where, Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None))
+        .subquery()
+    )
     row = session.execute(
         select(
             *(count(Case.submitted_at >= bounds[i], Case.submitted_at < bounds[i + 1]) for i in range(DAYS)),
             count(Case.submitted_at >= bounds[DAYS]),  # after today (a clock ahead): "today", not the series
             count(Case.state.in_(_OPEN)),
             count(Case.state.in_(_OPEN), Case.overdue == true()),
-            count(Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None)),
-            count(
-                Case.resolved_at.is_not(None),
-                Case.resolve_due_at.is_not(None),
-                Case.resolved_at <= Case.resolve_due_at,
-            ),
+            resolved.c.resolved,
+            resolved.c.on_time,
         )
     ).one()
     per_day = [int(n) for n in row[:DAYS]]
-    later, open_count, overdue, resolved, on_time = (int(n) for n in row[DAYS:])
-    ratings = session.execute(
-        select(
-            func.count(CaseRating.id), func.count(CaseRating.id).filter(CaseRating.score >= SATISFIED_SCORE)
-        )
-        .join(Case, Case.id == CaseRating.case_id)
-        .where(*where)
-    ).one()
+    later, open_count, overdue, resolved_count, on_time = (int(n) for n in row[DAYS:])
+    ratings = _ratings(session, where, province=not area)
     worst_aqi, max_salinity = _environment(session)
     return {
         "area_id": area_id,
@@ -119,12 +122,36 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
         "reports_today": per_day[-1] + later,
         "open": open_count,
         "overdue": overdue,
-        "on_time_pct": round(100.0 * on_time / resolved, 1) if resolved else None,
+        "on_time_pct": round(100.0 * on_time / resolved_count, 1) if resolved_count else None,
         "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
         "worst_aqi": worst_aqi,
         "max_salinity": max_salinity,
         "daily": [{"day": d, "count": n} for d, n in zip(days, per_day, strict=True)],
     }
+
+
+def _ratings(session: Session, where: list[Any], *, province: bool) -> tuple[int, int]:
+    """(ratings, satisfied ratings) of the cases ``where`` selects.
+
+    Province-wide, all ratings less those of hidden cases: hidden cases are few (an index range), where
+    joining every rating to its visible case walks a million cases when the planner starts from them.
+    """
+
+    def counts(*cond: Any) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+        base = select(func.count(CaseRating.id)).select_from(CaseRating)
+        if cond:
+            base = base.join(Case, Case.id == CaseRating.case_id).where(*cond)
+        return (
+            base.scalar_subquery(),
+            base.where(CaseRating.score >= SATISFIED_SCORE).scalar_subquery(),
+        )
+
+    if province:
+        (total, satisfied), (hidden, hidden_satisfied) = counts(), counts(Case.hidden == true())
+        row = session.execute(select(total - hidden, satisfied - hidden_satisfied)).one()
+    else:
+        row = session.execute(select(*counts(*where))).one()
+    return int(row[0]), int(row[1])
 
 
 def _latest_rows(session: Session) -> list[tuple[Datastream, str]]:
