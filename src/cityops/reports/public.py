@@ -515,13 +515,41 @@ def _clusters_from_cells(
             for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
                 _add(cells, y >> shift, x >> shift, state, n, lat_sum, lon_sum)
             parent = (level, y0, y1, x0, x1)
-    # the rim: cases in the finest level's cells that straddle the box edge (or all of them if none is inside)
-    size = map_cells.cell_size(levels[-1])
-    fy = func.floor(Case.lat / size)
-    fx = func.floor(Case.lon / size)
+    # the rim: cases in the finest level's cells that straddle the box edge (all of them if none is inside)
     if parent is None:
         _clusters_live(session, where, zoom, None, cells)
         return True
+    size = map_cells.cell_size(levels[-1])
+    fy = func.floor(Case.lat / size)
+    fx = func.floor(Case.lon / size)
+    _, y0, y1, x0, x1 = parent
+
+    def rim(
+        lat_range: tuple[float, float], lon_range: tuple[float, float], by_lat: bool, *cells_of: Any
+    ) -> None:
+        # built from the parsed filter (which is all of ``where``) so each strip is one narrow index range:
+        # the box's bounds intersected with the strip's (half a cell of slack: the exact test is the floor).
+        # The long side is written ``col + 0`` so no index serves it: SQLite's planner cannot tell the narrow
+        # range from the long one without statistics and picked the long one (a scan of the whole box).
+        lat_col = Case.lat if by_lat else Case.lat + 0
+        lon_col = Case.lon + 0 if by_lat else Case.lon
+        cond = [
+            Case.hidden.is_(False),
+            lat_col.between(max(lat[0], lat_range[0]), min(lat[1], lat_range[1])),
+            lon_col.between(max(lon[0], lon_range[0]), min(lon[1], lon_range[1])),
+            *cells_of,
+        ]
+        if wanted.states is not None:
+            cond.append(Case.state.in_(sorted(wanted.states)))
+        _clusters_live(session, and_(*cond), zoom, None, cells)
+
+    whole_lon = (-180.0, 180.0)
+    rim((-90.0, (y0 + 0.5) * size), whole_lon, True, fy < y0)  # bottom row
+    rim(((y1 + 0.5) * size, 90.0), whole_lon, True, fy > y1)  # top row
+    middle = ((y0 - 0.5) * size, (y1 + 1.5) * size)  # then the left and right columns between them
+    rim(middle, (-180.0, (x0 + 0.5) * size), False, fy >= y0, fy <= y1, fx < x0)
+    rim(middle, ((x1 + 0.5) * size, 180.0), False, fy >= y0, fy <= y1, fx > x1)
+    return True
     _, y0, y1, x0, x1 = parent
     # bottom and top rows by lat ranges (half a cell of slack: the exact test is the floor), then the left
     # and right columns between them by lon ranges, so each strip is an index range, each case counted once
