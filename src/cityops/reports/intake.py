@@ -17,14 +17,14 @@ from typing import Any
 
 import h3
 import orjson
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from cityops import db
 from cityops.audit.service import deferred_flush
 from cityops.clock import to_local, utcnow
-from cityops.db import WriterBusy, group_commit, is_postgres, write_turn
+from cityops.db import Base, WriterBusy, group_commit, is_postgres, write_turn
 from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
 from cityops.privacy.masking import mask_contacts
 from cityops.reports import integrations, sla, timeline
@@ -483,8 +483,8 @@ def _submit_once(
 
 
 def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]) -> list[_Outcome]:
-    """Add every item's rows to ``session`` (inside the write turn) and flush once: one INSERT batch per
-    table for the whole group."""
+    """Add every item's rows to ``session`` (inside the write turn) and write them with one INSERT batch
+    per table for the whole group."""
     ids = _next_case_ids(session, len(items))
     outcomes: list[_Outcome] = []
     with deferred_flush(session):
@@ -507,8 +507,48 @@ def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]
                 )
             )
         outcomes.append((201, body, False))
-    session.flush()
+    _insert_new(session)
     return outcomes
+
+
+_Columns = tuple[tuple[str, str], ...]
+_columns_of: dict[Mapper[Any], _Columns] = {}
+
+
+def _insert_new(session: Session) -> None:
+    """Write the session's new objects with one ``executemany`` per table instead of a flush, and
+    detach them.
+
+    A group's rows are plain inserts (no relationships, no ids read back), and the unit of work's
+    per-object bookkeeping was a fifth of a submission's CPU. Rows go in the metadata's dependency
+    order (cases before the rows that point at them); Python-side column defaults apply as in a flush
+    (Core applies them), and the optimistic-lock version starts at 1 as the ORM would set it.
+    """
+    new = list(session.new)
+    if any(inspect(obj).mapper.inherits is not None for obj in new):
+        session.flush()  # not a plain one-table insert: let the unit of work do it
+        return
+    by_table: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
+    for obj in new:
+        mapper = inspect(obj).mapper
+        columns = _columns_of.get(mapper)
+        if columns is None:
+            columns = _columns_of[mapper] = tuple(
+                (attr.key, attr.columns[0].key) for attr in mapper.column_attrs
+            )
+        values = obj.__dict__
+        row = {column: values[key] for key, column in columns if key in values}
+        version = mapper.version_id_col
+        if version is not None and row.get(version.key) is None:
+            row[version.key] = 1
+        # executemany needs one column set per statement
+        by_table.setdefault(mapper.local_table, {}).setdefault(tuple(row), []).append(row)
+    for obj in new:
+        session.expunge(obj)
+    conn = session.connection()
+    for table in Base.metadata.sorted_tables:
+        for rows in by_table.get(table, {}).values():
+            conn.execute(table.insert(), rows)
 
 
 def _busy_outcome(exc: BaseException) -> _Busy | None:
