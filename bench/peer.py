@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import PgCpu, cpu_seconds, free_port, process_tree
+from bench.server import cpu_seconds, free_port, process_tree
 
 HERE = Path(__file__).resolve().parent
 VENV_PY = HERE / ".venv-peer" / "bin" / "python"
@@ -86,73 +86,59 @@ def _setup(api: str, n: int) -> list[str]:
 @dataclass
 class PeerResult:
     """obs/s the peer acknowledged (``None`` when not measured), a note (why not, when not), and its
-    server's CPU seconds per observation (plus its PostgreSQL backends', on PostgreSQL)."""
+    server process's CPU seconds per observation."""
 
     rate: float | None
     note: str
     cpu_per_obs: float | None = None
 
 
-def measure(
-    work: Path,
-    prof: dict[str, Any],
-    start: datetime,
-    batches: Callable[..., Any],
-    payload: Callable[..., bytes],
-    post: Callable[..., tuple[int, float, list[str]]],
-    pg_admin: str | None = None,
-) -> PeerResult:
-    """The peer fed our batches: obs/s acknowledged, or the reason it could not be measured.
+@dataclass
+class PeerStore:
+    """The peer's store, migrated ahead of its figure (the run prepares it with our databases): its own
+    SQLite file, or its own new PostgreSQL database. ``error`` says why it could not be made."""
 
-    With ``pg_admin`` (a URL of PostgreSQL's maintenance database) the peer gets its own new database
-    there; otherwise its own SQLite file.
-    """
-    if pg_admin is None:
-        return _measure(work, prof, start, batches, payload, post, None, None)
-    import psycopg
+    data_dir: Path
+    env: dict[str, str]
+    pg_admin: str | None = None
+    pg_name: str | None = None
+    error: str | None = None
 
-    name = f"peer_bench_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(pg_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{pg_admin.rsplit('/', 1)[0]}/{name}"
-        return _measure(work, prof, start, batches, payload, post, url, PgCpu(pg_admin, name))
-    finally:
-        with psycopg.connect(pg_admin, autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    @property
+    def label(self) -> str:
+        return "PostgreSQL (own database)" if self.pg_name else "SQLite (WAL)"
+
+    def drop(self) -> None:
+        """Drop the peer's PostgreSQL database (its SQLite file goes with the run's work dir)."""
+        if self.pg_admin and self.pg_name:
+            import psycopg
+
+            with psycopg.connect(self.pg_admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            self.pg_name = None
 
 
-def _measure(
-    work: Path,
-    prof: dict[str, Any],
-    start: datetime,
-    batches: Callable[..., Any],
-    payload: Callable[..., bytes],
-    post: Callable[..., tuple[int, float, list[str]]],
-    database_url: str | None,
-    pg: PgCpu | None,
-) -> PeerResult:
-    if not VENV_PY.exists():
-        return PeerResult(None, "not measured: bench/.venv-peer missing (run `make bench`, which creates it)")
-    check = subprocess.run(
-        [str(VENV_PY), "-c", "import sensorthings, django, uvicorn"], capture_output=True, text=True
-    )
-    if check.returncode:
-        why = check.stderr.strip().splitlines()[-1][:200]
-        return PeerResult(None, f"not measured: peer venv incomplete: {why}")
-    data_dir = work / ("peer-pg" if database_url else "peer")
+def prepare(work: Path, pg_admin: str | None = None) -> PeerStore:
+    """Check the peer's venv and migrate its store. With ``pg_admin`` (a URL of PostgreSQL's maintenance
+    database) the peer gets its own new database there; otherwise its own SQLite file."""
+    data_dir = work
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CITYOPS_", "VIRTUAL_ENV"))},
         "PEER_DATA_DIR": str(data_dir),
-        "PEER_URL": url,
         "DJANGO_SETTINGS_MODULE": "peer_project.settings",
     }
-    if database_url:
-        env["PEER_DATABASE_URL"] = database_url
+    store = PeerStore(data_dir, env, pg_admin)
+    if not VENV_PY.exists():
+        store.error = "not measured: bench/.venv-peer missing (run `make bench`, which creates it)"
+        return store
+    if pg_admin is not None:
+        import psycopg
+
+        store.pg_name = f"peer_bench_{os.getpid()}_{time.time_ns() // 1000 % 10**9}"
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{store.pg_name}"')
+        env["PEER_DATABASE_URL"] = f"{pg_admin.rsplit('/', 1)[0]}/{store.pg_name}"
     mig = subprocess.run(
         [str(VENV_PY), "-m", "django", "migrate", "-v", "0"],
         cwd=HERE,
@@ -161,7 +147,25 @@ def _measure(
         text=True,
     )
     if mig.returncode:
-        return PeerResult(None, f"not measured: peer migrate failed: {mig.stderr.strip()[-300:]}")
+        store.error = f"not measured: peer migrate failed: {mig.stderr.strip()[-300:]}"
+    return store
+
+
+def measure(
+    store: PeerStore,
+    prof: dict[str, Any],
+    start: datetime,
+    batches: Callable[..., Any],
+    payload: Callable[..., bytes],
+    post: Callable[..., tuple[int, float, list[str]]],
+) -> PeerResult:
+    """The peer, served by uvicorn on ``store``, fed our batches: obs/s acknowledged, or why not measured."""
+    if store.error:
+        return PeerResult(None, store.error)
+    data_dir = store.data_dir
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**store.env, "PEER_URL": url}
     log = (data_dir / "server.log").open("w")
     proc = subprocess.Popen(
         [str(VENV_PY), "-m", "uvicorn", "peer_project.asgi:application", "--port", str(port), "--log-level",
@@ -194,19 +198,19 @@ def _measure(
         data = batches(ds, per, prof["batch"], start)
         bodies = [[payload(ds[c], b) for b in mine] for c, mine in enumerate(data)]
         pids = process_tree(proc.pid)
-        cpu0, db0 = cpu_seconds(pids), (pg.snapshot() if pg else {})
+        # Only the server process's CPU: Django closes its database connection after each request
+        # (CONN_MAX_AGE 0), so the PostgreSQL backends that did the work are gone before they can be read.
+        cpu0 = cpu_seconds(pids)
         acked, secs, errors = post(f"{api}/CreateObservations", bodies, {})
         cpu = cpu_seconds(pids) - cpu0
-        db = pg.since(db0) if pg else None
         if errors:
             return PeerResult(None, f"not measured: peer answered {errors[0][:200]}")
         if not acked:
             return PeerResult(None, "not measured: the peer acknowledged no rows")
-        store = "PostgreSQL (own database)" if database_url else "SQLite (WAL)"
         note = (
-            f"django-ogc-sensorthings, Django ORM on {store}, uvicorn 1 worker; "
-            f"{prof['clients']} clients × {per} batches of {prof['batch']}; server CPU {cpu / acked * 1e6:,.0f} µs/obs"
-            + (f", PostgreSQL backends {db / acked * 1e6:,.0f} µs/obs" if db is not None else "")
+            f"django-ogc-sensorthings, Django ORM on {store.label}, uvicorn 1 worker; "
+            f"{prof['clients']} clients × {per} batches of {prof['batch']}; "
+            f"server CPU {cpu / acked * 1e6:,.0f} µs/obs"
         )
         return PeerResult(acked / secs, note, cpu / acked)
     finally:

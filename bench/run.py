@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -331,8 +332,7 @@ def drop_pg_db(name: str) -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # PostgreSQL 13+
 
 
 @dataclass
@@ -439,13 +439,16 @@ def guard(rows: list[Row], figure: str, backend: str) -> Iterator[None]:
 def cpu_note(server: Server, pg: PgCpu | None, before: tuple[float, dict[int, float]], n: int, unit: str,
              scale: float = 1e6, sym: str = "µs") -> tuple[float, str]:  # fmt: skip
     """Server CPU per operation since ``before`` (and PostgreSQL's backends' for this database)."""
+
+    def per(seconds: float) -> str:
+        x = seconds / n * scale if n else float("nan")
+        return f"{x:,.0f} {sym}/{unit}" if x >= 10 else f"{x:.2f} {sym}/{unit}"
+
     server_cpu = server.cpu_seconds() - before[0]
-    per = server_cpu / n * scale if n else float("nan")
-    note = f"server CPU {per:,.0f} {sym}/{unit}"
+    note = f"server CPU {per(server_cpu)}"
     if pg is not None:
-        db = pg.since(before[1])
-        note += f", PostgreSQL backends {db / n * scale if n else float('nan'):,.0f} {sym}/{unit}"
-    return per, note
+        note += f", PostgreSQL backends {per(pg.since(before[1]))}"
+    return (server_cpu / n * scale if n else float("nan")), note
 
 
 def cpu_mark(server: Server, pg: PgCpu | None) -> tuple[float, dict[int, float]]:
@@ -1039,20 +1042,26 @@ def main(argv: list[str] | None = None) -> None:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     spy = Spy(RESULTS / f"{stamp}-profiles") if args.spy else None
     prepared: dict[str, Prepared] = {}
+    peer_stores: dict[str, peer.PeerStore] = {}
+    used_stores: list[peer.PeerStore] = []
     try:
         # Seeding (cold cache) and copying (warm) are not measured: both backends at once, before any figure.
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=max(1, len(backends))) as pool:
+        peers = "peer" in figs and not args.seed_only
+        with ThreadPoolExecutor(max_workers=2 * max(1, len(backends))) as pool:
             futures = {
                 b: pool.submit(prepare_backend, b, prof, work, figs, not args.no_cache, args.seed_only)
                 for b in backends
             }
+            peer_futures = {b: pool.submit(prepare_peer, work, b, 1) for b in (backends if peers else [])}
             for b, fut in futures.items():
                 try:
                     prepared[b] = fut.result()
                 except Exception as exc:
                     console.print_exception()
                     rows.append(Row("backend run", b, None, "", note=f"failed to prepare: {exc!r}"[:300]))
+            for b, pfut in peer_futures.items():
+                peer_stores[b] = pfut.result()
         timings["prepare"] = time.perf_counter() - t0
         for b, p in prepared.items():
             timings.update({f"{b} {k}": v for k, v in p.timings.items()})
@@ -1073,19 +1082,23 @@ def main(argv: list[str] | None = None) -> None:
             (RESULTS / f"{stamp}.partial.json").write_text(
                 json.dumps({**partial, "rows": [asdict(r) for r in rows]}, indent=1, default=str)
             )
-            p = prepared.pop(backend)
-            if p.pg_name:
-                drop_pg_db(p.pg_name)
         if "peer" in figs and not args.seed_only:
             t0 = time.perf_counter()
-            rows.extend(peer_rows(work, prof, data_args, backends))
+            rows.extend(peer_rows(work, prof, data_args, backends, peer_stores, used_stores))
             timings["peer"] = time.perf_counter() - t0
     finally:
-        for p in prepared.values():
-            if p.pg_name:
+        # Dropping a PostgreSQL database waits for a checkpoint (seconds on a busy server): all at once, at the end.
+        t0 = time.perf_counter()
+        drops: list[Callable[[], None]] = [
+            functools.partial(drop_pg_db, p.pg_name) for p in prepared.values() if p.pg_name
+        ]
+        drops += [store.drop for store in [*peer_stores.values(), *used_stores]]
+        with ThreadPoolExecutor(max_workers=max(1, len(drops))) as dropper:
+            for done in [dropper.submit(d) for d in drops]:
                 with contextlib.suppress(Exception):
-                    drop_pg_db(p.pg_name)
+                    done.result()
         shutil.rmtree(work, ignore_errors=True)
+        timings["clean-up"] = time.perf_counter() - t0
     if args.seed_only:
         console.print(f"seeded in {time.perf_counter() - t_run:.0f} s")
         return
@@ -1116,10 +1129,25 @@ def main(argv: list[str] | None = None) -> None:
         write_md(result, markdown(rows))
 
 
-def peer_rows(work: Path, prof: dict[str, Any], data_args: dict[str, Any], backends: list[str]) -> list[Row]:
+def prepare_peer(work: Path, backend: str, attempt: int) -> peer.PeerStore:
+    """The peer's store on the same kind of store as ``backend`` (never raises: the store says why not)."""
+    try:
+        return peer.prepare(work / f"peer-{backend}-{attempt}", PG_ADMIN if backend == "postgresql" else None)
+    except Exception as exc:
+        return peer.PeerStore(work, {}, error=f"not measured: peer store not made: {exc!r}"[:300])
+
+
+def peer_rows(
+    work: Path,
+    prof: dict[str, Any],
+    data_args: dict[str, Any],
+    backends: list[str],
+    stores: dict[str, peer.PeerStore],
+    used: list[peer.PeerStore],
+) -> list[Row]:
     """The peer on the same stores as ours (SQLite; PostgreSQL), and each of our ingest rates against it.
 
-    A failed peer run is tried once more (on a fresh database); if it fails again its row says why."""
+    A failed peer run is tried once more (on a fresh store); if it fails again its row says why."""
     ours = data_args.get("ours", {})
     ours_cpu = data_args.get("ours_cpu", {})
     rows: list[Row] = []
@@ -1127,12 +1155,11 @@ def peer_rows(work: Path, prof: dict[str, Any], data_args: dict[str, Any], backe
         label = "peer (SQLite)" if backend == "sqlite" else "peer (PostgreSQL)"
         result = None
         for attempt in (1, 2):
+            store = stores.pop(backend, None) or prepare_peer(work, backend, attempt)
+            used.append(store)  # the run drops its database at the end
             with console.status(f"{label}…"):
-                result = peer.measure(
-                    work / f"peer-{attempt}", prof, data_args["start"], batches, payload, post_batches,
-                    PG_ADMIN if backend == "postgresql" else None,
-                )  # fmt: skip
-            if result.rate is not None or "venv" in result.note:
+                result = peer.measure(store, prof, data_args["start"], batches, payload, post_batches)
+            if result.rate is not None or "venv" in (store.error or ""):
                 break
             console.print(f"[yellow]{label}: {result.note}; trying once more[/yellow]")
         assert result is not None

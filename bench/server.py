@@ -112,6 +112,9 @@ class Server:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {log}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code < 500:
+                    if (workers or 1) > 1:
+                        # the first worker answers; give the others their start-up before anything is timed
+                        time.sleep(2)
                     return
             except httpx.HTTPError:
                 pass
