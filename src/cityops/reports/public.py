@@ -550,12 +550,3 @@ def _clusters_from_cells(
     rim(middle, (-180.0, (x0 + 0.5) * size), False, fy >= y0, fy <= y1, fx < x0)
     rim(middle, ((x1 + 0.5) * size, 180.0), False, fy >= y0, fy <= y1, fx > x1)
     return True
-    _, y0, y1, x0, x1 = parent
-    # bottom and top rows by lat ranges (half a cell of slack: the exact test is the floor), then the left
-    # and right columns between them by lon ranges, so each strip is an index range, each case counted once
-    _clusters_live(session, where, zoom, and_(Case.lat <= (y0 + 0.5) * size, fy < y0), cells)
-    _clusters_live(session, where, zoom, and_(Case.lat >= (y1 + 0.5) * size, fy > y1), cells)
-    middle = and_(fy >= y0, fy <= y1, Case.lat >= (y0 - 0.5) * size, Case.lat <= (y1 + 1.5) * size)
-    _clusters_live(session, where, zoom, and_(middle, Case.lon <= (x0 + 0.5) * size, fx < x0), cells)
-    _clusters_live(session, where, zoom, and_(middle, Case.lon >= (x1 + 0.5) * size, fx > x1), cells)
-    return True
