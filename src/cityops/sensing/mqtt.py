@@ -127,9 +127,16 @@ MAX_TRACKED = 100_000  # failed messages whose delivery attempts are counted, at
 GIVE_UP_AFTER = 3  # messages failing one by one, none succeeding, before the rest of a batch waits
 PUBLISH_IN_FLIGHT = 20  # our unacknowledged notifications at most (Mosquitto's default Receive Maximum)
 READ_BURST = 2000  # packets paho reads per readiness of the socket before the event loop runs other work
+READ_CHUNK = 1 << 16  # bytes read from the broker's socket at once
 # The share group of every cityops process that ingests (MQTT 5 shared subscription); None: one subscriber
 # per node. Meanwhile from the environment; to become ``Settings.mqtt_share_group``.
 SHARE_GROUP_ENV = "CITYOPS_MQTT_SHARE_GROUP"
+# In a share group, connect with MQTT 3.1.1: paho decodes MQTT 5 properties on every packet received (half its
+# cost per message, measured), and what MQTT 5 gave the single subscriber does not apply there: no local
+# is forbidden on shared subscriptions, and the in-flight window is then the broker's
+# max_inflight_messages (Mosquitto's default 20 is too small: docs/deployment.md) instead of our Receive
+# Maximum. Sessions then last until the broker's persistent_client_expiration instead of SESSION_EXPIRY_S.
+SHARED_V311 = True
 MAX_SLOTS = 64  # subscribing processes per node (client ids <client id>, <client id>-1, …) at most
 DRAIN_IDLE_S = 0.5  # a member leaving the share group stops once nothing arrived for this long …
 DRAIN_MAX_S = 10.0  # … or after this long at most
@@ -376,6 +383,64 @@ class _RememberedGets:
         return getattr(self._session, name)
 
 
+class _BufferedSocket:
+    """paho's socket, read and written in large chunks. paho reads each packet with three ``recv`` calls
+    (type, length, rest) and writes each PUBACK with a ``send`` of its own: under load those system calls
+    were over a tenth of the bridge's CPU. Here reads are served from one ``recv`` of up to
+    ``READ_CHUNK`` bytes, and writes are collected and sent together by :meth:`flush` once paho has
+    written what it had queued. Only the transport changes: paho still encodes and decodes every packet."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._in = b""
+        self._pos = 0
+        self._out = bytearray()
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._in):
+            self._in, self._pos = self._sock.recv(max(size, READ_CHUNK)), 0  # may raise BlockingIOError
+            if not self._in:
+                return b""  # closed by the broker
+        start, self._pos = self._pos, min(self._pos + size, len(self._in))
+        return self._in[start : self._pos]
+
+    def pending(self) -> int:
+        """Bytes read but not yet taken (TLS: with those decrypted but not yet read)."""
+        inner = getattr(self._sock, "pending", None)
+        return len(self._in) - self._pos + (inner() if inner is not None else 0)
+
+    def send(self, data: bytes | bytearray) -> int:
+        self._out += data
+        return len(data)
+
+    def flush(self) -> bool:
+        """Send what was collected, as far as the socket takes it; returns whether all went. Raises
+        ``OSError`` when the connection is gone."""
+        import ssl
+
+        while self._out:
+            try:
+                sent = self._sock.send(self._out)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return False
+            del self._out[:sent]
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.flush()  # paho closes right after writing DISCONNECT
+        self._sock.close()
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class MqttConnectionError(Exception):
     """The connection to the broker failed or was lost, or the broker refused a request."""
 
@@ -408,6 +473,7 @@ class _Connection:
         session_expiry: int,
         tls: bool,
         keepalive: int = 30,
+        v5: bool = True,
     ) -> None:
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
@@ -416,7 +482,16 @@ class _Connection:
         self.session_expiry = session_expiry
         self.session_present = False
         self.loop = asyncio.get_running_loop()
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        self.v5 = v5
+        if v5:
+            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        else:
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=paho.MQTTv311,
+                clean_session=clean_start,
+            )
         if username is not None:
             client.username_pw_set(username, password)
         if tls:
@@ -458,9 +533,12 @@ class _Connection:
         props.ReceiveMaximum = RECEIVE_MAXIMUM
 
         def connect() -> None:
-            self.client.connect(
-                self.host, self.port, self.keepalive, clean_start=self.clean_start, properties=props
-            )
+            if self.v5:
+                self.client.connect(
+                    self.host, self.port, self.keepalive, clean_start=self.clean_start, properties=props
+                )
+            else:  # the session (clean or not) was chosen with the client
+                self.client.connect(self.host, self.port, self.keepalive)
             sock = self.client.socket()
             if self._error is not None and sock is not None:  # closed (the bridge stopped) meanwhile
                 sock.close()
@@ -470,9 +548,12 @@ class _Connection:
             await asyncio.to_thread(connect)
         except (OSError, ValueError) as exc:
             raise MqttConnectionError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
-        self._sock = self.client.socket()
-        if self._sock is None:
+        raw = self.client.socket()
+        if raw is None:
             raise MqttConnectionError("the connection closed at once")
+        self._sock = raw
+        if getattr(self.client, "_sock", None) is raw:  # paho's internal; unbuffered if it ever moves
+            self._sock = self.client._sock = _BufferedSocket(raw)
         self.loop.add_reader(self._sock, self._readable)
         self.client.on_socket_register_write = self._want_write
         self.client.on_socket_unregister_write = self._written
@@ -512,7 +593,12 @@ class _Connection:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         self._check()
-        rc, mid = self.client.subscribe([(t, SubscribeOptions(qos=q, noLocal=nl)) for t, q, nl in filters])
+        if self.v5:
+            rc, mid = self.client.subscribe(
+                [(t, SubscribeOptions(qos=q, noLocal=nl)) for t, q, nl in filters]
+            )
+        else:  # MQTT 3.1.1 has no subscription options (no local is MQTT 5's)
+            rc, mid = self.client.subscribe([(t, q) for t, q, _nl in filters])
         if rc or mid is None:
             raise MqttConnectionError(f"cannot subscribe (paho error {rc})")
         reply: asyncio.Future[list[Any]] = self.loop.create_future()
@@ -591,6 +677,10 @@ class _Connection:
                 pending = getattr(self._sock, "pending", None)  # TLS: bytes decrypted but not yet read
                 if pending is None or not pending():
                     break
+        else:
+            # The burst ended with whole packets still buffered: the socket may not signal them again.
+            if self._error is None and isinstance(self._sock, _BufferedSocket) and self._sock.pending():
+                self.loop.call_soon(self._readable)
         if self._incoming and self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -603,6 +693,16 @@ class _Connection:
     def _writable(self) -> None:
         if self.client.loop_write():
             self._fail(MqttConnectionError("connection lost while writing"))
+            return
+        sock = self._sock
+        if isinstance(sock, _BufferedSocket):
+            try:
+                done = sock.flush()
+            except OSError as exc:
+                self._fail(MqttConnectionError(f"connection lost while writing: {exc}"))
+                return
+            if not done:  # the kernel's buffer is full: on when the socket takes more
+                self.loop.add_writer(sock, self._writable)
 
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._packets += 1
@@ -807,6 +907,7 @@ class MqttBridge:
             clean_start=not subscriber,
             session_expiry=SESSION_EXPIRY_S if subscriber else 0,
             tls=self.tls,
+            v5=self.share_group is None or not SHARED_V311,
         )
 
     def _take_subscriber_role(self) -> bool:
