@@ -40,6 +40,7 @@ from sqlalchemy import (
     extract,
     false,
     func,
+    inspect,
     literal,
     literal_column,
     not_,
@@ -53,6 +54,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cityops.db import UTCDateTime
 from cityops.sensing import sqlite_functions
+from cityops.sensing.models import Datastream
 from cityops.sensing.odata import (
     BinOp,
     Call,
@@ -913,8 +915,48 @@ def apply_options(ctx: Context, et: EntityType, stmt: Any, alias: Any, opts: Que
     comp = ctx.compiler
     if opts.filter is not None:
         stmt = stmt.where(comp.condition(opts.filter, et, alias))
+        if not comp.pg and et.name == "Observation" and _bounds_phenomenon_time(opts.filter):
+            froms = stmt.get_final_froms()
+            if len(froms) == 1 and froms[0] is inspect(alias).selectable:  # the Observations collection
+                return stmt, _count_per_datastream(stmt, alias)
     count_stmt = select(func.count()).select_from(stmt.with_only_columns(alias.id).subquery())
     return stmt, count_stmt
+
+
+_TIME_BOUNDS = {"ge", "gt", "le", "lt", "eq"}
+
+
+def _bounds_phenomenon_time(node: Node) -> bool:
+    """Whether a filter, as a conjunction, compares ``phenomenonTime`` with a date-time literal."""
+    if isinstance(node, BinOp) and node.op == "and":
+        return _bounds_phenomenon_time(node.left) or _bounds_phenomenon_time(node.right)
+    if not isinstance(node, BinOp) or node.op not in _TIME_BOUNDS:
+        return False
+    sides = (node.left, node.right)
+    return any(isinstance(s, Path) and s.segments == ("phenomenonTime",) for s in sides) and any(
+        isinstance(s, Literal) and s.kind == "datetime" for s in sides
+    )
+
+
+def _count_per_datastream(stmt: Any, alias: Any) -> Any:
+    """The count of a filtered Observations statement as a sum over datastreams (SQLite).
+
+    SQLite has no index leading with the time: counting a time window over the whole table scans every
+    row (10^7: seconds), where one range of the ``(datastream_id, phenomenon_time)`` unique index per
+    datastream reads only the window (a few probes for datastreams without observations). Observations of
+    MultiDatastreams (no datastream) are a range of the same index under NULL. Every datastream id refers
+    to an existing datastream (foreign keys are on), so the two parts count every row once.
+    """
+    ds = Datastream.__table__
+    per_datastream = (
+        stmt.with_only_columns(func.count())
+        .where(alias.datastream_id == ds.c.id)
+        .correlate(ds)
+        .scalar_subquery()
+    )
+    unowned = stmt.with_only_columns(func.count()).where(alias.datastream_id.is_(None)).scalar_subquery()
+    owned = select(func.coalesce(func.sum(per_datastream), 0)).select_from(ds).scalar_subquery()
+    return select(owned + unowned)
 
 
 def page(ctx: Context, et: EntityType, stmt: Any, alias: Any, opts: QueryOptions) -> tuple[list[Any], bool]:
