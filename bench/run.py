@@ -436,23 +436,26 @@ def guard(rows: list[Row], figure: str, backend: str) -> Iterator[None]:
         rows.append(Row(figure, backend, None, "", note=f"failed: {exc!r}"[:300]))
 
 
-def cpu_note(server: Server, pg: PgCpu | None, before: tuple[float, dict[int, float]], n: int, unit: str,
-             scale: float = 1e6, sym: str = "µs") -> tuple[float, str]:  # fmt: skip
-    """Server CPU per operation since ``before`` (and PostgreSQL's backends' for this database)."""
+def cpu_note(server: Server, pg: PgCpu | None, before: float, n: int, unit: str, scale: float = 1e6,
+             sym: str = "µs") -> tuple[float, str]:  # fmt: skip
+    """Server CPU per operation since ``before`` (``cpu_mark``), and PostgreSQL's backends' for this
+    database (``pg`` started by ``cpu_mark``)."""
 
     def per(seconds: float) -> str:
         x = seconds / n * scale if n else float("nan")
         return f"{x:,.0f} {sym}/{unit}" if x >= 10 else f"{x:.2f} {sym}/{unit}"
 
-    server_cpu = server.cpu_seconds() - before[0]
+    server_cpu = server.cpu_seconds() - before
     note = f"server CPU {per(server_cpu)}"
     if pg is not None:
-        note += f", PostgreSQL backends {per(pg.since(before[1]))}"
+        note += f", PostgreSQL backends {per(pg.stop())}"
     return (server_cpu / n * scale if n else float("nan")), note
 
 
-def cpu_mark(server: Server, pg: PgCpu | None) -> tuple[float, dict[int, float]]:
-    return server.cpu_seconds(), (pg.snapshot() if pg else {})
+def cpu_mark(server: Server, pg: PgCpu | None) -> float:
+    if pg is not None:
+        pg.start()
+    return server.cpu_seconds()
 
 
 def measure_backend(
@@ -701,9 +704,9 @@ def from_cache(backend: str, key: str, data_dir: Path, pg_name: str | None) -> d
                     return None
                 conn.execute(f'DROP DATABASE "{pg_name}"')
                 try:
-                    # FILE_COPY copies the files (after a checkpoint) instead of writing every block
-                    # through the WAL (PostgreSQL 15's default): ~25% faster for 2 GB here.
-                    conn.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE "{tpl}" STRATEGY = FILE_COPY')
+                    # PostgreSQL 15's default WAL_LOG strategy: FILE_COPY was ~25% faster on an idle
+                    # server but half as fast with other work running (it waits for two checkpoints).
+                    conn.execute(f'CREATE DATABASE "{pg_name}" TEMPLATE "{tpl}"')
                 except psycopg.Error:
                     conn.execute(f'CREATE DATABASE "{pg_name}"')  # seed afresh into an empty one
                     raise
@@ -796,8 +799,21 @@ def seed_for(sessions: Any, prof: dict[str, Any], figs: set[str], backend: str =
     def step(name: str, t0: float) -> None:
         steps[name] = round(time.perf_counter() - t0, 1)
 
+    def seed_cases() -> None:
+        with sessions() as s:
+            t0 = time.perf_counter()
+            seed.cases(s, prof["cases"])
+            out["cases"] = prof["cases"]
+            step("cases", t0)
+
     # No spinner: both backends seed at once, from two threads.
     console.print(f"\\[{backend}] seeding…")
+    # PostgreSQL: the cases (their own table) load on a second connection while the observations load;
+    # SQLite has one writer at a time, so there they follow.
+    cases_job = None
+    if figs & {"map", "ioc"} and backend == "postgresql":
+        cases_job = ThreadPoolExecutor(max_workers=1)
+        cases_done = cases_job.submit(seed_cases)
     with sessions() as s:
         if "ingest" in figs:
             out["key"] = seed.ingest_key(s)
@@ -826,12 +842,13 @@ def seed_for(sessions: Any, prof: dict[str, Any], figs: set[str], backend: str =
             seed.stations(s, prof["latest_n"], with_latest=True)
             step("latest stations", t0)
         if figs & {"map", "ioc"}:
-            t0 = time.perf_counter()
-            seed.cases(s, prof["cases"])
-            out["cases"] = prof["cases"]
-            step("cases", t0)
+            if cases_job is None:
+                seed_cases()
         elif "reports" in figs:
             seed.categories(s)
+    if cases_job is not None:
+        cases_done.result()
+        cases_job.shutdown()
     out["steps"] = steps
     out["seed_seconds"] = round(time.perf_counter() - t_all, 1)
     return out

@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -150,36 +152,55 @@ class Server:
 
 class PgCpu:
     """CPU seconds of the PostgreSQL backends serving one database (from /proc, when the server runs on
-    this machine): the store's share of a figure's work, which the server process's CPU does not show."""
+    this machine): the store's share of a figure's work, which the server process's CPU does not show.
+
+    ``start()`` then ``stop()``: between them a thread lists the database's backends every 0.2 s and
+    remembers each one's CPU time, so backends that a connection pool opens and closes during the
+    figure are counted too (all but their last 0.2 s)."""
 
     def __init__(self, admin_url: str, dbname: str) -> None:
         self.admin_url = admin_url
         self.dbname = dbname
+        self._before: dict[int, float] = {}
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def snapshot(self) -> dict[int, float]:
-        import psycopg
-
-        try:
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                pids = [
-                    int(r[0])
-                    for r in conn.execute(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)
-                    ).fetchall()
-                ]
-        except psycopg.Error:
-            return {}
+    def _sample(self, conn: Any) -> dict[int, float]:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)).fetchall()
         out = {}
-        for pid in pids:
+        for (pid,) in rows:
             try:
                 if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
                     continue  # not a local PostgreSQL backend (another host, or a container)
             except OSError:
                 continue
-            out[pid] = cpu_seconds([pid])
+            out[int(pid)] = cpu_seconds([int(pid)])
         return out
 
-    def since(self, before: dict[int, float]) -> float:
-        """CPU seconds used since ``before`` by the backends alive now (a backend that exited in between
-        is missed: a lower bound, exact with a connection pool that keeps its connections)."""
-        return sum(cpu - before.get(pid, 0.0) for pid, cpu in self.snapshot().items())
+    def start(self) -> None:
+        import psycopg
+
+        if self._thread is not None:  # a figure that failed before its stop()
+            self.stop()
+        self._stop.clear()
+        conn = psycopg.connect(self.admin_url, autocommit=True)
+        self._before = self._sample(conn)
+        self._seen = dict(self._before)
+
+        def poll() -> None:
+            with conn:
+                while not self._stop.wait(0.2):
+                    self._seen.update(self._sample(conn))
+                self._seen.update(self._sample(conn))
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        """CPU seconds the database's backends used since ``start()``."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        return sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._seen.items())
