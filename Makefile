@@ -76,10 +76,12 @@ $(PEER_VENV)/.installed:
 	$(PEER_VENV)/bin/python -m pip install -q django-ogc-sensorthings uvicorn 'psycopg[binary]'
 	touch $@
 
-bench: $(STAMP) $(PEER_VENV)/.installed
+# py-spy (for --spy) once, not a pip round-trip per run
+$(BIN)/py-spy: | $(STAMP)
 	$(BIN)/python -m pip install -q py-spy
+
+bench: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 	$(BIN)/python -m bench --profile quick --write-md
 
-bench-full: $(STAMP) $(PEER_VENV)/.installed
-	$(BIN)/python -m pip install -q py-spy
+bench-full: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 	$(BIN)/python -m bench --profile full
