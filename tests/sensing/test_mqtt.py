@@ -722,3 +722,43 @@ def test_a_slot_drops_the_subscriptions_of_its_previous_mode(
     back = take(None)
     assert back._other_filters() == [f"$share/gb/{t}" for t in plain]
     back._release_subscriber_role()
+
+
+def test_buffered_socket_serves_small_reads_from_one_and_sends_writes_together() -> None:
+    import socket
+
+    a, b = socket.socketpair()
+    try:
+        wrapped = bridge_module._BufferedSocket(a)
+        b.sendall(b"\x30\x05hello\x40\x02\x00\x01")
+        assert wrapped.recv(1) == b"\x30"
+        assert wrapped.pending() == 10
+        assert wrapped.recv(1) == b"\x05"
+        assert wrapped.recv(100) == b"hello\x40\x02\x00\x01"  # never more than is buffered
+        assert wrapped.pending() == 0
+        assert wrapped.send(b"\x40\x02\x00\x01") == 4
+        assert wrapped.send(b"\x40\x02\x00\x02") == 4
+        assert wrapped.flush()
+        assert b.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x02"
+        b.close()
+        assert wrapped.recv(1) == b""  # the peer closed
+    finally:
+        a.close()
+
+
+def test_packets_left_in_the_read_buffer_after_a_burst_are_read_too(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages queued while cityops was down arrive together; with a burst of one packet per wake-up,
+    the rest sit in the read buffer, where the socket does not signal them again."""
+    monkeypatch.setattr(bridge_module, "READ_BURST", 1)
+    # No notifications: their PUBACKs would wake the reader up anyway.
+    quiet = mqtt_settings.model_copy(update={"mqtt_publish_entities": False})
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    with running(quiet):
+        pass
+    for k in range(30):
+        peer.publish(topic, {"phenomenonTime": f"2026-03-01T10:{k:02d}:00Z", "result": float(k)})
+    with running(quiet):
+        assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 30)
