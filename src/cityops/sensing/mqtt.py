@@ -73,7 +73,9 @@ routing a share of the messages to the session of a member that is away (crashed
 when the slot is taken again. A member that stops cleanly therefore first unsubscribes (slot 0 excepted:
 it keeps receiving everything while the whole group is down) and works off what the broker already sent it.
 MQTT 5 forbids *no local* on a shared subscription, so the group also receives cityops' own notifications;
-they carry ``@iot.id`` and are acknowledged as ``echo`` without being stored.
+they carry ``@iot.id`` and are acknowledged as ``echo`` without being stored. Without no local to keep,
+members connect with MQTT 3.1.1 (``SHARED_V311``), which paho decodes at half the cost of MQTT 5; their
+in-flight window is then the broker's ``max_inflight_messages``.
 
 Broker limits matter under load (docs/deployment.md, "Mosquitto"): Mosquitto drops QoS 1 messages for
 a client beyond ``max_queued_messages`` (default 1000); the bridge lets up to ``RECEIVE_MAXIMUM`` messages
