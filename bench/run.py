@@ -1139,6 +1139,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": info,
         "seconds": (datetime.now(UTC) - started).total_seconds(),
         "timings": {k: round(v, 1) for k, v in timings.items()},
+        "load_avg_at_end": os.getloadavg(),
         "rows": [asdict(r) for r in rows],
     }
     path = RESULTS / f"{stamp}.json"
@@ -1212,15 +1213,30 @@ def peer_rows(
     return rows
 
 
+PHASES = ("prepare", "peer", "clean-up")  # with "<backend> figures": the phases the table's header shows
+
+
 def write_md(result: dict[str, Any], table: str) -> None:
     md = ROOT / "BENCHMARKS.md"
     begin, end = "<!-- bench:table:begin -->", "<!-- bench:table:end -->"
     m = result["machine"]
     block = (
         f"{begin}\n\nProfile **{result['profile']}**, run {result['started'][:19]} UTC, "
-        f"{result['seconds']:.0f} s. Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
+        f"{result['seconds']:.0f} s"
+        + (
+            f" ({', '.join(f'{k} {v:.0f} s' for k, v in result['timings'].items() if k in PHASES or k.endswith(' figures'))})"
+            if result.get("timings")
+            else ""
+        )
+        + f". Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, "
         f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql']}, load average at start "
-        f"{', '.join(f'{x:.1f}' for x in m['load_avg_at_start'])}, git {m['git']}"
+        f"{', '.join(f'{x:.1f}' for x in m['load_avg_at_start'])}"
+        + (
+            f" (at the end {', '.join(f'{x:.1f}' for x in result['load_avg_at_end'])})"
+            if "load_avg_at_end" in result
+            else ""
+        )
+        + f", git {m['git']}"
         + (f" (uncommitted in src: {', '.join(m['src_uncommitted'])})" if m["src_uncommitted"] else "")
         + ". **The machine was shared with other work during this run (other builds and test suites on the "
         "same 2 cores); treat the figures as indicative and compare ratios within one run.**\n\n"
