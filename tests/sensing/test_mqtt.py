@@ -762,3 +762,45 @@ def test_packets_left_in_the_read_buffer_after_a_burst_are_read_too(
         peer.publish(topic, {"phenomenonTime": f"2026-03-01T10:{k:02d}:00Z", "result": float(k)})
     with running(quiet):
         assert wait_until(lambda: len(observations(sessions, ids["salinity"])) == 30)
+
+
+def test_a_batch_that_failed_goes_back_into_one_transaction_once_storing_works_again(
+    mqtt_settings: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A passing failure (SQLite locked by a long writer) fails the batch and the first message alone; once
+    one message is stored, the rest of the batch is stored in one transaction again, not one each."""
+    ids = station(sessions)
+    topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
+    bridge = bridge_module.MqttBridge(mqtt_settings, sessions, CollectorRegistry())
+    real_batch = bridge_module.MqttBridge._store_sta_batch
+    real_one = bridge_module.MqttBridge._store_sta
+    calls: list[tuple[str, int]] = []
+
+    def store_batch(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        calls.append(("batch", len(fast)))
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return real_batch(self, fast)
+
+    def store_one(self: bridge_module.MqttBridge, path: str, data: Any) -> None:
+        calls.append(("one", 1))
+        if len(calls) == 2:
+            raise RuntimeError("database is locked")
+        real_one(self, path, data)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
+    batch = [
+        bridge_module.Incoming(
+            topic,
+            orjson.dumps({"phenomenonTime": f"2026-03-01T10:0{k}:00Z", "result": float(k)}),
+            1,
+            k + 1,
+            False,
+        )
+        for k in range(6)
+    ]
+    outcomes = asyncio.run(bridge.ingest_many(batch))
+    assert [o for _k, o in outcomes] == ["error"] + ["stored"] * 5
+    assert calls == [("batch", 6), ("one", 1), ("one", 1), ("batch", 4)]
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -1060,6 +1060,7 @@ class MqttBridge:
         failed: dict[int, str] = {}
         fast: list[tuple[int, int, dict[str, Any]]] = []
         slow: list[tuple[int, Any]] = []
+        regroup: dict[int, tuple[int, int, dict[str, Any]]] = {}  # of a failed batch, by message index
         given_times = self._given_times
         for i, m in enumerate(batch):
             if given_times and m.qos and not m.dup:
@@ -1104,13 +1105,16 @@ class MqttBridge:
                         "MQTT batch failed, storing its messages one by one", extra={"error": repr(exc)}
                     )
                     slow.extend((i, data) for i, _ds, data in fast)
+                    regroup = {item[0]: item for item in fast}
             else:
                 errors.update(refused)
                 for i, _ds, _data in fast:
                     if i not in refused:
                         results[i] = ("sta", "stored")
-        succeeded = False
-        for i, data in slow:
+        succeeded = regrouped = False
+        for k, (i, data) in enumerate(slow):
+            if results[i] is not None or i in errors:
+                continue  # stored or refused with the rest of its batch, regrouped below
             m = batch[i]
             path = m.topic[len(self.prefix) :]
             if not succeeded and len(failed) >= GIVE_UP_AFTER:
@@ -1134,6 +1138,11 @@ class MqttBridge:
                             extra={"names": sorted(set(unknown))},
                         )
                 results[i] = (kinds[i], "stored")
+                if failed and regroup and not regrouped:  # the first success after a failure
+                    regrouped = True
+                    await self._regroup(
+                        [regroup[j] for j, _d in slow[k + 1 :] if j in regroup], errors, results
+                    )
                 succeeded = True
             except BadMessage as exc:
                 errors[i] = exc
@@ -1168,6 +1177,27 @@ class MqttBridge:
         for labels, n in counts.items():
             self.metrics.messages.labels(*labels).inc(n)
         return out
+
+    async def _regroup(
+        self,
+        rest: list[tuple[int, int, dict[str, Any]]],
+        errors: dict[int, BadMessage],
+        results: list[tuple[str, str] | None],
+    ) -> None:
+        """Storing works again after failures (a lock or an outage passed, or the failure was one bad
+        apple): the rest of a failed batch goes back into one transaction instead of one each (at SQLite's
+        pace of single commits, a batch of 2,000 took half a minute). If that fails too, one by one."""
+        if not rest:
+            return
+        try:
+            refused = await asyncio.to_thread(self._store_sta_batch, rest)
+        except Exception as exc:
+            log.warning("MQTT batch failed again, storing one by one", extra={"error": repr(exc)})
+            return
+        errors.update(refused)
+        for i, _ds, _data in rest:
+            if i not in refused:
+                results[i] = ("sta", "stored")
 
     async def _give_up(self, batch: Sequence[Incoming], failed: dict[int, str]) -> set[int]:
         """Count a failed delivery of each message in ``failed``; park those that failed
