@@ -431,12 +431,20 @@ def prepare_backend(
 
 @contextlib.contextmanager
 def guard(rows: list[Row], figure: str, backend: str) -> Iterator[None]:
-    """A figure that fails leaves a row saying so (and the run goes on): no figure is dropped silently."""
+    """A figure that fails leaves a row saying so (and the run goes on): no figure is dropped silently.
+    Also keeps the figure's wall time (``FIGURE_SECONDS``, in the results JSON)."""
+    t0 = time.perf_counter()
     try:
         yield
     except Exception as exc:
         console.print(f"[red]\\[{backend}] {figure} failed:[/red] {exc!r}")
         rows.append(Row(figure, backend, None, "", note=f"failed: {exc!r}"[:300]))
+    finally:
+        key = f"{backend} {figure}"
+        FIGURE_SECONDS[key] = FIGURE_SECONDS.get(key, 0.0) + time.perf_counter() - t0
+
+
+FIGURE_SECONDS: dict[str, float] = {}
 
 
 def cpu_note(server: Server, pg: PgCpu | None, before: float, n: int, unit: str, scale: float = 1e6,
@@ -493,6 +501,7 @@ def measure_backend(
             return rows
         t0 = time.perf_counter()
         server = Server(env, work / f"{backend}-server.log", workers=data_args["workers"])
+        FIGURE_SECONDS[f"{backend} server start"] = time.perf_counter() - t0
         console.print(f"\\[{backend}] server up in {time.perf_counter() - t0:.1f} s")
         pid = server.proc.pid
         workers = f", {server.workers} workers" if (server.workers or 1) > 1 else ""
@@ -622,7 +631,9 @@ def measure_backend(
         server = None
         mqtt_rss = None
         if "mqtt" in figs:
+            t0 = time.perf_counter()
             mqtt_row, mqtt_rss = mqtt_figure(env, work, prof, backend, sa_url, sizes["mqtt_ds"], spy)
+            FIGURE_SECONDS[f"{backend} MQTT"] = time.perf_counter() - t0
             rows.append(mqtt_row)
         if "rss" in figs:
             note = "VmHWM over the HTTP figures" + (
@@ -1129,6 +1140,7 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"[bold]profile {name}[/bold]\n{text}")
     timings["total"] = time.perf_counter() - t_run
     console.print("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    console.print("per figure: " + ", ".join(f"{k} {v:.1f} s" for k, v in FIGURE_SECONDS.items()))
     result = {
         "started": started.isoformat(),
         "profile": args.profile,
@@ -1140,6 +1152,7 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": (datetime.now(UTC) - started).total_seconds(),
         "timings": {k: round(v, 1) for k, v in timings.items()},
         "load_avg_at_end": os.getloadavg(),
+        "figure_seconds": {k: round(v, 1) for k, v in FIGURE_SECONDS.items()},
         "rows": [asdict(r) for r in rows],
     }
     path = RESULTS / f"{stamp}.json"
