@@ -175,3 +175,39 @@ def test_sparse_batch_over_dense_history_takes_the_upsert(
     assert result.duplicate_indexes == list(range(20))
     if backend.name == "postgresql":
         assert upserts == [40]  # 400 stored rows in the batch's range: more than the COPY path reads
+
+
+def test_ingest_locks_the_referenced_rows_without_foreign_key_triggers(
+    sessions: sessionmaker[Session], backend: Any
+) -> None:
+    """What the foreign keys of ``sta_observations`` guarantee against a concurrent delete, ingest holds by
+    itself: a key-share lock on the batch's Datastream and features until it commits (checked with the
+    foreign-key triggers off, as they would be without the constraints)."""
+    if backend.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    with sessions() as s:
+        ds_id = make_datastream(s).id
+        # The first batch generates the Datastream's FeatureOfInterest (committed: the deleter can see it).
+        ingest_observations(s, [ObservationIn(ds_id, T0 - timedelta(days=1), 0.0)])
+        s.commit()
+        foi_id = s.scalar(select(Observation.feature_of_interest_id))
+    assert foi_id is not None
+    with sessions() as writer, sessions() as deleter:
+        writer.execute(text("SET LOCAL session_replication_role = replica"))  # no FK trigger takes a lock
+        ingest_observations(
+            writer, [ObservationIn(ds_id, T0 + timedelta(seconds=i), float(i)) for i in range(50)]
+        )
+        for table, key in (("sta_datastreams", ds_id), ("sta_features_of_interest", foi_id)):
+            with pytest.raises(OperationalError, match="could not obtain lock"), deleter.begin_nested():
+                deleter.execute(text(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE NOWAIT"), {"id": key})
+        writer.commit()
+        deleter.rollback()
+        for table, key in (("sta_datastreams", ds_id), ("sta_features_of_interest", foi_id)):
+            locked = deleter.execute(
+                text(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE NOWAIT"), {"id": key}
+            )
+            assert locked.scalar() == key
+        deleter.rollback()

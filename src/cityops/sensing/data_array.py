@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from cityops.clock import utcnow
@@ -37,7 +38,7 @@ def canonical_utc_times(values: list[Any]) -> list[str] | None:
     and one ``Z``, no ``W``, the date is ``YYYY-MM-DD``, the time ``HH:MM:SS`` (plus the fraction the
     length allows) and the offset zero. The conversion is then string replacement over the joined column.
     """
-    if not values or not all(type(v) is str for v in values):
+    if not values or set(map(type, values)) != {str}:
         return None
     lengths = set(map(len, values))
     if len(lengths) != 1:
@@ -95,10 +96,15 @@ class DataArrayBatch:
         if not isinstance(rows, list):
             return []
         k = len(components)
-        if set(components) <= _FAST_COMPONENTS and all(type(r) is list and len(r) == k for r in rows):
-            results = [r[components.index("result")] for r in rows]
+        # Type and length checks and column extraction as C loops (map, itemgetter): no Python per row.
+        if (
+            set(components) <= _FAST_COMPONENTS
+            and set(map(type, rows)) <= {list}
+            and set(map(len, rows)) <= {k}
+        ):
+            results = list(map(itemgetter(components.index("result")), rows))
             if "phenomenonTime" in components:
-                times = canonical_utc_times([r[components.index("phenomenonTime")] for r in rows])
+                times = canonical_utc_times(list(map(itemgetter(components.index("phenomenonTime")), rows)))
             else:
                 times = None
             if times is not None:

@@ -281,13 +281,25 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         if column is not None and len(column) != n:
             raise ValueError(f"column {name} has {len(column)} values for {n} rows")
     ds_ids = sorted(set(ds_col))
-    known = set(session.scalars(select(Datastream.id).where(Datastream.id.in_(ds_ids))))
+    # FOR KEY SHARE (PostgreSQL; SQLite leaves it out): the lock a foreign-key check takes per row, taken
+    # once per batch, so a Datastream deleted meanwhile waits for this transaction and cascades to its rows.
+    known = set(
+        session.scalars(
+            select(Datastream.id).where(Datastream.id.in_(ds_ids)).with_for_update(read=True, key_share=True)
+        )
+    )
     missing = [i for i in ds_ids if i not in known]
     if missing:
         raise IngestError(f"unknown Datastream id(s): {', '.join(map(str, missing))}")
     if cols.feature_of_interest_id is not None:
         foi_ids = set(cols.feature_of_interest_id) - {None}
-        found = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
+        found = set(
+            session.scalars(
+                select(FeatureOfInterest.id)
+                .where(FeatureOfInterest.id.in_(foi_ids))
+                .with_for_update(read=True, key_share=True)
+            )
+        )
         if foi_ids - found:
             unknown = ", ".join(map(str, sorted(i for i in foi_ids - found if i is not None)))
             raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
@@ -318,6 +330,13 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         foi: list[int | None] = [features[ds[0]]] * u if len(ds_ids) == 1 else [features[d] for d in ds]
     else:
         foi = [f if f is not None else features[d] for f, d in zip(foi_col, ds, strict=True)]
+    generated = {f for f in features.values() if f is not None}
+    if generated and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(FeatureOfInterest.id)
+            .where(FeatureOfInterest.id.in_(generated))
+            .with_for_update(read=True, key_share=True)
+        )
     batch = _Batch(
         ds=ds,
         text=pick(cols.phenomenon_time),
@@ -709,10 +728,12 @@ def _copy_postgres(raw: Any, batch: _Batch, sequence: str) -> tuple[list[int], l
         k = len(rows)
         ids = [0] * u
         if k:
-            cur.execute(
-                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (sequence, k), binary=True
+            cur.execute(  # one array of k ids, drawn in order
+                "SELECT array_agg(nextval(%s::regclass) ORDER BY g) FROM generate_series(1, %s) AS g",
+                (sequence, k),
+                binary=True,
             )
-            drawn = [r[0] for r in cur.fetchall()]
+            drawn: list[int] = cur.fetchone()[0]
             if new is None:
                 ids = drawn
             else:
@@ -939,14 +960,18 @@ def _write_rollups(session: Session, rows: list[tuple[Any, ...]]) -> None:
     cols = 'datastream_id, "interval", bucket_start, "count", "sum", "min", "max", "last", last_time'
     conflict = 'ON CONFLICT (datastream_id, "interval", bucket_start) DO UPDATE SET '
     if session.get_bind().dialect.name == "postgresql":
+        # One statement over arrays (one bucket per row: a statement may not update a row twice), not one
+        # execution per bucket.
         sql = (
-            f"INSERT INTO observation_rollups ({cols}) VALUES "
-            "(%s, %s, (%s || '+00')::timestamptz, %s, %s, %s, %s, %s, (%s || '+00')::timestamptz) "
+            f"INSERT INTO observation_rollups ({cols}) "
+            "SELECT d, i, (b || '+00')::timestamptz, c, s, lo, hi, l, (lt || '+00')::timestamptz "
+            "FROM unnest(%s::int8[], %s::text[], %s::text[], %s::int8[], %s::float8[], %s::float8[], "
+            "%s::float8[], %s::float8[], %s::text[]) AS r(d, i, b, c, s, lo, hi, l, lt) "
             + conflict
             + _ROLLUP_SET.format(least="least", greatest="greatest")
         )
         with raw.cursor() as cur:
-            cur.executemany(sql, rows)
+            cur.execute(sql, [list(column) for column in zip(*rows, strict=True)])
         return
     sql = f"INSERT INTO observation_rollups ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " + conflict
     cur = raw.cursor()
