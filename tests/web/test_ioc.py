@@ -167,7 +167,8 @@ def test_summary_days_are_local_and_counted_in_four_statements(session: Session)
 
     with count_statements(session) as statements:
         body = summary(session, now=now)
-    assert len(statements) == 4  # case counts, ratings, observed properties, PM/salinity datastreams
+    counted = [s for s in statements if "pg_current_snapshot" not in s]  # PostgreSQL's change marker
+    assert len(counted) == 4  # case counts, ratings, observed properties, PM/salinity datastreams
     assert body["reports_today"] == 2
     assert body["open"] == 5
     assert body["daily"][0] == {"day": "2026-02-17", "count": 1}
@@ -175,3 +176,21 @@ def test_summary_days_are_local_and_counted_in_four_statements(session: Session)
     assert sum(d["count"] for d in body["daily"]) == 3
     assert body["worst_aqi"]["value"] == aqi.sub_index(aqi.Pollutant.PM25, 60.0)
     assert body["max_salinity"] == {"value": 4.6, "unit": "g/L", "datastream_id": salty.id}
+    session.rollback()
+
+    # nothing committed since: the counts are reused (SQLite's marker is exact and local; PostgreSQL's
+    # snapshot also moves with other databases' work on the cluster)
+    with count_statements(session) as statements:
+        again = summary(session, now=now + timedelta(minutes=1))
+    session.rollback()
+    assert {k: v for k, v in again.items() if k != "generated_at"} == {
+        k: v for k, v in body.items() if k != "generated_at"
+    }
+    assert again["generated_at"] != body["generated_at"]
+    if session.get_bind().dialect.name == "sqlite":
+        assert statements == []
+    # any commit is seen by the next summary
+    _case(session, 7, submitted_at=today + timedelta(hours=1), updated_at=today, state="in_progress")
+    session.commit()
+    after = summary(session, now=now)
+    assert (after["reports_today"], after["open"]) == (3, 6)

@@ -264,6 +264,7 @@ class _BodyCache:
 
 
 _marker = _ChangeMarker()
+change_marker = _marker  # shared with other read models (the IOC summary)
 _latest_cache = _BodyCache(4)  # one body per database
 _aggregate_cache = _BodyCache(16)
 

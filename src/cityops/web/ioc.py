@@ -8,6 +8,7 @@ salinity thresholds and open alerts. Public aggregate data only: no case text, n
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from cityops.reports.models import Case, CaseRating
 from cityops.reports.workflow import OPEN_STATES
 from cityops.sensing import aqi
 from cityops.sensing import properties as props
+from cityops.sensing.api import change_marker
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 
 router = APIRouter(prefix="/api/v1/ioc", tags=["ioc"])
@@ -74,7 +76,8 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
     Only SQL counts come back: one statement for all case counts, one for the ratings and two for the few
     PM/salinity datastreams, whatever the number of cases. Each case count is a range of an index: the days by
     ``ix_cases_hidden_submitted``, open/overdue by ``ix_cases_hidden_state``, the on-time rate by
-    ``ix_cases_hidden_resolved``.
+    ``ix_cases_hidden_resolved`` (all resolved cases: the one count that grows with the table). The counts
+    are reused while nothing commits (the database change marker of the latest values).
     """
     now = now or utcnow()
     area = _area_filter(session, area_id)
@@ -84,6 +87,45 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
     # Local midnights as UTC instants, so the series is bucketed in SQL by plain comparisons (any backend).
     bounds = [_local_midnight_utc(start + timedelta(days=i, hours=12)) for i in range(DAYS + 1)]
     days = [to_local(b).date().isoformat() for b in bounds[:DAYS]]
+
+    # The counts are kept per process under the database change marker (nothing committed since: the same
+    # counts), keyed by the local days they cover; the tiles are made fresh from them.
+    marker = change_marker.read(session)  # before the counts: a commit in between makes the next read miss
+    key = (str(session.get_bind().engine.url), area_id, bounds[0], bounds[DAYS])
+    with _cache_lock:
+        cached = _cache.get(key)
+    if marker is not None and cached is not None and cached[0] == marker:
+        counts = cached[1]
+    else:
+        counts = _counts(session, where, area, bounds)
+        if marker is not None:
+            with _cache_lock:
+                _cache.pop(key, None)
+                _cache[key] = (marker, counts)
+                while len(_cache) > 32:
+                    del _cache[next(iter(_cache))]
+    per_day, later, open_count, overdue, resolved_count, on_time, ratings, worst_aqi, max_salinity = counts
+    return {
+        "area_id": area_id,
+        "generated_at": now.isoformat(),
+        "reports_today": per_day[-1] + later,
+        "open": open_count,
+        "overdue": overdue,
+        "on_time_pct": round(100.0 * on_time / resolved_count, 1) if resolved_count else None,
+        "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
+        "worst_aqi": worst_aqi,
+        "max_salinity": max_salinity,
+        "daily": [{"day": d, "count": n} for d, n in zip(days, per_day, strict=True)],
+    }
+
+
+_Counts = tuple[list[int], int, int, int, int, int, tuple[int, int], Any, Any]
+_cache: dict[tuple[Any, ...], tuple[str, _Counts]] = {}
+_cache_lock = threading.Lock()
+
+
+def _counts(session: Session, where: list[Any], area: list[Any], bounds: list[datetime]) -> _Counts:
+    """Every count of the summary: one statement of case counts, one of ratings, the environment tiles."""
 
     def count(*cond: Any) -> ScalarSelect[int]:
         return select(func.count()).select_from(Case).where(*where, *cond).scalar_subquery()
@@ -116,18 +158,7 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
     later, open_count, overdue, resolved_count, on_time = (int(n) for n in row[DAYS:])
     ratings = _ratings(session, where, province=not area)
     worst_aqi, max_salinity = _environment(session)
-    return {
-        "area_id": area_id,
-        "generated_at": now.isoformat(),
-        "reports_today": per_day[-1] + later,
-        "open": open_count,
-        "overdue": overdue,
-        "on_time_pct": round(100.0 * on_time / resolved_count, 1) if resolved_count else None,
-        "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
-        "worst_aqi": worst_aqi,
-        "max_salinity": max_salinity,
-        "daily": [{"day": d, "count": n} for d, n in zip(days, per_day, strict=True)],
-    }
+    return per_day, later, open_count, overdue, resolved_count, on_time, ratings, worst_aqi, max_salinity
 
 
 def _ratings(session: Session, where: list[Any], *, province: bool) -> tuple[int, int]:
