@@ -804,3 +804,22 @@ def test_a_batch_that_failed_goes_back_into_one_transaction_once_storing_works_a
     assert [o for _k, o in outcomes] == ["error"] + ["stored"] * 5
     assert calls == [("batch", 6), ("one", 1), ("one", 1), ("batch", 4)]
     assert [v for _, v in observations(sessions, ids["salinity"])] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # The lock passed while the batch waited: its first message alone goes through, the rest together.
+    calls.clear()
+    calls.append(("earlier", 0))  # so that neither fake fails by its count any more …
+    fail_batch = {"on": True}
+
+    def store_batch_once(self: bridge_module.MqttBridge, fast: Any) -> Any:
+        calls.append(("batch", len(fast)))
+        if fail_batch.pop("on", False):
+            raise RuntimeError("database is locked")
+        return real_batch(self, fast)
+
+    monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch_once)
+    redelivered = [
+        m._replace(dup=True) for m in batch
+    ]  # … and the first message (still unstored) comes again
+    outcomes = asyncio.run(bridge.ingest_many(redelivered))
+    assert [o for _k, o in outcomes] == ["stored"] * 6
+    assert calls == [("earlier", 0), ("batch", 6), ("one", 1), ("batch", 5)]
+    assert [v for _, v in observations(sessions, ids["salinity"])] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]

@@ -1138,7 +1138,7 @@ class MqttBridge:
                             extra={"names": sorted(set(unknown))},
                         )
                 results[i] = (kinds[i], "stored")
-                if failed and regroup and not regrouped:  # the first success after a failure
+                if regroup and not regrouped:  # the first success after the batch failed
                     regrouped = True
                     await self._regroup(
                         [regroup[j] for j, _d in slow[k + 1 :] if j in regroup], errors, results
@@ -1184,9 +1184,10 @@ class MqttBridge:
         errors: dict[int, BadMessage],
         results: list[tuple[str, str] | None],
     ) -> None:
-        """Storing works again after failures (a lock or an outage passed, or the failure was one bad
-        apple): the rest of a failed batch goes back into one transaction instead of one each (at SQLite's
-        pace of single commits, a batch of 2,000 took half a minute). If that fails too, one by one."""
+        """A message of a failed batch was stored alone, so storing works (a lock or an outage passed, or
+        the failure was one bad apple): the rest of the batch goes back into one transaction instead of one
+        each (at SQLite's pace of single commits, a batch of 2,000 took half a minute after a lock). If that
+        fails too (the bad apple is among them), one by one."""
         if not rest:
             return
         try:
