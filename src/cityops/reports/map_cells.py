@@ -27,10 +27,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cityops.db import Base
 
 TABLE = "case_map_cells"
-# Consecutive grid levels, so a viewport's edge costs one ring of cells per level (see public.py). Coarser
-# zooms group level 8 cells (0.35°, ~39 km): no level is shared by every case of a province, which on
-# PostgreSQL would make every writing transaction wait for the one before it.
-LEVELS = tuple(range(8, 15))
+# Every second grid level: a case write updates four rows, and a viewport's edge costs a ring of at most three
+# cells per level (see public.py). Coarser zooms group level 8 cells (0.35°, ~39 km): no row is shared by every
+# case of a province, which on PostgreSQL would make every writing transaction wait for the one before it.
+LEVELS = (8, 10, 12, 14)
 
 
 def cell_size(level: int) -> float:
