@@ -657,6 +657,7 @@ def measure_backend(
 CACHE = ROOT / "bench" / ".cache"
 PG_TEMPLATE = "cityops_bench_tpl_"
 KEEP = 6  # cached databases kept per backend (the most recently used)
+COSTLY_SEED_S = 30.0  # seeds that took longer are kept longer (see evict)
 
 
 def cache_key(prof: dict[str, Any], figs: set[str]) -> str:
@@ -746,7 +747,6 @@ def seed_cache(backend: str, key: str, prof: dict[str, Any], figs: set[str], wor
     try:
         sizes = seed_into(p, prof, figs)
         t0 = time.perf_counter()
-        evict(backend, keep=KEEP - 1)
         if backend == "postgresql":
             assert p.pg_name
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -777,21 +777,42 @@ def seed_cache(backend: str, key: str, prof: dict[str, Any], figs: set[str], wor
 
 
 def evict(backend: str, keep: int) -> None:
-    """Drop this backend's cached databases but the ``keep`` most recently used."""
+    """Drop this backend's cached databases but the ``keep`` most recently used (the run's clean-up);
+    one that another run holds (seeding or copying it) stays until a later eviction."""
+    import fcntl
+
     import psycopg
 
     metas = sorted(CACHE.glob(f"*.{backend}.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in metas[keep:]:
-        old_key = old.name.split(".", 1)[0]
-        old.unlink()
+
+    def seed_seconds(meta: Path) -> float:
         try:
-            if backend == "postgresql":
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE + old_key}"')
-            else:
-                (CACHE / f"{old_key}.sqlite3").unlink(missing_ok=True)
-        except psycopg.Error as exc:  # another run is copying it right now: the next eviction drops it
-            console.print(f"\\[{backend}] could not drop the cached {old_key} yet: {exc!r}")
+            return float(json.loads(meta.read_text()).get("seed_seconds", 0))
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+
+    # Checks at --scale 0.05 come and go; they must not push out the costly seed at the issue's sizes
+    # (a minute or more to rebuild, for every run on the machine): the two most recently used of those stay.
+    costly = [m for m in metas if seed_seconds(m) >= COSTLY_SEED_S][:2]
+    for old in [m for m in metas[keep:] if m not in costly]:
+        old_key = old.name.split(".", 1)[0]
+        with (CACHE / f"{old_key}.{backend}.lock").open("w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue
+            try:
+                if backend == "postgresql":
+                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE + old_key}"')
+                else:
+                    (CACHE / f"{old_key}.sqlite3").unlink(missing_ok=True)
+                old.unlink()
+            except psycopg.Error as exc:
+                console.print(f"\\[{backend}] could not drop the cached {old_key} yet: {exc!r}")
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        (CACHE / f"{old_key}.{backend}.lock").unlink(missing_ok=True)
 
 
 def store_row(backend: str, limit: float | None) -> Row:
@@ -1124,6 +1145,8 @@ def main(argv: list[str] | None = None) -> None:
             functools.partial(drop_pg_db, p.pg_name) for p in prepared.values() if p.pg_name
         ]
         drops += [store.drop for store in [*peer_stores.values(), *used_stores]]
+        if not args.no_cache:  # old cached databases go now, not while seeding
+            drops += [functools.partial(evict, b, KEEP) for b in backends]
         with ThreadPoolExecutor(max_workers=max(1, len(drops))) as dropper:
             for done in [dropper.submit(d) for d in drops]:
                 with contextlib.suppress(Exception):

@@ -4,6 +4,7 @@ clock drives the sampling loop."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,19 @@ def test_workers_option_reaches_cityops_serve(monkeypatch: pytest.MonkeyPatch, t
     server.Server({}, tmp_path / "b.log")
     assert seen[0][-2:] == ["--workers", "3"]
     assert "--workers" not in seen[1]  # left to CITYOPS_WORKERS (the MQTT figure's several processes)
+
+
+def test_eviction_keeps_the_costly_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Quick checks at a small --scale must not push out the seed at the issue's sizes."""
+    monkeypatch.setattr(run, "CACHE", tmp_path)
+    keys = [f"k{i}" for i in range(9)]
+    for age, key in enumerate(keys):  # k0 newest ... k8 oldest; k7 took long to seed
+        meta = tmp_path / f"{key}.sqlite.json"
+        meta.write_text(json.dumps({"seed_seconds": 70.0 if key == "k7" else 3.0}))
+        (tmp_path / f"{key}.sqlite3").write_bytes(b"")
+        os.utime(meta, (1e9 - age, 1e9 - age))
+    run.evict("sqlite", 6)
+    left = sorted(p.name.split(".")[0] for p in tmp_path.glob("*.sqlite.json"))
+    assert left == ["k0", "k1", "k2", "k3", "k4", "k5", "k7"]
+    assert not (tmp_path / "k8.sqlite3").exists()
+    assert (tmp_path / "k7.sqlite3").exists()
