@@ -206,15 +206,17 @@ class GroupCommit(Generic[T, R]):
     the caller becomes the leader: it takes every queued item (its own included, at most ``max_batch``)
     and calls ``write(items)`` on its own session, which returns one outcome per item (a result, or the
     exception that item's caller raises). Meanwhile new items queue up and the next leader, one of their
-    threads, writes them together. So the per-transaction costs (write turn, ``BEGIN``, statements,
+    threads, writes them together; ``writers`` batches may be written at once (1 for SQLite's single
+    writer; PostgreSQL commits several transactions in parallel). So the per-transaction costs (write turn, ``BEGIN``, statements,
     commit) are shared by a batch, and no caller returns before the transaction with its item ended.
     """
 
-    def __init__(self, max_batch: int = 64) -> None:
+    def __init__(self, max_batch: int = 64, writers: int = 1) -> None:
         self.max_batch = max_batch
+        self.writers = writers
         self._cv = threading.Condition()
         self._queue: list[_Slot[T]] = []
-        self._leading = False
+        self._leading = 0  # batches being written now, at most ``writers``
 
     def run(self, item: T, write: Callable[[Sequence[T]], Sequence[R | BaseException]], timeout: float) -> R:
         """``item``'s outcome; :class:`WriterBusy` if no leader took it within ``timeout`` seconds (then it
@@ -224,13 +226,13 @@ class GroupCommit(Generic[T, R]):
         with self._cv:
             self._queue.append(slot)
             while not slot.done:
-                if not self._leading:  # a waiting item is always queued when nobody leads
-                    self._leading = True
+                queued = slot in self._queue  # else a leader took it and is writing it
+                if queued and self._leading < self.writers:
+                    self._leading += 1
                     self._queue.remove(slot)
                     batch = [*self._queue[: self.max_batch - 1], slot]
                     del self._queue[: self.max_batch - 1]
                     break
-                queued = slot in self._queue
                 remaining = deadline - time.monotonic()
                 if queued and remaining <= 0:
                     self._queue.remove(slot)
@@ -250,7 +252,7 @@ class GroupCommit(Generic[T, R]):
                 with self._cv:
                     for s, outcome in zip(batch, outcomes, strict=True):
                         s.outcome, s.done = outcome, True
-                    self._leading = False
+                    self._leading -= 1
                     self._cv.notify_all()
         if isinstance(slot.outcome, BaseException):
             raise slot.outcome
@@ -261,13 +263,19 @@ class GroupCommit(Generic[T, R]):
 _groups: weakref.WeakKeyDictionary[Engine, dict[str, GroupCommit[Any, Any]]] = weakref.WeakKeyDictionary()
 
 
+# Batches a process writes at once on PostgreSQL: one writer left the process waiting on each batch's
+# round trips and commit; SQLite has a single writer anyway.
+PG_GROUP_WRITERS = 4
+
+
 def group_commit(engine: Engine, name: str) -> GroupCommit[Any, Any]:
     """The process's group-commit queue ``name`` for ``engine`` (one per kind of write)."""
     with _write_locks_guard:
         groups = _groups.setdefault(engine, {})
         group = groups.get(name)
         if group is None:
-            group = groups[name] = GroupCommit()
+            writers = 1 if engine.dialect.name == "sqlite" else PG_GROUP_WRITERS
+            group = groups[name] = GroupCommit(writers=writers)
         return group
 
 

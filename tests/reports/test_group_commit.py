@@ -60,6 +60,7 @@ def batches(
     held = {"n": 0}
     real = intake._write_group
     group = group_commit(world.session.get_bind().engine, "reports.submit")
+    monkeypatch.setattr(group, "writers", 1)  # one batch at a time (PostgreSQL's default is several)
 
     def spy(session: Session, settings: Settings, items: Sequence[Any]) -> Any:
         if not sizes and held["n"]:
@@ -232,3 +233,31 @@ def test_audit_records_in_deferred_flush_are_flushed_once_by_the_caller(world: W
     outside = record(session, None, "test.immediate", "case", 2, label="test")
     assert outside.id is not None  # the default still flushes at once
     session.rollback()
+
+
+def test_with_two_writers_a_second_batch_is_written_while_the_first_is_in_flight() -> None:
+    """PostgreSQL's setting: two batches at once; a third caller waits for one of them, and every
+    item is written exactly once."""
+    group: GroupCommit[str, str] = GroupCommit(writers=2)
+    in_first, release = threading.Event(), threading.Event()
+    written: list[str] = []
+    lock = threading.Lock()
+
+    def write(items: Sequence[str]) -> list[str]:
+        if "a" in items:
+            in_first.set()
+            release.wait(WAIT)
+        with lock:
+            written.extend(items)
+        return [f"ok {i}" for i in items]
+
+    results: dict[str, str] = {}
+    a = threading.Thread(target=lambda: results.__setitem__("a", group.run("a", write, timeout=WAIT)))
+    a.start()
+    assert in_first.wait(WAIT)
+    # the first writer is still busy: "b" gets the second writer at once
+    assert group.run("b", write, timeout=WAIT) == "ok b"
+    release.set()
+    a.join(WAIT)
+    assert results == {"a": "ok a"}
+    assert sorted(written) == ["a", "b"]
