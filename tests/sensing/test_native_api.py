@@ -289,7 +289,8 @@ def test_latest_cache_never_outlives_a_commit(client: TestClient, session: Sessi
         # (on PostgreSQL the marker is the cluster's snapshot, which other databases' tests move on)
         with count_statements(session) as statements:
             latest_values(session)  # nothing committed since: served from the cache, no data query
-        assert statements == []
+        # (the app's background work may commit meanwhile: then only the shown tables' fingerprint is read)
+        assert not any("last_result" in s for s in statements)
         session.rollback()
 
     # ingest through another connection: the next read has the new value
