@@ -396,7 +396,7 @@ def _clusters_live(
         stmt = stmt.where(where)
     if extra is not None:
         stmt = stmt.where(extra)
-    for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
+    for y, x, state, n, lat_sum, lon_sum in session.connection().execute(stmt):
         _add(cells, int(y), int(x), state, n, lat_sum, lon_sum)
 
 
@@ -481,14 +481,14 @@ def _clusters_from_cells(
     levels = [z for z in map_cells.LEVELS if z >= zoom]
     if not levels:
         return False
-    m = map_cells.CaseMapCell
+    m = map_cells.CaseMapCell.__table__.c  # Core columns: plain rows, no ORM loading for thousands of cells
     base = select(m.cy, m.cx, m.state, m.n, m.lat_sum, m.lon_sum).where(m.n > 0)
     if wanted.states is not None:
         base = base.where(m.state.in_(sorted(wanted.states)))
     if wanted.lat is None and wanted.lon is None:
         level = levels[0]
         shift = level - zoom
-        for y, x, state, n, lat_sum, lon_sum in session.execute(base.where(m.z == level)):
+        for y, x, state, n, lat_sum, lon_sum in session.connection().execute(base.where(m.z == level)):
             _add(cells, y >> shift, x >> shift, state, n, lat_sum, lon_sum)
         return True
     lat = wanted.lat or (-90.0, 90.0)
@@ -512,7 +512,7 @@ def _clusters_from_cells(
                     )
                 )
             shift = level - zoom
-            for y, x, state, n, lat_sum, lon_sum in session.execute(stmt):
+            for y, x, state, n, lat_sum, lon_sum in session.connection().execute(stmt):
                 _add(cells, y >> shift, x >> shift, state, n, lat_sum, lon_sum)
             parent = (level, y0, y1, x0, x1)
     # the rim: cases in the finest level's cells that straddle the box edge (all of them if none is inside)
