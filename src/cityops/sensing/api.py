@@ -110,14 +110,16 @@ _SHOWN_TABLES = (
     "sta_thing_locations",
     "sta_observed_properties",
 )
+# What a tracked writer may touch: the shown tables, and the observations and roll-ups the aggregates read.
+_WATCHED_TABLES = (*_SHOWN_TABLES, "sta_observations", "observation_rollups")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
 
 
 class _SensingWrites:
-    """This process's writes to the shown tables: a generation bumped when such a writer ends, and whether
-    one is under way.
+    """This process's writes to the sensing tables (:data:`_WATCHED_TABLES`): a generation bumped when
+    such a writer ends, and whether one is under way.
 
-    A connection that runs an INSERT/UPDATE/DELETE naming a shown table is marked in its pool record
+    A connection that runs an INSERT/UPDATE/DELETE naming one of them is marked in its pool record
     until it goes back to the pool (after its commit or rollback); only then does the generation move. A
     body read while no such writer was under way, with the generation unchanged from start to end, holds
     every commit of this process before it. Listens on every engine and pool (class-level events,
@@ -130,7 +132,9 @@ class _SensingWrites:
         self.open = 0  # marked connections not yet back in the pool
 
     def statement(self, conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip()[:7].upper().startswith(_WRITES) and any(t in statement for t in _SHOWN_TABLES):
+        if statement.lstrip()[:7].upper().startswith(_WRITES) and any(
+            t in statement for t in _WATCHED_TABLES
+        ):
             info = conn.info
             if not info.get(_WRITER_MARK):
                 info[_WRITER_MARK] = True
