@@ -7,7 +7,9 @@ fresh PostgreSQL database (dropped afterwards), served by uvicorn.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -103,13 +105,59 @@ class PeerStore:
     pg_admin: str | None = None
     pg_name: str | None = None
     error: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+
+    def start(self) -> str | None:
+        """Serve the peer with uvicorn on a free port; returns why not, if it did not answer."""
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        with (self.data_dir / "server.log").open("w") as log:
+            self.proc = subprocess.Popen(
+                [str(VENV_PY), "-m", "uvicorn", "peer_project.asgi:application", "--port", str(port),
+                 "--log-level", "warning"],
+                cwd=HERE,
+                env={**self.env, "PEER_URL": self.url},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/sensorthings/v1.1/", timeout=1).status_code == 200:
+                    return None
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                return f"not measured: peer server did not start: {(self.data_dir / 'server.log').read_text()[-300:]}"
+            time.sleep(0.2)
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None:
+            for pid in process_tree(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.signal(signal.SIGCONT)  # if paused, it would hold SIGTERM until continued
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
     @property
     def label(self) -> str:
         return "PostgreSQL (own database)" if self.pg_name else "SQLite (WAL)"
 
     def drop(self) -> None:
-        """Drop the peer's PostgreSQL database (its SQLite file goes with the run's work dir)."""
+        """Stop its server and drop the peer's PostgreSQL database (its SQLite file goes with the work dir)."""
+        self.stop()
         if self.pg_admin and self.pg_name:
             import psycopg
 
@@ -118,9 +166,10 @@ class PeerStore:
             self.pg_name = None
 
 
-def prepare(work: Path, pg_admin: str | None = None) -> PeerStore:
+def prepare(work: Path, pg_admin: str | None = None, start: bool = False) -> PeerStore:
     """Check the peer's venv and migrate its store. With ``pg_admin`` (a URL of PostgreSQL's maintenance
-    database) the peer gets its own new database there; otherwise its own SQLite file."""
+    database) the peer gets its own new database there; otherwise its own SQLite file. ``start``: also
+    start its server and pause it (``SIGSTOP``) until ``measure``."""
     data_dir = work
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -148,6 +197,10 @@ def prepare(work: Path, pg_admin: str | None = None) -> PeerStore:
     )
     if mig.returncode:
         store.error = f"not measured: peer migrate failed: {mig.stderr.strip()[-300:]}"
+    elif start:
+        # started ahead (Django's start-up is seconds of CPU on a loaded machine), paused until its figure
+        store.error = store.start()
+        store.signal(signal.SIGSTOP)
     return store
 
 
@@ -162,32 +215,16 @@ def measure(
     """The peer, served by uvicorn on ``store``, fed our batches: obs/s acknowledged, or why not measured."""
     if store.error:
         return PeerResult(None, store.error)
-    data_dir = store.data_dir
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**store.env, "PEER_URL": url}
-    log = (data_dir / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(VENV_PY), "-m", "uvicorn", "peer_project.asgi:application", "--port", str(port), "--log-level",
-         "warning"],
-        cwd=HERE,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    if store.proc is None:
+        why = store.start()
+        if why:
+            return PeerResult(None, why)
+    else:
+        store.signal(signal.SIGCONT)
+    assert store.proc is not None
+    proc = store.proc
     try:
-        api = f"{url}/sensorthings/v1.1"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{api}/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (data_dir / "server.log").read_text()[-300:]
-                return PeerResult(None, f"not measured: peer server did not start: {tail}")
-            time.sleep(0.2)
+        api = f"{store.url}/sensorthings/v1.1"
         ds = _setup(api, prof["clients"])
         # warm-up, one client after the other (each Datastream's FeatureOfInterest is made here)
         for c, w in enumerate(batches(ds, 1, 100, start.replace(year=start.year - 1))):
@@ -214,10 +251,4 @@ def measure(
         )
         return PeerResult(acked / secs, note, cpu / acked)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        store.stop()

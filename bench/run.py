@@ -298,7 +298,9 @@ def store_limit(url: str, pg: bool, data: list[list[list[list[Any]]]], ds_ids: l
     else:
         import sqlite3
 
-        lite = sqlite3.connect(url)
+        # Its own file beside the database, same pragmas and disk: the server (paused until its figures)
+        # may hold the database's write lock.
+        lite = sqlite3.connect(str(Path(url).with_name("bench_limit.sqlite3")))
         lite.execute("PRAGMA journal_mode=WAL")
         lite.execute("PRAGMA synchronous=NORMAL")
         lite.execute("DROP TABLE IF EXISTS bench_limit")
@@ -852,7 +854,7 @@ def store_row(backend: str, limit: float | None) -> Row:
         backend,
         limit,
         "obs/s",
-        note="SQLite executemany, un-indexed table" if backend == "sqlite" else "COPY, un-indexed",
+        note="SQLite executemany, un-indexed table, own file" if backend == "sqlite" else "COPY, un-indexed",
     )
 
 
@@ -1226,7 +1228,8 @@ def main(argv: list[str] | None = None) -> None:
 def prepare_peer(work: Path, backend: str, attempt: int) -> peer.PeerStore:
     """The peer's store on the same kind of store as ``backend`` (never raises: the store says why not)."""
     try:
-        return peer.prepare(work / f"peer-{backend}-{attempt}", PG_ADMIN if backend == "postgresql" else None)
+        pg = PG_ADMIN if backend == "postgresql" else None
+        return peer.prepare(work / f"peer-{backend}-{attempt}", pg, start=attempt == 1)
     except Exception as exc:
         return peer.PeerStore(work, {}, error=f"not measured: peer store not made: {exc!r}"[:300])
 

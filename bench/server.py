@@ -77,6 +77,19 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def working_threads(pid: int) -> int:
+    """Threads of ``pid`` and its descendants that are running or waiting for I/O (state R or D)."""
+    n = 0
+    for p in process_tree(pid):
+        for task in Path(f"/proc/{p}/task").glob("*/stat"):
+            try:
+                state = task.read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            n += state in ("R", "D")
+    return n
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by these processes (all their threads), from /proc/<pid>/stat.
 
@@ -131,17 +144,19 @@ class Server:
         """CPU seconds used so far by the server process and its workers."""
         return cpu_seconds(process_tree(self.proc.pid))
 
-    def wait_idle(self, max_s: float = 15.0, window_s: float = 0.5, busy: float = 0.1) -> float:
-        """Wait until the server uses under ``busy`` of a core over ``window_s`` (its start-up work, such as
-        the first SLA and retention sweeps, done), at most ``max_s``; returns the seconds waited. Otherwise
-        that work would run inside the first figure, and its CPU would count as the figure's."""
+    def wait_idle(self, max_s: float = 15.0, window_s: float = 0.25, busy: float = 0.1) -> float:
+        """Wait until the server is idle — under ``busy`` of a core over two ``window_s`` windows in a row,
+        and none of its threads running or in I/O at the end of either (on a loaded machine a starved
+        thread uses little CPU but is still at work) — so its start-up work, such as the first SLA and
+        retention sweeps, is done; at most ``max_s``. Returns the seconds waited. Otherwise that work runs
+        inside the first figure and counts as its CPU, or holds a lock while the server is paused."""
         t0 = time.monotonic()
         last = self.cpu_seconds()
-        while time.monotonic() - t0 < max_s:
+        quiet = 0
+        while time.monotonic() - t0 < max_s and quiet < 2:
             time.sleep(window_s)
             now = self.cpu_seconds()
-            if now - last < busy * window_s:
-                break
+            quiet = quiet + 1 if now - last < busy * window_s and not working_threads(self.proc.pid) else 0
             last = now
         return time.monotonic() - t0
 
