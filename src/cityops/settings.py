@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         "not redelivered forever. While the database is down nothing can be parked: messages stay with "
         "the broker.",
     )
+    mqtt_share_group: str | None = Field(
+        None,
+        pattern=r"^[^/+#\s]+$",
+        description="MQTT share group of the ingest subscription: every cityops process (all `--workers`, "
+        "on every node) subscribes to `$share/<group>/…` and the broker splits the messages between them "
+        "(Mosquitto ≥ 2.0). Empty: one subscriber per node. See docs/deployment.md, 'Scaling out'.",
+    )
     mqtt_publish_entities: bool = Field(
         True,
         description="Publish each new Observation (rendered as in STA, with `@iot.id`) to "

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -647,7 +648,7 @@ def test_processes_in_a_share_group_split_the_messages(
     session); the broker hands each message to one of them, none is lost or stored twice. A member
     other than slot 0 that stops leaves the group first, so the others get the rest; slot 0 keeps the
     group's messages while every process is down."""
-    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, f"g{uuid.uuid4().hex[:8]}")
+    mqtt_settings = mqtt_settings.model_copy(update={"mqtt_share_group": f"g{uuid.uuid4().hex[:8]}"})
     ids = station(sessions)
     topic = f"{mqtt_settings.mqtt_topic_prefix}v1.1/Datastreams({ids['salinity']})/Observations"
 
@@ -681,11 +682,12 @@ def test_processes_in_a_share_group_split_the_messages(
 
 def test_share_group_names_are_checked(mqtt_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     assert bridge_module.share_group(mqtt_settings) is None
-    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, "cityops")
-    assert bridge_module.share_group(mqtt_settings) == "cityops"
-    monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, "a/b")
-    with pytest.raises(ValueError, match="share group"):
-        bridge_module.share_group(mqtt_settings)
+    monkeypatch.setenv("CITYOPS_MQTT_SHARE_GROUP", "cityops")
+    assert bridge_module.share_group(Settings(data_dir=mqtt_settings.data_dir)) == "cityops"
+    for bad in ("a/b", "a+", "#", "a b"):
+        monkeypatch.setenv("CITYOPS_MQTT_SHARE_GROUP", bad)
+        with pytest.raises(ValidationError, match="mqtt_share_group"):
+            Settings(data_dir=mqtt_settings.data_dir)
 
 
 def test_a_slot_drops_the_subscriptions_of_its_previous_mode(
@@ -701,11 +703,8 @@ def test_a_slot_drops_the_subscriptions_of_its_previous_mode(
     ]
 
     def take(group: str | None) -> bridge_module.MqttBridge:
-        if group is None:
-            monkeypatch.delenv(bridge_module.SHARE_GROUP_ENV, raising=False)
-        else:
-            monkeypatch.setenv(bridge_module.SHARE_GROUP_ENV, group)
-        bridge = bridge_module.MqttBridge(mqtt_settings, sessions, CollectorRegistry())
+        settings = mqtt_settings.model_copy(update={"mqtt_share_group": group})
+        bridge = bridge_module.MqttBridge(settings, sessions, CollectorRegistry())
         assert bridge._take_subscriber_role()
         return bridge
 

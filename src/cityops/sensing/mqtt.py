@@ -63,7 +63,7 @@ Several API workers on one node share ``mqtt_client_id``: the worker holding an 
 client id, clean session) and take the subscription over when the holder stops. Give each node its
 own client id.
 
-Scaling out (a *share group*, ``mqtt_share_group``; until that setting exists, ``CITYOPS_MQTT_SHARE_GROUP``):
+Scaling out (a *share group*, ``mqtt_share_group``):
 every process subscribes to ``$share/<group>/<topic>`` (MQTT 5 shared subscriptions, Mosquitto ≥ 2), and
 the broker hands each message to one member of the group, so N processes (``cityops serve --workers N``,
 on one node or many) split the messages. Each process takes a *slot*: the lowest ``k`` whose lock
@@ -130,9 +130,6 @@ GIVE_UP_AFTER = 3  # messages failing one by one, none succeeding, before the re
 PUBLISH_IN_FLIGHT = 20  # our unacknowledged notifications at most (Mosquitto's default Receive Maximum)
 READ_BURST = 2000  # packets paho reads per readiness of the socket before the event loop runs other work
 READ_CHUNK = 1 << 16  # bytes read from the broker's socket at once
-# The share group of every cityops process that ingests (MQTT 5 shared subscription); None: one subscriber
-# per node. Meanwhile from the environment; to become ``Settings.mqtt_share_group``.
-SHARE_GROUP_ENV = "CITYOPS_MQTT_SHARE_GROUP"
 # In a share group, connect with MQTT 3.1.1: paho decodes MQTT 5 properties on every packet received (half its
 # cost per message, measured), and what MQTT 5 gave the single subscriber does not apply there: no local
 # is forbidden on shared subscriptions, and the in-flight window is then the broker's
@@ -348,9 +345,8 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None, bool]:
 
 
 def share_group(settings: Settings) -> str | None:
-    """The share group ingest subscribes in (``settings.mqtt_share_group``, meanwhile the environment's
-    ``CITYOPS_MQTT_SHARE_GROUP``); None: one subscriber per node."""
-    group = getattr(settings, "mqtt_share_group", None) or os.environ.get(SHARE_GROUP_ENV) or None
+    """The share group ingest subscribes in (``settings.mqtt_share_group``); None: one subscriber per node."""
+    group = settings.mqtt_share_group or None
     if group is not None and (set(group) & set("/+#") or not group.isprintable()):
         raise ValueError(f"MQTT share group {group!r}: no '/', '+', '#' or control characters")
     return group
