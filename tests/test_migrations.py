@@ -77,3 +77,69 @@ def test_observations_are_partitioned_on_postgresql(empty_database: str) -> None
         assert len(partitions) >= 2
     finally:
         engine.dispose()
+
+
+def _map_cell_triggers(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                sql = "SELECT tgname FROM pg_trigger WHERE starts_with(tgname, 'case_map_cells_')"
+            else:
+                sql = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'case_map_cells_%'"
+            return {r[0] for r in conn.exec_driver_sql(sql)}
+    finally:
+        engine.dispose()
+
+
+def test_map_cells_migration_backfills_and_goes_both_ways(empty_database: str) -> None:
+    """0003 fills case_map_cells from the cases already stored and installs the triggers; its downgrade
+    removes both, and upgrading again restores them."""
+    from alembic import command
+
+    from cityops.migrate import alembic_config
+
+    upgrade(empty_database, "0002")
+    engine = make_engine(empty_database)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                'INSERT INTO case_categories (code, name_vi, name_en, name_key, description, "group", '
+                'sla_hours, urgent, questions, sector, "order", active) '
+                "VALUES ('x', 'x', 'x', 'x', '', '', 40, false, '[]', 'core', 1, true)"
+            )
+            # two located public cases in one cell, one hidden case: the backfill counts the first two only
+            for k, (lat, lon, hidden) in enumerate(
+                [(10.54, 106.41, False), (10.5401, 106.4101, False), (10.54, 106.41, True)]
+            ):
+                conn.exec_driver_sql(
+                    "INSERT INTO cases (id, category_code, description, description_key, answers, lat, lon, "
+                    "location_source, state, urgent, source, consent, consent_purpose, submitted_at, "
+                    "updated_at, sla_hours, extended_hours, overdue, hidden, version) VALUES "
+                    f"({k + 1}, 'x', 'd', 'd', '{{}}', {lat}, {lon}, 'gps', 'submitted', false, 'web', true, "
+                    f"'p', '2026-11-24 00:00:00', '2026-11-24 00:00:00', 72, 0, false, {str(hidden).lower()}, 1)"
+                )
+    finally:
+        engine.dispose()
+    upgrade(empty_database)
+    assert _map_cell_triggers(empty_database) == {
+        "case_map_cells_insert",
+        "case_map_cells_update",
+        "case_map_cells_delete",
+    }
+    engine = make_engine(empty_database)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT z, n FROM case_map_cells ORDER BY z").all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [(8, 2), (10, 2), (12, 2), (14, 2)]
+    command.downgrade(alembic_config(empty_database), "0002")
+    assert _map_cell_triggers(empty_database) == set()
+    engine = make_engine(empty_database)
+    try:
+        assert "case_map_cells" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    upgrade(empty_database)
+    assert len(_map_cell_triggers(empty_database)) == 3

@@ -55,7 +55,9 @@ class Case(Base):
         Index("ix_cases_hidden_submitted", "hidden", "submitted_at", "area_id"),
         Index("ix_cases_hidden_state", "hidden", "state", "overdue", "area_id"),
         Index("ix_cases_hidden_resolved", "hidden", "resolved_at", "resolve_due_at", "area_id"),
-        Index("ix_cases_hidden_lat_lon_state", "hidden", "lat", "lon", "state"),
+        # the map's viewport points (PostgreSQL: ids from the index alone) and its clusters' rim strips
+        Index("ix_cases_hidden_lat_lon_state", "hidden", "lat", "lon", "state", postgresql_include=["id"]),
+        Index("ix_cases_hidden_lon_lat_state", "hidden", "lon", "lat", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
