@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,3 +69,30 @@ def _prefilter(app: FastAPI) -> None:
         prefilter_routes(app)
     except (ImportError, AttributeError) as exc:
         logging.getLogger("cityops").warning("route prefilter off with this FastAPI release: %s", exc)
+
+
+# The cycle collector's thresholds in a served process (CPython's default is (700, 10, 10)).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Make the cycle collector cheap in a long-running server: freeze what start-up built (modules,
+    routes, caches: never garbage) and collect the young generation less often. With the defaults a
+    5,000-row ingest batch (tens of thousands of objects) set off repeated walks of the whole heap,
+    ~2–3 µs of CPU per observation. Objects still die by reference counting as soon as they are unused;
+    only cycles wait longer. Not for tests: they build many apps in one process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def served_app() -> FastAPI:
+    """The app ``cityops serve`` runs in each worker: :func:`create_app` plus :func:`tune_gc` once every
+    start-up registered while building it has run."""
+    app = create_app()
+
+    async def tune(_app: FastAPI) -> None:
+        tune_gc()
+
+    app.state.async_startup.append(tune)
+    return app

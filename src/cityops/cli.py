@@ -57,7 +57,7 @@ def serve(
         )
     console.print(f"cityops serving on http://{settings.host}:{settings.port} ({settings.env.value})")
     uvicorn.run(
-        "cityops.app:create_app",
+        "cityops.app:served_app",
         factory=True,
         host=settings.host,
         port=settings.port,
