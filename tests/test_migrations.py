@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
 from cityops.audit.models import missing_triggers
 from cityops.db import make_engine
 from cityops.migrate import upgrade
 from cityops.models import metadata
+from cityops.sensing import partitioning
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.services import require_postgres
 
@@ -21,6 +24,26 @@ from tests.services import require_postgres
 def _not_a_partition(name: str | None, type_: str, parent_names: object) -> bool:
     """Monthly partitions of sta_observations exist only in the database, not in the models."""
     return not (type_ == "table" and name is not None and name.startswith("sta_observations_"))
+
+
+def _fk_kept_by_triggers(dialect: str) -> Callable[..., bool]:
+    """On PostgreSQL ``sta_observations`` has no foreign keys, by design: statement-level delete triggers
+    and key-share locks replace them (cityops.sensing.partitioning, migration 0004), while the models keep
+    them for SQLite and the ORM. Only those three model-side keys are left out of the comparison, and only
+    on PostgreSQL; the triggers are checked instead (test_observation_fk_triggers_migration_goes_both_ways)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return not (
+            dialect == "postgresql"
+            and type_ == "foreign_key_constraint"
+            and not reflected
+            and compare_to is None
+            and obj.table.name == partitioning.TABLE
+            and {(fk.column.table.name, fk.parent.name) for fk in obj.elements}
+            <= set(partitioning.REFERENCES)
+        )
+
+    return include
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,7 +65,12 @@ def test_migrations_match_models(empty_database: str) -> None:
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
-                conn, opts={"compare_type": True, "include_name": _not_a_partition}
+                conn,
+                opts={
+                    "compare_type": True,
+                    "include_name": _not_a_partition,
+                    "include_object": _fk_kept_by_triggers(engine.dialect.name),
+                },
             )
             diff = compare_metadata(ctx, metadata)
             assert missing_triggers(conn) == set(), "the audit log's append-only triggers are missing"
@@ -143,3 +171,67 @@ def test_map_cells_migration_backfills_and_goes_both_ways(empty_database: str) -
         engine.dispose()
     upgrade(empty_database)
     assert len(_map_cell_triggers(empty_database)) == 3
+
+
+def _observation_keys_and_triggers(url: str) -> tuple[set[str], set[str]]:
+    """(referenced tables of sta_observations' foreign keys, names of its delete triggers)."""
+    engine = make_engine(url)
+    try:
+        keys = {fk["referred_table"] for fk in inspect(engine).get_foreign_keys(partitioning.TABLE)}
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            else:
+                sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            names = {r[0] for r in conn.exec_driver_sql(sql)}
+            return keys, {n for n in names if n.endswith("_delete_observations")}
+    finally:
+        engine.dispose()
+
+
+def test_observation_fk_triggers_migration_goes_both_ways(empty_database: str) -> None:
+    """0004 swaps sta_observations' foreign keys for delete triggers on PostgreSQL (SQLite keeps the keys),
+    leaving the schema create_all makes; its downgrade restores the keys, and upgrading again works. At
+    head, deleting a Datastream still deletes its observations."""
+    from alembic import command
+
+    from cityops.db import make_sessionmaker
+    from cityops.migrate import alembic_config
+    from cityops.sensing.models import Observation
+    from cityops.sensing.storage import ObservationIn, ingest_observations
+    from tests.sensing.test_storage import make_datastream
+
+    parents = {parent for parent, _ in partitioning.REFERENCES}
+    triggers = {f"{parent}_delete_observations" for parent in parents}
+    postgres = empty_database.startswith("postgresql")
+    upgrade(empty_database, "0003")
+    assert _observation_keys_and_triggers(empty_database) == (parents, set())
+    upgrade(empty_database)
+    at_head = (set(), triggers) if postgres else (parents, set())
+    assert _observation_keys_and_triggers(empty_database) == at_head
+    if postgres:  # the same as create_all makes (what the tests run on)
+        url = _create_pg_database()
+        try:
+            engine = make_engine(url)
+            metadata.create_all(engine)
+            engine.dispose()
+            assert _observation_keys_and_triggers(url) == at_head
+        finally:
+            _drop_pg_database(url)
+    command.downgrade(alembic_config(empty_database), "0003")
+    assert _observation_keys_and_triggers(empty_database) == (parents, set())
+    upgrade(empty_database)
+    assert _observation_keys_and_triggers(empty_database) == at_head
+    engine = make_engine(empty_database)
+    try:
+        with make_sessionmaker(engine)() as s:
+            ds_id = make_datastream(s).id
+            other = make_datastream(s).id
+            t = datetime(2026, 3, 1, tzinfo=UTC)
+            ingest_observations(s, [ObservationIn(ds_id, t, 1.0), ObservationIn(other, t, 2.0)])
+            s.commit()
+            s.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds_id})
+            s.commit()
+            assert s.scalars(select(Observation.datastream_id)).all() == [other]
+    finally:
+        engine.dispose()

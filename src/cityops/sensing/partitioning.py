@@ -8,6 +8,14 @@ Alembic's ``op.create_table`` alike. Partitions: :func:`partition_ddl` gives the
 partition and monthly partitions around now; they run after the table is created (DDL event), from the
 plugin's startup (months ahead), and the lead's migration can call
 :func:`cityops.sensing.storage.postgres_partition_ddl`.
+
+Foreign keys (PostgreSQL only): a foreign-key check costs a lookup and a ``FOR KEY SHARE`` lock per inserted
+row, about half of PostgreSQL's ingest cost. Ingest takes the same lock once per batch on its Datastreams
+and FeaturesOfInterest (and the STA writer once per Observation), so on PostgreSQL ``sta_observations``
+is created without its three foreign keys and statement-level ``AFTER DELETE`` triggers on the referenced
+tables do what ``ON DELETE CASCADE`` did (:func:`fk_trigger_ddl`; migration 0004 swaps the keys of an
+existing database for them). The models keep the foreign keys: SQLite still has them (cheap there) and
+the ORM's joins rely on them.
 """
 
 from __future__ import annotations
@@ -28,13 +36,27 @@ log = logging.getLogger(__name__)
 
 TABLE = "sta_observations"
 PARTITION_KEY = "phenomenon_time"
+# (referenced table, column of sta_observations): each of Observation's foreign keys, all ON DELETE CASCADE
+REFERENCES = (
+    ("sta_datastreams", "datastream_id"),
+    ("sta_multi_datastreams", "multi_datastream_id"),
+    ("sta_features_of_interest", "feature_of_interest_id"),
+)
+# Table.info key marking the model's table: only it is created without foreign keys (and gets the triggers);
+# migration 0001's own copy of the table keeps them, so 0004 finds what a database of that time had.
+_TRIGGER_KEYS = "cityops_fk_triggers"
 
 
 @compiles(CreateTable, "postgresql")
 def _create_table(element: CreateTable, compiler: Any, **kw: Any) -> str:
-    ddl: str = compiler.visit_create_table(element, **kw)
     if element.element.name != TABLE:
+        ddl: str = compiler.visit_create_table(element, **kw)
         return ddl
+    if element.element.info.get(_TRIGGER_KEYS):
+        element = CreateTable(
+            element.element, include_foreign_key_constraints=[], if_not_exists=element.if_not_exists
+        )
+    ddl = compiler.visit_create_table(element, **kw)
     ddl, n = re.subn(r"PRIMARY KEY \(id\)", f"PRIMARY KEY (id, {PARTITION_KEY})", ddl)
     if n != 1:
         raise RuntimeError(f"cannot make {TABLE} partitioned: primary key clause not found")
@@ -88,12 +110,56 @@ def ensure_partitions(conn: Connection, **kw: Any) -> int:
     return done
 
 
+def _trigger_name(parent: str) -> str:
+    return f"{parent}_delete_observations"
+
+
+def fk_trigger_ddl() -> list[str]:
+    """PostgreSQL: per referenced table, a function and a statement-level ``AFTER DELETE`` trigger deleting
+    the observations of the deleted rows, as the foreign keys' ``ON DELETE CASCADE`` did (rows deleted by a
+    cascade from a Thing fire it too). One set-based delete per statement instead of one per row."""
+    out: list[str] = []
+    for parent, column in REFERENCES:
+        name = _trigger_name(parent)
+        out.append(
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"DELETE FROM {TABLE} WHERE {column} IN (SELECT id FROM gone); RETURN NULL; END $$"
+        )
+        out.append(
+            f"CREATE TRIGGER {name} AFTER DELETE ON {parent} REFERENCING OLD TABLE AS gone "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        )
+    return out
+
+
+def drop_fk_trigger_ddl() -> list[str]:
+    """PostgreSQL: drop what :func:`fk_trigger_ddl` created."""
+    out: list[str] = []
+    for parent, _ in REFERENCES:
+        name = _trigger_name(parent)
+        out += [f"DROP TRIGGER IF EXISTS {name} ON {parent}", f"DROP FUNCTION IF EXISTS {name}()"]
+    return out
+
+
 def _after_create(target: Table, connection: Connection, **kw: Any) -> None:
     if connection.dialect.name == "postgresql":
         for stmt in partition_ddl():
             connection.execute(text(stmt))
+        if target.info.get(_TRIGGER_KEYS):
+            for stmt in fk_trigger_ddl():
+                connection.execute(text(stmt))
 
 
 def install(table: Table) -> None:
+    """Partition the model's ``sta_observations`` on PostgreSQL and replace its foreign keys by triggers."""
+    declared = {
+        (fk.target_fullname.split(".")[0], fk.parent.name, fk.ondelete)
+        for c in table.columns
+        for fk in c.foreign_keys
+    }
+    if declared != {(parent, column, "CASCADE") for parent, column in REFERENCES}:
+        # the triggers reproduce exactly these keys: change fk_trigger_ddl (and add a migration) first
+        raise RuntimeError(f"{TABLE}'s foreign keys are not the ones its triggers replace: {declared}")
+    table.info[_TRIGGER_KEYS] = True
     if not event.contains(table, "after_create", _after_create):
         event.listen(table, "after_create", _after_create)

@@ -390,6 +390,32 @@ class Writer:
             values,
         )
 
+    def hold_references(self, values: dict[str, Any]) -> None:
+        """Lock the Datastream, MultiDatastream and FeatureOfInterest an Observation row will reference.
+
+        On PostgreSQL ``sta_observations`` has no foreign keys (see :mod:`cityops.sensing.partitioning`):
+        this takes the ``FOR KEY SHARE`` lock their check took, so a concurrent delete of one of them waits
+        for this transaction and its trigger then deletes this Observation too; one deleted meanwhile is
+        the same 400 as one that never existed. SQLite keeps the foreign keys, so nothing to do there.
+        Rows going through :func:`ingest_observations` are locked there instead.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for name, attr in (
+            ("Datastream", "datastream_id"),
+            ("MultiDatastream", "multi_datastream_id"),
+            ("FeatureOfInterest", "feature_of_interest_id"),
+        ):
+            ident = values.get(attr)
+            if ident is None:
+                continue
+            model = ENTITIES[name].model
+            found = self.session.scalar(
+                select(model.id).where(model.id == ident).with_for_update(read=True, key_share=True)
+            )
+            if found is None:
+                raise bad(f"no {name} with @iot.id {ident}")
+
     def _mds_feature(self, mds: MultiDatastream) -> int | None:
         any_ds = self.session.execute(
             select(Datastream.id).where(Datastream.thing_id == mds.thing_id).limit(1)
@@ -420,6 +446,7 @@ class Writer:
     def create_observation(self, data: dict[str, Any], preset: dict[str, Any]) -> Observation:
         row_in, values = self.observation_in(data, preset)
         if row_in is None:
+            self.hold_references(values)
             obs = Observation(**values)
             self.session.add(obs)
             self.session.flush()
@@ -441,6 +468,7 @@ class Writer:
                 raise bad("an Observation must be a JSON object")
             row_in, values = self.observation_in(item, preset)
             if row_in is None:
+                self.hold_references(values)
                 self.session.add(Observation(**values))
             else:
                 batch.append(row_in)
@@ -531,6 +559,7 @@ class Writer:
                 raise ApiError(
                     409, "another Observation of this Datastream has that phenomenonTime", code="conflict"
                 )
+        self.hold_references(values)
         for attr, value in values.items():
             setattr(row, attr, value)
         self.session.flush()
