@@ -180,3 +180,15 @@ def test_eviction_keeps_the_costly_seed(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert left == ["k0", "k1", "k2", "k3", "k4", "k5", "k7"]
     assert not (tmp_path / "k8.sqlite3").exists()
     assert (tmp_path / "k7.sqlite3").exists()
+
+
+def test_cache_migrated_in_place_is_stale_once_that_migration_is_edited(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A migration applied to a cached database and edited since means the cache must be seeded afresh."""
+    monkeypatch.setattr(run, "CACHE", tmp_path)
+    files = run.migration_files()
+    rev = next(iter(files))
+    meta = tmp_path / "k.sqlite.json"
+    meta.write_text(json.dumps({"migrated_in_place": {rev: "0" * 16}}))
+    assert run.migrate_cache("sqlite", "k", tmp_path) is False
