@@ -1275,6 +1275,14 @@ def main(argv: list[str] | None = None) -> None:
             for done in [dropper.submit(d) for d in drops]:
                 with contextlib.suppress(Exception):
                     done.result()
+        # the servers' logs (WARNING and up: a figure's 500s leave their tracebacks there) outlive the run
+        logs = RESULTS / f"{stamp}-logs"
+        for log in work.rglob("*.log"):
+            if log.stat().st_size:
+                logs.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(
+                    log, logs / f"{log.parent.name}-{log.name}" if log.parent != work else logs / log.name
+                )
         shutil.rmtree(work, ignore_errors=True)
         timings["clean-up"] = time.perf_counter() - t0
     if args.seed_only:
