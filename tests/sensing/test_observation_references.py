@@ -141,6 +141,19 @@ def test_observation_naming_a_missing_reference_is_a_400(
         err = r.json()["error"]
         assert set(err) == {"code", "message"}
         assert message in err["message"], r.text
+    # the same inside a JSON $batch, one answer per request
+    batch = {
+        "requests": [
+            {"id": str(n), "method": method, "url": url.lstrip("/"), "body": body}
+            for n, (method, url, body, _) in enumerate(cases)
+        ]
+    }
+    r = client.post(f"{STA}/$batch", json=batch, headers={**key, "Prefer": "continue-on-error"})
+    assert r.status_code == 200, r.text
+    answers = r.json()["responses"]
+    assert [a["status"] for a in answers] == [400] * len(cases), r.text
+    for answer, (*_, message) in zip(answers, cases, strict=True):
+        assert message in answer["body"]["error"]["message"]
     assert _count(sessions) == before
     with sessions() as s:
         row = s.get(Observation, obs)
