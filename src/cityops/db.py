@@ -263,9 +263,11 @@ class GroupCommit(Generic[T, R]):
 _groups: weakref.WeakKeyDictionary[Engine, dict[str, GroupCommit[Any, Any]]] = weakref.WeakKeyDictionary()
 
 
-# Batches a process writes at once on PostgreSQL: one writer left the process waiting on each batch's
-# round trips and commit; SQLite has a single writer anyway.
-PG_GROUP_WRITERS = 4
+# Batches a process writes at once on PostgreSQL. One: every batch of new cases updates the same few
+# coarse map cells (``case_map_cells``, kept by triggers), so concurrent batches only queued on those rows'
+# locks until the other committed, and could deadlock: 4 writers gave 25-32 reports/s where 1 gives 216
+# (bench, 100 clients). SQLite has a single writer anyway.
+PG_GROUP_WRITERS = 1
 
 
 def group_commit(engine: Engine, name: str) -> GroupCommit[Any, Any]:

@@ -21,7 +21,14 @@ from cityops.events.models import OutboxEvent
 from cityops.identity.policy import Principal
 from cityops.reports import intake
 from cityops.reports.access import Actor
-from cityops.reports.models import Case, CaseEvent, CaseReporter, IdempotencyRecord
+from cityops.reports.models import (
+    Case,
+    CaseEvent,
+    CaseMedia,
+    CaseReporter,
+    CaseSubscription,
+    IdempotencyRecord,
+)
 from cityops.settings import Settings
 from tests.reports.conftest import A_POINT, MONDAY_9, World
 
@@ -60,7 +67,7 @@ def batches(
     held = {"n": 0}
     real = intake._write_group
     group = group_commit(world.session.get_bind().engine, "reports.submit")
-    monkeypatch.setattr(group, "writers", 1)  # one batch at a time (PostgreSQL's default is several)
+    monkeypatch.setattr(group, "writers", 1)  # one batch at a time
 
     def spy(session: Session, settings: Settings, items: Sequence[Any]) -> Any:
         if not sizes and held["n"]:
@@ -261,3 +268,80 @@ def test_with_two_writers_a_second_batch_is_written_while_the_first_is_in_flight
     a.join(WAIT)
     assert results == {"a": "ok a"}
     assert sorted(written) == ["a", "b"]
+
+
+def _rows(session: Session, model: Any, case_id: int, skip: set[str]) -> list[dict[str, Any]]:
+    table = model.__table__
+    column = table.c.case_id if "case_id" in table.c else table.c.id
+    rows = session.execute(select(table).where(column == case_id).order_by(table.c.id)).mappings().all()
+    return [{k: v for k, v in row.items() if k not in skip} for row in rows]
+
+
+def test_a_group_writes_the_same_rows_as_a_single_submission(world: World, settings: Settings) -> None:
+    """The group path builds its rows as plain dicts; they hold what the ORM path (:func:`intake.submit`)
+    stores for the same report: case, reporter, follower, media, timeline, audit entry, outbox event."""
+    session = world.session
+    actor = world.actor("citizen")
+
+    def sub() -> intake.Submission:
+        return intake.Submission(
+            category_code="lighting",
+            description="Đèn hỏng, gọi 0912 345 678",
+            lat=A_POINT[0],
+            lon=A_POINT[1],
+            accuracy_m=8.0,
+            address="hẻm 12",
+            phone="0912345678",
+            consent=True,
+            media_urls=["https://example.org/a.jpg"],
+        )
+
+    single = intake.submit(session, settings, actor, sub(), now=MONDAY_9)
+    session.commit()
+    single_id, single_body = single.case.id, submission_body_of(single)
+    draft = intake._prepare(session, settings, sub(), MONDAY_9)
+    session.rollback()
+    [outcome] = intake._write_group(
+        session, settings, [intake._Pending(actor, draft, None, None, submission_body_of)]
+    )
+    assert isinstance(outcome, tuple)
+    status, body, replayed = outcome
+    assert (status, replayed) == (201, False)
+    grouped = intake.case_by_token(session, body["token"])
+    assert grouped is not None
+    assert grouped.id != single_id
+    differ = {"id", "ref", "token_hash", "case_id"}
+    for model in (Case, CaseReporter, CaseEvent, CaseSubscription, CaseMedia):
+        rows = _rows(session, model, grouped.id, differ)
+        assert rows, model  # each kind of row is there (a citizen follows their report; one media link)
+        assert rows == _rows(session, model, single_id, differ), model
+    own = ("ref", "token", "duplicates")  # the second report finds the first as a nearby duplicate
+    assert {k: v for k, v in body.items() if k not in own} == {
+        k: v for k, v in single_body.items() if k not in own
+    }
+    assert [d["ref"] for d in body["duplicates"]] == [single_body["ref"]]
+
+    def audit(case_id: int) -> list[Any]:
+        return [
+            (e.action, e.actor_type, e.actor_id, e.before, e.after)
+            for e in session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(case_id)))
+        ]
+
+    assert audit(grouped.id) == audit(single_id)
+    assert audit(grouped.id)  # the audit twin of the timeline entry is there
+
+    def outbox(case_id: int) -> list[Any]:
+        payloads = [e.payload for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+        return [
+            {k: v for k, v in p.items() if k not in ("id", "ref")} for p in payloads if p["id"] == case_id
+        ]
+
+    assert outbox(grouped.id) == outbox(single_id)
+    assert len(outbox(grouped.id)) == 1
+
+
+def submission_body_of(result: intake.SubmitResult) -> dict[str, Any]:
+    """What the API answers (``reports.api.submission_body``), for comparing the two paths."""
+    from cityops.reports.api import submission_body
+
+    return submission_body(result)
