@@ -31,6 +31,8 @@ TABLE = "case_map_cells"
 # cells per level (see public.py). Coarser zooms group level 8 cells (0.35°, ~39 km): no row is shared by every
 # case of a province, which on PostgreSQL would make every writing transaction wait for the one before it.
 LEVELS = (8, 10, 12, 14)
+# The PostgreSQL advisory lock (transaction scope) that orders writers of the cells (see :func:`ddl`).
+PG_LOCK_KEY = 0x63697479_6D617063  # "citymapc"
 
 
 def cell_size(level: int) -> float:
@@ -125,15 +127,27 @@ def ddl(dialect_name: str) -> list[str]:
             f"SELECT 1, n.lat, n.lon, n.state FROM old_rows o JOIN new_rows n ON n.id = o.id "
             f"WHERE {_CHANGED} AND {_COUNTED.format(r='n')}"
         )
+        # Whether the statement changed any counted row: only then is the lock below taken.
+        touched = {
+            "insert": f"SELECT 1 FROM new_rows r WHERE {_COUNTED.format(r='r')}",
+            "update": "SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id "
+            f"WHERE {_CHANGED} AND ({_COUNTED.format(r='o')} OR {_COUNTED.format(r='n')})",
+            "delete": f"SELECT 1 FROM old_rows r WHERE {_COUNTED.format(r='r')}",
+        }
         out: list[str] = []
         for kind, body, tables in (
             ("insert", ins, "NEW TABLE AS new_rows"),
             ("update", upd, "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
             ("delete", dele, "OLD TABLE AS old_rows"),
         ):
+            # Every writer of cases updates the same few coarse cells, and a transaction of several
+            # statements (a group of submissions, a workflow step) locks them in its own order: two such
+            # transactions could deadlock. One transaction-scoped lock, taken before the first cell row,
+            # gives all of them one order; they queued on those rows until commit anyway.
             out += [
                 f"CREATE OR REPLACE FUNCTION case_map_cells_{kind}() RETURNS trigger LANGUAGE plpgsql AS $fn$ "
-                f"BEGIN {body}; RETURN NULL; END $fn$",
+                f"BEGIN IF EXISTS ({touched[kind]}) THEN PERFORM pg_advisory_xact_lock({PG_LOCK_KEY}); "
+                f"{body}; END IF; RETURN NULL; END $fn$",
                 f"DROP TRIGGER IF EXISTS case_map_cells_{kind} ON cases",
                 f"CREATE TRIGGER case_map_cells_{kind} AFTER {kind.upper()} ON cases REFERENCING {tables} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION case_map_cells_{kind}()",
