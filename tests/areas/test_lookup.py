@@ -12,6 +12,7 @@ from cityops.areas import lookup
 from cityops.areas.lineage import default_successor, direct_successors, successors_of
 from cityops.areas.models import Area
 from cityops.areas.service import ancestors, list_areas
+from cityops.clock import utcnow
 from tests.fixtures_areas import LoadedAreas
 
 CENTRAL_TAN_AN = (10.5355, 106.4136)
@@ -145,7 +146,42 @@ def test_current_list_hides_ended_units_unless_historical(
     assert in_2024 == 2 + 24 + 280
 
 
-def test_cache_is_rebuilt_when_a_geometry_changes(session: Session, loaded_areas: LoadedAreas) -> None:
+class FakeClock:
+    """Stands in for ``lookup._clock``: time moves only when a test says so (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(lookup, "_clock", fake)
+    return fake
+
+
+def _square_around(lat: float, lon: float, d: float = 0.001) -> dict[str, object]:
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [lon - d, lat - d],
+                [lon + d, lat - d],
+                [lon + d, lat + d],
+                [lon - d, lat + d],
+                [lon - d, lat - d],
+            ]
+        ],
+    }
+
+
+def test_cache_is_rebuilt_when_a_geometry_changes(
+    session: Session, loaded_areas: LoadedAreas, clock: FakeClock
+) -> None:
+    # the clock stands still: a change made through this process's ORM is seen at once, not after the window
     assert lookup.find_area(session, *CENTRAL_TAN_AN) is not None
     first = lookup.area_index(session)
     ward = session.get(Area, loaded_areas.khanh_hau_ward_id)
@@ -169,3 +205,61 @@ def test_cache_is_rebuilt_when_a_geometry_changes(session: Session, loaded_areas
     # Two cells now cover the point; the lowest id wins deterministically, and Khánh Hậu is among the hits.
     hits = lookup.area_index(session).find(lon, lat, at=date(2026, 1, 1), level="commune")
     assert loaded_areas.khanh_hau_ward_id in {h.id for h in hits}
+
+
+def test_another_process_change_is_seen_after_the_recheck_window(
+    session: Session, loaded_areas: LoadedAreas, clock: FakeClock
+) -> None:
+    """An import by another process (no ORM events here) reaches routing within RECHECK_SECONDS: the cached
+    index is used without a query until then, and the first lookup after it sees the change."""
+    far_ward = session.scalar(
+        select(Area.id).where(
+            Area.level == "commune", Area.valid_to.is_(None), Area.id != loaded_areas.khanh_hau_ward_id
+        )
+    )
+    assert far_ward is not None
+    first = lookup.area_index(session)
+    lat, lon = HA_NOI  # outside the province: no unit covers it
+    assert lookup.find_area(session, lat, lon) is None
+    # "another process": a plain connection of its own, Core only, committed
+    with session.get_bind().engine.begin() as conn:
+        conn.execute(
+            Area.__table__.update()
+            .where(Area.__table__.c.id == far_ward)
+            .values(geometry=_square_around(lat, lon), geometry_changed_at=utcnow())
+        )
+    session.rollback()  # a new transaction, as the next request would have
+    clock.now += lookup.RECHECK_SECONDS / 2
+    assert lookup.area_index(session) is first  # inside the window: the accepted staleness
+    assert lookup.find_area(session, lat, lon) is None
+    clock.now += lookup.RECHECK_SECONDS / 2 + 0.01
+    found = lookup.find_area(session, lat, lon)
+    assert found is not None
+    assert found.id == far_ward
+    assert lookup.area_index(session) is not first
+
+
+def test_an_unchanged_database_keeps_its_index_after_the_window(
+    session: Session, loaded_areas: LoadedAreas, clock: FakeClock
+) -> None:
+    first = lookup.area_index(session)
+    clock.now += lookup.RECHECK_SECONDS * 10
+    assert lookup.area_index(session) is first  # the signature matched: no rebuild
+
+
+def test_a_rolled_back_change_is_not_routed_to(
+    session: Session, loaded_areas: LoadedAreas, clock: FakeClock
+) -> None:
+    first = lookup.area_index(session)
+    lat, lon = HA_NOI
+    ward = session.get(Area, loaded_areas.khanh_hau_ward_id)
+    assert ward is not None
+    ward.geometry = _square_around(lat, lon)
+    session.flush()
+    # the writing transaction routes with its own rows, without sharing that index with anyone
+    hit = lookup.find_area(session, lat, lon)
+    assert hit is not None
+    assert hit.id == loaded_areas.khanh_hau_ward_id
+    session.rollback()
+    assert lookup.find_area(session, lat, lon) is None
+    assert lookup.area_index(session).signature == first.signature

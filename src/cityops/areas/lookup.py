@@ -1,14 +1,23 @@
 """Point → area, offline: an in-memory shapely STRtree over the stored geometries (DESIGN.md §6).
 
-The index is built from the database on first use and cached per database URL. Every lookup checks a cheap
-signature (row count, highest id, latest ``geometry_changed_at``); when geometries change — a load, an import,
-any ORM assignment to ``Area.geometry`` — the signature moves and the index is rebuilt.
+The index is built from the database on first use and cached per database URL. It is checked against a
+signature (row count, highest id, latest ``geometry_changed_at``) at most once every :data:`RECHECK_SECONDS`
+(the signature is a query, and was a tenth of a report submission's CPU when run on every lookup); when
+geometries change — a load, an import, any ORM assignment to ``Area.geometry`` — the signature moves and the
+index is rebuilt.
+
+Staleness accepted: a change committed by *another process* (an admin import on another worker, the CLI) reaches
+this process's routing at most :data:`RECHECK_SECONDS` (1 s) later. A change flushed or committed through an ORM
+session of *this* process (``Area`` rows added, changed or deleted), and the loaders that call
+:func:`invalidate_cache`, are seen by the very next lookup.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,8 +26,9 @@ import shapely
 from shapely import STRtree
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, object_session
 
 from cityops.areas.lineage import (
     current_successors,
@@ -77,14 +87,60 @@ class AreaIndex:
         return sorted(hits, key=lambda h: (rank.get(h.level, 3), h.id))
 
 
+# Area boundaries change rarely (an admin import): the signature query runs at most this often per database.
+RECHECK_SECONDS = 1.0
+_clock = time.monotonic  # tests move it instead of sleeping
+
 _cache: dict[str, AreaIndex] = {}
+_checked_at: dict[str, float] = {}  # when each cached index last matched the database's signature
 _lock = threading.Lock()
+_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+_generation = 0  # moves whenever this process changed areas: an index read before that is not cached
+_CHANGED = "cityops.areas.changed"  # session.info flag: this transaction wrote areas
 
 
 def invalidate_cache() -> None:
     """Drop every cached index (the next lookup rebuilds from the database)."""
+    global _generation
     with _lock:
         _cache.clear()
+        _checked_at.clear()
+        _generation += 1
+
+
+def _recheck_now() -> None:
+    """Keep the indexes but make the next lookup compare the signature (this process changed areas)."""
+    global _generation
+    with _lock:
+        _checked_at.clear()
+        _generation += 1
+
+
+@event.listens_for(Area, "after_insert")
+@event.listens_for(Area, "after_update")
+@event.listens_for(Area, "after_delete")
+def _area_written(_mapper: Any, _connection: Any, target: Area) -> None:
+    # Seen by this session's next lookup at once (its own transaction), and by every session's after the
+    # commit (or the rollback: an index built from rolled-back rows must be compared again).
+    session = object_session(target)
+    if session is not None:
+        session.info[_CHANGED] = True
+    _recheck_now()
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _after_transaction(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _recheck_now()
+
+
+def _key(session: Session) -> str:
+    engine = session.get_bind().engine
+    key = _keys.get(engine)
+    if key is None:
+        key = _keys[engine] = engine.url.render_as_string(hide_password=True)
+    return key
 
 
 def _signature(session: Session) -> tuple[Any, ...]:
@@ -95,13 +151,24 @@ def _signature(session: Session) -> tuple[Any, ...]:
 
 
 def area_index(session: Session) -> AreaIndex:
-    """The cached index for this session's database, rebuilt when the stored geometries changed."""
-    key = session.get_bind().engine.url.render_as_string(hide_password=True)
-    signature = _signature(session)
+    """The cached index for this session's database, rebuilt when the stored geometries changed (compared
+    at most once every :data:`RECHECK_SECONDS`, at once after this process changed areas)."""
+    key = _key(session)
+    now = _clock()
     with _lock:
         index = _cache.get(key)
-        if index is not None and index.signature == signature:
-            return index
+        checked = _checked_at.get(key)
+        generation = _generation
+    if index is not None and checked is not None and now - checked < RECHECK_SECONDS:
+        return index
+    signature = _signature(session)
+    # a transaction that wrote areas and has not committed sees its own rows: its index is not shared
+    shared = not session.info.get(_CHANGED, False)
+    if index is not None and index.signature == signature:
+        with _lock:
+            if shared and _cache.get(key) is index and _generation == generation:
+                _checked_at[key] = now
+        return index
     rows = session.execute(select(Area.id, Area.level, Area.valid_from, Area.valid_to, Area.geometry))
     entries: list[_Entry] = []
     for area_id, level, valid_from, valid_to, geometry in rows:
@@ -113,7 +180,9 @@ def area_index(session: Session) -> AreaIndex:
         entries.append(_Entry(area_id, level, valid_from, valid_to, geom))
     index = AreaIndex(signature, entries)
     with _lock:
-        _cache[key] = index
+        if shared and _generation == generation:
+            _cache[key] = index
+            _checked_at[key] = now
     return index
 
 
