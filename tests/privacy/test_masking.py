@@ -22,6 +22,14 @@ from cityops.privacy.masking import MASK, mask_contacts
         ("xe 62A-123.45 đậu trên vỉa hè", "62A-123.45"),
         ("xe máy 59-X1 234.56", "59-X1 234.56"),
         ("xe tải 51F 12345", "51F 12345"),
+        # the cheap pre-checks ("@", "/", a run of three digits) must not let any of these through
+        ("mail me: an@x.vn", "an@x.vn"),
+        ("FACEBOOK.COM/Nguyen.Van.A", "FACEBOOK.COM/Nguyen.Van.A"),
+        ("Zalo/nguyenvana", "Zalo/nguyenvana"),
+        ("gọi 0 9 1 2 3 4 5 6 7 8", "0 9 1 2 3 4 5 6 7 8"),
+        ("gọi ０９１２３４５６７８", "０９１２３４５６７８"),  # full-width digits are digits too
+        ("hẻm 12/3, gọi 0912-345-678", "0912-345-678"),
+        ("xe 62A-123.45 của an@x.vn", "62A-123.45"),
     ],
 )
 def test_contact_details_are_masked(text: str, hidden: str) -> None:
@@ -40,6 +48,10 @@ def test_contact_details_are_masked(text: str, hidden: str) -> None:
         "đường tỉnh 827A, ấp 3",
         "Phường 1, TP Tân An, giá 1.000.000 đồng",
         "tổng đài 1900 1234",
+        "Đèn đường hỏng",
+        "hẻm 4/2 gần chợ, 2 cột đèn",
+        "giờ 7 - 9 sáng",
+        "a @ b",
     ],
 )
 def test_places_dates_and_short_numbers_stay(text: str) -> None:
@@ -49,3 +61,22 @@ def test_places_dates_and_short_numbers_stay(text: str) -> None:
 def test_empty_values_pass_through() -> None:
     assert mask_contacts(None) is None
     assert mask_contacts("") == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "liên hệ an@x.vn hoặc 0912 345 678, zalo.me/0912345678, xe 51F 12345; hẻm 12/3",
+        "0912345678@gmail.com",
+        "số 12/3 facebook.com/a.b 079201001234",
+        "ổ gà ở số 125 QL1A km 1950",
+    ],
+)
+def test_same_result_as_every_pattern_applied(text: str) -> None:
+    """The pre-checks only skip substitutions that could not match: the result equals applying them all."""
+    from cityops.privacy import masking
+
+    expected = text
+    for pattern in (masking._EMAIL, masking._SOCIAL, masking._PLATE, masking._LONG_NUMBER):
+        expected = pattern.sub(MASK, expected)
+    assert mask_contacts(text) == expected
