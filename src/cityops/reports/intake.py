@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import Table, bindparam, delete, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql.elements import ClauseElement
 
 from cityops import db
 from cityops.audit.service import deferred_flush
@@ -33,6 +34,7 @@ from cityops.reports.categories import validate_answers
 from cityops.reports.duplicates import nearby_open_cases
 from cityops.reports.models import (
     Case,
+    CaseEvent,
     CaseMedia,
     CaseReporter,
     CaseSubscription,
@@ -271,16 +273,14 @@ def _next_case_ids(session: Session, n: int = 1) -> list[int]:
     return list(range(first, first + n))
 
 
-def _write(
-    session: Session, settings: Settings, actor: Actor, draft: _Draft, case_id: int | None = None
-) -> SubmitResult:
-    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event) and flush;
-    with ``case_id`` (allocated by the caller) add them only: the caller flushes, inside
-    :func:`cityops.audit.service.deferred_flush`."""
+def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) -> SubmitResult:
+    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event) as ORM
+    objects and flush (:func:`submit`, one report in the caller's transaction); a group commit writes the
+    same rows as plain dicts (:func:`_case_rows`)."""
     sub, now = draft.sub, draft.now
     description = nfc(sub.description)
     case = Case(
-        id=_next_case_ids(session)[0] if case_id is None else case_id,
+        id=_next_case_ids(session)[0],
         category_code=draft.category_code,
         description=description,
         description_key=search_key(description),
@@ -357,8 +357,7 @@ def _write(
             "consent": sub.consent,
         },
     )
-    if case_id is None:
-        session.flush()
+    session.flush()
     return SubmitResult(case=case, token=token, duplicates=draft.duplicates)
 
 
@@ -482,32 +481,172 @@ def _submit_once(
     return outcome
 
 
+def _case_rows(
+    settings: Settings, actor: Actor, draft: _Draft, case_id: int, rows: dict[Table, list[dict[str, Any]]]
+) -> tuple[dict[str, Any], str]:
+    """Append one submission's rows (case, reporter, follower, media, timeline entry) to ``rows`` as plain
+    column dicts, the same values :func:`_write` gives the ORM objects; the case row and the raw token.
+
+    Plain dicts for a group: the ORM objects (instrumented attribute sets, identity bookkeeping, expunge)
+    were most of a group's row building. The deadlines are computed here once, from the one calendar.
+    """
+    sub, now = draft.sub, draft.now
+    description = nfc(sub.description)
+    located = sub.lat is not None and sub.lon is not None
+    sla_hours = sla.handling_hours(settings, draft.category_sla_hours, draft.category_urgent)
+    cal = sla.calendar(settings)
+    token = tracking_token(settings, case_id)
+    case: dict[str, Any] = {
+        "id": case_id,
+        "ref": f"{settings.reports_reference_prefix}-{to_local(now).year}-{case_id:06d}",
+        "token_hash": token_hash(token),
+        "category_code": draft.category_code,
+        "description": description,
+        "description_key": search_key(description),
+        "answers": draft.answers,
+        "lat": sub.lat,
+        "lon": sub.lon,
+        "accuracy_m": sub.accuracy_m,
+        "location_source": sub.location_source if sub.lat is not None else "address",
+        "address": draft.address,
+        "h3_cell": h3.latlng_to_cell(sub.lat, sub.lon, H3_RESOLUTION) if located else None,
+        "area_id": draft.area_id,
+        "agency_id": draft.agency_id,
+        "state": State.SUBMITTED.value,
+        "urgent": draft.category_urgent,
+        "source": sub.source,
+        "consent": sub.consent,
+        "consent_purpose": nfc(sub.consent_purpose)[:200],
+        "submitted_at": now,
+        "updated_at": now,
+        "sla_hours": sla_hours,
+        "extended_hours": 0.0,
+        # as sla.set_deadlines: acknowledgement and resolution from the submission, nothing overdue yet
+        "ack_due_at": cal.add_working_hours(now, settings.reports_ack_hours),
+        "resolve_due_at": cal.add_working_hours(now, sla_hours),
+        "overdue": False,
+        "warned_at": None,
+        "escalated_at": None,
+        "hidden": False,
+        "version": 1,  # the optimistic-lock counter starts where the ORM starts it
+    }
+    rows[_CASES].append(case)
+    citizen = actor.user_id if actor.is_citizen else None
+    rows[_REPORTERS].append(
+        {
+            "case_id": case_id,
+            "user_id": citizen,
+            "name": draft.name,
+            "phone": draft.phone,
+            "email": draft.email,
+            "device_id": draft.device_id,
+            "account_id": draft.account_id,
+            "created_at": now,
+        }
+    )
+    if citizen is not None:
+        rows[_SUBSCRIPTIONS].append(
+            {"case_id": case_id, "user_id": citizen, "channel": "push", "created_at": now}
+        )
+    for media_id in sub.media_ids:
+        rows[_MEDIA].append({"case_id": case_id, "media_id": media_id, "url": None, "created_at": now})
+    for url in sub.media_urls:
+        rows[_MEDIA].append({"case_id": case_id, "media_id": None, "url": url[:500], "created_at": now})
+    rows[_EVENTS].append(
+        {
+            "case_id": case_id,
+            "at": now,
+            "actor_id": actor.user_id,
+            "actor_role": actor.role,
+            "kind": "submitted",
+            "action": "submit",
+            "from_state": None,
+            "to_state": State.SUBMITTED.value,
+            "public": True,
+            "comment": None,
+            "data": {
+                "routed_to": draft.agency_id,
+                "area_id": draft.area_id,
+                "source": sub.source,
+                "consent": sub.consent,
+            },
+        }
+    )
+    return case, token
+
+
+_CASES: Table = Case.__table__  # type: ignore[assignment]
+_REPORTERS: Table = CaseReporter.__table__  # type: ignore[assignment]
+_SUBSCRIPTIONS: Table = CaseSubscription.__table__  # type: ignore[assignment]
+_MEDIA: Table = CaseMedia.__table__  # type: ignore[assignment]
+_EVENTS: Table = CaseEvent.__table__  # type: ignore[assignment]
+_IDEMPOTENCY: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+
+
+def _detached_case(row: dict[str, Any]) -> Case:
+    """A transient :class:`Case` holding ``row``'s values (for ``render``), made as the ORM makes a loaded
+    row's object: no attribute events, never added to a session."""
+    case: Case = Case.__mapper__.class_manager.new_instance()
+    case.__dict__.update(row)
+    return case
+
+
 def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]) -> list[_Outcome]:
-    """Add every item's rows to ``session`` (inside the write turn) and write them with one INSERT batch
-    per table for the whole group."""
+    """Write every item's rows (inside the write turn) with one INSERT batch per table for the whole group:
+    the case rows as plain dicts (:func:`_case_rows`), the outbox event and the audit entry through their
+    modules (:func:`cityops.reports.integrations.emit`, :func:`~cityops.reports.integrations.audit`)."""
     ids = _next_case_ids(session, len(items))
+    rows: dict[Table, list[dict[str, Any]]] = {
+        t: [] for t in (_CASES, _REPORTERS, _SUBSCRIPTIONS, _MEDIA, _EVENTS, _IDEMPOTENCY)
+    }
     outcomes: list[_Outcome] = []
     with deferred_flush(session):
-        results = [
-            _write(session, settings, item.actor, item.draft, case_id=case_id)
-            for item, case_id in zip(items, ids, strict=True)
-        ]
-    for item, result in zip(items, results, strict=True):
-        body: dict[str, Any] = item.render(result)
-        if item.key is not None and item.fingerprint is not None:
-            session.add(
-                IdempotencyRecord(
-                    scope=item.actor.label,
-                    key=item.key,
-                    request_hash=item.fingerprint,
-                    status=201,
-                    body={k: v for k, v in body.items() if k != "token"},  # re-derived on replay
-                    case_id=result.case.id,
-                    created_at=item.draft.now,
-                )
+        for item, case_id in zip(items, ids, strict=True):
+            draft = item.draft
+            case, token = _case_rows(settings, item.actor, draft, case_id, rows)
+            integrations.emit(
+                session,
+                "cases.created",
+                {
+                    "id": case_id,
+                    "ref": case["ref"],
+                    "category": draft.category_code,
+                    "area_id": draft.area_id,
+                    "agency_id": draft.agency_id,
+                },
             )
-        outcomes.append((201, body, False))
-    _insert_new(session)
+            # timeline.record's audit twin, its snapshot taken from the row (no case object)
+            integrations.audit(
+                session,
+                item.actor,
+                "case.submit",
+                case_id,
+                before=None,
+                after={
+                    "state": case["state"],
+                    "agency_id": case["agency_id"],
+                    "assignee_id": None,
+                    "reject_reason": None,
+                    "master_id": None,
+                    "resolve_due_at": case["resolve_due_at"].isoformat(),
+                },
+            )
+            result = SubmitResult(case=_detached_case(case), token=token, duplicates=draft.duplicates)
+            body: dict[str, Any] = item.render(result)
+            if item.key is not None and item.fingerprint is not None:
+                rows[_IDEMPOTENCY].append(
+                    {
+                        "scope": item.actor.label,
+                        "key": item.key,
+                        "request_hash": item.fingerprint,
+                        "status": 201,
+                        "body": {k: v for k, v in body.items() if k != "token"},  # re-derived on replay
+                        "case_id": case_id,
+                        "created_at": draft.now,
+                    }
+                )
+            outcomes.append((201, body, False))
+    _insert_new(session, rows)
     return outcomes
 
 
@@ -515,20 +654,24 @@ _Columns = tuple[tuple[str, str], ...]
 _columns_of: dict[Mapper[Any], _Columns] = {}
 
 
-def _insert_new(session: Session) -> None:
-    """Write the session's new objects with one ``executemany`` per table instead of a flush, and
-    detach them.
+def _insert_new(session: Session, rows: dict[Table, list[dict[str, Any]]] | None = None) -> None:
+    """Write ``rows`` and the session's new objects with one INSERT per table and column set instead of a
+    flush, and detach the objects.
 
     A group's rows are plain inserts (no relationships, no ids read back), and the unit of work's
     per-object bookkeeping was a fifth of a submission's CPU. Rows go in the metadata's dependency
     order (cases before the rows that point at them); Python-side column defaults apply as in a flush
-    (Core applies them), and the optimistic-lock version starts at 1 as the ORM would set it.
+    (Core applies them), and the optimistic-lock version starts at 1 as the ORM would set it. A value
+    that is a SQL expression (a module may store one) is inlined: those rows go as one multi-row VALUES.
     """
     new = list(session.new)
     if any(inspect(obj).mapper.inherits is not None for obj in new):
         session.flush()  # not a plain one-table insert: let the unit of work do it
-        return
+        new = []
     by_table: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
+    for table, table_rows in (rows or {}).items():
+        for row in table_rows:
+            by_table.setdefault(table, {}).setdefault(tuple(row), []).append(row)
     for obj in new:
         mapper = inspect(obj).mapper
         columns = _columns_of.get(mapper)
@@ -547,8 +690,11 @@ def _insert_new(session: Session) -> None:
         session.expunge(obj)
     conn = session.connection()
     for table in Base.metadata.sorted_tables:
-        for rows in by_table.get(table, {}).values():
-            conn.execute(table.insert(), rows)
+        for same_columns in by_table.get(table, {}).values():
+            if any(isinstance(v, ClauseElement) for row in same_columns for v in row.values()):
+                conn.execute(table.insert().values(same_columns))
+            else:
+                conn.execute(table.insert(), same_columns)
 
 
 def _busy_outcome(exc: BaseException) -> _Busy | None:

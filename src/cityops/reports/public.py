@@ -273,6 +273,7 @@ def points_geojson(
     areas = area_names(session, {r[8] for r in rows if r[8] is not None})
     names: dict[str, tuple[str, str]] = {code: (c.name_vi, c.name_en) for code, c in categories.items()}
     status = _OPEN311_STATUS
+    mask = mask_contacts
     features = []
     for (
         ref,
@@ -302,21 +303,22 @@ def points_geojson(
             "category_name_en": name_en,
             "state": state,
             "status": status.get(state) or open311_status(State(state)),
-            "reject_reason": mask_contacts(reject_reason),
+            # masking only what holds text (mostly None here: no rejection, no public note yet)
+            "reject_reason": mask(reject_reason) if reject_reason else reject_reason,
             "duplicate_of": None,
-            "description": mask_contacts(description),
+            "description": mask(description) if description else description,
             "lat": lat,
             "lon": lon,
-            "address": mask_contacts(address),
+            "address": mask(address) if address else address,
             "area_id": area_id,
-            "area_name": areas.get(area_id) if area_id is not None else None,
-            "agency_name": agencies.get(agency_id) if agency_id is not None else None,
+            "area_name": areas.get(area_id),  # int keys only: None gives None
+            "agency_name": agencies.get(agency_id),
             "urgent": bool(urgent),
             "submitted_at": submitted_iso(submitted_at),
             "updated_at": updated_iso(updated_at),
             "expected_at": due_iso(due_at),
             "overdue": bool(overdue),
-            "status_note": mask_contacts(note),
+            "status_note": mask(note) if note else note,
         }
         features.append(
             {
