@@ -180,9 +180,9 @@ def test_sparse_batch_over_dense_history_takes_the_upsert(
 def test_ingest_locks_the_referenced_rows_without_foreign_key_triggers(
     sessions: sessionmaker[Session], backend: Any
 ) -> None:
-    """What the foreign keys of ``sta_observations`` guarantee against a concurrent delete, ingest holds by
-    itself: a key-share lock on the batch's Datastream and features until it commits (checked with the
-    foreign-key triggers off, as they would be without the constraints)."""
+    """On PostgreSQL ``sta_observations`` has no foreign keys (migration 0004): ingest's own key-share lock
+    on the batch's Datastream and features, held until it commits, is what keeps a concurrent delete from
+    leaving orphans (checked with every trigger off, so nothing else could be doing it)."""
     if backend.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite has one writer")
     from sqlalchemy import text
