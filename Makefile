@@ -84,4 +84,4 @@ bench: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 	$(BIN)/python -m bench --profile quick --write-md
 
 bench-full: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
-	$(BIN)/python -m bench --profile full
+	$(BIN)/python -m bench --profile full --write-md

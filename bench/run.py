@@ -1219,9 +1219,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--write-md", action="store_true", help="put the table into BENCHMARKS.md")
     ap.add_argument(
+        "--md-from",
+        type=Path,
+        help="measure nothing: put the table of this results JSON (bench/results/…) into BENCHMARKS.md",
+    )
+    ap.add_argument(
         "--spy", action="store_true", help="sample the server with py-spy during the main figures"
     )
     args = ap.parse_args(argv)
+    if args.md_from is not None:
+        result = json.loads(args.md_from.read_text())
+        write_md(result, markdown([Row(**r) for r in result["rows"]]))
+        return
     if args.workers < 1:
         ap.error("--workers must be at least 1")
     prof = scaled(PROFILES[args.profile], args.scale)
@@ -1416,7 +1425,9 @@ PHASES = ("prepare", "peer", "clean-up")  # with "<backend> figures": the phases
 
 def write_md(result: dict[str, Any], table: str) -> None:
     md = ROOT / "BENCHMARKS.md"
-    begin, end = "<!-- bench:table:begin -->", "<!-- bench:table:end -->"
+    # each profile has its own block: the quick run's table and the full run's
+    mark = "table" if result["profile"] == "quick" else result["profile"]
+    begin, end = f"<!-- bench:{mark}:begin -->", f"<!-- bench:{mark}:end -->"
     m = result["machine"]
     block = (
         f"{begin}\n\nProfile **{result['profile']}**, run {result['started'][:19]} UTC, "
