@@ -282,3 +282,33 @@ async def test_delivery_listeners_see_every_outcome(bus: EventBus) -> None:
         ("counted", "bad", "dead_lettered"),
         ("counted", "good", "ok"),
     ]
+
+
+def test_an_event_with_raw_json_text_parses_it_once_and_relays_it_as_it_is() -> None:
+    raw = b'{"name": "Ph\xc6\xb0\xe1\xbb\x9dng T\xc3\xa2n An", "n": [1, 2.5]}'
+    event = Event("cases.created", raw=raw)
+    assert event.payload_json() is raw  # passed on without a parse
+    wire = event.to_json()
+    assert raw in wire  # embedded as it is, not re-serialised
+    assert event.payload == {"name": "Phường Tân An", "n": [1, 2.5]}
+    assert event.payload is event.payload  # parsed once, shared by the consumers
+    back = Event.from_json(wire)
+    assert back == event
+    assert back == Event(
+        "cases.created", {"name": "Phường Tân An", "n": [1, 2.5]}, event.id, event.occurred_at
+    )
+    with pytest.raises(ValueError, match="not both"):
+        Event("cases.created", {"a": 1}, raw=b"{}")
+    with pytest.raises(AttributeError):
+        event.subject = "cases.closed"  # type: ignore[misc]
+
+
+async def test_raw_events_reach_subscribers_intact(bus: EventBus) -> None:
+    got = Recorder()
+    sub = await bus.subscribe("cases.*", "raw", got)
+    sent = Event("cases.created", raw='{"name":"Bến Lức","at":"2026-03-01T10:00:00Z"}')
+    await bus.publish(sent)
+    await wait_until(lambda: len(got.events) == 1)
+    await sub.stop()
+    assert got.events[0] == sent
+    assert got.events[0].payload == {"name": "Bến Lức", "at": "2026-03-01T10:00:00Z"}

@@ -97,6 +97,30 @@ async def test_emit_and_commit_delivers_the_event_once(
     assert isinstance(got.events[0].payload["at"], str)  # datetimes travel as ISO 8601
 
 
+async def test_the_payload_is_stored_once_as_text_and_published_unchanged(
+    sessions: sessionmaker[Session], bus: BrokerOutage
+) -> None:
+    got = Recorder()
+    sub = await bus.subscribe("cases.>", "outbox-text", got)
+    relay = OutboxRelay(sessions, bus, sweep_seconds=3600)
+    payload = {"name": "Đức Hòa", "n": [1, 2.5, None], "nested": {"ok": True}, 7: "int key"}
+    with sessions() as s:
+        emit(s, "cases.created", payload)
+        s.commit()
+    (row,) = rows(sessions)
+    expected = {"name": "Đức Hòa", "n": [1, 2.5, None], "nested": {"ok": True}, "7": "int key"}
+    assert row.payload == expected  # the JSON column reads it back as before
+    with sessions() as s:
+        (claimed,) = relay._claim(s)
+        assert isinstance(claimed.payload_text, str)  # the relay does not parse it
+        s.rollback()
+    assert await relay.relay_pending() == 1
+    await wait_until(lambda: len(got.events) == 1)
+    await sub.stop()
+    assert got.events[0].payload == expected
+    assert got.events[0].id == row.event_id
+
+
 async def test_rollback_emits_nothing(sessions: sessionmaker[Session], bus: BrokerOutage) -> None:
     got = Recorder()
     sub = await bus.subscribe("cases.>", "outbox-rollback", got)
@@ -273,11 +297,11 @@ def test_postgres_workers_skip_locked_rows_without_overtaking(
     worker_a, worker_b = sessions(), sessions()
     try:
         claimed_a = relay._claim(worker_a)
-        assert [r.payload["name"] for r in claimed_a] == ["e0", "e1", "e2", "e3"]
+        assert [r.event().payload["name"] for r in claimed_a] == ["e0", "e1", "e2", "e3"]
         # B skips A's locked rows, finds e4.. but must not publish them before A's: it backs off.
         assert relay._claim(worker_b) == []
         worker_a.rollback()  # A stops (or dies) without publishing
-        assert [r.payload["name"] for r in relay._claim(worker_b)] == ["e0", "e1", "e2", "e3"]
+        assert [r.event().payload["name"] for r in relay._claim(worker_b)] == ["e0", "e1", "e2", "e3"]
     finally:
         worker_a.close()
         worker_b.close()

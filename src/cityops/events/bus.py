@@ -23,7 +23,6 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -83,27 +82,87 @@ def subject_matches(subject_filter: str, subject: str) -> bool:
     return len(tokens) == len(pattern)
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened: ``subject`` says what, ``payload`` the facts, ``id`` makes it idempotent."""
+    """Something that happened: ``subject`` says what, ``payload`` the facts, ``id`` makes it idempotent.
+
+    An event read back from the outbox carries its payload as the JSON text stored there (``raw``): the
+    relay and the NATS bus pass that text on as it is, and it is parsed only when a consumer first reads
+    :attr:`payload` (once per event; consumers share the parsed dict and must not change it).
+    """
+
+    __slots__ = ("_payload", "_raw", "id", "occurred_at", "subject")
 
     subject: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = field(default_factory=utcnow)
+    id: str
+    occurred_at: datetime
+    _payload: dict[str, Any] | None
+    _raw: bytes | None
 
-    def __post_init__(self) -> None:
-        validate_subject(self.subject)
-        if self.occurred_at.tzinfo is None:
+    def __init__(
+        self,
+        subject: str,
+        payload: dict[str, Any] | None = None,
+        id: str | None = None,
+        occurred_at: datetime | None = None,
+        *,
+        raw: bytes | str | None = None,
+    ) -> None:
+        validate_subject(subject)
+        when = occurred_at if occurred_at is not None else utcnow()
+        if when.tzinfo is None:
             raise ValueError("Event.occurred_at must be an aware (UTC) datetime")
+        if payload is not None and raw is not None:
+            raise ValueError("give an Event its payload or its raw JSON text, not both")
+        init = object.__setattr__
+        init(self, "subject", subject)
+        init(self, "id", id if id is not None else str(uuid.uuid4()))
+        init(self, "occurred_at", when)
+        init(self, "_payload", payload if payload is not None or raw is not None else {})
+        init(self, "_raw", raw.encode() if isinstance(raw, str) else raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Event is immutable: cannot set {name!r}")
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payload, parsed from the raw JSON text on first use."""
+        payload = self._payload
+        if payload is None:
+            data = orjson.loads(self._raw or b"{}")
+            payload = data if isinstance(data, dict) else {}
+            object.__setattr__(self, "_payload", payload)
+        return payload
+
+    def payload_json(self) -> bytes:
+        """The payload as JSON text (the stored text itself when the event came from the outbox)."""
+        if self._raw is not None:
+            return self._raw
+        return orjson.dumps(self._payload, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.subject, self.id, self.occurred_at, self.payload) == (
+            other.subject,
+            other.id,
+            other.occurred_at,
+            other.payload,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.subject, self.id, self.occurred_at))
+
+    def __repr__(self) -> str:
+        return f"Event(subject={self.subject!r}, id={self.id!r}, occurred_at={self.occurred_at!r})"
 
     def to_json(self) -> bytes:
+        payload: Any = orjson.Fragment(self._raw) if self._raw is not None else self._payload
         return orjson.dumps(
             {
                 "id": self.id,
                 "subject": self.subject,
                 "occurred_at": self.occurred_at,
-                "payload": self.payload,
+                "payload": payload,
             },
             option=orjson.OPT_UTC_Z,
         )

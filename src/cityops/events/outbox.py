@@ -29,15 +29,16 @@ import time
 import uuid
 import weakref
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Text, cast, delete, event, func, literal, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import utcnow
 from cityops.db import is_postgres
-from cityops.events.bus import EventBus, validate_subject
+from cityops.events.bus import Event, EventBus, validate_subject
 from cityops.events.models import OutboxEvent
 
 log = logging.getLogger("cityops.events.outbox")
@@ -68,12 +69,15 @@ def emit(session: Session, subject: str, payload: dict[str, Any]) -> None:
             f"event payload for {subject!r} is {len(raw)} bytes, more than {MAX_PAYLOAD_BYTES}: "
             "emit one event per chunk"
         )
-    data = orjson.loads(raw)
-    if not isinstance(data, dict):
+    if raw[:1] != b"{":  # orjson writes an object, and only an object, starting with "{"
         raise ValueError(f"event payload for {subject!r} must be an object")
+    # The serialised text is stored as it is (no parse back, no second serialisation by the JSON
+    # column type): a SQL expression as the attribute value is inlined into the ORM's INSERT.
+    text_value = literal(raw.decode(), Text)
+    stored: Any = cast(text_value, JSONB) if is_postgres(session) else text_value
     session.add(
         OutboxEvent(
-            event_id=str(uuid.uuid4()), subject=subject, payload=data, occurred_at=utcnow(), attempts=0
+            event_id=str(uuid.uuid4()), subject=subject, payload=stored, occurred_at=utcnow(), attempts=0
         )
     )
     session.info[_PENDING] = True
@@ -98,6 +102,19 @@ def _forget_after_rollback(session: Session) -> None:
 def _process_lock(url: str) -> threading.Lock:
     with _process_locks_guard:
         return _process_locks.setdefault(url, threading.Lock())
+
+
+class Claimed(NamedTuple):
+    """A pending outbox row claimed by the relay, with its payload still as stored JSON text."""
+
+    id: int
+    event_id: str
+    subject: str
+    payload_text: str
+    occurred_at: datetime
+
+    def event(self) -> Event:
+        return Event(self.subject, id=self.event_id, occurred_at=self.occurred_at, raw=self.payload_text)
 
 
 class OutboxRelay:
@@ -210,36 +227,61 @@ class OutboxRelay:
             if not rows:
                 await asyncio.to_thread(session.rollback)
                 return 0, False
-            published = 0
+            published: list[int] = []
             for row in rows:
                 try:
-                    await self.bus.publish(row.to_event())
+                    await self.bus.publish(row.event())
                 except Exception as exc:
-                    row.attempts += 1
-                    row.last_error = repr(exc)[:2000]
                     log.warning(
                         "outbox publish failed; the event stays pending",
                         extra={"event_id": row.event_id, "subject": row.subject, "error": repr(exc)},
                     )
-                    await asyncio.to_thread(session.commit)
-                    return published, False
-                row.published_at = utcnow()
-                published += 1
-            await asyncio.to_thread(session.commit)
-            return published, len(rows) == self.batch_size
+                    await asyncio.to_thread(self._mark, session, published, (row.id, repr(exc)[:2000]))
+                    return len(published), False
+                published.append(row.id)
+            await asyncio.to_thread(self._mark, session, published, None)
+            return len(published), len(rows) == self.batch_size
         finally:
             await asyncio.to_thread(session.close)
 
-    def _claim(self, session: Session) -> list[OutboxEvent]:
+    @staticmethod
+    def _mark(session: Session, published: list[int], failed: tuple[int, str] | None) -> None:
+        """Mark ``published`` rows published, count a failed attempt on ``failed``, and commit."""
+        if published:
+            session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(published)).values(published_at=utcnow())
+            )
+        if failed is not None:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == failed[0])
+                .values(attempts=OutboxEvent.attempts + 1, last_error=failed[1])
+            )
+        session.commit()
+
+    def _claim(self, session: Session) -> list[Claimed]:
+        # Columns, not ORM entities, and the payload as text: the relay only passes it on, so it is
+        # parsed (once) only if a consumer in this process reads it.
+        payload_text = (
+            cast(OutboxEvent.payload, Text)
+            if is_postgres(session)
+            else type_coerce(OutboxEvent.payload, Text)
+        )
         query = (
-            select(OutboxEvent)
+            select(
+                OutboxEvent.id,
+                OutboxEvent.event_id,
+                OutboxEvent.subject,
+                payload_text,
+                OutboxEvent.occurred_at,
+            )
             .where(OutboxEvent.published_at.is_(None))
             .order_by(OutboxEvent.id)
             .limit(self.batch_size)
         )
         if not is_postgres(session):
-            return list(session.scalars(query))
-        rows = list(session.scalars(query.with_for_update(skip_locked=True)))
+            return [Claimed(*r) for r in session.execute(query)]
+        rows = [Claimed(*r) for r in session.execute(query.with_for_update(skip_locked=True))]
         if rows:
             oldest = session.scalar(
                 select(func.min(OutboxEvent.id)).where(OutboxEvent.published_at.is_(None))
