@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -230,6 +231,36 @@ def test_observation_events_feed_the_rules(session: Session, sessions: object) -
         + [{"id": 9, "datastream_id": ds.id, "phenomenon_time": T0.isoformat(), "result": "text"}],
     }
     assert len(points_by_datastream(payload)[ds.id]) == 4
+    assert handle_observations(sessions, payload) == 1  # type: ignore[arg-type]
+    assert handle_observations(sessions, payload) == 0  # type: ignore[arg-type]
+    session.expire_all()
+    assert len(session.scalars(select(Alert)).all()) == 1
+
+
+def test_columnar_observation_events_feed_the_rules_and_skip_datastreams_without_rules(
+    session: Session, sessions: object
+) -> None:
+    from cityops.sensing.observation_events import CreatedObservations, created_payload
+
+    ds = make_station(session, "Trạm Cần Giuộc", "salinity")
+    quiet = make_station(session, "Trạm Cần Đước", "rainfall")
+    salinity_rule(session)
+    session.commit()
+    points = series(1.5, 1.5, 1.5, 1.5)
+    payload = created_payload(
+        CreatedObservations(
+            ids=[1, 2, 3, 4, 5, 6, 7],
+            datastreams=[ds.id] * 5 + [quiet.id] * 2,
+            # The datastream without rules has unparsable times: they are never parsed.
+            phenomenon_times=[t.isoformat() for t, _ in points] + [T0.isoformat(), "not a time", "nor this"],
+            results=[v for _, v in points] + ["text", 1.0, 2.0],
+            quality_flags=[0] * 7,
+        )
+    )
+    assert payload["v"] == 2
+    assert points_by_datastream(payload, lambda ds_id: ds_id == ds.id) == {ds.id: points}
+    with pytest.raises(ValueError, match="isoformat"):
+        points_by_datastream(payload)  # without the filter every datastream's times are parsed
     assert handle_observations(sessions, payload) == 1  # type: ignore[arg-type]
     assert handle_observations(sessions, payload) == 0  # type: ignore[arg-type]
     session.expire_all()

@@ -177,6 +177,7 @@ def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: se
 def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settings: Settings) -> None:
     from cityops.sectors.environment.air_quality import on_observations, station_hourly_aqi
     from cityops.sensing.aqi import hourly_aqi
+    from cityops.sensing.observation_events import CreatedObservations, created_payload
     from cityops.sensing.storage import ObservationIn, ingest_observations
 
     load_stations(session, [BY_CODE["AQ-TANAN"]])
@@ -199,7 +200,16 @@ def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settin
     # AQI: BP 50–80, I 100–150 → 50/30 × 22.513 + 100 = 137.52 → 138
     assert result.aqi == hourly_aqi(pm25_hours=[90.0, 90.0] + [20.0] * 10).aqi == 138
     # An observation at 12:05 completes hour 11: the AQI is stored once and the AQI rule opens (watch > 100).
-    payload = {"observations": [{"datastream_id": pm.id, "phenomenon_time": "2026-02-01T12:05:00Z"}]}
+    # The event payload is columnar (version 2); an AQI input among other datastreams is found.
+    payload = created_payload(
+        CreatedObservations(
+            ids=[1, 2],
+            datastreams=[pm.id + 100_000, pm.id],
+            phenomenon_times=["bad", "2026-02-01T12:05:00Z"],
+            results=[1.0, 91.0],
+            quality_flags=[0, 0],
+        )
+    )
     assert on_observations(session, payload) == [(thing_id, hour, 138)]
     assert on_observations(session, payload) == []
     aqi_ds = _datastream(session, "AQ-TANAN", "aqi")
@@ -209,7 +219,12 @@ def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settin
     assert (stored.parameters or {})["dominant"] == "pm25"
     changes = process_observations(session, aqi_ds.id, [(hour, 138.0)])
     assert [(c.action, c.severity) for c in changes] == [("opened", Severity.WATCH)]
-    # Observations of other properties do not trigger AQI work.
+    # Observations of other properties do not trigger AQI work (nor parsing: the time is never read);
+    # version 1 payloads (one object per observation, written before #6) are still read.
+    assert (
+        on_observations(session, {"observations": [{"datastream_id": aqi_ds.id, "phenomenon_time": "x"}]})
+        == []
+    )
     wl = {"observations": [{"datastream_id": aqi_ds.id, "phenomenon_time": "2026-02-01T13:05:00Z"}]}
     assert on_observations(session, wl) == []
 

@@ -104,8 +104,9 @@ def test_large_batch_ids_duplicates_rollups_and_one_event(session: Session) -> N
     assert fresh.phenomenon_time_start == T0
     events = session.scalars(select(OutboxEvent).where(OutboxEvent.subject == "observations.created")).all()
     assert [e.payload["count"] for e in events] == [300, 100]  # one event per batch
-    assert [o["id"] for o in events[1].payload["observations"]] == again.ids[200:300]
-    assert events[1].payload["observations"][0]["phenomenon_time"] == "2026-03-01T10:05:00Z"
+    assert events[1].payload["ids"] == again.ids[200:300]
+    assert events[1].payload["datastreams"] == [ds.id] * 100
+    assert events[1].payload["phenomenon_times"][0] == "2026-03-01T10:05:00Z"
 
 
 def test_create_observations_large_data_array(

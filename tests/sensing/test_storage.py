@@ -175,7 +175,9 @@ def test_one_event_per_batch_and_values_round_trip(session: Session) -> None:
     events = session.scalars(select(OutboxEvent).where(OutboxEvent.subject == "observations.created")).all()
     assert len(events) == 1
     assert events[0].payload["count"] == 3
-    assert [o["id"] for o in events[0].payload["observations"]] == res.ids
+    assert events[0].payload["v"] == 2
+    assert events[0].payload["ids"] == res.ids
+    assert events[0].payload["quality_flags"] == [4, 4, 4]
     obs = session.get(Observation, res.ids[2])
     assert obs is not None
     assert obs.phenomenon_time == datetime(2026, 3, 1, 0, 2, tzinfo=UTC)

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cityops.clock import utcnow
 from cityops.db import session_scope
 from cityops.plugins import hookimpl
+from cityops.sensing.observation_events import SUBJECT, read_created
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -35,25 +37,52 @@ DURABLE = "alerts-rules"
 DELIVERY_DURABLE = "alerts-delivery"
 
 
-def points_by_datastream(payload: dict[str, Any]) -> dict[int, list[tuple[datetime, float]]]:
-    """The numeric points of an ``observations.created`` payload, per datastream."""
-    out: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
-    for obs in payload.get("observations", []):
-        ds_id, result, when = obs.get("datastream_id"), obs.get("result"), obs.get("phenomenon_time")
-        if ds_id is None or when is None or isinstance(result, bool) or not isinstance(result, int | float):
+def points_by_datastream(
+    payload: Mapping[str, Any], only: Callable[[int], bool] | None = None
+) -> dict[int, list[tuple[datetime, float]]]:
+    """The numeric points of an ``observations.created`` payload, per datastream.
+
+    With ``only``, the other datastreams are left out before any of their times is parsed."""
+    obs = read_created(payload)
+    distinct = set(obs.datastreams)
+    rows: dict[int, Iterable[int]]
+    if len(distinct) == 1:  # the usual batch: one datastream
+        rows = {next(iter(distinct)): range(len(obs))}
+    else:
+        rows = defaultdict(list)
+        for i, ds_id in enumerate(obs.datastreams):
+            rows[ds_id].append(i)  # type: ignore[attr-defined]
+    out: dict[int, list[tuple[datetime, float]]] = {}
+    for ds_id, positions in rows.items():
+        if only is not None and not only(int(ds_id)):
             continue
-        out[int(ds_id)].append((datetime.fromisoformat(str(when).replace("Z", "+00:00")), float(result)))
+        points = []
+        for i in positions:
+            result, when = obs.results[i], obs.phenomenon_times[i]
+            if when is None or isinstance(result, bool) or not isinstance(result, int | float):
+                continue
+            points.append((datetime.fromisoformat(str(when).replace("Z", "+00:00")), float(result)))
+        if points:
+            out[int(ds_id)] = points
     return out
 
 
-def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]) -> int:
-    """Evaluate the rules for one ``observations.created`` payload; returns the number of alert changes."""
-    from cityops.alerts.service import process_observations
+def handle_observations(sessions: sessionmaker[Session], payload: Mapping[str, Any]) -> int:
+    """Evaluate the rules for one ``observations.created`` payload; returns the number of alert changes.
+
+    Datastreams without any rule (most of them) are skipped before their times are parsed."""
+    from cityops.alerts.service import process_observations, rules_for
     from cityops.errors import NotFound
+    from cityops.sensing.models import Datastream
 
     changes = 0
     with session_scope(sessions) as session:
-        for ds_id, points in points_by_datastream(payload).items():
+
+        def has_rules(ds_id: int) -> bool:
+            ds = session.get(Datastream, ds_id)
+            return ds is not None and bool(rules_for(session, ds))
+
+        for ds_id, points in points_by_datastream(payload, has_rules).items():
             try:
                 changes += len(process_observations(session, ds_id, points))
             except NotFound:  # the datastream was deleted since
@@ -93,7 +122,7 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
             async def on_event(event: Event) -> None:
                 await asyncio.to_thread(handle_observations, sessions, event.payload)
 
-            state["subscription"] = await bus.subscribe("observations.created", DURABLE, on_event)
+            state["subscription"] = await bus.subscribe(SUBJECT, DURABLE, on_event)
 
             async def on_alert(event: Event) -> None:
                 await asyncio.to_thread(handle_alert_event, sessions, settings, event.subject, event.payload)

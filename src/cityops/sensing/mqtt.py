@@ -107,6 +107,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.clock import utcnow
 from cityops.errors import ApiError
 from cityops.sensing import mqtt_deadletter  # noqa: F401  (its table joins the metadata with the bridge)
+from cityops.sensing.observation_events import SUBJECT, read_created
 
 if TYPE_CHECKING:
     from cityops.events.bus import Event, EventBus, Subscription
@@ -831,9 +832,7 @@ class MqttBridge:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="cityops-mqtt")
         if self.bus is not None and self.publish_entities:
-            self._subscription = await self.bus.subscribe(
-                "observations.created", PUBLISH_DURABLE, self._on_created
-            )
+            self._subscription = await self.bus.subscribe(SUBJECT, PUBLISH_DURABLE, self._on_created)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -1298,7 +1297,7 @@ class MqttBridge:
     # --- notifications ---------------------------------------------------------------------------
 
     async def _on_created(self, event: Event) -> None:
-        ids = [int(o["id"]) for o in event.payload.get("observations") or [] if "id" in o]
+        ids = [int(i) for i in read_created(event.payload).ids if i is not None]
         if not ids:
             return
         messages = await asyncio.to_thread(self._render, ids)

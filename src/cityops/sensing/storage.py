@@ -47,6 +47,7 @@ from cityops.sensing.models import (
     Thing,
     thing_locations,
 )
+from cityops.sensing.observation_events import SUBJECT, CreatedObservations, created_payload
 
 INTERVALS: dict[str, timedelta] = {
     "minute": timedelta(minutes=1),
@@ -1010,21 +1011,16 @@ def _emit(session: Session, batch: _Batch, ids: list[int], rows: list[int]) -> N
         numbers = [batch.number[i] for i in rows]
         flags = [batch.flags[i] for i in rows]
         others = [batch.other[i] for i in rows] if batch.other is not None else None
-    observations = [
-        {"id": i, "datastream_id": d, "phenomenon_time": t, "result": r, "quality_flags": f}
-        for i, d, t, r, f in zip(obs_ids, ds, iso_z(texts), result_views(numbers, others), flags, strict=True)
-    ]
+    # Columns, not one object per observation: several times cheaper to build, store, relay and read.
+    times, results = iso_z(texts), result_views(numbers, others)
     size = EVENT_CHUNK_NUMERIC if others is None else EVENT_CHUNK
-    starts = range(0, len(observations), size)
+    starts = range(0, len(obs_ids), size)
     for n, start in enumerate(starts):
-        payload = {
-            "count": len(observations[start : start + size]),
-            "chunk": n,
-            "chunks": len(starts),
-            "datastream_ids": sorted(set(ds[start : start + size])),
-            "observations": observations[start : start + size],
-        }
-        outbox.emit(session, "observations.created", payload)
+        end = start + size
+        chunk = CreatedObservations(
+            obs_ids[start:end], ds[start:end], times[start:end], results[start:end], flags[start:end]
+        )
+        outbox.emit(session, SUBJECT, created_payload(chunk, chunk=n, chunks=len(starts)))
 
 
 def rebuild_rollups(session: Session, datastream_id: int) -> None:

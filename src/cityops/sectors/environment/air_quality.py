@@ -22,6 +22,7 @@ from cityops.sectors.environment.demo import OM_MEASUREMENT, observed_property
 from cityops.sensing import properties as props
 from cityops.sensing.aqi import AqiResult, hourly_aqi
 from cityops.sensing.models import Datastream, Observation, ObservationRollup, ObservedProperty, Sensor, Thing
+from cityops.sensing.observation_events import CreatedObservations, read_created
 from cityops.sensing.storage import ObservationIn, ingest_observations
 
 HOUR = timedelta(hours=1)
@@ -171,23 +172,22 @@ def publish_aqi_hours(
     return published
 
 
-def completed_hours(session: Session, observations: Iterable[Mapping[str, Any]]) -> set[tuple[int, datetime]]:
-    """(thing, hour) pairs whose hour is complete given new observations of AQI inputs."""
+def completed_hours(session: Session, obs: CreatedObservations) -> set[tuple[int, datetime]]:
+    """(thing, hour) pairs whose hour is complete given new observations of AQI inputs.
+
+    Each datastream is looked up once; times are parsed only for the AQI inputs' observations."""
     input_ds: dict[int, int | None] = {}
+    for ds_id in set(obs.datastreams):
+        ds = session.get(Datastream, int(ds_id))
+        op = session.get(ObservedProperty, ds.observed_property_id) if ds else None
+        code = (op.properties or {}).get("code") if op else None
+        input_ds[ds_id] = ds.thing_id if ds is not None and code in INPUTS else None
     out: set[tuple[int, datetime]] = set()
-    for obs in observations:
-        ds_id = obs.get("datastream_id")
-        when = obs.get("phenomenon_time")
-        if ds_id is None or when is None:
-            continue
-        ds_id = int(ds_id)
-        if ds_id not in input_ds:
-            ds = session.get(Datastream, ds_id)
-            op = session.get(ObservedProperty, ds.observed_property_id) if ds else None
-            code = (op.properties or {}).get("code") if op else None
-            input_ds[ds_id] = ds.thing_id if ds is not None and code in INPUTS else None
+    if not any(thing is not None for thing in input_ds.values()):
+        return out
+    for ds_id, when in zip(obs.datastreams, obs.phenomenon_times, strict=True):
         thing_id = input_ds[ds_id]
-        if thing_id is None:
+        if thing_id is None or when is None:
             continue
         t = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
         out.add((thing_id, _hour(t) - HOUR))
@@ -197,7 +197,7 @@ def completed_hours(session: Session, observations: Iterable[Mapping[str, Any]])
 def on_observations(session: Session, payload: Mapping[str, Any]) -> list[tuple[int, datetime, int]]:
     """Handle an ``observations.created`` event: publish the AQI of the hours it completes."""
     published = []
-    for thing_id, hour in sorted(completed_hours(session, payload.get("observations", []))):
+    for thing_id, hour in sorted(completed_hours(session, read_created(payload))):
         aqi = publish_hourly_aqi(session, thing_id, hour)
         if aqi is not None:
             published.append((thing_id, hour, aqi))

@@ -47,7 +47,9 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
         async def on_event(event: Event) -> None:
             await asyncio.to_thread(handle_observations, sessions, event.payload)
 
-        state["sub"] = await bus.subscribe("observations.created", AQI_DURABLE, on_event)
+        from cityops.sensing.observation_events import SUBJECT
+
+        state["sub"] = await bus.subscribe(SUBJECT, AQI_DURABLE, on_event)
 
     async def stop(app: FastAPI) -> None:
         sub = state.pop("sub", None)
