@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.app import create_app
+from cityops.areas.lookup import invalidate_cache as invalidate_area_index
 from cityops.audit.maintenance import audit_purge_allowed
 from cityops.db import make_engine, make_sessionmaker
 from cityops.models import metadata
@@ -92,6 +93,8 @@ class Backend:
                     for t in self.tables:
                         conn.execute(text(f'DELETE FROM "{t}"'))
                 conn.execute(text("PRAGMA foreign_keys=ON"))
+        # emptied with raw SQL, which the area index's change check sees only after its re-check window
+        invalidate_area_index()
 
 
 _backends: dict[str, Backend] = {}
