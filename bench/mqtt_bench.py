@@ -36,6 +36,9 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
+from bench.server import cpu_seconds as server_cpu_seconds
+from bench.server import process_tree
+
 HOST = "127.0.0.1"
 EXTERNAL_PORT = os.environ.get("CITYOPS_BENCH_MQTT_PORT")
 TARGET = "≥ 30,000 msg/s"
@@ -205,33 +208,7 @@ def cpu_seconds(pid: int | None, tree: bool = False) -> float:
     with its living descendants (uvicorn's workers)."""
     if pid is None:
         return 0.0
-    pids = _tree(pid) if tree else [pid]
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
+    return server_cpu_seconds(process_tree(pid) if tree else [pid])
 
 
 def _measure(
