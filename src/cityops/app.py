@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -87,12 +88,16 @@ def tune_gc() -> None:
 
 
 def served_app() -> FastAPI:
-    """The app ``cityops serve`` runs in each worker: :func:`create_app` plus :func:`tune_gc` once every
-    start-up registered while building it has run."""
+    """The app ``cityops serve`` runs in each worker: :func:`create_app` plus :func:`tune_gc` once the
+    whole start-up (async start-ups and the ``startup`` hook) has run, so what it built is frozen too."""
     app = create_app()
+    started = app.router.lifespan_context
 
-    async def tune(_app: FastAPI) -> None:
-        tune_gc()
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            tune_gc()
+            yield state
 
-    app.state.async_startup.append(tune)
+    app.router.lifespan_context = lifespan
     return app
