@@ -187,19 +187,7 @@ def test_cache_is_rebuilt_when_a_geometry_changes(
     ward = session.get(Area, loaded_areas.khanh_hau_ward_id)
     assert ward is not None
     lat, lon = CENTRAL_TAN_AN
-    d = 0.001
-    ward.geometry = {
-        "type": "Polygon",
-        "coordinates": [
-            [
-                [lon - d, lat - d],
-                [lon + d, lat - d],
-                [lon + d, lat + d],
-                [lon - d, lat + d],
-                [lon - d, lat - d],
-            ]
-        ],
-    }
+    ward.geometry = _square_around(lat, lon)
     session.commit()
     assert lookup.area_index(session) is not first
     # Two cells now cover the point; the lowest id wins deterministically, and Khánh Hậu is among the hits.
