@@ -7,6 +7,22 @@ from typing import Any
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
 
+def wind(thing: int, **rest: Any) -> dict[str, Any]:
+    """A two-component MultiDatastream ("weather": speed in m/s, direction in degrees) of ``thing``;
+    ``rest`` adds its Sensor, ObservedProperties, Observations."""
+    return {
+        "name": "weather",
+        "description": "wind",
+        "unitOfMeasurements": [
+            {"name": "m/s", "symbol": "m/s", "definition": "ucum:m/s"},
+            {"name": "degree", "symbol": "deg", "definition": "ucum:deg"},
+        ],
+        "multiObservationDataTypes": [MEASUREMENT, MEASUREMENT],
+        "Thing": {"@iot.id": thing},
+        **rest,
+    }
+
+
 def station(name: str, lon: float, lat: float, values: list[float], start_hour: int = 0) -> dict[str, Any]:
     return {
         "name": name,

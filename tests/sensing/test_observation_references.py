@@ -19,7 +19,7 @@ from cityops.sensing.models import Datastream, FeatureOfInterest, MultiDatastrea
 from cityops.sensing.sta_entities import ENTITIES
 from cityops.sensing.sta_write import Writer
 from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
-from tests.sensing.sta_tree import MEASUREMENT, station
+from tests.sensing.sta_tree import MEASUREMENT, station, wind
 from tests.sensing.test_storage import make_datastream
 
 STA = "/sta/v1.1"
@@ -39,25 +39,18 @@ def _one(client: TestClient, url: str) -> int:
 
 
 def _multi(client: TestClient, key: dict[str, str], thing: int) -> int:
-    mds = {
-        "name": "weather",
-        "description": "wind",
-        "unitOfMeasurements": [
-            {"name": "m/s", "symbol": "m/s", "definition": "ucum:m/s"},
-            {"name": "degree", "symbol": "deg", "definition": "ucum:deg"},
-        ],
-        "multiObservationDataTypes": [MEASUREMENT, MEASUREMENT],
-        "Thing": {"@iot.id": thing},
-        "Sensor": {"name": "anemometer", "description": "", "encodingType": "text/html", "metadata": "x"},
-        "ObservedProperties": [
+    mds = wind(
+        thing,
+        Sensor={"name": "anemometer", "description": "", "encodingType": "text/html", "metadata": "x"},
+        ObservedProperties=[
             {"name": "Wind speed", "definition": "x", "description": "speed"},
             {"name": "Wind direction", "definition": "y", "description": "direction"},
         ],
-        "Observations": [
+        Observations=[
             {"phenomenonTime": "2026-03-01T00:00:00Z", "result": [3.5, 270]},
             {"phenomenonTime": "2026-03-01T01:00:00Z", "result": [4.0, 180]},
         ],
-    }
+    )
     r = client.post(f"{STA}/MultiDatastreams", json=mds, headers=key)
     assert r.status_code == 201, r.text
     return int(r.json()["@iot.id"])
@@ -238,6 +231,18 @@ def test_delete_waits_for_an_uncommitted_ingest_and_takes_its_rows(
     assert _count(sessions, Observation.feature_of_interest_id == foi_id) == 0
 
 
+def _during_a_datastream_delete(sessions: sessionmaker[Session], ds_id: int, fn: Any) -> list[Any]:
+    """Run ``fn`` in a thread while Datastream ``ds_id`` is deleted in an uncommitted transaction, commit
+    the delete once ``fn`` waits for its lock; returns what ``fn`` returned or raised."""
+    with sessions() as deleter:
+        deleter.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds_id})
+        t, out = _in_thread(fn)
+        _waiting_for_a_lock(sessions)
+        deleter.commit()
+    t.join(10)
+    return out
+
+
 def test_ingest_after_an_uncommitted_delete_is_refused(sessions: sessionmaker[Session], backend: Any) -> None:
     """A batch for a Datastream being deleted waits for the delete, then fails as an unknown Datastream."""
     _pg_only(backend)
@@ -250,12 +255,7 @@ def test_ingest_after_an_uncommitted_delete_is_refused(sessions: sessionmaker[Se
             ingest_observations(w, [ObservationIn(ds_id, T0, 1.0)])
             w.commit()
 
-    with sessions() as deleter:
-        deleter.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds_id})
-        t, out = _in_thread(ingest)
-        _waiting_for_a_lock(sessions)
-        deleter.commit()
-    t.join(10)
+    out = _during_a_datastream_delete(sessions, ds_id, ingest)
     assert len(out) == 1
     assert isinstance(out[0], IngestError), out
     assert _count(sessions, Observation.datastream_id == ds_id) == 0
@@ -348,12 +348,7 @@ def test_patch_to_a_datastream_being_deleted_is_refused(
             _writer(w).update(ENTITIES["Observation"], row, {"Datastream": {"@iot.id": ds2}})
             w.commit()
 
-    with sessions() as deleter:
-        deleter.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds2})
-        t, out = _in_thread(patch)
-        _waiting_for_a_lock(sessions)
-        deleter.commit()
-    t.join(10)
+    out = _during_a_datastream_delete(sessions, ds2, patch)
     assert len(out) == 1
     assert isinstance(out[0], ApiError), out
     assert out[0].status == 400, out[0].message

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.identity.apikeys import create_api_key
 from cityops.sensing.models import Datastream, Observation, ObservationRollup
-from tests.sensing.sta_tree import MEASUREMENT, station
+from tests.sensing.sta_tree import MEASUREMENT, station, wind
 
 STA = "/sta/v1.1"
 
@@ -388,19 +388,12 @@ def test_patch_merge_json_patch_put_and_delete(
 
 
 def test_multidatastream(client: TestClient, tree: dict[str, int], key: dict[str, str]) -> None:
-    mds = {
-        "name": "weather",
-        "description": "wind",
-        "unitOfMeasurements": [
-            {"name": "m/s", "symbol": "m/s", "definition": "ucum:m/s"},
-            {"name": "degree", "symbol": "deg", "definition": "ucum:deg"},
-        ],
-        "multiObservationDataTypes": [MEASUREMENT, MEASUREMENT],
-        "Thing": {"@iot.id": tree["Tân An"]},
-        "Sensor": {"@iot.id": 1},
-        "ObservedProperties": [{"@iot.id": 1}, {"name": "Wind", "definition": "x", "description": "wind"}],
-        "Observations": [{"phenomenonTime": "2026-03-01T00:00:00Z", "result": [3.5, 270]}],
-    }
+    mds = wind(
+        tree["Tân An"],
+        Sensor={"@iot.id": 1},
+        ObservedProperties=[{"@iot.id": 1}, {"name": "Wind", "definition": "x", "description": "wind"}],
+        Observations=[{"phenomenonTime": "2026-03-01T00:00:00Z", "result": [3.5, 270]}],
+    )
     r = client.post(f"{STA}/MultiDatastreams", json=mds, headers=key)
     assert r.status_code == 201, r.text
     mid = r.json()["@iot.id"]

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.sensing.sta_tree import MEASUREMENT, station
+from tests.sensing.sta_tree import station, wind
 from tests.sensing.test_sta_api import STA, get, values
 
 pytestmark = pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
@@ -81,21 +81,14 @@ def test_expand_multidatastream_observed_properties(
     stations: dict[str, int],
     key: dict[str, str],
 ) -> None:
-    mds = {
-        "name": "weather",
-        "description": "wind",
-        "unitOfMeasurements": [
-            {"name": "m/s", "symbol": "m/s", "definition": "ucum:m/s"},
-            {"name": "degree", "symbol": "deg", "definition": "ucum:deg"},
-        ],
-        "multiObservationDataTypes": [MEASUREMENT, MEASUREMENT],
-        "Thing": {"@iot.id": stations["Tân An"]},
-        "Sensor": {"@iot.id": 1},
-        "ObservedProperties": [
+    mds = wind(
+        stations["Tân An"],
+        Sensor={"@iot.id": 1},
+        ObservedProperties=[
             {"name": "Wind speed", "definition": "x", "description": "speed"},
             {"name": "Wind direction", "definition": "y", "description": "direction"},
         ],
-    }
+    )
     assert client.post(f"{STA}/MultiDatastreams", json=mds, headers=key).status_code == 201
     got = values(client, "/MultiDatastreams?$expand=ObservedProperties($orderby=name;$top=1;$count=true)")
     assert [p["name"] for p in got[0]["ObservedProperties"]] == ["Wind direction"]
