@@ -37,7 +37,7 @@ import orjson
 from sqlalchemy import func, select
 
 from bench.server import cpu_seconds as server_cpu_seconds
-from bench.server import process_tree
+from bench.server import end_process, process_tree
 
 HOST = "127.0.0.1"
 EXTERNAL_PORT = os.environ.get("CITYOPS_BENCH_MQTT_PORT")
@@ -119,11 +119,7 @@ def broker(work: Path) -> Iterator[tuple[int, int | None]]:
                     time.sleep(0.05)
             yield port, proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            end_process(proc, timeout=10)
             log.close()
 
 

@@ -7,7 +7,6 @@ fresh PostgreSQL database (dropped afterwards), served by uvicorn.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import cpu_seconds, free_port, process_tree
+from bench.server import cpu_seconds, end_process, free_port, process_tree, signal_tree
 
 HERE = Path(__file__).resolve().parent
 VENV_PY = HERE / ".venv-peer" / "bin" / "python"
@@ -135,20 +134,13 @@ class PeerStore:
 
     def signal(self, sig: int) -> None:
         if self.proc is not None:
-            for pid in process_tree(self.proc.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
+            signal_tree(self.proc.pid, sig)
 
     def stop(self) -> None:
         if self.proc is None:
             return
         self.signal(signal.SIGCONT)  # if paused, it would hold SIGTERM until continued
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc)
         self.proc = None
 
     @property

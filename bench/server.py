@@ -90,6 +90,24 @@ def working_threads(pid: int) -> int:
     return n
 
 
+def signal_tree(pid: int, sig: int) -> None:
+    """Send ``sig`` to ``pid`` and its living descendants (uvicorn's workers)."""
+    for p in process_tree(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, sig)
+
+
+def end_process(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """SIGTERM ``proc`` if it still runs, and SIGKILL it if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by these processes (all their threads), from /proc/<pid>/stat.
 
@@ -163,15 +181,11 @@ class Server:
     def pause(self) -> None:
         """SIGSTOP the server and its workers: started ahead (while the databases are copied), it then
         takes no CPU from the figures measured before its own."""
-        for pid in process_tree(self.proc.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
+        signal_tree(self.proc.pid, signal.SIGSTOP)
         self.paused = True
 
     def resume(self) -> None:
-        for pid in process_tree(self.proc.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+        signal_tree(self.proc.pid, signal.SIGCONT)
         self.paused = False
 
     def peak_rss_mb(self) -> float | None:
@@ -188,13 +202,7 @@ class Server:
     def stop(self) -> None:
         if self.paused:
             self.resume()  # a stopped process would hold SIGTERM until continued
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self._log.close()
 
 
