@@ -511,7 +511,7 @@ class _Connection:
         self._waiter: asyncio.Future[None] | None = None
         self._connack: asyncio.Future[None] = self.loop.create_future()
         self._subacks: dict[int, asyncio.Future[list[Any]]] = {}  # SUBACKs and UNSUBACKs awaited
-        self.last_message = 0.0  # loop time of the last message received
+        self.last_message = 0.0  # time.monotonic() (paho's clock) of the last message received
         self._unacked: set[int] = set()  # our QoS 1 publications awaiting their PUBACK
         self._refused = 0
         self._published: asyncio.Future[None] | None = None
@@ -869,11 +869,15 @@ class MqttBridge:
                 break
             await asyncio.sleep(0.05)
 
+    def _topics(self) -> list[str]:
+        """The topic filters ingest subscribes to (before any share group)."""
+        return [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
+                f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
+
     def _filters(self) -> list[tuple[str, int, bool]]:
         """(topic filter, QoS, no local) of the subscription: plain, or in the share group (where MQTT 5
         forbids no local)."""
-        topics = [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
-                  f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
+        topics = self._topics()
         if self.share_group is None:
             return [(t, 1, True) for t in topics]
         return [(f"$share/{self.share_group}/{t}", 1, False) for t in topics]
@@ -882,8 +886,7 @@ class MqttBridge:
         """The filters an earlier run of this slot may have left in its persistent session in another mode
         (plain, or another share group, as its lock file recorded): subscribed both ways, the slot would
         receive messages twice (and, with a group nobody else is in, hold messages nobody takes)."""
-        topics = [f"{self.prefix}{STA_ROOT}+/Observations", f"{self.prefix}{STA_ROOT}Observations",
-                  f"{self.prefix}{DEVICE_TOPIC}"]  # fmt: skip
+        topics = self._topics()
         out = [] if self.share_group is None else topics
         if self._previous_group not in (None, self.share_group):
             out += [f"$share/{self._previous_group}/{t}" for t in topics]
@@ -958,8 +961,9 @@ class MqttBridge:
                 self._client = client
                 if subscriber:
                     await client.subscribe(self._filters())
-                    if client.session_present and self._other_filters():
-                        await client.unsubscribe(self._other_filters())
+                    stale = self._other_filters() if client.session_present else []
+                    if stale:
+                        await client.unsubscribe(stale)
                 self.connections += 1
                 self.subscriber = subscriber
                 self.connected.set()
