@@ -1,7 +1,8 @@
 """What the public sees of a case: no reporter data, no internal notes, only reviewed photos.
 
-Every public payload (native list/detail/GeoJSON, Open311) is built from :func:`public_case` and
-:func:`public_timeline`, so the privacy rule lives here once: the reporter's name, phone, e-mail, user id,
+Every public payload (native list/detail, Open311) is built from :func:`public_case` and
+:func:`public_timeline` (the map's :func:`points_geojson` gives the same fields from plain rows; a test holds
+them equal), so the privacy rule lives here once: the reporter's name, phone, e-mail, user id,
 device and account ids are never read by this module, and timeline entries carry no actor.
 """
 
@@ -101,28 +102,6 @@ class PublicContext:
         self.media = public_media(session, [c.id for c in cases], base_url) if with_media else {}
 
 
-# The Case columns public_case reads (load_only these for large pages: no answers, search keys, tokens...).
-PUBLIC_CASE_COLUMNS = (
-    Case.id,
-    Case.ref,
-    Case.category_code,
-    Case.state,
-    Case.reject_reason,
-    Case.description,
-    Case.lat,
-    Case.lon,
-    Case.address,
-    Case.area_id,
-    Case.agency_id,
-    Case.urgent,
-    Case.submitted_at,
-    Case.updated_at,
-    Case.resolve_due_at,
-    Case.overdue,
-    Case.public_note,
-)
-
-
 def public_case(case: Case, ctx: PublicContext) -> dict[str, Any]:
     category = ctx.categories.get(case.category_code)
     return {
@@ -184,24 +163,6 @@ def public_detail(session: Session, case: Case, base_url: str = "") -> dict[str,
         body["duplicate_of"] = session.scalar(select(Case.ref).where(Case.id == case.master_id))
     body["timeline"] = public_timeline(session, case)
     return body
-
-
-def geojson(cases: Sequence[Case], ctx: PublicContext) -> dict[str, Any]:
-    features = []
-    for case in cases:
-        if case.lat is None or case.lon is None:
-            continue
-        props = public_case(case, ctx)
-        props.pop("media")
-        features.append(
-            {
-                "type": "Feature",
-                "id": case.ref,
-                "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
-                "properties": props,
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
 
 
 def _iso_text_column(session: Session, column: Any) -> tuple[Any, Callable[[Any], str | None]]:
