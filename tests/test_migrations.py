@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from cityops.audit.models import missing_triggers
 from cityops.db import make_engine
@@ -107,17 +108,27 @@ def test_observations_are_partitioned_on_postgresql(empty_database: str) -> None
         engine.dispose()
 
 
-def _map_cell_triggers(url: str) -> set[str]:
+@contextmanager
+def _engine(url: str) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                sql = "SELECT tgname FROM pg_trigger WHERE starts_with(tgname, 'case_map_cells_')"
-            else:
-                sql = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'case_map_cells_%'"
-            return {r[0] for r in conn.exec_driver_sql(sql)}
+        yield engine
     finally:
         engine.dispose()
+
+
+def _trigger_names(conn: Connection) -> set[str]:
+    """Names of the database's own triggers (not PostgreSQL's internal constraint triggers)."""
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    return {r[0] for r in conn.exec_driver_sql(sql)}
+
+
+def _map_cell_triggers(url: str) -> set[str]:
+    with _engine(url) as engine, engine.connect() as conn:
+        return {n for n in _trigger_names(conn) if n.startswith("case_map_cells_")}
 
 
 def test_map_cells_migration_backfills_and_goes_both_ways(empty_database: str) -> None:
@@ -128,65 +139,46 @@ def test_map_cells_migration_backfills_and_goes_both_ways(empty_database: str) -
     from cityops.migrate import alembic_config
 
     upgrade(empty_database, "0002")
-    engine = make_engine(empty_database)
-    try:
-        with engine.begin() as conn:
+    with _engine(empty_database) as engine, engine.begin() as conn:
+        conn.exec_driver_sql(
+            'INSERT INTO case_categories (code, name_vi, name_en, name_key, description, "group", '
+            'sla_hours, urgent, questions, sector, "order", active) '
+            "VALUES ('x', 'x', 'x', 'x', '', '', 40, false, '[]', 'core', 1, true)"
+        )
+        # two located public cases in one cell, one hidden case: the backfill counts the first two only
+        for k, (lat, lon, hidden) in enumerate(
+            [(10.54, 106.41, False), (10.5401, 106.4101, False), (10.54, 106.41, True)]
+        ):
             conn.exec_driver_sql(
-                'INSERT INTO case_categories (code, name_vi, name_en, name_key, description, "group", '
-                'sla_hours, urgent, questions, sector, "order", active) '
-                "VALUES ('x', 'x', 'x', 'x', '', '', 40, false, '[]', 'core', 1, true)"
+                "INSERT INTO cases (id, category_code, description, description_key, answers, lat, lon, "
+                "location_source, state, urgent, source, consent, consent_purpose, submitted_at, "
+                "updated_at, sla_hours, extended_hours, overdue, hidden, version) VALUES "
+                f"({k + 1}, 'x', 'd', 'd', '{{}}', {lat}, {lon}, 'gps', 'submitted', false, 'web', true, "
+                f"'p', '2026-11-24 00:00:00', '2026-11-24 00:00:00', 72, 0, false, {str(hidden).lower()}, 1)"
             )
-            # two located public cases in one cell, one hidden case: the backfill counts the first two only
-            for k, (lat, lon, hidden) in enumerate(
-                [(10.54, 106.41, False), (10.5401, 106.4101, False), (10.54, 106.41, True)]
-            ):
-                conn.exec_driver_sql(
-                    "INSERT INTO cases (id, category_code, description, description_key, answers, lat, lon, "
-                    "location_source, state, urgent, source, consent, consent_purpose, submitted_at, "
-                    "updated_at, sla_hours, extended_hours, overdue, hidden, version) VALUES "
-                    f"({k + 1}, 'x', 'd', 'd', '{{}}', {lat}, {lon}, 'gps', 'submitted', false, 'web', true, "
-                    f"'p', '2026-11-24 00:00:00', '2026-11-24 00:00:00', 72, 0, false, {str(hidden).lower()}, 1)"
-                )
-    finally:
-        engine.dispose()
     upgrade(empty_database)
     assert _map_cell_triggers(empty_database) == {
         "case_map_cells_insert",
         "case_map_cells_update",
         "case_map_cells_delete",
     }
-    engine = make_engine(empty_database)
-    try:
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT z, n FROM case_map_cells ORDER BY z").all()
-    finally:
-        engine.dispose()
+    with _engine(empty_database) as engine, engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT z, n FROM case_map_cells ORDER BY z").all()
     assert [tuple(r) for r in rows] == [(8, 2), (10, 2), (12, 2), (14, 2)]
     command.downgrade(alembic_config(empty_database), "0002")
     assert _map_cell_triggers(empty_database) == set()
-    engine = make_engine(empty_database)
-    try:
+    with _engine(empty_database) as engine:
         assert "case_map_cells" not in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
     upgrade(empty_database)
     assert len(_map_cell_triggers(empty_database)) == 3
 
 
 def _observation_keys_and_triggers(url: str) -> tuple[set[str], set[str]]:
     """(referenced tables of sta_observations' foreign keys, names of its delete triggers)."""
-    engine = make_engine(url)
-    try:
+    with _engine(url) as engine:
         keys = {fk["referred_table"] for fk in inspect(engine).get_foreign_keys(partitioning.TABLE)}
         with engine.connect() as conn:
-            if engine.dialect.name == "postgresql":
-                sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-            else:
-                sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-            names = {r[0] for r in conn.exec_driver_sql(sql)}
-            return keys, {n for n in names if n.endswith("_delete_observations")}
-    finally:
-        engine.dispose()
+            return keys, {n for n in _trigger_names(conn) if n.endswith("_delete_observations")}
 
 
 def test_observation_fk_triggers_migration_goes_both_ways(empty_database: str) -> None:
@@ -212,9 +204,8 @@ def test_observation_fk_triggers_migration_goes_both_ways(empty_database: str) -
     if postgres:  # the same as create_all makes (what the tests run on)
         url = _create_pg_database()
         try:
-            engine = make_engine(url)
-            metadata.create_all(engine)
-            engine.dispose()
+            with _engine(url) as engine:
+                metadata.create_all(engine)
             assert _observation_keys_and_triggers(url) == at_head
         finally:
             _drop_pg_database(url)
@@ -222,16 +213,12 @@ def test_observation_fk_triggers_migration_goes_both_ways(empty_database: str) -
     assert _observation_keys_and_triggers(empty_database) == (parents, set())
     upgrade(empty_database)
     assert _observation_keys_and_triggers(empty_database) == at_head
-    engine = make_engine(empty_database)
-    try:
-        with make_sessionmaker(engine)() as s:
-            ds_id = make_datastream(s).id
-            other = make_datastream(s).id
-            t = datetime(2026, 3, 1, tzinfo=UTC)
-            ingest_observations(s, [ObservationIn(ds_id, t, 1.0), ObservationIn(other, t, 2.0)])
-            s.commit()
-            s.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds_id})
-            s.commit()
-            assert s.scalars(select(Observation.datastream_id)).all() == [other]
-    finally:
-        engine.dispose()
+    with _engine(empty_database) as engine, make_sessionmaker(engine)() as s:
+        ds_id = make_datastream(s).id
+        other = make_datastream(s).id
+        t = datetime(2026, 3, 1, tzinfo=UTC)
+        ingest_observations(s, [ObservationIn(ds_id, t, 1.0), ObservationIn(other, t, 2.0)])
+        s.commit()
+        s.execute(text("DELETE FROM sta_datastreams WHERE id = :id"), {"id": ds_id})
+        s.commit()
+        assert s.scalars(select(Observation.datastream_id)).all() == [other]
