@@ -28,7 +28,7 @@ from cityops.clock import to_local, utcnow
 from cityops.db import Base, WriterBusy, group_commit, is_postgres, write_turn
 from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
 from cityops.privacy.masking import mask_contacts
-from cityops.reports import integrations, sla, timeline
+from cityops.reports import integrations, sla
 from cityops.reports.access import Actor
 from cityops.reports.categories import validate_answers
 from cityops.reports.duplicates import nearby_open_cases
@@ -98,10 +98,6 @@ def tracking_token(settings: Settings, case_id: int) -> str:
 
 def case_by_token(session: Session, token: str) -> Case | None:
     return session.scalar(select(Case).where(Case.token_hash == token_hash(token)))
-
-
-def make_reference(settings: Settings, case: Case) -> str:
-    return f"{settings.reports_reference_prefix}-{to_local(case.submitted_at).year}-{case.id:06d}"
 
 
 def _clean_optional(value: str | None, limit: int, what: str) -> str | None:
@@ -273,94 +269,6 @@ def _next_case_ids(session: Session, n: int = 1) -> list[int]:
     return list(range(first, first + n))
 
 
-def _write(session: Session, settings: Settings, actor: Actor, draft: _Draft) -> SubmitResult:
-    """Add the case and its rows (reporter, follower, media, timeline + audit, outbox event) as ORM
-    objects and flush (:func:`submit`, one report in the caller's transaction); a group commit writes the
-    same rows as plain dicts (:func:`_case_rows`)."""
-    sub, now = draft.sub, draft.now
-    description = nfc(sub.description)
-    case = Case(
-        id=_next_case_ids(session)[0],
-        category_code=draft.category_code,
-        description=description,
-        description_key=search_key(description),
-        answers=draft.answers,
-        lat=sub.lat,
-        lon=sub.lon,
-        accuracy_m=sub.accuracy_m,
-        location_source=sub.location_source if sub.lat is not None else "address",
-        address=draft.address,
-        h3_cell=h3.latlng_to_cell(sub.lat, sub.lon, H3_RESOLUTION)
-        if sub.lat is not None and sub.lon is not None
-        else None,
-        area_id=draft.area_id,
-        agency_id=draft.agency_id,
-        state=State.SUBMITTED.value,
-        urgent=draft.category_urgent,
-        source=sub.source,
-        consent=sub.consent,
-        consent_purpose=nfc(sub.consent_purpose)[:200],
-        submitted_at=now,
-        updated_at=now,
-        sla_hours=sla.handling_hours(settings, draft.category_sla_hours, draft.category_urgent),
-        extended_hours=0.0,
-        overdue=False,
-        hidden=False,
-    )
-    sla.set_deadlines(case, settings, now)
-    case.ref = make_reference(settings, case)
-    token = tracking_token(settings, case.id)
-    case.token_hash = token_hash(token)
-    session.add(case)
-    session.add(
-        CaseReporter(
-            case_id=case.id,
-            user_id=actor.user_id if actor.is_citizen else None,
-            name=draft.name,
-            phone=draft.phone,
-            email=draft.email,
-            device_id=draft.device_id,
-            account_id=draft.account_id,
-            created_at=now,
-        )
-    )
-    if actor.is_citizen and actor.user_id is not None:
-        session.add(CaseSubscription(case_id=case.id, user_id=actor.user_id, channel="push", created_at=now))
-    for media_id in sub.media_ids:
-        session.add(CaseMedia(case_id=case.id, media_id=media_id, created_at=now))
-    for url in sub.media_urls:
-        session.add(CaseMedia(case_id=case.id, url=url[:500], created_at=now))
-    integrations.emit(
-        session,
-        "cases.created",
-        {
-            "id": case.id,
-            "ref": case.ref,
-            "category": case.category_code,
-            "area_id": draft.area_id,
-            "agency_id": draft.agency_id,
-        },
-    )
-    timeline.record(
-        session,
-        case,
-        actor,
-        now,
-        "submitted",
-        action="submit",
-        to_state=State.SUBMITTED.value,
-        public=True,
-        data={
-            "routed_to": draft.agency_id,
-            "area_id": draft.area_id,
-            "source": sub.source,
-            "consent": sub.consent,
-        },
-    )
-    session.flush()
-    return SubmitResult(case=case, token=token, duplicates=draft.duplicates)
-
-
 def submit(
     session: Session,
     settings: Settings,
@@ -369,9 +277,21 @@ def submit(
     *,
     now: datetime | None = None,
 ) -> SubmitResult:
-    """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates."""
+    """Create a case from ``sub`` (flushes; the caller commits), routed, with deadlines and duplicates.
+
+    The same rows as a group commit (:func:`_add_case`), written in the caller's transaction; the case
+    comes back loaded in ``session`` for the caller to go on with."""
     now = now or utcnow()
-    return _write(session, settings, actor, _prepare(session, settings, sub, now))
+    draft = _prepare(session, settings, sub, now)
+    session.flush()  # the caller's own pending objects stay theirs (_insert_new detaches what it writes)
+    rows = _new_rows()
+    case_id = _next_case_ids(session)[0]
+    with deferred_flush(session):
+        _, token = _add_case(session, settings, actor, draft, case_id, rows)
+    _insert_new(session, rows)
+    case = session.get(Case, case_id)
+    assert case is not None
+    return SubmitResult(case=case, token=token, duplicates=draft.duplicates)
 
 
 # A submission that meets a busy database is run again (nothing was stored) for at most this long,
@@ -485,7 +405,7 @@ def _case_rows(
     settings: Settings, actor: Actor, draft: _Draft, case_id: int, rows: dict[Table, list[dict[str, Any]]]
 ) -> tuple[dict[str, Any], str]:
     """Append one submission's rows (case, reporter, follower, media, timeline entry) to ``rows`` as plain
-    column dicts, the same values :func:`_write` gives the ORM objects; the case row and the raw token.
+    column dicts; the case row and the raw token.
 
     Plain dicts for a group: the ORM objects (instrumented attribute sets, identity bookkeeping, expunge)
     were most of a group's row building. The deadlines are computed here once, from the one calendar.
@@ -591,46 +511,62 @@ def _detached_case(row: dict[str, Any]) -> Case:
     return case
 
 
+def _new_rows() -> dict[Table, list[dict[str, Any]]]:
+    return {t: [] for t in (_CASES, _REPORTERS, _SUBSCRIPTIONS, _MEDIA, _EVENTS, _IDEMPOTENCY)}
+
+
+def _add_case(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    draft: _Draft,
+    case_id: int,
+    rows: dict[Table, list[dict[str, Any]]],
+) -> tuple[dict[str, Any], str]:
+    """One submission's writes: its rows appended to ``rows`` (:func:`_case_rows`), the outbox event and
+    the audit entry added to ``session`` through their modules (:func:`cityops.reports.integrations.emit`,
+    :func:`~cityops.reports.integrations.audit`); the case row and the raw token."""
+    case, token = _case_rows(settings, actor, draft, case_id, rows)
+    integrations.emit(
+        session,
+        "cases.created",
+        {
+            "id": case_id,
+            "ref": case["ref"],
+            "category": draft.category_code,
+            "area_id": draft.area_id,
+            "agency_id": draft.agency_id,
+        },
+    )
+    # timeline.record's audit twin, its snapshot taken from the row (no case object)
+    integrations.audit(
+        session,
+        actor,
+        "case.submit",
+        case_id,
+        before=None,
+        after={
+            "state": case["state"],
+            "agency_id": case["agency_id"],
+            "assignee_id": None,
+            "reject_reason": None,
+            "master_id": None,
+            "resolve_due_at": case["resolve_due_at"].isoformat(),
+        },
+    )
+    return case, token
+
+
 def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]) -> list[_Outcome]:
-    """Write every item's rows (inside the write turn) with one INSERT batch per table for the whole group:
-    the case rows as plain dicts (:func:`_case_rows`), the outbox event and the audit entry through their
-    modules (:func:`cityops.reports.integrations.emit`, :func:`~cityops.reports.integrations.audit`)."""
+    """Write every item's rows (inside the write turn, :func:`_add_case` each) with one INSERT batch per
+    table for the whole group."""
     ids = _next_case_ids(session, len(items))
-    rows: dict[Table, list[dict[str, Any]]] = {
-        t: [] for t in (_CASES, _REPORTERS, _SUBSCRIPTIONS, _MEDIA, _EVENTS, _IDEMPOTENCY)
-    }
+    rows = _new_rows()
     outcomes: list[_Outcome] = []
     with deferred_flush(session):
         for item, case_id in zip(items, ids, strict=True):
             draft = item.draft
-            case, token = _case_rows(settings, item.actor, draft, case_id, rows)
-            integrations.emit(
-                session,
-                "cases.created",
-                {
-                    "id": case_id,
-                    "ref": case["ref"],
-                    "category": draft.category_code,
-                    "area_id": draft.area_id,
-                    "agency_id": draft.agency_id,
-                },
-            )
-            # timeline.record's audit twin, its snapshot taken from the row (no case object)
-            integrations.audit(
-                session,
-                item.actor,
-                "case.submit",
-                case_id,
-                before=None,
-                after={
-                    "state": case["state"],
-                    "agency_id": case["agency_id"],
-                    "assignee_id": None,
-                    "reject_reason": None,
-                    "master_id": None,
-                    "resolve_due_at": case["resolve_due_at"].isoformat(),
-                },
-            )
+            case, token = _add_case(session, settings, item.actor, draft, case_id, rows)
             result = SubmitResult(case=_detached_case(case), token=token, duplicates=draft.duplicates)
             body: dict[str, Any] = item.render(result)
             if item.key is not None and item.fingerprint is not None:
