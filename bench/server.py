@@ -77,10 +77,10 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
-def working_threads(pid: int) -> int:
-    """Threads of ``pid`` and its descendants that are running or waiting for I/O (state R or D)."""
+def working_threads(pids: list[int]) -> int:
+    """Threads of these processes that are running or waiting for I/O (state R or D)."""
     n = 0
-    for p in process_tree(pid):
+    for p in pids:
         for task in Path(f"/proc/{p}/task").glob("*/stat"):
             try:
                 state = task.read_text().rpartition(")")[2].split()[0]
@@ -173,8 +173,9 @@ class Server:
         quiet = 0
         while time.monotonic() - t0 < max_s and quiet < 2:
             time.sleep(window_s)
-            now = self.cpu_seconds()
-            quiet = quiet + 1 if now - last < busy * window_s and not working_threads(self.proc.pid) else 0
+            pids = process_tree(self.proc.pid)  # one /proc scan for both readings
+            now = cpu_seconds(pids)
+            quiet = quiet + 1 if now - last < busy * window_s and not working_threads(pids) else 0
             last = now
         return time.monotonic() - t0
 
