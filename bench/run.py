@@ -775,6 +775,15 @@ def cache_url(backend: str, key: str) -> str:
     return f"sqlite:///{CACHE / f'{key}.sqlite3'}"
 
 
+def fold_wal(db: Path) -> None:
+    """Checkpoint an SQLite database's WAL into its file: runs copy or move the file alone."""
+    import sqlite3
+
+    lite = sqlite3.connect(db)
+    lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lite.close()
+
+
 def migration_files() -> dict[str, str]:
     """Each migration's revision and the hash of its file."""
     import hashlib
@@ -816,12 +825,8 @@ def migrate_cache(backend: str, key: str, work: Path) -> bool:
         engine.dispose()
     t0 = time.perf_counter()
     upgrade(env_for(work / f"migrate-{backend}", url))
-    if backend == "sqlite":  # runs copy the file alone: fold the WAL back into it
-        import sqlite3
-
-        lite = sqlite3.connect(CACHE / f"{key}.sqlite3")
-        lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        lite.close()
+    if backend == "sqlite":
+        fold_wal(CACHE / f"{key}.sqlite3")
     # revisions this upgrade applied: all that are not ancestors-or-self of what the database had
     from alembic.script import ScriptDirectory
 
@@ -904,11 +909,7 @@ def seed_cache(backend: str, key: str, prof: dict[str, Any], figs: set[str], wor
                 conn.execute(f'ALTER DATABASE "{p.pg_name}" RENAME TO "{PG_TEMPLATE + key}"')
             p.pg_name = None
         else:
-            import sqlite3
-
-            lite = sqlite3.connect(p.data_dir / "cityops.sqlite3")
-            lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            lite.close()
+            fold_wal(p.data_dir / "cityops.sqlite3")
             tmp = CACHE / f"{key}.sqlite3.tmp"
             shutil.move(p.data_dir / "cityops.sqlite3", tmp)  # a rename on the same filesystem
             os.replace(tmp, CACHE / f"{key}.sqlite3")
