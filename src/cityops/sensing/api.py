@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import APIRouter, Query, Response
@@ -191,45 +191,49 @@ def _fingerprint_sql(dialect: str) -> str | None:
     return None
 
 
+_B = TypeVar("_B")
+
+
 @dataclass(frozen=True)
-class _Cached:
-    """A response body of this process and what it was read under."""
+class _Cached(Generic[_B]):
+    """A response body (or what a body is made from) of this process and what it was read under."""
 
     marker: str
     fingerprint: tuple[Any, ...] | None  # None: only the marker vouches for it
     generation: int
-    body: bytes
+    body: _B
     rows: dict[int, tuple[tuple[Any, ...], bytes]]  # latest values: datastream id -> (row, its encoded item)
 
 
 @dataclass
-class _Lookup:
+class _Lookup(Generic[_B]):
     """What a read found: the cached body if still true, else the keys to store the new one under."""
 
-    body: bytes | None
-    previous: _Cached | None
+    body: _B | None
+    previous: _Cached[_B] | None
     marker: str | None
     fingerprint: tuple[Any, ...] | None
     generation: int
     row: tuple[Any, ...] | None = None  # the fingerprint as read, also when it may not vouch
 
 
-class _BodyCache:
+class BodyCache(Generic[_B]):
     """Bodies kept per process while what they show has not changed, checked cheapest first.
 
     The database change marker (nothing committed since: the same body); else the fingerprint of the rows
     the body was made of (a query given per entry, see :func:`_fingerprint_sql`) and, on SQLite, this
     process's writers of sensing tables (:class:`_SensingWrites`): commits that touched none of them (an SLA
     sweep, the outbox relay) keep the body. Every key is read before the data, so a commit in between makes
-    the next read miss rather than hit stale.
+    the next read miss rather than hit stale. Without a fingerprint query, only the marker vouches (the
+    IOC summary's counts).
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._lock = threading.Lock()
-        self._entries: dict[tuple[Any, ...], _Cached] = {}
+        self._entries: dict[tuple[Any, ...], _Cached[_B]] = {}
 
-    def lookup(self, session: Session, key: tuple[Any, ...], fingerprint: Executable | None) -> _Lookup:
+    def lookup(self, session: Session, key: tuple[Any, ...], fingerprint: Executable | None) -> _Lookup[_B]:
         sqlite_ = session.get_bind().dialect.name == "sqlite"
         generation, quiet = _writes.state()
         marker = _marker.read(session)
@@ -250,7 +254,7 @@ class _BodyCache:
         return _Lookup(None, cached, marker, found if quiet or not sqlite_ else None, generation, found)
 
     def store(
-        self, session: Session, key: tuple[Any, ...], found: _Lookup, body: bytes, rows: dict[int, Any]
+        self, session: Session, key: tuple[Any, ...], found: _Lookup[_B], body: _B, rows: dict[int, Any]
     ) -> None:
         if found.marker is None:
             return
@@ -259,7 +263,7 @@ class _BodyCache:
             fingerprint = None  # a writer of this process started or ended meanwhile
         self._put(key, _Cached(found.marker, fingerprint, found.generation, body, rows))
 
-    def _put(self, key: tuple[Any, ...], entry: _Cached) -> None:
+    def _put(self, key: tuple[Any, ...], entry: _Cached[_B]) -> None:
         with self._lock:
             self._entries.pop(key, None)
             self._entries[key] = entry  # most recently used last
@@ -268,9 +272,8 @@ class _BodyCache:
 
 
 _marker = _ChangeMarker()
-change_marker = _marker  # shared with other read models (the IOC summary)
-_latest_cache = _BodyCache(4)  # one body per database
-_aggregate_cache = _BodyCache(16)
+_latest_cache: BodyCache[bytes] = BodyCache(4)  # one body per database
+_aggregate_cache: BodyCache[bytes] = BodyCache(16)
 
 
 def _iso_reader(session: Session, column: Any) -> tuple[Any, Callable[[Any], str | None]]:
@@ -462,7 +465,7 @@ def latest_values(
 
 def _unfiltered(session: Session) -> bytes:
     """The body of every datastream's latest value, from the process's cache while still true
-    (:class:`_BodyCache`); else the rows are read again and only the items whose row changed are encoded
+    (:class:`BodyCache`); else the rows are read again and only the items whose row changed are encoded
     again."""
     bind = session.get_bind()
     key = (str(bind.engine.url),)
@@ -519,7 +522,7 @@ def aggregate(
 
     A Core query of the roll-up columns over the primary key range, each row ready to encode, serialised
     by orjson: a year of hourly buckets (8,760 rows) without ORM objects or Python per value. The body is
-    kept per process (:class:`_BodyCache`, keyed by the request) while the range's fingerprint
+    kept per process (:class:`BodyCache`, keyed by the request) while the range's fingerprint
     (:func:`_range_fingerprint`) is unchanged.
     """
     unit = session.execute(

@@ -8,7 +8,6 @@ salinity thresholds and open alerts. Public aggregate data only: no case text, n
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -25,7 +24,7 @@ from cityops.reports.models import Case, CaseRating
 from cityops.reports.workflow import OPEN_STATES
 from cityops.sensing import aqi
 from cityops.sensing import properties as props
-from cityops.sensing.api import change_marker
+from cityops.sensing.api import BodyCache
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 
 router = APIRouter(prefix="/api/v1/ioc", tags=["ioc"])
@@ -90,20 +89,12 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
 
     # The counts are kept per process under the database change marker (nothing committed since: the same
     # counts), keyed by the local days they cover; the tiles are made fresh from them.
-    marker = change_marker.read(session)  # before the counts: a commit in between makes the next read miss
     key = (str(session.get_bind().engine.url), area_id, bounds[0], bounds[DAYS])
-    with _cache_lock:
-        cached = _cache.get(key)
-    if marker is not None and cached is not None and cached[0] == marker:
-        counts = cached[1]
-    else:
+    found = _cache.lookup(session, key, None)  # the marker, read before the counts
+    counts = found.body
+    if counts is None:
         counts = _counts(session, where, area, bounds)
-        if marker is not None:
-            with _cache_lock:
-                _cache.pop(key, None)
-                _cache[key] = (marker, counts)
-                while len(_cache) > 32:
-                    del _cache[next(iter(_cache))]
+        _cache.store(session, key, found, counts, {})
     per_day, later, open_count, overdue, resolved_count, on_time, ratings, worst_aqi, max_salinity = counts
     return {
         "area_id": area_id,
@@ -120,8 +111,7 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
 
 
 _Counts = tuple[list[int], int, int, int, int, int, tuple[int, int], Any, Any]
-_cache: dict[tuple[Any, ...], tuple[str, _Counts]] = {}
-_cache_lock = threading.Lock()
+_cache: BodyCache[_Counts] = BodyCache(32)
 
 
 def _counts(session: Session, where: list[Any], area: list[Any], bounds: list[datetime]) -> _Counts:
