@@ -165,10 +165,15 @@ class Timing:
         ]
 
 
+def plain_category(client: httpx.Client) -> str:
+    """The first report category without required questions (a report needs only a description)."""
+    cats = client.get("/api/v1/reports/categories").json()
+    return str(next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"])))
+
+
 def report_writer(client: httpx.Client) -> Callable[[], None]:
     """A function submitting one citizen report (a commit, as a live province makes every few seconds)."""
-    cats = client.get("/api/v1/reports/categories").json()
-    category = next(c["code"] for c in cats if not any(q.get("required") for q in c["questions"]))
+    category = plain_category(client)
     rng = random.Random(7)
 
     def write() -> None:
@@ -683,10 +688,7 @@ def measure_backend(
                                      "answer is recomputed")  # fmt: skip
             if "reports" in figs:
                 with guard(rows, "report submission", backend):
-                    cats = http.get("/api/v1/reports/categories").json()
-                    category = next(
-                        c["code"] for c in cats if not any(q.get("required") for q in c["questions"])
-                    )
+                    category = plain_category(http)
         if "reports" in figs and category is not None:
             with guard(rows, "report submission", backend), sampled("reports"):
                 rows.extend(report_load(server, pg, prof, backend, category))
