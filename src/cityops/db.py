@@ -206,9 +206,9 @@ class GroupCommit(Generic[T, R]):
     the caller becomes the leader: it takes every queued item (its own included, at most ``max_batch``)
     and calls ``write(items)`` on its own session, which returns one outcome per item (a result, or the
     exception that item's caller raises). Meanwhile new items queue up and the next leader, one of their
-    threads, writes them together; ``writers`` batches may be written at once (1 for SQLite's single
-    writer; PostgreSQL commits several transactions in parallel). So the per-transaction costs (write turn, ``BEGIN``, statements,
-    commit) are shared by a batch, and no caller returns before the transaction with its item ended.
+    threads, writes them together; ``writers`` batches may be written at once (see :func:`group_commit`).
+    So the per-transaction costs (write turn, ``BEGIN``, statements, commit) are shared by a batch, and no
+    caller returns before the transaction with its item ended.
     """
 
     def __init__(self, max_batch: int = 64, writers: int = 1) -> None:
@@ -263,21 +263,19 @@ class GroupCommit(Generic[T, R]):
 _groups: weakref.WeakKeyDictionary[Engine, dict[str, GroupCommit[Any, Any]]] = weakref.WeakKeyDictionary()
 
 
-# Batches a process writes at once on PostgreSQL. One: every batch of new cases updates the same few
-# coarse map cells (``case_map_cells``, kept by triggers), so concurrent batches only queued on those rows'
-# locks until the other committed, and could deadlock: 4 writers gave 25-32 reports/s where 1 gives 216
-# (bench, 100 clients). SQLite has a single writer anyway.
-PG_GROUP_WRITERS = 1
-
-
 def group_commit(engine: Engine, name: str) -> GroupCommit[Any, Any]:
-    """The process's group-commit queue ``name`` for ``engine`` (one per kind of write)."""
+    """The process's group-commit queue ``name`` for ``engine`` (one per kind of write).
+
+    One batch at a time on both stores (the default ``writers``): SQLite has a single writer, and on
+    PostgreSQL every batch of new cases updates the same few coarse map cells (``case_map_cells``, kept by
+    triggers), so concurrent batches only queued on those rows' locks until the other committed, and could
+    deadlock: 4 writers gave 25-32 reports/s where 1 gives 216 (bench, 100 clients).
+    """
     with _write_locks_guard:
         groups = _groups.setdefault(engine, {})
         group = groups.get(name)
         if group is None:
-            writers = 1 if engine.dialect.name == "sqlite" else PG_GROUP_WRITERS
-            group = groups[name] = GroupCommit(writers=writers)
+            group = groups[name] = GroupCommit()
         return group
 
 
