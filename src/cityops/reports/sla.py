@@ -130,12 +130,17 @@ def _mark(session: Session, case: Case, now: datetime, what: str, data: dict[str
     integrations.audit(session, None, f"case.sla_{what}", case.id, after={"state": case.state, **data})
 
 
+# The cases a sweep looks at: open, and not escalated for their current deadline (an escalated case has
+# had every mark; a new deadline clears ``escalated_at``).
+_UNESCALATED_OPEN = (Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+
+
 def sweep_candidates(session: Session, now: datetime | None = None) -> list[int]:
     """Ids of the cases a sweep may still mark: open and not yet escalated for their current deadline
     (an escalated case has had every mark; a new deadline clears ``escalated_at``). With ``now``, also
     not the warned ones whose deadline has not passed yet: nothing is due for them, and re-reading every
     warned case on every sweep was most of its work with many open cases."""
-    query = select(Case.id).where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+    query = select(Case.id).where(*_UNESCALATED_OPEN)
     if now is not None:
         awaiting = Case.state.in_([State.SUBMITTED.value, State.REOPENED.value])
         query = query.where(
@@ -168,7 +173,7 @@ def sweep_sla(
             by_agency[agency_id] = _supervisors(session, agency_id)
         return by_agency[agency_id]
 
-    query = select(Case).where(Case.state.in_([s.value for s in OPEN_STATES]), Case.escalated_at.is_(None))
+    query = select(Case).where(*_UNESCALATED_OPEN)
     if ids is not None:
         query = query.where(Case.id.in_(ids))
     cases = session.scalars(query)
