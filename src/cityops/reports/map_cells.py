@@ -36,7 +36,7 @@ PG_LOCK_KEY = 0x63697479_6D617063  # "citymapc"
 
 
 def cell_size(level: int) -> float:
-    """Cell size in degrees at a grid level: the same as ``public.grid_size_deg`` (90° / 2^level, exact)."""
+    """Cell size in degrees at a grid level (90° / 2^level, exact); ``public.grid_size_deg`` is this."""
     return 360.0 / float(2**level) / 4.0
 
 

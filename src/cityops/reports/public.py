@@ -293,8 +293,9 @@ def points_geojson(
 
 
 def grid_size_deg(zoom: int) -> float:
-    """Cluster cell size at a web-map zoom: ~64 px cells (360° / 2^zoom / 4)."""
-    return 360.0 / float(2**zoom) / 4.0
+    """Cluster cell size at a web-map zoom: ~64 px cells (360° / 2^zoom / 4), the aggregate's cell at
+    level ``zoom`` (one formula, so live clusters and ``case_map_cells`` agree)."""
+    return map_cells.cell_size(zoom)
 
 
 # Cluster accumulators: (cell y, cell x) at the request's zoom -> [count, lat sum, lon sum, {state: count}]
