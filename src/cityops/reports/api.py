@@ -452,8 +452,6 @@ def public_geojson(
     limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
 ) -> Response:
     """Map data for a viewport: points, or grid clusters when ``zoom`` is below ``cluster_below_zoom``."""
-    import orjson
-
     query = _filtered(_public_query().where(Case.lat.is_not(None)), category, state, None, bbox)
     if zoom is not None and zoom < cluster_below_zoom:
         # clustered in SQL: only one row per grid cell and state comes back
