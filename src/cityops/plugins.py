@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
+    from cityops.specs import (
+        BackgroundTaskSpec,
+        DashboardPanelSpec,
+        EventConsumerSpec,
+        IndicatorSetSpec,
+        IndicatorSpec,
+        PersonalDataSpec,
+        PlaceTypeSpec,
+    )
 
 hookspec = pluggy.HookspecMarker("cityops")
 hookimpl = pluggy.HookimplMarker("cityops")
@@ -75,7 +84,7 @@ class Hooks:
         """Case categories a sector adds (with extra questions and SLA)."""
 
     @hookspec
-    def place_types(self) -> list[Any]:
+    def place_types(self) -> list[PlaceTypeSpec]:
         """Place types a sector adds."""
 
     @hookspec
@@ -87,8 +96,28 @@ class Hooks:
         """Alert rule templates a sector adds."""
 
     @hookspec
-    def indicators(self) -> list[Any]:
-        """Indicators a sector adds."""
+    def indicators(self) -> list[IndicatorSpec]:
+        """Indicators a plugin adds (computed from cases, observations or places, or entered by hand)."""
+
+    @hookspec
+    def indicator_sets(self) -> list[IndicatorSetSpec]:
+        """Published indicator sets a plugin adds (indicators name their sets by code)."""
+
+    @hookspec
+    def dashboard_panels(self) -> list[DashboardPanelSpec]:
+        """Panels a sector adds to the IOC."""
+
+    @hookspec
+    def event_consumers(self) -> list[EventConsumerSpec]:
+        """Durable bus consumers; the events capability starts and stops them."""
+
+    @hookspec
+    def background_tasks(self) -> list[BackgroundTaskSpec]:
+        """Periodic jobs run with the server; the events capability starts and stops them."""
+
+    @hookspec
+    def personal_data(self) -> list[PersonalDataSpec]:
+        """The personal data a capability holds: export, erase and retention (read by ``privacy/``)."""
 
     @hookspec
     def alert_channels(self, settings: Settings) -> list[Any]:
