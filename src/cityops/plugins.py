@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -122,6 +122,48 @@ class Hooks:
     @hookspec
     def alert_channels(self, settings: Settings) -> list[Any]:
         """Alert/notification channels (web push, SMS, email, IOC stream)."""
+
+
+T = TypeVar("T")
+
+
+def declarations(hook: str, spec_type: type[T]) -> list[tuple[str, T]]:
+    """Every ``(plugin name, spec)`` a declaration hook returns, in registration order.
+
+    A wrong declaration (not a list, or an item of another type, or two specs with one ``code``) raises
+    :class:`~cityops.specs.SpecError` naming the plugin, so a broken sector fails at start-up, not later.
+    """
+    from cityops.specs import SpecError
+
+    pm = plugin_manager()
+    caller = getattr(pm.hook, hook)
+    found: list[tuple[str, T]] = []
+    seen: dict[Any, str] = {}
+    for impl in reversed(
+        caller.get_hookimpls()
+    ):  # pluggy calls last-registered first; keep registration order
+        result = impl.function()
+        if result is None:
+            continue
+        if not isinstance(result, list | tuple):
+            raise SpecError(
+                f"plugin {impl.plugin_name}: hook {hook} returned {type(result).__name__}, not a list"
+            )
+        for item in result:
+            if not isinstance(item, spec_type):
+                raise SpecError(
+                    f"plugin {impl.plugin_name}: hook {hook} returned a {type(item).__name__}, "
+                    f"expected {spec_type.__name__}"
+                )
+            key = getattr(item, "code", None) or getattr(item, "durable", None) or getattr(item, "name", None)
+            if key is not None:
+                if key in seen:
+                    raise SpecError(
+                        f"plugin {impl.plugin_name}: hook {hook} declares {key!r}, already declared by {seen[key]}"
+                    )
+                seen[key] = impl.plugin_name
+            found.append((impl.plugin_name, item))
+    return found
 
 
 @cache
