@@ -1,0 +1,1 @@
+"""The traffic sector: traffic counters on the pilot's national roads, their flows and simulation."""
