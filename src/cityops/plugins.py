@@ -21,12 +21,15 @@ if TYPE_CHECKING:
     from cityops.settings import Settings
     from cityops.specs import (
         BackgroundTaskSpec,
+        CategorySpec,
         DashboardPanelSpec,
         EventConsumerSpec,
         IndicatorSetSpec,
         IndicatorSpec,
         PersonalDataSpec,
         PlaceTypeSpec,
+        PropertySpec,
+        RuleTemplate,
     )
 
 hookspec = pluggy.HookspecMarker("cityops")
@@ -80,20 +83,20 @@ class Hooks:
         """Load this plugin's part of the pilot demo data (idempotent)."""
 
     @hookspec
-    def case_categories(self) -> list[Any]:
-        """Case categories a sector adds (with extra questions and SLA)."""
+    def case_categories(self) -> list[CategorySpec]:
+        """Case categories a sector adds (with extra questions and SLA); reports syncs them into its table."""
 
     @hookspec
     def place_types(self) -> list[PlaceTypeSpec]:
         """Place types a sector adds."""
 
     @hookspec
-    def observed_properties(self) -> list[Any]:
-        """Observed properties (with UCUM units) a sector adds."""
+    def observed_properties(self) -> list[PropertySpec]:
+        """Observed properties (with UCUM units) a sector adds; sensing keeps one STA ObservedProperty per code."""
 
     @hookspec
-    def rule_templates(self) -> list[Any]:
-        """Alert rule templates a sector adds."""
+    def rule_templates(self) -> list[RuleTemplate]:
+        """Alert rule templates a sector adds; alerts installs each once as a rule an admin may then edit."""
 
     @hookspec
     def indicators(self) -> list[IndicatorSpec]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,177 @@ if TYPE_CHECKING:
 
 class SpecError(ValueError):
     """A plugin declared something invalid; the message names the plugin and the declaration."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cases: categories and their extra questions (``case_categories`` hook, synced by reports)
+
+
+class Datatype(StrEnum):
+    """Open311 attribute datatypes (``date`` is ours; Open311 calls it ``datetime``)."""
+
+    STRING = "string"
+    NUMBER = "number"
+    DATE = "date"
+    TEXT = "text"
+    SINGLEVALUELIST = "singlevaluelist"
+    MULTIVALUELIST = "multivaluelist"
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """One extra question of a category.
+
+    Each text is in one language, since a screen shows one: ``label`` and the ``values`` names are
+    Vietnamese, ``label_en`` and ``values_en`` English (empty: screens fall back to the Vietnamese text).
+    """
+
+    code: str
+    label: str
+    datatype: Datatype
+    required: bool = False
+    description: str = ""
+    values: tuple[tuple[str, str], ...] = ()  # (key, name in Vietnamese) for the list datatypes
+    max_length: int = 500
+    label_en: str = ""
+    values_en: tuple[tuple[str, str], ...] = ()  # (key, name in English)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "label": self.label,
+            "datatype": self.datatype.value,
+            "required": self.required,
+            "description": self.description,
+            "values": [list(v) for v in self.values],
+            "max_length": self.max_length,
+            "label_en": self.label_en,
+            "values_en": [list(v) for v in self.values_en],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuestionSpec:
+        return cls(
+            code=data["code"],
+            label=data["label"],
+            datatype=Datatype(data["datatype"]),
+            required=bool(data.get("required", False)),
+            description=data.get("description", ""),
+            values=tuple((str(k), str(n)) for k, n in data.get("values", [])),
+            max_length=int(data.get("max_length", 500)),
+            label_en=data.get("label_en", ""),
+            values_en=tuple((str(k), str(n)) for k, n in data.get("values_en", [])),
+        )
+
+
+@dataclass(frozen=True)
+class CategorySpec:
+    """A case category as a sector declares it (``case_categories`` hook)."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    sla_hours: float = 40.0  # working hours to resolve
+    urgent: bool = False
+    description: str = ""
+    group: str = ""
+    keywords: tuple[str, ...] = ()
+    questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
+    sector: str = "core"
+    order: int = 100
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sensing: observed properties (``observed_properties`` hook, synced by sensing)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """One observed property as the sectors declare it (``observed_properties`` hook).
+
+    Sensing keeps one ``sta_observed_properties`` row per ``code``; ``valid_min``/``valid_max`` is the
+    physically plausible range of the range check, not a regulatory limit.
+    """
+
+    code: str
+    name_vi: str
+    name_en: str
+    definition: str
+    unit_symbol: str  # UCUM code
+    unit_name: str
+    valid_min: float
+    valid_max: float
+    description: str = ""
+    sector: str = "environment"
+
+    def in_range(self, value: float) -> bool:
+        return self.valid_min <= value <= self.valid_max
+
+    @property
+    def unit_of_measurement(self) -> dict[str, str]:
+        """The SensorThings ``unitOfMeasurement`` object."""
+        return {
+            "name": self.unit_name,
+            "symbol": self.unit_symbol,
+            "definition": f"http://unitsofmeasure.org/ucum.html#{self.unit_symbol}",
+        }
+
+
+class StationModel(Protocol):
+    """How a sector simulates one station's readings (a tidal river, a city's air, a road's traffic).
+
+    ``value_of`` is a pure function of time and seed, so a replay gives the same series; None means the
+    model does not simulate that property. The model object holds the station's own parameters.
+    """
+
+    def value_of(self, code: str, t: datetime, station: StationSpec, seed: int = 0) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StationSpec:
+    """A demo monitoring station a sector ships (``demo_stations`` hook): where it is, what it measures,
+    and the model that simulates it (``cityops simulate``, the demo's history).
+
+    ``kind`` is the station's kind (water, air, traffic); ``attributes`` are stored on its STA Thing
+    (river, road, datum, alarm levels, ...).
+    """
+
+    code: str
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    properties: tuple[str, ...]
+    model: StationModel
+    interval_s: int = 300
+    area_name: str | None = None  # the current commune/ward it lies in
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    approximate: bool = True  # coordinates and levels are demo values
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alerts: rule templates (``rule_templates`` hook, installed by alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTemplate:
+    """A default alert rule a sector declares, installed once as a rule keyed by ``code``.
+
+    ``kind`` is the rule kind's value (``threshold``, ``rate_of_change``, ``staleness``): the kernel does not
+    know the alerts capability's enum, so alerts validates it (and ``parameters``) at start-up.
+    """
+
+    code: str
+    name_vi: str
+    name_en: str
+    kind: str
+    property_code: str
+    parameters: Mapping[str, Any]
+    message_vi: str = ""
+    message_en: str = ""
+    enabled: bool = True
+    sector: str = ""
+    notes: str = field(default="", compare=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
