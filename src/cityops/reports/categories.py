@@ -2,105 +2,35 @@
 
 A category carries its extra questions (Open311 "attributes"), its default handling SLA in working hours
 and whether it is urgent. Sectors return :class:`CategorySpec` objects; :func:`sync_categories` writes them
-into the ``case_categories`` table, which the APIs read.
+into the ``case_categories`` table, which the APIs read. The specs themselves live in :mod:`cityops.specs`
+(the kernel a sector may depend on alone); they are re-exported here for the modules that still import them
+from this one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.errors import Invalid
+from cityops.specs import CategorySpec, Datatype, QuestionSpec
 from cityops.text import nfc, search_key
 
-
-class Datatype(StrEnum):
-    """Open311 attribute datatypes (``date`` is ours; Open311 calls it ``datetime``)."""
-
-    STRING = "string"
-    NUMBER = "number"
-    DATE = "date"
-    TEXT = "text"
-    SINGLEVALUELIST = "singlevaluelist"
-    MULTIVALUELIST = "multivaluelist"
-
-
-@dataclass(frozen=True)
-class QuestionSpec:
-    """One extra question of a category."""
-
-    code: str
-    label: str
-    datatype: Datatype
-    required: bool = False
-    description: str = ""
-    values: tuple[tuple[str, str], ...] = ()  # (key, name) for the list datatypes
-    max_length: int = 500
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "label": self.label,
-            "datatype": self.datatype.value,
-            "required": self.required,
-            "description": self.description,
-            "values": [list(v) for v in self.values],
-            "max_length": self.max_length,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuestionSpec:
-        return cls(
-            code=data["code"],
-            label=data["label"],
-            datatype=Datatype(data["datatype"]),
-            required=bool(data.get("required", False)),
-            description=data.get("description", ""),
-            values=tuple((str(k), str(n)) for k, n in data.get("values", [])),
-            max_length=int(data.get("max_length", 500)),
-        )
-
-
-@dataclass(frozen=True)
-class CategorySpec:
-    """A case category as a sector declares it."""
-
-    code: str
-    name_vi: str
-    name_en: str
-    sla_hours: float = 40.0  # working hours to resolve
-    urgent: bool = False
-    description: str = ""
-    group: str = ""
-    keywords: tuple[str, ...] = ()
-    questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
-    sector: str = "core"
-    order: int = 100
+__all__ = ["CategorySpec", "Datatype", "QuestionSpec", "collect_specs", "sync_categories", "validate_answers"]
 
 
 def collect_specs() -> list[CategorySpec]:
-    """Every category the registered plugins declare; a later duplicate code replaces an earlier one."""
-    from cityops.plugins import plugin_manager
+    """Every category the registered plugins declare (``case_categories`` hook), in display order.
 
-    by_code: dict[str, CategorySpec] = {}
-    for batch in reversed(plugin_manager().hook.case_categories()):
-        for spec in batch:
-            if isinstance(spec, dict):  # a plugin may declare plain data
-                data = dict(spec)
-                data["questions"] = tuple(
-                    q if isinstance(q, QuestionSpec) else QuestionSpec.from_dict(q)
-                    for q in data.get("questions", ())
-                )
-                data["keywords"] = tuple(data.get("keywords", ()))
-                spec = CategorySpec(**data)
-            if isinstance(spec, CategorySpec):
-                by_code[spec.code] = spec
-    return sorted(by_code.values(), key=lambda s: (s.order, s.code))
+    A declaration that is not a :class:`CategorySpec`, or a code two plugins declare, fails naming the plugin
+    (:func:`cityops.plugins.declarations`)."""
+    from cityops.plugins import declarations
+
+    specs = [spec for _, spec in declarations("case_categories", CategorySpec)]
+    return sorted(specs, key=lambda s: (s.order, s.code))
 
 
 def sync_categories(session: Session, specs: list[CategorySpec] | None = None) -> int:
