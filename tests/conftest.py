@@ -27,7 +27,12 @@ from cityops.settings import Settings, load_settings
 from tests.services import PG_ADMIN_URL, require_postgres
 
 # Shared fixtures of each capability live in their own modules (one owner each).
-pytest_plugins = ["tests.fixtures_identity", "tests.fixtures_areas"]
+pytest_plugins = [
+    "tests.fixtures_identity",
+    "tests.fixtures_areas",
+    "tests.kit.factories",
+    "tests.kit.queries",
+]
 
 BACKENDS = [b.strip() for b in os.environ.get("CITYOPS_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
