@@ -1,5 +1,6 @@
 """Imports every capability's models so one metadata holds the whole schema (Alembic, tests)."""
 
+from cityops import idempotency as idempotency_models
 from cityops.alerts import models as alerts_models
 from cityops.areas import models as areas_models
 from cityops.audit import models as audit_models
@@ -19,6 +20,7 @@ __all__ = [
     "areas_models",
     "audit_models",
     "events_models",
+    "idempotency_models",
     "identity_models",
     "media_models",
     "notify_models",

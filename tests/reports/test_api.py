@@ -693,8 +693,9 @@ def test_old_idempotency_records_are_pruned(world: World, client: TestClient) ->
     from datetime import timedelta
 
     from cityops.clock import utcnow
-    from cityops.reports.intake import IDEMPOTENCY_TTL, prune_idempotency
-    from cityops.reports.models import IdempotencyRecord
+    from cityops.idempotency import TTL as IDEMPOTENCY_TTL
+    from cityops.idempotency import IdempotencyRecord
+    from cityops.idempotency import prune as prune_idempotency
 
     client.post("/api/v1/reports", json=report_body(), headers={"Idempotency-Key": "prune-me-0123456789"})
     assert prune_idempotency(world.session, utcnow()) == 0

@@ -18,6 +18,7 @@ from cityops.audit.models import AuditEntry
 from cityops.audit.service import deferred_flush, record
 from cityops.db import GroupCommit, WriterBusy, group_commit
 from cityops.events.models import OutboxEvent
+from cityops.idempotency import IdempotencyRecord
 from cityops.identity.policy import Principal
 from cityops.reports import intake
 from cityops.reports.access import Actor
@@ -27,7 +28,6 @@ from cityops.reports.models import (
     CaseMedia,
     CaseReporter,
     CaseSubscription,
-    IdempotencyRecord,
 )
 from cityops.settings import Settings
 from tests.reports.conftest import A_POINT, MONDAY_9, World

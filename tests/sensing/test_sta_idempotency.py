@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityops.idempotency import IdempotencyRecord
 from cityops.identity.apikeys import create_api_key
-from cityops.reports.models import IdempotencyRecord
 from tests.sensing.sta_tree import station
 
 STA = "/sta/v1.1"

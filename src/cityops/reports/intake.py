@@ -1,5 +1,6 @@
 """Submitting a report (native API and Open311 share this): validation, routing, SLA, duplicates,
-personal data kept apart, consent, tracking token and ``Idempotency-Key`` replay.
+personal data kept apart, consent, tracking token and ``Idempotency-Key`` replay (through the core
+store, :mod:`cityops.idempotency`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import h3
-import orjson
-from sqlalchemy import Table, bindparam, delete, inspect, select
+from sqlalchemy import Table, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql.elements import ClauseElement
@@ -26,7 +26,8 @@ from cityops import db
 from cityops.audit.service import deferred_flush
 from cityops.clock import to_local, utcnow
 from cityops.db import Base, WriterBusy, group_commit, is_postgres, write_turn
-from cityops.errors import Conflict, Invalid, ServiceUnavailable, is_busy_conflict
+from cityops.errors import Invalid, ServiceUnavailable, is_busy_conflict
+from cityops.idempotency import MAX_KEY, IdempotencyRecord, find_replay, request_fingerprint, stored_row
 from cityops.privacy.masking import mask_contacts
 from cityops.reports import integrations, sla
 from cityops.reports.access import Actor
@@ -39,7 +40,6 @@ from cityops.reports.models import (
     CaseReporter,
     CaseSubscription,
     Category,
-    IdempotencyRecord,
 )
 from cityops.reports.routing import route
 from cityops.reports.workflow import State
@@ -175,22 +175,6 @@ def validate(session: Session, settings: Settings, sub: Submission) -> tuple[Cat
     return category, answers
 
 
-def request_fingerprint(payload: Any) -> str:
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
-def find_replay(session: Session, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-    """The stored answer for ``key`` from ``scope``; 409 when the key was used for another request."""
-    row = session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-    )
-    if row is not None and row.request_hash != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was already used for a different request", code="idempotency_key_reused"
-        )
-    return row
-
-
 @dataclass
 class _Draft:
     """A validated submission with everything read from the database: only writes remain. Plain values
@@ -320,7 +304,7 @@ def submit_idempotent(
     fingerprint = None
     if key is not None:
         key = key.strip()
-        if not 16 <= len(key) <= 200:
+        if not 16 <= len(key) <= MAX_KEY:
             # long enough to be unguessable: anonymous senders share one key space
             raise Invalid("Idempotency-Key must be 16–200 characters (a UUID is a good choice)")
         fingerprint = request_fingerprint(fingerprint_payload)
@@ -570,16 +554,11 @@ def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]
             result = SubmitResult(case=_detached_case(case), token=token, duplicates=draft.duplicates)
             body: dict[str, Any] = item.render(result)
             if item.key is not None and item.fingerprint is not None:
+                kept = {k: v for k, v in body.items() if k != "token"}  # the token is re-derived on replay
                 rows[_IDEMPOTENCY].append(
-                    {
-                        "scope": item.actor.label,
-                        "key": item.key,
-                        "request_hash": item.fingerprint,
-                        "status": 201,
-                        "body": {k: v for k, v in body.items() if k != "token"},  # re-derived on replay
-                        "case_id": case_id,
-                        "created_at": draft.now,
-                    }
+                    stored_row(
+                        item.actor.label, item.key, item.fingerprint, 201, kept, case_id=case_id, at=draft.now
+                    )
                 )
             outcomes.append((201, body, False))
     _insert_new(session, rows)
@@ -679,12 +658,3 @@ def _with_token(settings: Settings, record: IdempotencyRecord) -> dict[str, Any]
     if record.case_id is not None:
         body["token"] = tracking_token(settings, record.case_id)
     return body
-
-
-IDEMPOTENCY_TTL = timedelta(days=7)  # a client retries within minutes or hours; a week is generous
-
-
-def prune_idempotency(session: Session, now: datetime, ttl: timedelta = IDEMPOTENCY_TTL) -> int:
-    """Delete stored answers older than ``ttl`` (a later retry with the same key creates a new case)."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - ttl))
-    return int(getattr(result, "rowcount", 0) or 0)

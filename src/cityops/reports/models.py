@@ -1,5 +1,6 @@
 """Citizen reports (cases): categories, cases, the reporter's personal data kept apart, the append-only
-timeline, joint handling, extensions, media links, follow-up (subscriptions, ratings) and idempotency.
+timeline, joint handling, extensions, media links, follow-up (subscriptions, ratings). Stored
+``Idempotency-Key`` answers are the core's (:mod:`cityops.idempotency`).
 """
 
 from __future__ import annotations
@@ -231,19 +232,3 @@ class ResponseTemplate(Base):
     action: Mapped[str | None] = mapped_column(String(32))  # the action it fits (resolve, reject, ...)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-
-
-class IdempotencyRecord(Base):
-    """The stored answer to a submission carrying an ``Idempotency-Key`` (replayed on a retry)."""
-
-    __tablename__ = "case_idempotency"
-    __table_args__ = (UniqueConstraint("scope", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(80))  # who sent it: "user:<id>", "key:<id>", "anon"
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

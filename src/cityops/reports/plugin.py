@@ -183,7 +183,7 @@ SLA_SWEEP_SECONDS = 300  # the sweep is idempotent; every five minutes is precis
 async def _sla_loop(app: FastAPI) -> None:
     from cityops.clock import utcnow
     from cityops.db import session_scope, write_turn
-    from cityops.reports.intake import prune_idempotency
+    from cityops.idempotency import prune as prune_idempotency
     from cityops.reports.sla import sweep_in_chunks
 
     settings = app.state.settings

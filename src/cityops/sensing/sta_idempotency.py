@@ -45,7 +45,7 @@ def scope_of(principal: Any) -> str:
 
 def claim(principal: Any, key: str, path: str, data: Any) -> Claim:
     """The claim of ``key`` for a POST of ``data`` to ``path``; 400 for an empty or overlong key."""
-    from cityops.reports.intake import request_fingerprint
+    from cityops.idempotency import request_fingerprint
 
     key = key.strip()
     if not key or len(key) > MAX_KEY or not key.isprintable() or not key.isascii():
@@ -57,7 +57,7 @@ def claim(principal: Any, key: str, path: str, data: Any) -> Claim:
 
 def find(session: Session, claim: Claim) -> Stored | None:
     """The stored answer for the claim; 409 when the key was used for another request."""
-    from cityops.reports.intake import find_replay
+    from cityops.idempotency import find_replay
 
     row = find_replay(session, claim.scope, claim.key, claim.fingerprint)
     return Stored(row.status, dict(row.body)) if row is not None else None
@@ -65,7 +65,7 @@ def find(session: Session, claim: Claim) -> Stored | None:
 
 def record(session: Session, claim: Claim, status: int, body: dict[str, Any]) -> None:
     """Store the answer in the caller's transaction (it exists if and only if the entity does)."""
-    from cityops.reports.models import IdempotencyRecord
+    from cityops.idempotency import IdempotencyRecord
 
     session.add(
         IdempotencyRecord(
