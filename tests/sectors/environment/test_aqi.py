@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cityops.sensing.aqi import (
+from cityops.sectors.environment.aqi import (
     BANDS,
     Pollutant,
     band_for,

@@ -176,7 +176,7 @@ def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: se
 
 def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settings: Settings) -> None:
     from cityops.sectors.environment.air_quality import on_observations, station_hourly_aqi
-    from cityops.sensing.aqi import hourly_aqi
+    from cityops.sectors.environment.aqi import hourly_aqi
     from cityops.sensing.observation_events import CreatedObservations, created_payload
     from cityops.sensing.storage import ObservationIn, ingest_observations
 

@@ -3,7 +3,7 @@ read it like any other series).
 
 When observations of an AQI input (PM2.5, PM10, O3, CO, SO2, NO2) arrive in hour H+1, hour H is complete:
 its AQI is computed from the stations' hourly roll-ups (PM2.5/PM10 Nowcast over the 12 hours ending at H,
-gases from the hour's 1-hour mean, :mod:`cityops.sensing.aqi`) and stored as one observation at the
+gases from the hour's 1-hour mean, :mod:`cityops.sectors.environment.aqi`) and stored as one observation at the
 start of hour H (``phenomenonTime`` H/H+1h) with the sub-indices, dominant pollutant and band in its
 ``parameters``. An hour already computed is not recomputed (the observation store keeps the first value);
 late data for an old hour therefore does not change its published AQI.
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cityops.sectors.environment.demo import OM_MEASUREMENT, observed_property
 from cityops.sensing import properties as props
-from cityops.sensing.aqi import AqiResult, hourly_aqi
+from cityops.sectors.environment.aqi import AqiResult, hourly_aqi
 from cityops.sensing.models import Datastream, Observation, ObservationRollup, ObservedProperty, Sensor, Thing
 from cityops.sensing.observation_events import CreatedObservations, read_created
 from cityops.sensing.storage import ObservationIn, ingest_observations
