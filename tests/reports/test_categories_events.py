@@ -10,16 +10,24 @@ from sqlalchemy import event, select
 
 from cityops.errors import Invalid
 from cityops.events.models import OutboxEvent
-from cityops.reports.categories import CategorySpec, Datatype, QuestionSpec, sync_categories, validate_answers
+from cityops.reports.categories import (
+    CategorySpec,
+    Datatype,
+    QuestionSpec,
+    collect_specs,
+    sync_categories,
+    validate_answers,
+)
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import Category
-from cityops.reports.plugin import DEFAULT_CATEGORIES
 from cityops.reports.workflow import CaseAction
 from tests.reports.conftest import A_POINT, World
 
 
 def test_default_categories_are_vietnamese_with_english() -> None:
-    codes = [c.code for c in DEFAULT_CATEGORIES]
+    """The sectors declare the categories the core used to (codes unchanged: cases point at them)."""
+    declared = collect_specs()
+    codes = [c.code for c in declared]
     assert codes == [
         "roads",
         "lighting",
@@ -36,8 +44,9 @@ def test_default_categories_are_vietnamese_with_english() -> None:
         "construction",
         "other",
     ]
-    assert all(c.name_vi and c.name_en and c.sla_hours > 0 for c in DEFAULT_CATEGORIES)
-    assert {c.code for c in DEFAULT_CATEGORIES if c.urgent} == {"public_order", "traffic"}
+    assert all(c.name_vi and c.name_en and c.sla_hours > 0 for c in declared)
+    assert {c.code for c in declared if c.urgent} == {"public_order", "traffic"}
+    assert {c.code for c in declared if c.sector == "core"} == {"other"}
 
 
 def test_sync_updates_and_deactivates(world: World) -> None:
@@ -51,14 +60,14 @@ def test_sync_updates_and_deactivates(world: World) -> None:
         questions=(QuestionSpec("gate", "Tên cống", Datatype.STRING, required=True),),
         sector="agri",
     )
-    assert sync_categories(s, [*DEFAULT_CATEGORIES, extra]) == 15
+    assert sync_categories(s, [*collect_specs(), extra]) == 15
     s.commit()
     row = s.get(Category, "flood_gate")
     assert row is not None
     assert row.active
     assert row.urgent
     assert row.questions[0]["code"] == "gate"
-    sync_categories(s, list(DEFAULT_CATEGORIES))
+    sync_categories(s, collect_specs())
     s.commit()
     s.refresh(row)
     assert row.active is False  # no longer declared: kept for old cases, not offered

@@ -12,7 +12,7 @@ a station whatever it counts, so this sector declares no place type of its own.
 
 from __future__ import annotations
 
-from cityops.specs import PropertySpec
+from cityops.specs import CategorySpec, Datatype, PropertySpec, QuestionSpec
 
 SECTOR = "traffic"
 SDM_TRANSPORT = "https://smartdatamodels.org/dataModel.Transportation/"
@@ -55,3 +55,48 @@ PROPERTIES: tuple[PropertySpec, ...] = (
 
 #: What a traffic counter measures, in the order its datastreams are created.
 COUNTER_PROPERTIES: tuple[str, ...] = tuple(p.code for p in PROPERTIES)
+
+
+# Case categories (helper D2's part of this file): reports of damaged roads and of traffic and its signals go to
+# the traffic sector (the roads department and the traffic police).
+CATEGORIES: tuple[CategorySpec, ...] = (
+    CategorySpec(
+        "roads",
+        "Đường sá, hạ tầng giao thông",
+        "Roads and pavements",
+        sla_hours=40,
+        keywords=("ổ gà", "pothole", "vỉa hè"),
+        questions=(
+            QuestionSpec(
+                "road_damage",
+                "Loại hư hỏng",
+                Datatype.SINGLEVALUELIST,
+                required=True,
+                values=(("pothole", "Ổ gà"), ("crack", "Nứt"), ("subsidence", "Sụt lún")),
+                label_en="Damage",
+                values_en=(("pothole", "Pothole"), ("crack", "Crack"), ("subsidence", "Subsidence")),
+            ),
+            QuestionSpec("size_m", "Kích thước (m)", Datatype.NUMBER, label_en="Size (m)"),
+            QuestionSpec(
+                "severity",
+                "Mức độ",
+                Datatype.SINGLEVALUELIST,
+                values=(("low", "Nhẹ"), ("medium", "Vừa"), ("high", "Nghiêm trọng")),
+                label_en="Severity",
+                values_en=(("low", "Low"), ("medium", "Medium"), ("high", "High")),
+            ),
+        ),
+        sector=SECTOR,
+        order=10,
+    ),
+    CategorySpec(
+        "traffic",
+        "Giao thông, đèn tín hiệu",
+        "Traffic and signals",
+        sla_hours=8,
+        urgent=True,
+        keywords=("kẹt xe", "đèn giao thông"),
+        sector=SECTOR,
+        order=70,
+    ),
+)

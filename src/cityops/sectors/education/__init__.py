@@ -1,0 +1,1 @@
+"""The education sector: schools from preschool to upper secondary, and education reports."""

@@ -1,0 +1,36 @@
+"""The education sector plugin: case categories, place types, demo places (hook implementations only)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cityops.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from cityops.settings import Settings
+    from cityops.specs import CategorySpec, PlaceTypeSpec
+
+
+@hookimpl
+def case_categories() -> list[CategorySpec]:
+    from cityops.sectors.education.specs import CATEGORIES
+
+    return list(CATEGORIES)
+
+
+@hookimpl
+def place_types() -> list[PlaceTypeSpec]:
+    from cityops.sectors.education.specs import PLACE_TYPES
+
+    return list(PLACE_TYPES)
+
+
+@hookimpl
+def load_demo(session: Session, settings: Settings, console: Console) -> None:
+    """The demo places: schools of Tân An and Khánh Hậu (approximate positions)."""
+    from cityops.sectors.education.demo import load
+
+    load(session, console)

@@ -1,0 +1,1 @@
+"""The tourism sector: tourist and relic sites, and tourism reports."""

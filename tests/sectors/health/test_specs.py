@@ -1,0 +1,25 @@
+"""The health sector: its declarations come from its own plugin, and its demo places are sound."""
+
+from __future__ import annotations
+
+import pytest
+
+from cityops.sectors.health import specs
+from cityops.sectors.health.demo import DATA
+from cityops.specs import PlaceTypeSpec
+from tests.sectors.sector_checks import assert_categories, assert_place_types, check_demo_file
+
+PLUGIN = "cityops.sectors.health.plugin"
+
+
+def test_case_categories_come_from_the_sector() -> None:
+    assert_categories(PLUGIN, ["health"])
+
+
+def test_place_types_come_from_the_sector() -> None:
+    assert_place_types(PLUGIN, ["hospital", "clinic", "health_station"])
+
+
+@pytest.mark.parametrize("spec", specs.PLACE_TYPES, ids=lambda spec: spec.code)
+def test_demo_places_are_marked_and_valid(spec: PlaceTypeSpec) -> None:
+    check_demo_file(DATA, spec)
