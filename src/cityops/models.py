@@ -9,6 +9,7 @@ from cityops.events import models as events_models
 from cityops.identity import models as identity_models
 from cityops.media import models as media_models
 from cityops.notify import models as notify_models
+from cityops.places import models as places_models
 from cityops.reports import map_cells as reports_map_cells_models
 from cityops.reports import models as reports_models
 from cityops.sensing import models as sensing_models
@@ -24,6 +25,7 @@ __all__ = [
     "identity_models",
     "media_models",
     "notify_models",
+    "places_models",
     "reports_map_cells_models",
     "reports_models",
     "sensing_deadletter_models",

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.security.plugin",
     "cityops.events.plugin",
     "cityops.areas.plugin",
+    "cityops.places.plugin",
     "cityops.identity.plugin",
     "cityops.audit.plugin",
     "cityops.media.plugin",
@@ -89,6 +90,11 @@ class Hooks:
     @hookspec
     def place_types(self) -> list[PlaceTypeSpec]:
         """Place types a sector adds."""
+
+    @hookspec
+    def areas_changed(self, session: Session) -> None:
+        """Area units or boundaries changed (a load, an official import), in the same transaction: a capability
+        that stores area ids resolved from coordinates re-resolves them here (areas imports none of them)."""
 
     @hookspec
     def observed_properties(self) -> list[PropertySpec]:

@@ -260,8 +260,10 @@ def import_boundaries(
     result.parents_updated = _refresh_parents(session, {a.parent_id for a, _ in plan if a.parent_id})
     session.flush()
     from cityops.areas.lookup import invalidate_cache
+    from cityops.plugins import plugin_manager
 
     invalidate_cache()
+    plugin_manager().hook.areas_changed(session=session)  # places re-resolve their areas (areas import none)
     return result
 
 

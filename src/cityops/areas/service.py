@@ -192,8 +192,10 @@ def load_areas(
         session.flush()
     if stats.changed:
         from cityops.areas.lookup import invalidate_cache
+        from cityops.plugins import plugin_manager
 
         invalidate_cache()
+        plugin_manager().hook.areas_changed(session=session)  # capabilities holding area ids re-resolve them
     return stats
 
 

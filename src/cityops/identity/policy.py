@@ -110,6 +110,11 @@ class Action(StrEnum):
     # areas
     AREA_READ = "area.read"
     AREA_IMPORT = "area.import"  # load official boundaries / new units
+    # places (stations, sluice gates, schools, ...)
+    PLACE_READ = "place.read"  # public places and their public attributes
+    PLACE_VIEW_STAFF = "place.view_staff"  # staff-only place types and attributes (an operator's phone)
+    PLACE_MANAGE = "place.manage"  # create, edit, delete, import places
+    PLACE_STATUS = "place.status"  # record a status change (a sluice opened, a camera offline)
     # cases (citizen reports, hotline calls, incidents): targets have ``agency_id`` and ``reporter_id``
     CASE_CREATE = "case.create"
     CASE_VIEW = "case.view"  # public view: no personal data
@@ -274,6 +279,12 @@ RULES: dict[Action, Rule] = {
     # areas
     Action.AREA_READ: anyone,
     Action.AREA_IMPORT: ADMIN,
+    # places: the registry is the IOC's (operators keep it current, admins load it); staff-only parts are
+    # for every staff role, never citizens or anonymous callers (an integrator's read key included)
+    Action.PLACE_READ: anyone,
+    Action.PLACE_VIEW_STAFF: STAFF,
+    Action.PLACE_MANAGE: roles(Role.OPERATOR, Role.ADMIN),
+    Action.PLACE_STATUS: roles(Role.OPERATOR, Role.ADMIN),
     # cases. The IOC operator classifies and routes every case (Hue-S model), so handles them all;
     # the admin runs the system and does not see reporters' personal data.
     Action.CASE_CREATE: anyone,  # anonymous reports are allowed (reporter identity optional)
