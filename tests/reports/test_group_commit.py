@@ -341,7 +341,7 @@ def test_a_group_writes_the_same_rows_as_a_single_submission(world: World, setti
 
 
 def submission_body_of(result: intake.SubmitResult) -> dict[str, Any]:
-    """What the API answers (``reports.api.submission_body``), for comparing the two paths."""
-    from cityops.reports.api import submission_body
+    """What the API answers (``reports.api.public.submission_body``), for comparing the two paths."""
+    from cityops.reports.api.public import submission_body
 
     return submission_body(result)

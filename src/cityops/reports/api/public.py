@@ -1,0 +1,256 @@
+"""The report routes anyone may call, signed in or not: categories, submission (with ``Idempotency-Key``),
+media upload before submitting, the public list, map and detail, and the public scorecards."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from cityops.clock import LOCAL_TZ, utcnow
+from cityops.deps import SessionDep, SettingsDep
+from cityops.errors import Invalid, NotFound
+from cityops.identity.deps import resolve_principal
+from cityops.paging import Page, total
+from cityops.reports import intake, public
+from cityops.reports.access import Actor
+from cityops.reports.api.cases import (
+    CASE_PAGE,
+    PREFIX,
+    STRICT,
+    base_url,
+    filtered,
+    get_case,
+    local_day_start,
+    public_query,
+)
+from cityops.reports.models import Case, Category
+from cityops.settings import Settings
+
+router = APIRouter(prefix=PREFIX, tags=["reports"])
+
+
+class ReporterIn(BaseModel):
+    model_config = STRICT
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=32)
+    email: str | None = Field(None, max_length=254)
+
+
+class SubmitIn(BaseModel):
+    model_config = STRICT
+    category: str = Field(max_length=64)
+    description: str = Field("", max_length=4000)
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = Field(None, ge=0)
+    address: str | None = Field(None, max_length=500)
+    answers: dict[str, Any] = Field(default_factory=dict)
+    reporter: ReporterIn | None = None
+    consent: bool = False
+    consent_purpose: str = Field("handling this report", max_length=200)
+    media_ids: list[int] = Field(default_factory=list, max_length=10)
+
+
+def submission_body(result: intake.SubmitResult) -> dict[str, Any]:
+    case = result.case
+    return {
+        "ref": case.ref,
+        "token": result.token,
+        "state": case.state,
+        "category": case.category_code,
+        "routed": case.agency_id is not None,
+        "area_id": case.area_id,
+        "location_source": case.location_source,
+        "submitted_at": public.iso(case.submitted_at),
+        "ack_due_at": public.iso(case.ack_due_at),
+        "expected_at": public.iso(case.resolve_due_at),
+        "duplicates": result.duplicates,
+    }
+
+
+@router.get("/categories")
+def list_categories(session: SessionDep) -> list[dict[str, Any]]:
+    """Active categories with their extra questions, SLA hours and urgency."""
+    rows = session.scalars(
+        select(Category).where(Category.active.is_(True)).order_by(Category.order, Category.code)
+    )
+    return [
+        {
+            "code": c.code,
+            "name_vi": c.name_vi,
+            "name_en": c.name_en,
+            "description": c.description,
+            "sla_hours": c.sla_hours,
+            "urgent": c.urgent,
+            "questions": c.questions,
+        }
+        for c in rows
+    ]
+
+
+@router.post("", status_code=201)
+async def submit_report(
+    body: SubmitIn,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Submit a report. Anonymous submissions are allowed; keep the returned ``token`` to follow it."""
+    # One hop to a worker thread for the whole request: as a sync route with its session, settings and
+    # principal dependencies it took five (each sync dependency runs in the threadpool), a sizeable part
+    # of a submission's CPU under load.
+    return await run_in_threadpool(_submit_report, request, body, idempotency_key)
+
+
+def _submit_report(request: Request, body: SubmitIn, idempotency_key: str | None) -> Response:
+    settings: Settings = request.app.state.settings
+    session: Session = request.app.state.sessions()
+    try:
+        principal = resolve_principal(request, session)
+        reporter = body.reporter or ReporterIn()
+        sub = intake.Submission(
+            category_code=body.category,
+            description=body.description,
+            lat=body.lat,
+            lon=body.lon,
+            accuracy_m=body.accuracy_m,
+            address=body.address,
+            answers=body.answers,
+            name=reporter.name,
+            phone=reporter.phone,
+            email=reporter.email,
+            consent=body.consent,
+            consent_purpose=body.consent_purpose,
+            media_ids=body.media_ids,
+            source="operator" if principal.is_staff else "api",  # staff enter hotline calls and walk-ins
+        )
+        status, payload, replayed = intake.submit_idempotent(
+            session,
+            settings,
+            Actor(principal),
+            sub,
+            key=idempotency_key,
+            fingerprint_payload=body.model_dump() if idempotency_key is not None else None,
+            render=submission_body,
+        )
+    finally:
+        session.close()
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
+
+
+@router.post("/media", status_code=201)
+def upload_media(
+    session: SessionDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+) -> dict[str, Any]:
+    """Upload one photo or short video before submitting; pass the returned ``media_id`` in ``media_ids``."""
+    from cityops.media.store import read_capped, store_upload
+
+    data = read_capped(file.file, settings)
+    stored = store_upload(settings, session, data, file.filename, file.content_type)
+    session.commit()
+    return {
+        "media_id": stored.item.id,
+        "kind": stored.item.kind,
+        "content_type": stored.item.content_type,
+        "exif_location": {"lat": stored.gps[0], "lon": stored.gps[1]} if stored.gps else None,
+    }
+
+
+@router.get("/public")
+def public_list(
+    request: Request,
+    session: SessionDep,
+    page: Annotated[Page, Depends(CASE_PAGE)],
+    category: str | None = None,
+    state: Annotated[list[str] | None, Query()] = None,
+    area_id: int | None = None,
+    bbox: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Public list of cases, newest first; ``q`` searches descriptions ignoring diacritics. No personal data."""
+    from cityops.text import search_key
+
+    query = filtered(public_query(), category, state, area_id, bbox)
+    for word in search_key(q or "").split():
+        query = query.where(Case.description_key.contains(word, autoescape=True))
+    cases = list(session.scalars(page.of(query.order_by(Case.submitted_at.desc(), Case.id.desc()))))
+    ctx = public.PublicContext(session, cases, base_url(request))
+    return {"total": total(session, query), "items": [public.public_case(c, ctx) for c in cases]}
+
+
+@router.get("/public.geojson")
+def public_geojson(
+    request: Request,
+    session: SessionDep,
+    bbox: str | None = None,
+    zoom: Annotated[int | None, Query(ge=0, le=22)] = None,
+    category: str | None = None,
+    state: Annotated[list[str] | None, Query()] = None,
+    cluster_below_zoom: Annotated[int, Query(ge=0, le=22)] = 14,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 2000,
+) -> Response:
+    """Map data for a viewport: points, or grid clusters when ``zoom`` is below ``cluster_below_zoom``."""
+    query = filtered(public_query().where(Case.lat.is_not(None)), category, state, None, bbox)
+    if zoom is not None and zoom < cluster_below_zoom:
+        # clustered in SQL: only one row per grid cell and state comes back
+        data = public.clustered_geojson(session, query.whereclause, zoom)
+    else:
+        data = public.points_geojson(session, query.whereclause, limit, base_url(request))
+    return Response(orjson.dumps(data), media_type="application/geo+json")
+
+
+@router.get("/public/{ref}")
+def public_detail(ref: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    """One case as the public sees it, with its public timeline."""
+    case = get_case(session, ref)
+    if case.hidden:
+        raise NotFound(f"No case {ref}")
+    return public.public_detail(session, case, base_url(request))
+
+
+@router.get("/scorecards")
+def scorecards(
+    session: SessionDep,
+    settings: SettingsDep,
+    by: Literal["agency", "area"] = "agency",
+    since: date | None = None,
+    until: date | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """Public scorecards over cases submitted between ``since`` and ``until`` (local dates, inclusive;
+    default: the last 30 days). ``format=csv`` or ``xlsx`` downloads the table."""
+    from cityops.reports import scorecards as sc
+
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    until = until or today
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise Invalid("since is after until")
+    rows = sc.scorecard(
+        session, settings, by, local_day_start(since), local_day_start(until + timedelta(days=1))
+    )
+    name = f"scorecard-{by}-{since.isoformat()}-{until.isoformat()}"
+    if format == "csv":
+        return Response(
+            sc.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            sc.to_xlsx(rows, f"{by} {since.isoformat()}"),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return JSONResponse(
+        {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [asdict(r) for r in rows]}
+    )
