@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import FastAPI
     from rich.console import Console
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.settings import Settings
     from cityops.specs import (
@@ -94,6 +94,13 @@ class Hooks:
     @hookspec
     def areas_changed(self, session: Session) -> None:
         """Area units or boundaries changed (a load, an official import), in the same transaction: a capability
+    @hookspec
+    def sync_declarations(self, session: Session) -> None:
+        """Write this plugin's share of the declarations into its tables (categories, rule templates,
+        observed properties, place types, indicators), idempotently, in the caller's transaction. Run by
+        ``cityops db upgrade`` and when the app starts (not in the ``test`` environment), so a deployment
+        that never loads the demo still has its sectors' declarations."""
+
         that stores area ids resolved from coordinates re-resolves them here (areas imports none of them)."""
 
     @hookspec
@@ -117,12 +124,14 @@ class Hooks:
         """Panels a sector adds to the IOC."""
 
     @hookspec
-    def event_consumers(self) -> list[EventConsumerSpec]:
-        """Durable bus consumers; the events capability starts and stops them."""
+    def event_consumers(self, settings: Settings) -> list[EventConsumerSpec]:
+        """Durable bus consumers; the events capability subscribes them after the bus starts and stops them
+        before it closes (``settings`` is the app's, for a handler that needs it; the argument is optional)."""
 
     @hookspec
-    def background_tasks(self) -> list[BackgroundTaskSpec]:
-        """Periodic jobs run with the server; the events capability starts and stops them."""
+    def background_tasks(self, settings: Settings) -> list[BackgroundTaskSpec]:
+        """Periodic jobs run with the server (not in the ``test`` environment, whose tests call them); the
+        events capability starts and stops them."""
 
     @hookspec
     def personal_data(self) -> list[PersonalDataSpec]:
@@ -136,7 +145,7 @@ class Hooks:
 T = TypeVar("T")
 
 
-def declarations(hook: str, spec_type: type[T]) -> list[tuple[str, T]]:
+def declarations(hook: str, spec_type: type[T], **kwargs: Any) -> list[tuple[str, T]]:
     """Every ``(plugin name, spec)`` a declaration hook returns, in registration order.
 
     A wrong declaration (not a list, or an item of another type, or two specs with one ``code``) raises
@@ -151,7 +160,7 @@ def declarations(hook: str, spec_type: type[T]) -> list[tuple[str, T]]:
     for impl in reversed(
         caller.get_hookimpls()
     ):  # pluggy calls last-registered first; keep registration order
-        result = impl.function()
+        result = impl.function(*[kwargs[name] for name in impl.argnames])
         if result is None:
             continue
         if not isinstance(result, list | tuple):
@@ -159,6 +168,7 @@ def declarations(hook: str, spec_type: type[T]) -> list[tuple[str, T]]:
                 f"plugin {impl.plugin_name}: hook {hook} returned {type(result).__name__}, not a list"
             )
         for item in result:
+    ``kwargs`` are the hook's arguments (for example ``settings``); each implementation gets those it names.
             if not isinstance(item, spec_type):
                 raise SpecError(
                     f"plugin {impl.plugin_name}: hook {hook} returned a {type(item).__name__}, "
@@ -183,3 +193,16 @@ def plugin_manager() -> pluggy.PluginManager:
         pm.register(importlib.import_module(name), name=name)
     pm.load_setuptools_entrypoints("cityops")
     return pm
+def sync_declarations(sessions: sessionmaker[Session]) -> None:
+    """Run every plugin's ``sync_declarations`` in one transaction (all of them or none).
+
+    Called by ``cityops db upgrade`` (once per deployment, right after the schema is current, in one
+    process) and at app start (a sector installed or upgraded without a migration gets its rows; with
+    several workers the first to commit wins and the others find nothing left to write).
+    """
+    from cityops.db import session_scope
+
+    with session_scope(sessions) as session:
+        plugin_manager().hook.sync_declarations(session=session)
+
+

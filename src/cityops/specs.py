@@ -382,12 +382,16 @@ class PersonalDataSpec:
     """The personal data a capability holds (``personal_data`` hook), so ``privacy/`` imports none of them.
 
     ``export`` returns the user's data as JSON-ready values under ``key``; ``erase`` removes or anonymises it
-    when the account is deleted (returns the rows touched); ``purge`` applies retention: it removes personal
-    data that became older than ``cutoff`` (``None`` when the capability keeps nothing past an account).
+    when the account is deleted (returns the records touched, reported under ``erase_key``, default ``key``);
+    ``purge`` applies retention: it removes personal data that became older than ``cutoff`` and returns the
+    count per kind of record (``None`` when the capability keeps nothing past an account). Erasure runs in
+    reverse registration order, like a teardown: a capability registered later may still need what an earlier
+    one holds (notify finds a user's deliveries by the phone number identity erases last).
     """
 
     key: str
     description: str
     export: Callable[[Session, int], Any]
     erase: Callable[[Session, int], int]
-    purge: Callable[[Session, datetime], int] | None = None
+    purge: Callable[[Session, datetime], Mapping[str, int]] | None = None
+    erase_key: str = ""

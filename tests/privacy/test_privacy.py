@@ -95,7 +95,12 @@ def test_deleting_the_account_keeps_the_report_anonymous(
     citizen = _citizen(ctx)
     gone = client.delete("/api/v1/privacy/account", headers=citizen)
     assert gone.status_code == 200, gone.text
-    assert gone.json() == {"erased_reports": 1, "alert_subscriptions": 1, "push_subscriptions": 0}
+    assert gone.json() == {
+        "erased_reports": 1,
+        "alert_subscriptions": 1,
+        "push_subscriptions": 0,
+        "account": 1,
+    }
     assert client.get("/api/v1/auth/me", headers=citizen).status_code == 401  # signed out everywhere
     session.expire_all()
     user = session.get(User, ctx.citizen_id)
@@ -206,7 +211,7 @@ def test_privacy_sweep_cli(settings: Settings, session: Session, monkeypatch: An
     monkeypatch.setenv("CITYOPS_DATABASE_URL", settings.effective_database_url)
     done = CliRunner().invoke(cli, ["privacy", "sweep", "--data-dir", str(settings.data_dir)])
     assert done.exit_code == 0, done.output
-    assert "Retention sweep: 0 reporter records" in done.output
+    assert "Retention sweep: 0 reporters, 0 addresses, 0 deliveries, 0 otp codes cleared" in done.output
 
 
 def _leaks(text: str) -> list[str]:

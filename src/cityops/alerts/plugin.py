@@ -5,13 +5,13 @@ events, groups the points by datastream and runs :func:`cityops.alerts.service.p
 in a worker thread. Redelivery is harmless: points at or before a rule's last evaluated time are ignored.
 A background task sweeps staleness rules every :data:`SWEEP_SECONDS`. The durable consumer
 ``alerts-delivery`` takes ``alerts.opened``/``alerts.escalated`` and sends them to the subscribers of the
-alert's areas (:mod:`cityops.alerts.delivery`, through ``cityops.notify``).
+alert's areas (:mod:`cityops.alerts.delivery`, through ``cityops.notify``). Consumers and the sweep are
+declarations the events capability runs (:mod:`cityops.events.runner`). The sectors' rule templates are
+installed by ``sync_declarations``, so a deployment has them without the demo.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +22,7 @@ from cityops.clock import utcnow
 from cityops.db import session_scope
 from cityops.plugins import hookimpl
 from cityops.sensing.observation_events import SUBJECT, read_created
+from cityops.specs import BackgroundTaskSpec, EventConsumerSpec, PersonalDataSpec
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -112,60 +113,60 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     from cityops.alerts.api import router
 
     app.include_router(router)
-    state: dict[str, Any] = {}
 
-    async def start(app: FastAPI) -> None:
-        bus = getattr(app.state, "bus", None)
-        sessions = app.state.sessions
-        if bus is not None:
 
-            async def on_event(event: Event) -> None:
-                await asyncio.to_thread(handle_observations, sessions, event.payload)
+def _on_observations(sessions: sessionmaker[Session], event: Event) -> None:
+    handle_observations(sessions, event.payload)
 
-            state["subscription"] = await bus.subscribe(SUBJECT, DURABLE, on_event)
 
-            async def on_alert(event: Event) -> None:
-                await asyncio.to_thread(handle_alert_event, sessions, settings, event.subject, event.payload)
+@hookimpl
+def event_consumers(settings: Settings) -> list[EventConsumerSpec]:
+    def on_alert(sessions: sessionmaker[Session], event: Event) -> None:
+        handle_alert_event(sessions, settings, event.subject, event.payload)
 
-            state["delivery"] = await bus.subscribe("alerts.*", DELIVERY_DURABLE, on_alert)
+    return [
+        EventConsumerSpec(
+            DURABLE, SUBJECT, _on_observations, "evaluates the alert rules on new observations"
+        ),
+        EventConsumerSpec(
+            DELIVERY_DURABLE, "alerts.*", on_alert, "sends opened and escalated alerts to area subscribers"
+        ),
+    ]
 
-        async def sweeper() -> None:
-            while True:
-                await asyncio.sleep(SWEEP_SECONDS)
-                try:
-                    await asyncio.to_thread(sweep, sessions)
-                except Exception:  # keep sweeping; the error is logged
-                    log.exception("staleness sweep failed")
 
-        state["sweeper"] = asyncio.create_task(sweeper())
+@hookimpl
+def background_tasks() -> list[BackgroundTaskSpec]:
+    return [
+        BackgroundTaskSpec(
+            "alerts-staleness",
+            SWEEP_SECONDS,
+            lambda sessions, settings: sweep(sessions),
+            initial_delay_seconds=SWEEP_SECONDS,
+            description="opens and clears staleness alerts of silent datastreams",
+        )
+    ]
 
-    async def stop(app: FastAPI) -> None:
-        task = state.pop("sweeper", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for key in ("subscription", "delivery"):
-            sub = state.pop(key, None)
-            if sub is not None:
-                with contextlib.suppress(Exception):
-                    await sub.stop()
 
-    app.state.async_startup.append(start)
-    app.state.async_shutdown.append(stop)
+@hookimpl
+def sync_declarations(session: Session) -> None:
+    """Install the rule templates every plugin declares (``rule_templates`` hook), each once by code."""
+    from cityops.alerts.templates import declared_templates, install
+
+    install(session, declared_templates())
+
+
+@hookimpl
+def personal_data() -> list[PersonalDataSpec]:
+    from cityops.alerts.personal_data import SPEC
+
+    return [SPEC]
 
 
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """Install the rule templates every plugin declares (``rule_templates`` hook); idempotent."""
-    from cityops.alerts.templates import RuleTemplate, install
-    from cityops.plugins import plugin_manager
+    from cityops.alerts.templates import declared_templates, install
 
-    templates = [
-        tpl
-        for group in plugin_manager().hook.rule_templates()
-        for tpl in (group or [])
-        if isinstance(tpl, RuleTemplate)
-    ]
+    templates = declared_templates()
     created = install(session, templates)
     console.print(f"Alert rules: {len(created)} installed from {len(templates)} templates.")

@@ -1,8 +1,11 @@
-"""Default plugin: the event bus and the outbox relay, started with the app.
+"""Default plugin: the event bus, the outbox relay and the runner of declared consumers and tasks.
 
 ``app.state.bus`` exists from app creation (so other plugins can subscribe in their own
 ``app.state.async_startup`` entries); it is started first and closed last. ``app.state.outbox_relay``
-publishes committed outbox rows. Both run in every worker process.
+publishes committed outbox rows. ``app.state.runner`` (:mod:`cityops.events.runner`) subscribes every
+``event_consumers`` declaration right after the relay starts and runs every ``background_tasks`` loop
+(except in the ``test`` environment, whose tests call the tasks themselves). All run in every worker
+process. The declarations are read while the app is built, so a wrong one stops start-up naming the plugin.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from fastapi import FastAPI, Request
 
 from cityops.events.bus import Event, make_bus
 from cityops.events.outbox import OutboxRelay
+from cityops.events.runner import Runner, declared_consumers, declared_tasks
 from cityops.plugins import hookimpl
-from cityops.settings import Settings
+from cityops.settings import Environment, Settings
 
 
 @hookimpl(tryfirst=True)
@@ -28,8 +32,11 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
         sweep_seconds=settings.outbox_sweep_seconds,
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
+    tasks = declared_tasks(settings) if settings.env is not Environment.TEST else []
+    runner = Runner(bus, app.state.sessions, settings, declared_consumers(settings), tasks)
     app.state.bus = bus
     app.state.outbox_relay = relay
+    app.state.runner = runner
 
     def count(event: Event) -> None:
         metrics = getattr(app.state, "metrics", None)  # installed by the ops plugin, after this hook
@@ -56,9 +63,15 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     async def stop_relay(app: FastAPI) -> None:
         await relay.stop()
 
-    # Run in order on start and reversed on stop: bus up, relay up, ... relay down, bus down.
-    app.state.async_startup[:0] = [start_bus, start_relay]
-    app.state.async_shutdown[:0] = [close_bus, stop_relay]
+    async def start_runner(app: FastAPI) -> None:
+        await runner.start()
+
+    async def stop_runner(app: FastAPI) -> None:
+        await runner.stop()
+
+    # Run in order on start and reversed on stop: bus, relay, runner up, ... runner, relay, bus down.
+    app.state.async_startup[:0] = [start_bus, start_relay, start_runner]
+    app.state.async_shutdown[:0] = [close_bus, stop_relay, stop_runner]
 
 
 def check_bus(request: Request) -> None:

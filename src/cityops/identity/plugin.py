@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
+    from cityops.specs import PersonalDataSpec
 
 
 @hookimpl
@@ -28,6 +29,13 @@ def register_cli(cli: typer.Typer) -> None:
 
     cli.add_typer(users_cli, name="users")
     cli.add_typer(keys_cli, name="keys")
+
+
+@hookimpl
+def personal_data() -> list[PersonalDataSpec]:
+    from cityops.identity.personal_data import SPEC
+
+    return [SPEC]
 
 
 @hookimpl

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from cityops.background import run_in_background
 from cityops.plugins import hookimpl
-from cityops.settings import Environment
+from cityops.specs import BackgroundTaskSpec, PersonalDataSpec
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.settings import Settings
 
@@ -26,26 +24,33 @@ def alert_channels(settings: Settings) -> list[Any]:
     return list(builtin_channels(settings))
 
 
-async def _retry_loop(app: FastAPI) -> None:
+def retry_pass(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Send pending notifications and retry the failed ones that are due."""
     from cityops.notify.notifier import deliver_due
 
-    settings = app.state.settings
-    while True:
-        await asyncio.sleep(settings.notify_retry_seconds)
-        try:
-            with app.state.sessions() as session:
-                await asyncio.to_thread(deliver_due, session, settings)
-        except Exception:
-            log.exception("notification retry pass failed")
+    with sessions() as session:
+        deliver_due(session, settings)
 
 
 @hookimpl
-def startup(app: FastAPI) -> None:
-    """Retry failed deliveries in the background (not under tests: they call ``deliver_due`` themselves)."""
-    if app.state.settings.env is Environment.TEST:
-        return
+def background_tasks(settings: Settings) -> list[BackgroundTaskSpec]:
+    """Retry failed deliveries every ``notify_retry_seconds`` (tests call ``deliver_due`` themselves)."""
+    return [
+        BackgroundTaskSpec(
+            "notify-retry",
+            settings.notify_retry_seconds,
+            retry_pass,
+            initial_delay_seconds=settings.notify_retry_seconds,
+            description="sends pending notifications and retries failed ones",
+        )
+    ]
 
-    run_in_background(app, _retry_loop)
+
+@hookimpl
+def personal_data() -> list[PersonalDataSpec]:
+    from cityops.notify.personal_data import SPEC
+
+    return [SPEC]
 
 
 @hookimpl

@@ -21,14 +21,14 @@ def export_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str
     return service.export_all(session, principal.user_id)
 
 
-@router.delete("/account", summary="Delete the signed-in citizen's account (reports stay, anonymous)")
+@router.delete(
+    "/account",
+    summary="Delete the signed-in citizen's account (reports stay, anonymous); answers the records erased "
+    "per kind",
+)
 def delete_my_account(session: SessionDep, principal: CurrentPrincipal, request: Request) -> dict[str, int]:
     if principal.user_id is None:
         raise Unauthorized("Sign in to delete your account")
     done = service.delete_account(session, principal)
     session.commit()
-    return {
-        "erased_reports": done.erased_reports,
-        "alert_subscriptions": done.alert_subscriptions,
-        "push_subscriptions": done.push_subscriptions,
-    }
+    return dict(done.erased)

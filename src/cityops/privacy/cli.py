@@ -12,7 +12,7 @@ privacy_cli = typer.Typer(help="Personal data: retention.", no_args_is_help=True
 
 @privacy_cli.command("sweep")
 def sweep(data_dir: DataDirOpt = None) -> None:
-    """Remove personal fields of cases finished more than `privacy_retention_days` ago."""
+    """Remove personal data older than `privacy_retention_days` (every capability's, `personal_data` hook)."""
     from cityops.db import make_engine, make_sessionmaker, session_scope
     from cityops.privacy.service import retention_sweep
 
@@ -23,8 +23,7 @@ def sweep(data_dir: DataDirOpt = None) -> None:
             stats = retention_sweep(session, settings)
     finally:
         engine.dispose()
+    cleared = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in stats.counts.items()) or "nothing"
     Console(stderr=True, highlight=False).print(
-        f"Retention sweep: {stats.reporters} reporter records and {stats.addresses} addresses cleared "
-        f"(cases finished over {settings.privacy_retention_days} days ago); {stats.deliveries} old "
-        f"deliveries and {stats.otp_codes} one-time codes deleted."
+        f"Retention sweep: {cleared} cleared (personal data over {settings.privacy_retention_days} days old)."
     )

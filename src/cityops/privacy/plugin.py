@@ -1,17 +1,21 @@
-"""Default plugin registration for privacy: routes, ``cityops privacy`` and the daily retention sweep."""
+"""Default plugin registration for privacy: routes, ``cityops privacy`` and the daily retention sweep.
+
+What each capability holds, and how to export, erase and purge it, comes from the ``personal_data`` hook
+(:mod:`cityops.privacy.service`); the sweep is a background task the events capability runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from cityops.background import run_in_background
 from cityops.plugins import hookimpl
+from cityops.specs import BackgroundTaskSpec
 
 if TYPE_CHECKING:
     import typer
     from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.settings import Settings
 
@@ -32,32 +36,25 @@ def register_cli(cli: typer.Typer) -> None:
     cli.add_typer(privacy_cli, name="privacy")
 
 
-async def _retention_loop(app: FastAPI) -> None:
+def retention_pass(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """One retention sweep, logged when it cleared anything."""
     from cityops.db import session_scope
     from cityops.privacy.service import retention_sweep
 
-    settings = app.state.settings
-
-    def run() -> None:
-        with session_scope(app.state.sessions) as session:
-            stats = retention_sweep(session, settings)
-        if stats.reporters or stats.addresses:
-            log.info("retention sweep cleared %s reporters, %s addresses", stats.reporters, stats.addresses)
-
-    while True:
-        try:
-            await asyncio.to_thread(run)
-        except Exception:
-            log.exception("retention sweep failed")
-        await asyncio.sleep(settings.privacy_sweep_hours * 3600)
+    with session_scope(sessions) as session:
+        stats = retention_sweep(session, settings)
+    if any(stats.counts.values()):
+        log.info("retention sweep cleared personal data", extra={"cleared": dict(stats.counts)})
 
 
 @hookimpl
-def startup(app: FastAPI) -> None:
-    """Run the retention sweep in the background (not under tests, which call it directly)."""
-    from cityops.settings import Environment
-
-    if app.state.settings.env is Environment.TEST:
-        return
-
-    run_in_background(app, _retention_loop)
+def background_tasks(settings: Settings) -> list[BackgroundTaskSpec]:
+    """The retention sweep, at start and every ``privacy_sweep_hours`` (tests call it directly)."""
+    return [
+        BackgroundTaskSpec(
+            "privacy-retention",
+            settings.privacy_sweep_hours * 3600,
+            retention_pass,
+            description="removes personal data past privacy_retention_days",
+        )
+    ]
