@@ -64,7 +64,9 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,  # in-flight work drains; live streams are cut after this
-        proxy_headers=True,  # per-IP throttling behind nginx uses X-Forwarded-For from trusted proxies
+        # cityops.urls.ForwardedHeadersMiddleware reads X-Forwarded-* from CITYOPS_TRUSTED_PROXIES (the
+        # host too, which uvicorn's own handling ignores); uvicorn rewriting first would hide the proxy.
+        proxy_headers=False,
     )
 
 

@@ -66,7 +66,16 @@ class Settings(BaseSettings):
         "event, and size the PostgreSQL connections as `workers × 2 × database_pool_size`.",
     )
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="External base URL, used in links (STA selfLinks, alerts)."
+        "",
+        description="External base URL of links (STA selfLinks, `Location`, media, Open311), e.g. "
+        "`https://ioc.tayninh.gov.vn`; empty: each link follows the request (its scheme, host and port, "
+        "as forwarded by a trusted proxy). Links made outside a request (MQTT) then use `host`:`port`.",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1, ::1",
+        description="Addresses or networks (comma-separated, e.g. `127.0.0.1, 10.0.0.0/8`) of the reverse "
+        "proxies whose `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` are believed (links, "
+        "per-IP limits, HSTS); from any other address those headers are ignored. Empty: no proxy.",
     )
     timezone: str = Field(
         "Asia/Ho_Chi_Minh", description="Local time zone for display and working calendars."

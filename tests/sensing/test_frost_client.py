@@ -36,12 +36,8 @@ def _free_port() -> int:
 @pytest.fixture
 def server(backend: Backend, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
-    settings = load_settings(
-        env="test",
-        data_dir=tmp_path / "data",
-        database_url=backend.url,
-        public_url=f"http://127.0.0.1:{port}",
-    )
+    # No public_url: the links the client follows (nextLink, Location) come from the request's port.
+    settings = load_settings(env="test", data_dir=tmp_path / "data", database_url=backend.url)
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )

@@ -48,7 +48,7 @@ def test_service_root_lists_entity_sets_and_conformance(client: TestClient) -> N
         "Things", "Locations", "HistoricalLocations", "Datastreams", "MultiDatastreams",
         "Sensors", "ObservedProperties", "Observations", "FeaturesOfInterest",
     }  # fmt: skip
-    assert body["value"][0]["url"].startswith("http://127.0.0.1:8000/sta/v1.1/")
+    assert body["value"][0]["url"].startswith("http://testserver/sta/v1.1/")
     assert (
         "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete"
         in body["serverSettings"]["conformance"]
@@ -59,7 +59,7 @@ def test_deep_insert_creates_the_tree_with_links(client: TestClient, tree: dict[
     tid = tree["Tân An"]
     r = client.get(f"{STA}/Things({tid})")
     thing = r.json()
-    assert thing["@iot.selfLink"] == f"http://127.0.0.1:8000/sta/v1.1/Things({tid})"
+    assert thing["@iot.selfLink"] == f"http://testserver/sta/v1.1/Things({tid})"
     assert thing["Datastreams@iot.navigationLink"].endswith(f"Things({tid})/Datastreams")
     ds = values(client, f"/Things({tid})/Datastreams")
     assert len(ds) == 1
@@ -76,7 +76,7 @@ def test_deep_insert_creates_the_tree_with_links(client: TestClient, tree: dict[
     assert client.get(f"{STA}/Datastreams({ds[0]['@iot.id']})/Thing/name/$value").text == "Tân An"
     assert get(client, f"/Datastreams({ds[0]['@iot.id']})/Thing/name") == {"name": "Tân An"}
     refs = values(client, f"/Things({tid})/Datastreams/$ref")
-    assert refs == [{"@iot.selfLink": f"http://127.0.0.1:8000/sta/v1.1/Datastreams({ds[0]['@iot.id']})"}]
+    assert refs == [{"@iot.selfLink": f"http://testserver/sta/v1.1/Datastreams({ds[0]['@iot.id']})"}]
     assert get(client, f"/Datastreams({ds[0]['@iot.id']})/Sensor/$ref")["@iot.selfLink"].endswith(
         "Sensors(1)"
     )
@@ -297,11 +297,11 @@ def test_result_format_data_array_and_create_observations(
     r = client.post(f"{STA}/CreateObservations", json=payload, headers=key)
     assert r.status_code == 201, r.text
     links = r.json()
-    assert links[0].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
+    assert links[0].startswith("http://testserver/sta/v1.1/Observations(")
     assert links[1].endswith("Observations(4)")
     assert links[2] == "error"
     assert links[3] == "error"
-    assert links[4].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
+    assert links[4].startswith("http://testserver/sta/v1.1/Observations(")
     assert get(client, "/Datastreams(2)/Observations?$count=true&$top=0")["@iot.count"] == 3
     r = client.post(
         f"{STA}/CreateObservations",
@@ -411,7 +411,7 @@ def test_multidatastream(client: TestClient, tree: dict[str, int], key: dict[str
     ]
     r = client.post(f"{STA}/CreateObservations", json=arrays, headers=key)
     assert r.status_code == 201, r.text
-    assert r.json()[0].startswith("http://127.0.0.1:8000/sta/v1.1/Observations(")
+    assert r.json()[0].startswith("http://testserver/sta/v1.1/Observations(")
     assert r.json()[1] == "error"
     assert len(values(client, f"/MultiDatastreams({mid})/Observations")) == 2
 

@@ -143,7 +143,7 @@ def test_reads_and_change_set_with_content_id_references(
         {"name": "Tân An", "description": "trạm quan trắc Tân An"},
         {"name": "Bến Lức", "description": "đã đổi"},
     ]
-    assert answers[3][2]["value"] == [{"@iot.selfLink": "http://127.0.0.1:8000/sta/v1.1/Observations(1)"}]
+    assert answers[3][2]["value"] == [{"@iot.selfLink": "http://testserver/sta/v1.1/Observations(1)"}]
     assert answers[4][2]["value"] == [{"name": "Bến Lức"}]
     r = client.get(f"{STA}/Datastreams({ds['@iot.id']})/Thing")
     assert r.json()["@iot.id"] == thing["@iot.id"]
@@ -250,7 +250,7 @@ def test_create_observations_alone_but_not_in_a_change_set(
     status, _, links, _ = answers[0]
     assert status == 201
     assert len(links) == 2
-    assert all(link.startswith("http://127.0.0.1:8000/sta/v1.1/Observations(") for link in links)
+    assert all(link.startswith("http://testserver/sta/v1.1/Observations(") for link in links)
     answers = parse(send(client, [changeset([http("POST", "CreateObservations", arrays)])], key))
     assert answers[0][0] == 400
     assert "change set" in answers[0][2]["error"]["message"]

@@ -37,6 +37,7 @@ from cityops.reports.categories import Datatype
 from cityops.reports.models import Case, Category
 from cityops.reports.workflow import OPEN_STATES
 from cityops.settings import Settings
+from cityops.urls import public_base
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
@@ -208,7 +209,7 @@ def request_row(case: Case, ctx: public.PublicContext, base: str) -> dict[str, A
 
 
 def _rows(session: Session, request: Request, cases: list[Case]) -> list[dict[str, Any]]:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     ctx = public.PublicContext(session, cases, base)
     return [request_row(c, ctx, base) for c in cases]
 

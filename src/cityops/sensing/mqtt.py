@@ -108,6 +108,7 @@ from cityops.clock import utcnow
 from cityops.errors import ApiError
 from cityops.sensing import mqtt_deadletter  # noqa: F401  (its table joins the metadata with the bridge)
 from cityops.sensing.observation_events import SUBJECT, read_created
+from cityops.urls import configured_base
 
 if TYPE_CHECKING:
     from cityops.events.bus import Event, EventBus, Subscription
@@ -803,7 +804,7 @@ class MqttBridge:
         self.prefix = settings.mqtt_topic_prefix
         self.publish_entities = settings.mqtt_publish_entities
         self.max_attempts = settings.mqtt_max_attempts
-        self.sta_base = str(settings.public_url).rstrip("/") + "/sta/v1.1"
+        self.sta_base = configured_base(settings) + "/sta/v1.1"
         self.sessions = sessions
         self.bus = bus
         self.metrics = MqttMetrics(registry)

@@ -39,6 +39,7 @@ from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
 from cityops.sensing.sta_write import Writer, bad
 from cityops.sensing.storage import IngestError, ingest_columns
+from cityops.urls import public_base
 
 PREFIX = "/sta/v1.1"
 router = APIRouter(prefix=PREFIX, tags=["SensorThings API 1.1"])
@@ -116,7 +117,8 @@ def parse_json(body: bytes) -> Any:
 
 
 def service_root(request: Request, settings: Any) -> str:
-    return str(settings.public_url).rstrip("/") + PREFIX
+    """The service root links start with: the configured ``public_url`` or the request's own address."""
+    return public_base(request) + PREFIX
 
 
 @dataclass
