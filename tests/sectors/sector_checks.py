@@ -6,10 +6,14 @@ the checks are the same for every sector (as Home Assistant's integration tests 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cityops.plugins import declarations
 from cityops.specs import CategorySpec, PlaceTypeSpec
@@ -88,3 +92,35 @@ def check_demo_file(data_dir: Path, spec: PlaceTypeSpec) -> None:
             assert "status" not in props
         attributes = {k: v for k, v in props.items() if k not in PLACE_FIELDS}
         assert validate_attributes(spec.attributes, attributes) == attributes
+
+
+def assert_demo_loads_once(
+    session: Session,
+    load: Callable[[Session, Console], None],
+    data_dir: Path,
+    specs: tuple[PlaceTypeSpec, ...],
+) -> None:
+    """The sector's demo creates one demo place per feature, and loading it again changes nothing."""
+    from cityops.places.models import Place
+
+    def counts() -> dict[str, int]:
+        rows = session.execute(
+            select(Place.type_code, func.count()).where(Place.demo.is_(True)).group_by(Place.type_code)
+        )
+        return {code: n for code, n in rows}
+
+    console = Console(record=True, width=200)
+    load(session, console)
+    session.commit()
+    expected = {spec.code: len(demo_features(data_dir, spec)) for spec in specs}
+    assert counts() == expected
+    first = console.export_text()
+    assert "rejected" in first
+    assert all(f"{n} were created, 0 updated, 0 unchanged, 0 rejected" in first for n in expected.values())
+    load(session, console)
+    session.commit()
+    assert counts() == expected
+    again = console.export_text()
+    assert all(f"0 were created, 0 updated, {n} unchanged, 0 rejected" in again for n in expected.values())
+    names = set(session.scalars(select(Place.name).where(Place.demo.is_(True))))
+    assert names == {f["properties"]["name"] for spec in specs for f in demo_features(data_dir, spec)}

@@ -25,11 +25,13 @@ def demo_file(data_dir: Path, type_code: str) -> Path:
 
 
 def load_demo_places(session: Session, data_dir: Path, type_codes: Iterable[str], console: Console) -> None:
-    """Import the demo GeoJSON of each type (in order) and print what the importer did."""
+    """Import the demo GeoJSON of each type (in order) and print what the importer did, rejected rows included."""
     from cityops.places.importer import import_features
 
     for type_code in type_codes:
         report = import_features(
             session, demo_file(data_dir, type_code), type_code, source_name=DEMO_SOURCE, demo=True
         )
-        console.print(f"Demo places {type_code}: {report}")
+        console.print(f"Demo places: {report.summary()}.")
+        for label, reason in report.rejected:  # a shipped demo row the type refuses: say which and why
+            console.print(f"[yellow]  {label}: {reason}[/yellow]")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from cityops.sectors.tourism import specs
-from cityops.sectors.tourism.demo import DATA
+from cityops.sectors.tourism.demo import DATA, load
 from cityops.specs import PlaceTypeSpec
-from tests.sectors.sector_checks import assert_categories, assert_place_types, check_demo_file
+from tests.sectors.sector_checks import (
+    assert_categories,
+    assert_demo_loads_once,
+    assert_place_types,
+    check_demo_file,
+)
 
 PLUGIN = "cityops.sectors.tourism.plugin"
 
@@ -23,3 +29,7 @@ def test_place_types_come_from_the_sector() -> None:
 @pytest.mark.parametrize("spec", specs.PLACE_TYPES, ids=lambda spec: spec.code)
 def test_demo_places_are_marked_and_valid(spec: PlaceTypeSpec) -> None:
     check_demo_file(DATA, spec)
+
+
+def test_demo_places_load_once(session: Session) -> None:
+    assert_demo_loads_once(session, load, DATA, specs.PLACE_TYPES)
