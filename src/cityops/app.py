@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from cityops import __version__, errors
 from cityops.db import make_engine, make_sessionmaker
 from cityops.ops.logs import configure_logging
-from cityops.plugins import plugin_manager
-from cityops.settings import Settings, load_settings
+from cityops.plugins import plugin_manager, sync_declarations
+from cityops.settings import Environment, Settings, load_settings
 from cityops.urls import ForwardedHeadersMiddleware, trusted_networks
 
 
@@ -26,8 +26,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Async start-ups registered while building the app (the bus first), then the startup hook
-        # ("after the database and bus are ready"), then any async start-ups that hook added.
+        # The plugins' declarations reach their tables first (tests make their own rows), then the async
+        # start-ups registered while building the app (the bus first), then the startup hook ("after the
+        # database and bus are ready"), then any async start-ups that hook added.
+        if settings.env is not Environment.TEST:
+            _sync_declarations(app)
         started = list(app.state.async_startup)
         for start in started:
             await start(app)
@@ -62,6 +65,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so outermost: every middleware and route sees the client's scheme, host and address.
     app.add_middleware(ForwardedHeadersMiddleware, trusted=trusted_networks(settings))
     return app
+
+
+def _sync_declarations(app: FastAPI) -> None:
+    """Every plugin's ``sync_declarations``; a database not migrated yet only logs (``/readyz`` tells), a wrong
+    declaration (:class:`~cityops.specs.SpecError`) stops start-up."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        sync_declarations(app.state.sessions)
+    except SQLAlchemyError:
+        log = logging.getLogger("cityops")
+        log.warning("declarations not synced (is the database migrated?)", exc_info=True)
 
 
 def _prefilter(app: FastAPI) -> None:
