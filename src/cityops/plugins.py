@@ -52,6 +52,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.privacy.plugin",
     "cityops.web.plugin",
     "cityops.sectors.environment.plugin",
+    "cityops.sectors.agriculture.plugin",
+    "cityops.sectors.public_order.plugin",
+    "cityops.sectors.health.plugin",
+    "cityops.sectors.education.plugin",
+    "cityops.sectors.tourism.plugin",
+    "cityops.sectors.public_services.plugin",
     "cityops.demo.plugin",
 )
 

@@ -211,6 +211,7 @@ class AttributeType(StrEnum):
     ENUM = "enum"
     URL = "url"
     PHONE = "phone"
+    NUMBER_MAP = "number_map"  # a JSON object: keys among ``values`` keys, numbers within minimum/maximum
 
 
 @dataclass(frozen=True, slots=True)
