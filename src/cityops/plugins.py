@@ -90,6 +90,13 @@ class Hooks:
         """Load this plugin's part of the pilot demo data (idempotent)."""
 
     @hookspec
+    def sync_declarations(self, session: Session) -> None:
+        """Write this plugin's share of the declarations into its tables (categories, rule templates,
+        observed properties, place types, indicators), idempotently, in the caller's transaction. Run by
+        ``cityops db upgrade`` and when the app starts (not in the ``test`` environment), so a deployment
+        that never loads the demo still has its sectors' declarations."""
+
+    @hookspec
     def case_categories(self) -> list[CategorySpec]:
         """Case categories a sector adds (with extra questions and SLA); reports syncs them into its table."""
 
@@ -100,13 +107,6 @@ class Hooks:
     @hookspec
     def areas_changed(self, session: Session) -> None:
         """Area units or boundaries changed (a load, an official import), in the same transaction: a capability
-    @hookspec
-    def sync_declarations(self, session: Session) -> None:
-        """Write this plugin's share of the declarations into its tables (categories, rule templates,
-        observed properties, place types, indicators), idempotently, in the caller's transaction. Run by
-        ``cityops db upgrade`` and when the app starts (not in the ``test`` environment), so a deployment
-        that never loads the demo still has its sectors' declarations."""
-
         that stores area ids resolved from coordinates re-resolves them here (areas imports none of them)."""
 
     @hookspec
@@ -154,6 +154,7 @@ T = TypeVar("T")
 def declarations(hook: str, spec_type: type[T], **kwargs: Any) -> list[tuple[str, T]]:
     """Every ``(plugin name, spec)`` a declaration hook returns, in registration order.
 
+    ``kwargs`` are the hook's arguments (for example ``settings``); each implementation gets those it names.
     A wrong declaration (not a list, or an item of another type, or two specs with one ``code``) raises
     :class:`~cityops.specs.SpecError` naming the plugin, so a broken sector fails at start-up, not later.
     """
@@ -174,7 +175,6 @@ def declarations(hook: str, spec_type: type[T], **kwargs: Any) -> list[tuple[str
                 f"plugin {impl.plugin_name}: hook {hook} returned {type(result).__name__}, not a list"
             )
         for item in result:
-    ``kwargs`` are the hook's arguments (for example ``settings``); each implementation gets those it names.
             if not isinstance(item, spec_type):
                 raise SpecError(
                     f"plugin {impl.plugin_name}: hook {hook} returned a {type(item).__name__}, "
@@ -191,14 +191,6 @@ def declarations(hook: str, spec_type: type[T], **kwargs: Any) -> list[tuple[str
     return found
 
 
-@cache
-def plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("cityops")
-    pm.add_hookspecs(Hooks)
-    for name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(name), name=name)
-    pm.load_setuptools_entrypoints("cityops")
-    return pm
 def sync_declarations(sessions: sessionmaker[Session]) -> None:
     """Run every plugin's ``sync_declarations`` in one transaction (all of them or none).
 
@@ -212,3 +204,11 @@ def sync_declarations(sessions: sessionmaker[Session]) -> None:
         plugin_manager().hook.sync_declarations(session=session)
 
 
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("cityops")
+    pm.add_hookspecs(Hooks)
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+    pm.load_setuptools_entrypoints("cityops")
+    return pm
