@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         PlaceTypeSpec,
         PropertySpec,
         RuleTemplate,
+        StationSpec,
     )
 
 hookspec = pluggy.HookspecMarker("cityops")
@@ -52,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.privacy.plugin",
     "cityops.web.plugin",
     "cityops.sectors.environment.plugin",
+    "cityops.sectors.traffic.plugin",
     "cityops.sectors.agriculture.plugin",
     "cityops.sectors.public_order.plugin",
     "cityops.sectors.health.plugin",
@@ -112,6 +114,10 @@ class Hooks:
     @hookspec
     def observed_properties(self) -> list[PropertySpec]:
         """Observed properties (with UCUM units) a sector adds; sensing keeps one STA ObservedProperty per code."""
+
+    @hookspec
+    def demo_stations(self) -> list[StationSpec]:
+        """Demo monitoring stations a sector ships, each with the model simulating it (``cityops simulate``)."""
 
     @hookspec
     def rule_templates(self) -> list[RuleTemplate]:

@@ -11,7 +11,7 @@ from cityops.areas.models import Area
 from cityops.identity.models import Role, User
 from cityops.identity.tokens import create_session
 from cityops.sensing.models import Datastream, ObservedProperty, Sensor, Thing
-from cityops.sensing.properties import BY_CODE
+from cityops.sensing.properties import declared
 from cityops.text import search_key
 
 
@@ -31,7 +31,7 @@ def make_station(
     extra: dict[str, Any] | None = None,
 ) -> Datastream:
     """A Thing with one datastream of the property ``code``."""
-    spec = BY_CODE[code]
+    spec = declared()[code]
     thing = Thing(name=name, description="", properties={"area_ids": area_ids or [], **(extra or {})})
     sensor = Sensor(name=f"{name} sensor", description="", encoding_type="text/plain", sensor_metadata="")
     op = ObservedProperty(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cityops.sensing.properties import BY_CODE
+from cityops.sensing.properties import declared
 from cityops.sensing.quality import (
     QualityConfig,
     QualityFlag,
@@ -44,7 +44,7 @@ def test_bits_are_stable() -> None:
 
 
 def test_range_uses_property_ranges() -> None:
-    salinity = BY_CODE["salinity"]
+    salinity = declared()["salinity"]
     assert range_check(
         [-0.1, 0.0, 4.2, 45.0, 46.0, float("nan")], salinity.valid_min, salinity.valid_max
     ) == [

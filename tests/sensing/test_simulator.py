@@ -1,125 +1,56 @@
-"""Statistical properties of the simulator's generators, its schedule and payloads (no timings)."""
+"""The simulator's engine: its schedule, payloads, senders and run loop, and the ``cityops simulate`` command
+(no timings). The sectors' station models are tested with their sectors (tests/sectors/*/test_simulation.py).
+"""
 
 from __future__ import annotations
 
-import itertools
-import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from statistics import mean
-
-import pytest
 
 from cityops.sensing.simulator import (
-    M2_HOURS,
     RunStats,
     Sender,
     StationSpec,
+    bump,
     create_observations_body,
     datastream_index,
     local_hour,
+    local_weekday,
     mqtt_message,
-    pm25,
+    noise,
     readings,
     run,
-    salinity,
-    tide,
-    traffic_count,
-    value_of,
-    water_level,
 )
 
-DOWNSTREAM = StationSpec(
-    "CG", "Cần Giuộc", "water", 10.6, 106.67, ("salinity", "water_level"), distance_to_sea_km=25
-)
-UPSTREAM = StationSpec(
-    "TA", "Tân An", "water", 10.53, 106.41, ("salinity", "water_level"), distance_to_sea_km=60
-)
-AIR = StationSpec("AQ", "Tân An", "air", 10.54, 106.41, ("pm25", "pm10"), interval_s=3600)
-QL1 = StationSpec(
-    "QL1", "QL1", "traffic", 10.55, 106.42, ("traffic_motorbike", "mean_speed"), traffic_scale=1.0
-)
-QL62 = StationSpec("QL62", "QL62", "traffic", 10.56, 106.4, ("traffic_motorbike",), traffic_scale=0.5)
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """A test model: ``salinity`` and ``water_level`` rise by one per hour; anything else is not simulated."""
+
+    def value_of(self, code: str, t: datetime, station: StationSpec, seed: int = 0) -> float | None:
+        if code not in {"salinity", "water_level"}:
+            return None
+        return (t - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds() / 3600 + seed
 
 
-def hourly(start: datetime, days: int, step_min: int = 10) -> list[datetime]:
-    return [start + timedelta(minutes=step_min * i) for i in range(days * 24 * 60 // step_min)]
+UPSTREAM = StationSpec("TA", "Tân An", "water", 10.53, 106.41, ("salinity", "water_level"), Ramp())
+AIR = StationSpec("AQ", "Tân An", "air", 10.54, 106.41, ("salinity", "pm25"), Ramp(), interval_s=3600)
 
 
-def test_tide_period_is_semi_diurnal() -> None:
-    # High waters over 30 days: the mean spacing of successive maxima is the M2 period (12.42 h).
-    times = hourly(datetime(2026, 3, 1, tzinfo=UTC), 30)
-    heights = [tide(t) for t in times]
-    peaks = [times[i] for i in range(1, len(times) - 1) if heights[i - 1] < heights[i] >= heights[i + 1]]
-    spacing = [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(peaks)]
-    assert 55 <= len(peaks) <= 60
-    assert mean(spacing) == pytest.approx(M2_HOURS, abs=0.1)
-    # Spring–neap: the daily range varies by a factor > 2 over a fortnight (M2 + 0.46 S2).
-    ranges = [
-        max(heights[d * 144 : (d + 1) * 144]) - min(heights[d * 144 : (d + 1) * 144]) for d in range(30)
-    ]
-    assert max(ranges) / min(ranges) > 2
+def test_helpers_use_vietnam_local_time_and_reproducible_noise() -> None:
+    t = datetime(2026, 5, 3, 17, 30, tzinfo=UTC)  # Sunday 17:30 UTC = Monday 00:30 in Vietnam
+    assert local_hour(t) == 0.5
+    assert local_weekday(t) == 0
+    assert noise(1, "TA", "sal", t=t) == noise(1, "TA", "sal", t=t + timedelta(seconds=30))  # per minute
+    assert noise(1, "TA", "sal", t=t) != noise(2, "TA", "sal", t=t)
+    assert bump(7.0, 7.0, 1.0) == 1.0
+    assert bump(9.0, 7.0, 1.0) < 0.2
 
 
-def test_salinity_is_higher_in_the_dry_season_and_downstream() -> None:
-    march = hourly(datetime(2026, 3, 20, tzinfo=UTC), 7)
-    september = hourly(datetime(2026, 9, 20, tzinfo=UTC), 7)
-    up_dry = mean(salinity(t, UPSTREAM) for t in march)
-    up_wet = mean(salinity(t, UPSTREAM) for t in september)
-    down_dry = mean(salinity(t, DOWNSTREAM) for t in march)
-    assert up_dry > 5 * up_wet
-    assert down_dry > 2 * up_dry
-    # Upstream of Tân An salinity reaches the 1 g/L crop threshold in the dry season but not in the wet.
-    assert max(salinity(t, UPSTREAM) for t in march) > 1.0
-    assert max(salinity(t, UPSTREAM) for t in september) < 1.0
-    # The tide drives salinity: correlation with the (lagged) water level is strongly positive.
-    lagged = [water_level(t - timedelta(hours=1), UPSTREAM) for t in march]
-    values = [salinity(t, UPSTREAM) for t in march]
-    assert _corr(lagged, values) > 0.8
-
-
-def _corr(xs: list[float], ys: list[float]) -> float:
-    mx, my = mean(xs), mean(ys)
-    num = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    den = math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
-    return num / den
-
-
-def _by_local_hour(values: list[tuple[datetime, float]], hours: range) -> float:
-    return mean(v for t, v in values if int(local_hour(t)) in hours)
-
-
-def test_pm25_rush_hours_and_dry_season() -> None:
-    jan = [(t, pm25(t, AIR)) for t in hourly(datetime(2026, 1, 5, tzinfo=UTC), 14, 30)]
-    aug = [(t, pm25(t, AIR)) for t in hourly(datetime(2026, 8, 5, tzinfo=UTC), 14, 30)]
-    morning, evening = _by_local_hour(jan, range(7, 9)), _by_local_hour(jan, range(18, 20))
-    noon, night = _by_local_hour(jan, range(12, 14)), _by_local_hour(jan, range(3, 5))
-    assert morning > 1.4 * noon
-    assert evening > 1.4 * noon
-    assert morning > night
-    assert mean(v for _, v in jan) > 1.3 * mean(v for _, v in aug)
-    assert all(v > 0 for _, v in jan)
-
-
-def test_traffic_rush_hours_and_roads() -> None:
-    days = hourly(datetime(2026, 5, 4, tzinfo=UTC), 5, 15)  # Monday–Friday local time (mostly)
-    ql1 = [(t, traffic_count(t, QL1, "traffic_motorbike")) for t in days]
-    ql62 = [(t, traffic_count(t, QL62, "traffic_motorbike")) for t in days]
-    rush = _by_local_hour(ql1, range(7, 8))
-    evening_rush = _by_local_hour(ql1, range(17, 18))
-    assert rush > 1.3 * _by_local_hour(ql1, range(12, 13))
-    assert evening_rush > 1.3 * _by_local_hour(ql1, range(12, 13))
-    assert _by_local_hour(ql1, range(12, 13)) > 3 * _by_local_hour(ql1, range(2, 3))
-    assert mean(v for _, v in ql1) > 1.5 * mean(v for _, v in ql62)
-    # Speed falls at rush hour.
-    speeds = [(t, value_of("mean_speed", t, QL1) or 0.0) for t in days]
-    assert _by_local_hour(speeds, range(7, 8)) < _by_local_hour(speeds, range(2, 3)) - 10
-
-
-def test_generators_are_deterministic_per_seed() -> None:
-    t = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
-    assert salinity(t, UPSTREAM, seed=1) == salinity(t, UPSTREAM, seed=1)
-    assert pm25(t, AIR, seed=1) != pm25(t, AIR, seed=2)
-    assert value_of("noise", t, AIR) is None
+def test_readings_come_from_each_station_model_and_skip_what_it_does_not_simulate() -> None:
+    start = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    rs = list(readings([AIR], start, start + timedelta(hours=1), seed=3))
+    assert [(r.station, r.property, r.time, r.value) for r in rs] == [("AQ", "salinity", start, 4.0)]
 
 
 def test_schedule_aligns_to_intervals_and_orders_by_time() -> None:
@@ -129,7 +60,7 @@ def test_schedule_aligns_to_intervals_and_orders_by_time() -> None:
     assert water_times[0] == datetime(2026, 4, 1, 0, 5, tzinfo=UTC)
     assert len(water_times) == 24  # every 5 min from 00:05 to 02:00 (the window ends at 02:02)
     one, two = datetime(2026, 4, 1, 1, 0, tzinfo=UTC), datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
-    assert [r.time for r in rs if r.station == "AQ"] == [one, one, two, two]
+    assert [r.time for r in rs if r.station == "AQ"] == [one, two]  # pm25 is not simulated by Ramp
     assert [r.time for r in rs] == sorted(r.time for r in rs)
 
 
@@ -242,3 +173,33 @@ def test_mqtt_sender_publishes_observations_to_the_broker() -> None:
         "2026-04-01T00:10:00Z",
     ]
     assert all(isinstance(m["result"], float) for _, m in received)
+
+
+def test_simulate_feeds_every_sectors_demo_stations() -> None:
+    from cityops.sensing.simulate import demo_stations
+
+    stations = {s.code: s for s in demo_stations()}
+    assert {"VCT-TANAN", "AQ-TANAN", "TF-QL1-TANAN", "TF-QL62-TANAN"} <= set(stations)
+    assert {s.kind for s in stations.values()} >= {"water", "air", "traffic"}
+    t = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
+    for code in ("VCT-TANAN", "TF-QL1-TANAN"):
+        station = stations[code]
+        assert all(station.model.value_of(p, t, station, 0) is not None for p in station.properties)
+
+
+def test_simulate_command_is_registered_and_fails_readably() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from cityops.sensing.plugin import register_cli
+
+    app = typer.Typer()
+    register_cli(cli=app)
+    runner = CliRunner()
+    assert runner.invoke(app, ["simulate", "--station", "NOPE"]).exit_code == 2
+    # Nothing listens on port 9: the run stops with a message, not a traceback.
+    result = runner.invoke(app, ["simulate", "--url", "http://127.0.0.1:9", "--minutes", "5", "--speed", "0"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    bad = runner.invoke(app, ["simulate", "--via", "pigeon"])
+    assert bad.exit_code == 2

@@ -27,8 +27,10 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
 @hookimpl
 def register_cli(cli: typer.Typer) -> None:
     from cityops.sensing.cli import sensing_cli
+    from cityops.sensing.simulate import simulate
 
     cli.add_typer(sensing_cli, name="sensing")
+    cli.command("simulate")(simulate)
 
 
 @hookimpl

@@ -1,256 +1,34 @@
-"""The province's observed properties: codes, Vietnamese/English names, UCUM units and valid ranges.
+"""The observed properties the plugins declare (``observed_properties`` hook), looked up by code.
 
-Units are UCUM case-sensitive codes (https://ucum.org/ucum): ``ug/m3`` for µg/m³, ``g/L``, ``mS/cm``,
-``mg/L``, ``[NTU]``, ``Cel``, ``m``, ``mm``, ``km/h``; noise in dB(A) is ``dB{A}`` (UCUM has no
-A-weighting, so the weighting is a UCUM annotation) and counts are ``{vehicles}/h``.
+Sensing knows no property of its own: salinity, PM2.5 or vehicle flows are declared by the sectors that
+measure them (``cityops.sectors.environment.properties``, ``cityops.sectors.traffic.specs``), and a third-party
+sector adds its own the same way. Whoever needs a property's names, unit or plausible range (quality checks,
+alert messages, the IOC) asks here, so it reads the declarations, never a sector's module.
 
-Definitions point at Smart Data Models attributes (AirQualityObserved, WaterQualityObserved,
-TrafficFlowObserved, NoiseLevelObserved, WaterObserved) where one exists, otherwise at a QUDT quantity kind.
-
-Notes on Vietnamese practice:
-- CO is reported in µg/m³, as in QCVN 05:2023/BTNMT and the VN_AQI breakpoints (Decision 1459/QĐ-TCMT).
-- Salinity of river water is reported in g/L, which Vietnamese bulletins write as ‰ (per mille); for the
-  brackish water of the Vàm Cỏ rivers the two are numerically the same (1 g/L ≡ 1 ‰).
-- Water level is in metres relative to the station's datum (``datum`` attribute of the Thing, usually
-  the national Hòn Dấu height datum); alarm levels I/II/III are declared per station in the same datum.
-
-The ``valid_min``/``valid_max`` pair is the physically plausible range used by
-:func:`cityops.sensing.quality.range_check`; it is not a regulatory limit.
+The declarations are read once per set of registered plugins (a test registering a plugin sees its
+properties); a wrong declaration fails naming its plugin (:func:`cityops.plugins.declarations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from functools import lru_cache
 
-SDM_ENV = "https://smartdatamodels.org/dataModel.Environment/"
-SDM_TRANSPORT = "https://smartdatamodels.org/dataModel.Transportation/"
-QUDT_QK = "http://qudt.org/vocab/quantitykind/"
-
-
-@dataclass(frozen=True, slots=True)
-class PropertySpec:
-    """One observed property as the sectors declare it (``observed_properties`` hook)."""
-
-    code: str
-    name_vi: str
-    name_en: str
-    definition: str
-    unit_symbol: str  # UCUM code
-    unit_name: str
-    valid_min: float
-    valid_max: float
-    description: str = ""
-    sector: str = "environment"
-
-    def in_range(self, value: float) -> bool:
-        return self.valid_min <= value <= self.valid_max
-
-    @property
-    def unit_of_measurement(self) -> dict[str, str]:
-        """The SensorThings ``unitOfMeasurement`` object."""
-        return {
-            "name": self.unit_name,
-            "symbol": self.unit_symbol,
-            "definition": f"http://unitsofmeasure.org/ucum.html#{self.unit_symbol}",
-        }
+from cityops.plugins import declarations, plugin_manager
+from cityops.specs import PropertySpec as PropertySpec  # moved to the kernel; re-exported for old imports
 
 
-def _p(
-    code: str,
-    vi: str,
-    en: str,
-    definition: str,
-    unit: str,
-    unit_name: str,
-    lo: float,
-    hi: float,
-    description: str = "",
-    sector: str = "environment",
-) -> PropertySpec:
-    return PropertySpec(code, vi, en, definition, unit, unit_name, lo, hi, description, sector)
+def declared() -> Mapping[str, PropertySpec]:
+    """Every declared property by code, in plugin registration order."""
+    names = frozenset(name for name, _ in plugin_manager().list_name_plugin())
+    return _declared(names)
 
 
-AIR_PROPERTIES: tuple[PropertySpec, ...] = (
-    _p("pm25", "Bụi PM2.5", "PM2.5", SDM_ENV + "pm25", "ug/m3", "microgram per cubic metre", 0, 1000),
-    _p("pm10", "Bụi PM10", "PM10", SDM_ENV + "pm10", "ug/m3", "microgram per cubic metre", 0, 2000),
-    _p("o3", "Ôzôn (O3)", "Ozone (O3)", SDM_ENV + "o3", "ug/m3", "microgram per cubic metre", 0, 2000),
-    _p(
-        "no2",
-        "Nitơ điôxit (NO2)",
-        "Nitrogen dioxide (NO2)",
-        SDM_ENV + "no2",
-        "ug/m3",
-        "microgram per cubic metre",
-        0,
-        5000,
-    ),
-    _p(
-        "so2",
-        "Lưu huỳnh điôxit (SO2)",
-        "Sulphur dioxide (SO2)",
-        SDM_ENV + "so2",
-        "ug/m3",
-        "microgram per cubic metre",
-        0,
-        5000,
-    ),
-    _p(
-        "co",
-        "Cacbon monoxit (CO)",
-        "Carbon monoxide (CO)",
-        SDM_ENV + "co",
-        "ug/m3",
-        "microgram per cubic metre",
-        0,
-        200000,
-        "In µg/m³ as QCVN 05:2023/BTNMT and VN_AQI use it (1 mg/m³ = 1000 µg/m³).",
-    ),
-    _p(
-        "aqi",
-        "Chỉ số chất lượng không khí (VN_AQI)",
-        "Air quality index (VN_AQI)",
-        "https://smartdatamodels.org/dataModel.Environment/airQualityIndex",
-        "{AQI}",
-        "VN_AQI index",
-        0,
-        500,
-        "Hourly VN_AQI per Decision 1459/QĐ-TCMT (see cityops.sensing.aqi).",
-    ),
-)
-
-WATER_PROPERTIES: tuple[PropertySpec, ...] = (
-    _p(
-        "salinity",
-        "Độ mặn",
-        "Salinity",
-        SDM_ENV + "salinity",
-        "g/L",
-        "gram per litre",
-        0,
-        45,
-        "g/L, written ‰ in Vietnamese bulletins (1 g/L ≡ 1 ‰ for river water). "
-        "1 g/L harms sensitive crops, 4 g/L harms rice.",
-    ),
-    _p(
-        "conductivity",
-        "Độ dẫn điện",
-        "Electrical conductivity",
-        SDM_ENV + "conductivity",
-        "mS/cm",
-        "millisiemens per centimetre",
-        0,
-        80,
-    ),
-    _p("ph", "Độ pH", "pH", SDM_ENV + "pH", "[pH]", "pH", 0, 14),
-    _p(
-        "dissolved_oxygen",
-        "Ôxy hòa tan (DO)",
-        "Dissolved oxygen",
-        SDM_ENV + "O2",
-        "mg/L",
-        "milligram per litre",
-        0,
-        25,
-    ),
-    _p(
-        "turbidity",
-        "Độ đục",
-        "Turbidity",
-        SDM_ENV + "turbidity",
-        "[NTU]",
-        "nephelometric turbidity unit",
-        0,
-        4000,
-    ),
-    _p(
-        "water_temperature",
-        "Nhiệt độ nước",
-        "Water temperature",
-        SDM_ENV + "temperature",
-        "Cel",
-        "degree Celsius",
-        0,
-        45,
-    ),
-    _p(
-        "water_level",
-        "Mực nước",
-        "Water level",
-        QUDT_QK + "Height",
-        "m",
-        "metre",
-        -5,
-        10,
-        "Metres relative to the station's datum (Thing property ``datum``), alarm levels I/II/III likewise.",
-    ),
-    _p("rainfall", "Lượng mưa", "Rainfall", SDM_ENV + "precipitation", "mm", "millimetre", 0, 500),
-)
-
-TRAFFIC_PROPERTIES: tuple[PropertySpec, ...] = (
-    _p(
-        "traffic_motorbike",
-        "Lưu lượng xe máy",
-        "Motorbike flow",
-        SDM_TRANSPORT + "intensity",
-        "{vehicles}/h",
-        "vehicles per hour",
-        0,
-        20000,
-        "Vehicle class: motorbike.",
-        "traffic",
-    ),
-    _p(
-        "traffic_car",
-        "Lưu lượng ô tô con",
-        "Car flow",
-        SDM_TRANSPORT + "intensity",
-        "{vehicles}/h",
-        "vehicles per hour",
-        0,
-        10000,
-        "Vehicle class: car.",
-        "traffic",
-    ),
-    _p(
-        "traffic_heavy",
-        "Lưu lượng xe buýt, xe tải",
-        "Bus and truck flow",
-        SDM_TRANSPORT + "intensity",
-        "{vehicles}/h",
-        "vehicles per hour",
-        0,
-        5000,
-        "Vehicle class: bus and truck.",
-        "traffic",
-    ),
-    _p(
-        "mean_speed",
-        "Tốc độ trung bình",
-        "Mean speed",
-        SDM_TRANSPORT + "averageVehicleSpeed",
-        "km/h",
-        "kilometre per hour",
-        0,
-        200,
-        sector="traffic",
-    ),
-    _p(
-        "noise",
-        "Tiếng ồn",
-        "Noise level",
-        SDM_ENV + "LAeq",
-        "dB{A}",
-        "A-weighted decibel",
-        20,
-        140,
-        "Equivalent continuous A-weighted sound level (LAeq).",
-    ),
-)
-
-PROPERTIES: tuple[PropertySpec, ...] = AIR_PROPERTIES + WATER_PROPERTIES + TRAFFIC_PROPERTIES
-BY_CODE: dict[str, PropertySpec] = {p.code: p for p in PROPERTIES}
+@lru_cache(maxsize=4)
+def _declared(plugins: frozenset[str]) -> Mapping[str, PropertySpec]:
+    return {spec.code: spec for _, spec in declarations("observed_properties", PropertySpec)}
 
 
 def get(code: str) -> PropertySpec | None:
-    """The property declared under ``code`` (None when unknown)."""
-    return BY_CODE.get(code)
+    """The property declared under ``code`` (None when no plugin declares it)."""
+    return declared().get(code)

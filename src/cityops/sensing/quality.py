@@ -187,9 +187,9 @@ def config_for(
     """The checks of a datastream: the property's valid range and defaults, then the datastream's own
     ``properties["quality"]`` (keys ``low``, ``high``, ``spike_threshold``, ``stuck_run``, ``gap_factor``,
     ``expected_interval_s``)."""
-    from cityops.sensing.properties import BY_CODE
+    from cityops.sensing.properties import get
 
-    spec = BY_CODE.get(code) if code else None
+    spec = get(code) if code else None
     values: dict[str, object] = {}
     if spec is not None:
         values.update(low=spec.valid_min, high=spec.valid_max)

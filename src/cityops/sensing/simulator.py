@@ -1,20 +1,12 @@
-"""Station simulator: realistic, deterministic series for the demo and the benchmarks.
+"""The station simulator's engine: realistic, deterministic series for the demo and the benchmarks.
 
-Generators are pure functions of time (and a seed), so a replay gives the same values:
-
-* **Tide** — semi-diurnal: the principal lunar M2 (12.42 h) and solar S2 (12.00 h) constituents, whose beat
-  gives the spring–neap cycle (14.77 days). Water level = station datum offset + seasonal river stage
-  (higher in the flood season, Sep–Nov) + tide.
-* **Salinity** — intrusion up the Vàm Cỏ: sea salinity decays exponentially with distance from the sea,
-  the intrusion length grows in the dry season (Feb–May peak, strongest around early April), and the
-  flood tide pushes it up (tidal modulation, lagging the water level by ~1 h).
-* **Air quality** — PM2.5 (and PM10 ≈ 1.6 × PM2.5) with morning (≈ 07:30) and evening (≈ 18:30) rush-hour
-  peaks, a midday low (mixing layer), and higher values in the dry season.
-* **Traffic** — counts per vehicle class with rush hours (07:00, 17:30 local time), low nights, lighter
-  weekends; QL1 carries more than QL62; mean speed falls as flow rises.
-
-Times are UTC inside; daily profiles use Vietnamese local time (UTC+7). Noise is reproducible: a
-function of (seed, station, property, minute).
+What a station measures and how its values move is a sector's knowledge: each :class:`StationSpec` carries a
+:class:`~cityops.specs.StationModel` (``value_of(code, t, station, seed)``), a pure function of time and seed,
+so a replay gives the same values (the tidal rivers and the air in ``cityops.sectors.environment.simulation``,
+the roads in ``cityops.sectors.traffic.simulation``). The sectors declare their demo stations through the
+``demo_stations`` hook; this module only schedules, batches and sends, and offers the models the helpers they
+share: Vietnamese local time (UTC+7), a reproducible noise of (seed, key, minute) and a Gaussian bump for
+daily profiles. Times are UTC inside.
 
 Sending: over HTTP with SensorThings ``CreateObservations`` (``POST {url}/sta/v1.1/CreateObservations``,
 dataArray) or over MQTT publishing one Observation JSON per message to ``v1.1/Datastreams({id})/Observations``
@@ -28,43 +20,22 @@ import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-M2_HOURS = 12.4206012
-S2_HOURS = 12.0
+from cityops.specs import StationModel as StationModel
+from cityops.specs import StationSpec as StationSpec
+
 LOCAL_OFFSET = timedelta(hours=7)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class StationSpec:
-    """A demo station: where it is and what it measures (sectors declare these)."""
-
-    code: str
-    name: str
-    kind: str  # water | air | traffic
-    lat: float
-    lon: float
-    properties: tuple[str, ...]
-    interval_s: int = 300
-    area_name: str | None = None  # current commune/ward it lies in, for the area link
-    river: str | None = None
-    road: str | None = None
-    distance_to_sea_km: float | None = None  # along the river, for salinity intrusion
-    datum: str | None = None  # water level reference, e.g. "Hòn Dấu"
-    alarm_levels: Mapping[str, float] = field(default_factory=dict)  # water level alarm I/II/III (m)
-    tide_amplitude_m: float = 1.0
-    tide_phase_h: float = 0.0  # lag of the tide behind the river mouth
-    traffic_scale: float = 1.0
-    approximate: bool = True  # coordinates and levels are demo values
 
 
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _hours(t: datetime) -> float:
+def hours_since_epoch(t: datetime) -> float:
+    """Hours since 2000-01-01 UTC: the phase clock of periodic models (tides)."""
     return (t - EPOCH).total_seconds() / 3600.0
 
 
@@ -72,6 +43,11 @@ def local_hour(t: datetime) -> float:
     """Hour of day in Vietnam (UTC+7) as a fraction, 0 ≤ h < 24."""
     lt = t.astimezone(UTC) + LOCAL_OFFSET
     return lt.hour + lt.minute / 60 + lt.second / 3600
+
+
+def local_weekday(t: datetime) -> int:
+    """Day of the week in Vietnam (UTC+7), Monday = 0."""
+    return (t.astimezone(UTC) + LOCAL_OFFSET).weekday()
 
 
 def noise(seed: int, *key: object, t: datetime, sigma: float = 1.0) -> float:
@@ -82,110 +58,9 @@ def noise(seed: int, *key: object, t: datetime, sigma: float = 1.0) -> float:
     return random.Random(int.from_bytes(digest, "big")).gauss(0.0, sigma)
 
 
-def dry_season(t: datetime) -> float:
-    """0 (wet season, around early October) … 1 (peak of the dry season, around early April)."""
-    doy = t.timetuple().tm_yday
-    return 0.5 + 0.5 * math.cos(2 * math.pi * (doy - 95) / 365.25)
-
-
-def _gauss(x: float, mu: float, sigma: float) -> float:
+def bump(x: float, mu: float, sigma: float) -> float:
+    """A Gaussian bump of height 1 at ``mu``: the shape of a rush hour in a daily profile."""
     return math.exp(-0.5 * ((x - mu) / sigma) ** 2)
-
-
-# ---------------------------------------------------------------------------------------- generators
-
-
-def tide(t: datetime, *, amplitude: float = 1.0, phase_h: float = 0.0) -> float:
-    """Tidal height (m) around mean sea level: M2 + S2 (S2 ≈ 0.46 × M2 as at the Soài Rạp mouth)."""
-    h = _hours(t) - phase_h
-    return amplitude * (math.cos(2 * math.pi * h / M2_HOURS) + 0.46 * math.cos(2 * math.pi * h / S2_HOURS))
-
-
-def water_level(t: datetime, station: StationSpec, seed: int = 0) -> float:
-    """Water level (m, station datum): seasonal river stage + tide + a little noise."""
-    flood = 1.0 - dry_season(t)  # flood season when the dry season is lowest
-    stage = 0.1 + 0.45 * flood
-    value = stage + tide(t, amplitude=station.tide_amplitude_m, phase_h=station.tide_phase_h)
-    return round(value + noise(seed, station.code, "wl", t=t, sigma=0.02), 3)
-
-
-def salinity(t: datetime, station: StationSpec, seed: int = 0) -> float:
-    """Salinity (g/L ≡ ‰): exponential decay with distance; longer intrusion in the dry season; tidal push."""
-    distance = station.distance_to_sea_km or 0.0
-    dry = dry_season(t)
-    intrusion_km = 6.0 + 26.0 * dry**1.5
-    mean = 25.0 * math.exp(-distance / intrusion_km)
-    lagged = tide(t - timedelta(hours=1), amplitude=1.0, phase_h=station.tide_phase_h) / 1.46
-    value = 0.1 + mean * (1.0 + 0.35 * lagged)
-    value *= 1.0 + noise(seed, station.code, "sal", t=t, sigma=0.03)
-    return round(max(value, 0.05), 3)
-
-
-def conductivity(salinity_g_l: float) -> float:
-    """Electrical conductivity (mS/cm) from salinity, the usual practical approximation S ≈ 0.64 × EC."""
-    return round(salinity_g_l / 0.64 + 0.1, 3)
-
-
-def pm25(t: datetime, station: StationSpec, seed: int = 0) -> float:
-    """PM2.5 (µg/m³): rush-hour peaks, midday low, dry-season high."""
-    h = local_hour(t)
-    profile = (
-        18.0
-        + 22.0 * _gauss(h, 7.5, 1.3)
-        + 28.0 * _gauss(h, 18.75, 1.8)
-        + 10.0 * _gauss(h, 22.5, 2.0)  # evening cooking and a shallow night layer
-        - 6.0 * _gauss(h, 13.0, 2.0)
-    )
-    value = profile * (0.65 + 0.75 * dry_season(t))
-    value *= 1.0 + noise(seed, station.code, "pm", t=t, sigma=0.08)
-    return round(max(value, 2.0), 1)
-
-
-def _traffic_profile(t: datetime) -> float:
-    h = local_hour(t)
-    weekday = (t + LOCAL_OFFSET).weekday()
-    base = 0.12 + 0.55 * _gauss(h, 12.5, 5.0)  # daytime plateau
-    rush = 0.9 * _gauss(h, 7.0, 1.0) + 1.0 * _gauss(h, 17.5, 1.2)
-    factor = 0.75 if weekday >= 5 else 1.0
-    return (base + rush * (0.6 if weekday >= 5 else 1.0)) * factor
-
-
-TRAFFIC_PEAK: dict[str, float] = {"traffic_motorbike": 4200.0, "traffic_car": 900.0, "traffic_heavy": 520.0}
-
-
-def traffic_count(t: datetime, station: StationSpec, vehicle_class: str, seed: int = 0) -> float:
-    """Vehicles per hour of one class (``traffic_motorbike``, ``traffic_car``, ``traffic_heavy``)."""
-    peak = TRAFFIC_PEAK[vehicle_class] * station.traffic_scale
-    heavy_night = 1.8 if vehicle_class == "traffic_heavy" and not 5 <= local_hour(t) < 22 else 1.0
-    value = peak * _traffic_profile(t) / 1.6 * heavy_night
-    value *= 1.0 + noise(seed, station.code, vehicle_class, t=t, sigma=0.06)
-    return float(max(round(value), 0))
-
-
-def mean_speed(t: datetime, station: StationSpec, seed: int = 0) -> float:
-    """Mean speed (km/h) falling with load (a simple speed–flow relation)."""
-    load = _traffic_profile(t) / 1.6
-    value = 62.0 - 30.0 * min(load, 1.2) + noise(seed, station.code, "speed", t=t, sigma=2.0)
-    return round(max(value, 5.0), 1)
-
-
-def value_of(code: str, t: datetime, station: StationSpec, seed: int = 0) -> float | None:
-    """The simulated value of property ``code`` at ``station`` at ``t`` (None if not simulated)."""
-    generators: dict[str, Callable[[], float]] = {
-        "water_level": lambda: water_level(t, station, seed),
-        "salinity": lambda: salinity(t, station, seed),
-        "conductivity": lambda: conductivity(salinity(t, station, seed)),
-        "water_temperature": lambda: round(
-            29.0 + 1.5 * math.sin(2 * math.pi * (local_hour(t) - 9) / 24) + 1.5 * dry_season(t), 2
-        ),
-        "pm25": lambda: pm25(t, station, seed),
-        "pm10": lambda: round(pm25(t, station, seed) * 1.6 + 4.0, 1),
-        "mean_speed": lambda: mean_speed(t, station, seed),
-    }
-    if code in TRAFFIC_PEAK:
-        return traffic_count(t, station, code, seed)
-    gen = generators.get(code)
-    return gen() if gen else None
 
 
 # ------------------------------------------------------------------------------------------ schedule
@@ -215,7 +90,7 @@ def readings(
             return
         st = stations[i]
         for code in st.properties:
-            v = value_of(code, t, st, seed)
+            v = st.model.value_of(code, t, st, seed)
             if v is not None:
                 yield Reading(st.code, code, t, v)
         due[0] = (t + timedelta(seconds=st.interval_s), i)

@@ -40,7 +40,6 @@ SEVERITY_LEVEL = {
     Severity.WARNING: "warn",
     Severity.CRITICAL: "bad",
 }
-_BY_DEFINITION = {p.definition: p.code for p in props.PROPERTIES}
 _OPEN = [s.value for s in OPEN_STATES]
 
 
@@ -50,7 +49,8 @@ def property_code(op: ObservedProperty) -> str:
     code = extra.get("code") if isinstance(extra, dict) else None
     if isinstance(code, str) and code:
         return code
-    return _BY_DEFINITION.get(op.definition, op.name.strip().lower())
+    by_definition = {p.definition: p.code for p in props.declared().values()}
+    return by_definition.get(op.definition, op.name.strip().lower())
 
 
 def _local_midnight_utc(day: datetime) -> datetime:

@@ -13,12 +13,12 @@ from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.alerts.plugin import load_demo as load_alert_rules
 from cityops.alerts.service import sweep_staleness
 from cityops.clock import utcnow
-from cityops.sectors.environment.backfill import backfill, datastream_index
-from cityops.sectors.environment.demo import load_stations
+from cityops.sectors.environment.backfill import backfill
 from cityops.sectors.environment.plugin import load_demo
+from cityops.sectors.environment.simulation import RiverStation
 from cityops.sectors.environment.stations import BY_CODE, STATIONS
 from cityops.sensing.models import Datastream, Observation, ObservationRollup
-from cityops.sensing.simulator import salinity
+from cityops.sensing.stations import datastream_index, load_stations
 from cityops.settings import Settings
 
 QUIET = Console(file=io.StringIO())
@@ -29,7 +29,7 @@ def test_backfill_stores_history_up_to_the_end_and_runs_aqi_and_rules(
     session: Session, settings: Settings
 ) -> None:
     load_alert_rules(session=session, settings=settings, console=QUIET)
-    stations = [BY_CODE["SR-CANGIUOC"], BY_CODE["AQ-TANAN"], BY_CODE["TF-QL62-TANAN"]]
+    stations = [BY_CODE["SR-CANGIUOC"], BY_CODE["AQ-TANAN"]]
     load_stations(session, stations)
     result = backfill(session, stations, end=DRY, hours=6)
     index = datastream_index(session)
@@ -42,7 +42,9 @@ def test_backfill_stores_history_up_to_the_end_and_runs_aqi_and_rules(
         assert ds.last_phenomenon_time == datetime(2026, 3, 25, 12, 0, tzinfo=UTC)
         assert ds.last_value is not None
     sal = index[("SR-CANGIUOC", "salinity")]
-    assert sal.last_value == salinity(datetime(2026, 3, 25, 12, 0, tzinfo=UTC), BY_CODE["SR-CANGIUOC"])
+    river = BY_CODE["SR-CANGIUOC"].model
+    assert isinstance(river, RiverStation)
+    assert sal.last_value == river.salinity(datetime(2026, 3, 25, 12, 0, tzinfo=UTC), "SR-CANGIUOC")
     hourly = session.scalar(
         select(func.count())
         .select_from(ObservationRollup)
@@ -92,7 +94,7 @@ def test_demo_hook_backfills_the_last_day_up_to_now(session: Session, settings: 
     buffer = io.StringIO()
     load_demo(session=session, settings=settings, console=Console(file=buffer, width=200))
     after = utcnow()
-    assert "Station history: 10368 simulated observations over the last 24 hours" in buffer.getvalue()
+    assert "Station history: 6912 simulated observations over the last 24 hours" in buffer.getvalue()
     streams = session.scalars(select(Datastream)).all()
     assert len(streams) == sum(len(s.properties) for s in STATIONS) + 2  # + the two computed AQI streams
     for ds in streams:

@@ -19,11 +19,11 @@ from cityops.areas.models import Area
 from cityops.identity.models import ApiKey
 from cityops.identity.tokens import new_api_key
 from cityops.plugins import DEFAULT_PLUGINS, plugin_manager
-from cityops.sectors.environment.demo import load_stations
 from cityops.sectors.environment.stations import BY_CODE, STATIONS
 from cityops.sectors.environment.templates import TEMPLATES
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Thing
 from cityops.sensing.simulator import HttpSender, create_observations_body, readings, run
+from cityops.sensing.stations import load_stations
 from cityops.settings import Settings
 from tests.fixtures_areas import LoadedAreas
 
@@ -41,7 +41,7 @@ def test_hooks_declare_properties_and_templates() -> None:
     assert codes["salinity"].unit_symbol == "g/L"
     assert codes["pm25"].unit_symbol == "ug/m3"
     assert codes["co"].unit_symbol == "ug/m3"
-    assert codes["traffic_car"].unit_symbol == "{vehicles}/h"
+    assert codes["water_level"].sector == "environment"
     assert codes["noise"].unit_symbol == "dB{A}"
     templates = {t.code: t for group in pm.hook.rule_templates() for t in group}
     assert {"env.salinity-crops", "env.aqi-bands", "env.water-level-alarm"} <= set(templates)
@@ -56,14 +56,13 @@ def test_hooks_declare_properties_and_templates() -> None:
 
 def test_station_specs_cover_the_pilot() -> None:
     kinds = {s.kind for s in STATIONS}
-    assert kinds == {"water", "air", "traffic"}
-    assert {s.road for s in STATIONS if s.kind == "traffic"} == {"QL1", "QL62"}
-    rivers = {s.river for s in STATIONS if s.kind == "water"}
+    assert kinds == {"water", "air"}  # the traffic counters are the traffic sector's
+    rivers = {s.attributes["river"] for s in STATIONS if s.kind == "water"}
     assert {"Vàm Cỏ Tây", "Vàm Cỏ Đông"} <= rivers
     for s in STATIONS:
         assert 10.3 < s.lat < 11.2
         assert 106.0 < s.lon < 106.9
-    assert BY_CODE["VCT-TANAN"].alarm_levels == {"I": 1.2, "II": 1.4, "III": 1.6}
+    assert BY_CODE["VCT-TANAN"].attributes["alarm_levels"] == {"I": 1.2, "II": 1.4, "III": 1.6}
 
 
 def test_station_and_rule_tables_are_read_strictly() -> None:
@@ -78,6 +77,10 @@ def test_station_and_rule_tables_are_read_strictly() -> None:
     assert station_specs([row])[0].interval_s == 300  # columns left out take the spec's defaults
     with pytest.raises(TypeError):  # a misspelt column is an error, not silently dropped
         station_specs([{**row, "distance_km": 3}])
+    with pytest.raises(TypeError):  # and so is a misspelt model parameter
+        station_specs([{**row, "kind": "water", "model": {"tide_amplitude": 1.0}}])
+    with pytest.raises(TypeError):  # air stations take no model parameters
+        station_specs([{**row, "model": {"tide_phase_h": 1.0}}])
     with pytest.raises(KeyError):
         station_specs([{**row, "kind": "boats"}])
     tpl = {"code": "x", "name_vi": "x", "name_en": "x", "property_code": "pm25", "parameters": {}}
@@ -307,24 +310,44 @@ def test_stations_api_reports_latest_values_and_health(
     assert client.get("/api/v1/environment/stations?kind=boats").status_code == 422
 
 
-def test_simulate_command_is_registered_and_fails_readably() -> None:
-    import typer
-    from typer.testing import CliRunner
+def test_hourly_aqi_appears_after_observations_are_posted_through_the_app(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    import time
 
-    from cityops.sectors.environment.plugin import register_cli
+    from cityops.sectors.environment.plugin import AQI_DURABLE, event_consumers
 
-    app = typer.Typer()
-    register_cli(cli=app)
+    assert [c.durable for c in event_consumers()] == [AQI_DURABLE]  # run by the events capability
+    key, prefix, digest = new_api_key()
+    station = BY_CODE["AQ-TANAN"]
+    with sessions() as s:
+        load_stations(s, [station])
+        s.add(ApiKey(name="simulator", prefix=prefix, secret_hash=digest, scopes=["ingest", "read"]))
+        s.commit()
+    sender = HttpSender("http://testserver", client=client, api_key=key)
+    # Three hours of readings every 5 minutes: the hours they complete get their VN_AQI from the consumer.
+    stats = run([station], sender, start=datetime(2026, 1, 10, tzinfo=UTC), minutes=180, speed=0)
+    assert stats.sent == 36 * 2
+    deadline = time.monotonic() + 30
+    aqi: list[Observation] = []
+    while time.monotonic() < deadline and not aqi:
+        with sessions() as s:
+            aqi = (
+                [
+                    o
+                    for o in s.scalars(select(Observation)).all()
+                    if o.datastream_id == _datastream(s, "AQ-TANAN", "aqi").id
+                ]
+                if ("AQ-TANAN", "aqi") in _codes(s)
+                else []
+            )
+        if not aqi:
+            time.sleep(0.2)
+    assert aqi, "no hourly VN_AQI was published from the posted observations"
+    assert all(o.phenomenon_time.minute == 0 and o.result_number for o in aqi)
 
-    @app.command()
-    def other() -> None:  # a second command keeps typer from collapsing to a single-command app
-        """Placeholder."""
 
-    runner = CliRunner()
-    assert runner.invoke(app, ["simulate", "--station", "NOPE"]).exit_code == 2
-    # Nothing listens on port 9: the run stops with a message, not a traceback.
-    result = runner.invoke(app, ["simulate", "--url", "http://127.0.0.1:9", "--minutes", "5", "--speed", "0"])
-    assert result.exit_code == 1
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    bad = runner.invoke(app, ["simulate", "--via", "pigeon"])
-    assert bad.exit_code == 2
+def _codes(session: Session) -> set[tuple[str, str]]:
+    from cityops.sensing.stations import datastream_index
+
+    return set(datastream_index(session))

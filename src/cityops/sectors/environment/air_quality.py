@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.sectors.environment.demo import OM_MEASUREMENT, observed_property
-from cityops.sensing import properties as props
 from cityops.sectors.environment.aqi import AqiResult, hourly_aqi
+from cityops.sectors.environment.properties import BY_CODE
 from cityops.sensing.models import Datastream, Observation, ObservationRollup, ObservedProperty, Sensor, Thing
 from cityops.sensing.observation_events import CreatedObservations, read_created
+from cityops.sensing.stations import OM_MEASUREMENT, observed_property
 from cityops.sensing.storage import ObservationIn, ingest_observations
 
 HOUR = timedelta(hours=1)
@@ -101,7 +101,7 @@ def aqi_datastream(session: Session, thing_id: int) -> Datastream:
     )
     session.add(sensor)
     session.flush()
-    spec = props.BY_CODE["aqi"]
+    spec = BY_CODE["aqi"]
     ds = Datastream(
         name=f"{thing.name} – VN_AQI giờ",
         description="Hourly VN_AQI",

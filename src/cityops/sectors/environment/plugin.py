@@ -1,4 +1,5 @@
-"""The environment sector plugin: observed properties, rule templates, demo stations, ``cityops simulate``."""
+"""The environment sector plugin: observed properties, rule templates, demo stations and their simulation, the
+hourly VN_AQI consumer, the stations API."""
 
 from __future__ import annotations
 
@@ -7,65 +8,74 @@ from typing import TYPE_CHECKING, Any
 from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
-    import typer
     from fastapi import FastAPI
     from rich.console import Console
     from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.events.bus import Event
     from cityops.settings import Settings
+    from cityops.specs import EventConsumerSpec, PropertySpec, StationSpec
 
 AQI_DURABLE = "environment-aqi"
 
 
-def handle_observations(sessions: sessionmaker[Session], payload: dict[str, Any]) -> int:
-    """Publish the hourly VN_AQI of the hours an ``observations.created`` batch completes."""
+def publish_aqi(sessions: sessionmaker[Session], event: Event) -> int:
+    """Publish the hourly VN_AQI of the hours an ``observations.created`` batch completes (idempotent: an
+    hour already stored is not stored again, so a redelivered event changes nothing)."""
     from cityops.db import session_scope
     from cityops.sectors.environment.air_quality import on_observations
 
     with session_scope(sessions) as session:
-        return len(on_observations(session, payload))
+        return len(on_observations(session, event.payload))
 
 
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
-    """The stations API and a bus consumer computing hourly VN_AQI for air-quality stations."""
-    import asyncio
-    import contextlib
-
+    """The stations API."""
     from cityops.sectors.environment.api import router
 
     app.include_router(router)
-    state: dict[str, Any] = {}
-
-    async def start(app: FastAPI) -> None:
-        bus = getattr(app.state, "bus", None)
-        if bus is None:
-            return
-        sessions = app.state.sessions
-
-        async def on_event(event: Event) -> None:
-            await asyncio.to_thread(handle_observations, sessions, event.payload)
-
-        from cityops.sensing.observation_events import SUBJECT
-
-        state["sub"] = await bus.subscribe(SUBJECT, AQI_DURABLE, on_event)
-
-    async def stop(app: FastAPI) -> None:
-        sub = state.pop("sub", None)
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.stop()
-
-    app.state.async_startup.append(start)
-    app.state.async_shutdown.append(stop)
 
 
 @hookimpl
-def observed_properties() -> list[Any]:
-    from cityops.sensing.properties import PROPERTIES
+def event_consumers() -> list[EventConsumerSpec]:
+    """The hourly VN_AQI of the air-quality stations, computed as their observations arrive."""
+    from cityops.sensing.observation_events import SUBJECT
+    from cityops.specs import EventConsumerSpec
+
+    return [
+        EventConsumerSpec(
+            AQI_DURABLE, SUBJECT, publish_aqi, "publishes the hourly VN_AQI of air-quality stations"
+        )
+    ]
+
+
+@hookimpl
+def observed_properties() -> list[PropertySpec]:
+    from cityops.sectors.environment.properties import PROPERTIES
 
     return list(PROPERTIES)
+
+
+@hookimpl
+def demo_stations() -> list[StationSpec]:
+    from cityops.sectors.environment.stations import STATIONS
+
+    return list(STATIONS)
+
+
+@hookimpl
+def case_categories() -> list[Any]:
+    from cityops.sectors.environment.specs import CATEGORIES
+
+    return list(CATEGORIES)
+
+
+@hookimpl
+def place_types() -> list[Any]:
+    from cityops.sectors.environment.specs import PLACE_TYPES
+
+    return list(PLACE_TYPES)
 
 
 @hookimpl
@@ -78,26 +88,6 @@ def rule_templates() -> list[Any]:
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """The demo stations, with the last 24 hours of simulated readings (after the alerts plugin's rules)."""
-    from cityops.clock import utcnow
-    from cityops.sectors.environment.backfill import DEFAULT_HOURS, backfill
-    from cityops.sectors.environment.demo import load_stations
-    from cityops.sectors.environment.stations import STATIONS
+    from cityops.sectors.environment.demo import load_demo as load_stations_demo
 
-    result = load_stations(session, STATIONS)
-    console.print(
-        f"Environment stations: {result.things} new stations, {result.datastreams} datastreams, "
-        f"{result.observed_properties} observed properties."
-    )
-    history = backfill(session, STATIONS, end=utcnow(), hours=DEFAULT_HOURS)
-    console.print(
-        f"Station history: {history.inserted} simulated observations over the last {DEFAULT_HOURS:g} hours "
-        f"({history.duplicates} already stored), {history.aqi_hours} hourly VN_AQI, "
-        f"{history.alert_changes} alert changes."
-    )
-
-
-@hookimpl
-def register_cli(cli: typer.Typer) -> None:
-    from cityops.sectors.environment.cli import simulate
-
-    cli.command("simulate")(simulate)
+    load_stations_demo(session, console)

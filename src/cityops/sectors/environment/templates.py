@@ -1,5 +1,5 @@
 """Default alert rule templates of the environment sector (installed by the alerts plugin's demo loader),
-one row each in ``rules.json``.
+one row each in ``data/rules.json``.
 
 * Salinity for crops: watch at 1 g/L (sensitive crops), warning at 4 g/L (rice), with hysteresis
   (clear at 0.8 and 3.5 g/L) and 30 minutes above the level before it opens (one tidal spike is not an
@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from cityops.alerts.models import RuleKind
-from cityops.alerts.templates import RuleTemplate
-from cityops.sectors.environment.tables import read_table
+from cityops.sectors.tables import read_table
+from cityops.specs import RuleTemplate
 
 SECTOR = "environment"
 
@@ -25,4 +25,4 @@ def rule_templates(rows: list[dict[str, Any]]) -> tuple[RuleTemplate, ...]:
     return tuple(RuleTemplate(**{**row, "kind": RuleKind(row["kind"]), "sector": SECTOR}) for row in rows)
 
 
-TEMPLATES: tuple[RuleTemplate, ...] = rule_templates(read_table("rules.json"))
+TEMPLATES: tuple[RuleTemplate, ...] = rule_templates(read_table("cityops.sectors.environment", "rules.json"))

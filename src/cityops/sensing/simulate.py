@@ -1,4 +1,8 @@
-"""``cityops simulate``: feed the demo stations with simulated series over HTTP or MQTT."""
+"""``cityops simulate``: feed every sector's demo stations with simulated series over HTTP or MQTT.
+
+The stations and the models simulating them come from the ``demo_stations`` hook (the environment's rivers and
+air, the traffic counters, any third-party sector's), so sensing runs them without knowing any sector.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,15 @@ import typer
 from rich.console import Console
 
 from cityops.clock import ensure_utc, utcnow
+from cityops.plugins import declarations
+from cityops.specs import StationSpec
 
 console = Console(stderr=True)
+
+
+def demo_stations() -> list[StationSpec]:
+    """Every plugin's demo stations, in plugin registration order (a duplicate code fails naming the plugin)."""
+    return [spec for _, spec in declarations("demo_stations", StationSpec)]
 
 
 class Via(StrEnum):
@@ -36,11 +47,10 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Noise seed (same seed, same series).")] = 0,
     station: Annotated[list[str] | None, typer.Option(help="Only these station codes (repeatable).")] = None,
 ) -> None:
-    """Feed the demo stations (tidal salinity, water level, air quality, traffic) at a chosen speed."""
-    from cityops.sectors.environment.stations import STATIONS
+    """Feed every sector's demo stations (tidal salinity, water level, air quality, traffic) at a chosen speed."""
     from cityops.sensing.simulator import HttpSender, MqttSender, RunStats, Sender, run
 
-    stations = [s for s in STATIONS if not station or s.code in station]
+    stations = [s for s in demo_stations() if not station or s.code in station]
     if not stations:
         console.print("[red]No station matches.[/red]")
         raise typer.Exit(2)
