@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
+    from cityops.specs import DashboardPanelSpec, IndicatorCalculatorSpec, IndicatorSpec
 
 DEMO_FILE = "long_an_2020.json"
 
@@ -49,3 +50,40 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
         f"Programme: the 2020 Long An smart-city scheme ({result.phases} phases, "
         f"{result.projects_created} new projects, {result.disbursements_added} disbursements)."
     )
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    from cityops.programmes.indicators import indicators as specs
+
+    return specs()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.programmes.indicators import calculators
+
+    return calculators()
+
+
+@hookimpl
+def dashboard_panels() -> list[DashboardPanelSpec]:
+    """The scheme's progress on the IOC wall: disbursement, projects done, communes in the rollout."""
+    from cityops.specs import DashboardPanelSpec
+
+    return [
+        DashboardPanelSpec(
+            code="scheme-progress",
+            title_vi="Tiến độ Đề án đô thị thông minh",
+            title_en="Smart-city scheme progress",
+            sector="scheme",
+            kind="indicator_tiles",
+            indicators=(
+                "scheme.disbursement_rate",
+                "scheme.budget_disbursed",
+                "scheme.projects_completed",
+                "scheme.rollout_communes",
+            ),
+            order=90,
+        )
+    ]

@@ -20,6 +20,7 @@ from cityops.areas.service import find_by_code
 from cityops.audit.service import record, snapshot
 from cityops.clock import utcnow
 from cityops.errors import Conflict, Invalid, NotFound
+from cityops.events.outbox import emit
 from cityops.identity.policy import Principal
 from cityops.programmes.models import (
     Disbursement,
@@ -51,6 +52,19 @@ def resolve_area(session: Session, ref: AreaRef) -> Area:
             details={"area": ref.model_dump(mode="json")},
         )
     return found[0]
+
+
+CHANGED = "programmes.changed"
+
+
+def _changed(session: Session, programme: Programme, since: date | None) -> None:
+    """Tell consumers (the scheme's indicators) that the figures from ``since`` on may have moved."""
+    day = since or utcnow().date()
+    emit(
+        session,
+        CHANGED,
+        {"programme_id": programme.id, "area_id": programme.area_id, "since": day.isoformat()},
+    )
 
 
 def _set(obj: Any, values: dict[str, Any]) -> bool:
@@ -132,6 +146,10 @@ def import_programme(
             f"the projects plan {planned:,} VND, more than the programme's {doc.budget_planned_vnd:,} VND"
         )
     session.flush()
+    starts = [p.starts_on for p in doc.phases] + [
+        d.disbursed_on for p in doc.projects for d in p.disbursements
+    ]
+    _changed(session, programme, min(starts, default=None))
     record(
         session,
         actor,
@@ -209,6 +227,9 @@ def patch_project(
     if _set(project, values):
         project.updated_at = utcnow()
         session.flush()
+        programme = session.get(Programme, project.programme_id)
+        if programme is not None:
+            _changed(session, programme, min((d for d in (starts, ends) if d), default=None))
         record(
             session,
             actor,
@@ -233,6 +254,9 @@ def add_disbursement(
     row = _add_disbursement(session, project, item, demo=False, by=actor.label)
     if row is None:
         raise Conflict("This disbursement (date, amount, document) is already recorded")
+    programme = session.get(Programme, project.programme_id)
+    if programme is not None:
+        _changed(session, programme, item.disbursed_on)
     record(
         session,
         actor,
