@@ -7,6 +7,7 @@ from cityops.audit import models as audit_models
 from cityops.db import Base
 from cityops.events import models as events_models
 from cityops.identity import models as identity_models
+from cityops.indicators import models as indicators_models
 from cityops.media import models as media_models
 from cityops.notify import models as notify_models
 from cityops.places import models as places_models
@@ -23,6 +24,7 @@ __all__ = [
     "events_models",
     "idempotency_models",
     "identity_models",
+    "indicators_models",
     "media_models",
     "notify_models",
     "places_models",

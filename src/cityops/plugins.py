@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         CategorySpec,
         DashboardPanelSpec,
         EventConsumerSpec,
+        IndicatorCalculatorSpec,
         IndicatorSetSpec,
         IndicatorSpec,
         PersonalDataSpec,
@@ -46,6 +47,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.audit.plugin",
     "cityops.media.plugin",
     "cityops.notify.plugin",
+    "cityops.indicators.plugin",
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
@@ -130,6 +132,11 @@ class Hooks:
     @hookspec
     def indicator_sets(self) -> list[IndicatorSetSpec]:
         """Published indicator sets a plugin adds (indicators name their sets by code)."""
+
+    @hookspec
+    def indicator_calculators(self) -> list[IndicatorCalculatorSpec]:
+        """Calculators of computed indicators (an indicator's ``method``), with the bus subjects whose events
+        make a cell stale; the indicators capability recomputes just the cells an event touched."""
 
     @hookspec
     def dashboard_panels(self) -> list[DashboardPanelSpec]:

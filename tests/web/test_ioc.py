@@ -1,16 +1,19 @@
-"""IOC read models: KPI tiles, reports per day, drill-down by area, stations with their latest level."""
+"""IOC read models: KPI tiles from indicator cells, drill-down by area, stations levelled by the sectors'
+thresholds and open alerts, and the dashboard panels."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.clock import utcnow
+from cityops.indicators.engine import recompute
+from cityops.indicators.models import IndicatorTarget
+from cityops.indicators.registry import sync
 from cityops.reports.models import Case, CaseRating, Category
-from cityops.sensing import aqi
 from cityops.sensing import properties as props
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing, thing_locations
 from cityops.web.ioc import summary
@@ -61,7 +64,7 @@ def _station(session: Session, name: str, code: str, value: float | None) -> Dat
     return ds
 
 
-def test_summary_counts_kpis_and_drills_down(
+def test_summary_reads_indicator_cells_and_drills_down(
     client: TestClient, session: Session, loaded_areas: LoadedAreas
 ) -> None:
     session.add(Category(code="web.test", name_vi="Thử", name_en="Test"))
@@ -75,8 +78,7 @@ def test_summary_counts_kpis_and_drills_down(
     )
     _case(session, 4, state="closed", resolved_at=now, resolve_due_at=now - timedelta(hours=1))
     hidden = _case(
-        session, 5, submitted_at=now - timedelta(days=3), updated_at=now, hidden=True, area_id=ward,
-        resolved_at=now, resolve_due_at=now + timedelta(hours=1),
+        session, 5, hidden=True, area_id=ward, resolved_at=now, resolve_due_at=now + timedelta(hours=1),
     )  # fmt: skip
     rated_in_ward = _case(session, 6, area_id=ward, state="resolved", resolved_at=now, resolve_due_at=now)
     session.add_all(
@@ -89,8 +91,16 @@ def test_summary_counts_kpis_and_drills_down(
             CaseRating(case_id=hidden.id, rater="user:2", score=1, created_at=now),
         ]
     )
-    _station(session, "Salt", "salinity", 4.6)
-    _station(session, "Air", "pm25", 60.0)
+    reg = sync(session)
+    session.commit()
+    today = now.date()
+    recompute(
+        session,
+        today - timedelta(days=1),
+        today + timedelta(days=1),
+        ["cases.received_daily", "cases.on_time_rate", "cases.satisfied_share"],
+        reg,
+    )
     session.commit()
 
     body = client.get("/api/v1/ioc/summary").json()
@@ -99,10 +109,9 @@ def test_summary_counts_kpis_and_drills_down(
     assert body["overdue"] == 1
     assert body["on_time_pct"] == 66.7  # 2 of 3 resolved by their due time (equal is on time)
     assert body["satisfaction_pct"] == 66.7  # 2 of 3 ratings of 4 or 5
-    assert body["max_salinity"]["value"] == 4.6
-    assert body["worst_aqi"]["value"] > 100  # PM2.5 60 µg/m³ is "Kém"
     assert len(body["daily"]) == 14
     assert body["daily"][-1]["count"] == 5
+    assert "worst_aqi" not in body  # environment knowledge: the environment's panels carry it
 
     ward_body = client.get("/api/v1/ioc/summary", params={"area_id": ward}).json()
     assert ward_body["reports_today"] == 3
@@ -143,54 +152,60 @@ def test_stations_are_levelled_by_value_and_open_alerts(client: TestClient, sess
     assert salty.id != fresh.id
 
 
-def test_summary_days_are_local_and_counted_in_four_statements(session: Session) -> None:
+def test_summary_is_three_statements_and_days_are_local(session: Session, loaded_areas: LoadedAreas) -> None:
     session.add(Category(code="web.test", name_vi="Thử", name_en="Test"))
     session.flush()
     now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 on 2 March in Hồ Chí Minh (UTC+7)
     today = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # local midnight of 2 March
     first = today - timedelta(days=13)  # local midnight of 17 February
+    ward = loaded_areas.long_an_ward_id
     for n, at, hidden in (
         (1, today - timedelta(seconds=1), False),  # 1 March, 23:59:59 local
         (2, today, False),
         (3, today + timedelta(hours=3), True),  # hidden: in no count
         (4, first, False),
         (5, first - timedelta(seconds=1), False),  # before the series
-        (6, today + timedelta(days=1, hours=1), False),  # a clock ahead: today's tile, not the series
     ):
-        _case(session, n, submitted_at=at, updated_at=at, hidden=hidden)
-    _station(session, "Air", "pm25", 60.0)
-    _station(session, "Air 2", "pm10", 30.0)
-    _station(session, "Hot", "water_temperature", 1000.0)  # not a PM or salinity property: ignored
-    _station(session, "Salt", "salinity", 2.0)
-    salty = _station(session, "Salt 2", "salinity", 4.6)
+        _case(session, n, submitted_at=at, updated_at=at, hidden=hidden, area_id=ward)
+    reg = sync(session)
+    session.commit()
+    recompute(session, date(2026, 2, 15), date(2026, 3, 2), ["cases.received_daily"], reg)
     session.commit()
 
     with count_statements(session) as statements:
         body = summary(session, now=now)
-    counted = [s for s in statements if "pg_current_snapshot" not in s]  # PostgreSQL's change marker
-    assert len(counted) == 4  # case counts, ratings, observed properties, PM/salinity datastreams
-    assert body["reports_today"] == 2
-    assert body["open"] == 5
+    assert len(statements) == 3  # the province, the indicator cells, the live backlog
+    assert body["reports_today"] == 1
+    assert body["open"] == 4
+    assert body["month"] == "2026-03"
     assert body["daily"][0] == {"day": "2026-02-17", "count": 1}
     assert body["daily"][-2:] == [{"day": "2026-03-01", "count": 1}, {"day": "2026-03-02", "count": 1}]
     assert sum(d["count"] for d in body["daily"]) == 3
-    assert body["worst_aqi"]["value"] == aqi.sub_index(aqi.Pollutant.PM25, 60.0)
-    assert body["max_salinity"] == {"value": 4.6, "unit": "g/L", "datastream_id": salty.id}
-    session.rollback()
 
-    # nothing committed since: the counts are reused (SQLite's marker is exact and local; PostgreSQL's
-    # snapshot also moves with other databases' work on the cluster)
-    with count_statements(session) as statements:
-        again = summary(session, now=now + timedelta(minutes=1))
-    session.rollback()
-    assert {k: v for k, v in again.items() if k != "generated_at"} == {
-        k: v for k, v in body.items() if k != "generated_at"
-    }
-    assert again["generated_at"] != body["generated_at"]
-    if session.get_bind().dialect.name == "sqlite":
-        assert statements == []
-    # any commit is seen by the next summary
-    _case(session, 7, submitted_at=today + timedelta(hours=1), updated_at=today, state="in_progress")
+
+def test_dashboard_panels_render_the_sectors_declarations(
+    client: TestClient, session: Session, loaded_areas: LoadedAreas
+) -> None:
+    reg = sync(session)
+    _station(session, "Salt", "salinity", 4.6)
     session.commit()
-    after = summary(session, now=now)
-    assert (after["reports_today"], after["open"]) == (3, 6)
+    year = utcnow().year
+    session.add(
+        IndicatorTarget(
+            indicator_code="environment.salinity_days_4", area_id=loaded_areas.province_id, year=year,
+            value=2.0, set_at=utcnow(),
+        )
+    )  # fmt: skip
+    session.commit()
+    assert reg.indicators["environment.salinity_days_4"].unit == "d"
+    got = client.get("/api/v1/dashboard/panels")
+    assert got.status_code == 200
+    by_code = {p["code"]: p for p in got.json()}
+    latest = by_code["environment.latest"]
+    assert latest["kind"] == "latest_values"
+    assert [(d["property"], d["value"], d["level"]) for d in latest["data"]] == [("salinity", 4.6, "bad")]
+    tiles = {d["code"]: d for d in by_code["environment.days"]["data"]}
+    assert tiles["environment.salinity_days_4"]["target"] == 2.0
+    assert tiles["environment.salinity_days_4"]["value"] is None  # nothing computed yet: no value, no status
+    assert by_code["environment.stations"]["kind"] == "place_layer"
+    assert client.get("/api/v1/dashboard/panels", params={"area_id": 999_999}).status_code == 404

@@ -135,6 +135,9 @@ class Action(StrEnum):
     ALERT_RULE_MANAGE = "alert.rule.manage"  # create, edit, delete alert rules
     ALERT_SUBSCRIBE = "alert.subscribe"  # follow the alerts of an area (own subscriptions)
     IOC_VIEW = "ioc.view"
+    # indicators: values are public aggregates; entering and target-setting are staff jobs
+    INDICATOR_ENTER = "indicator.enter"  # hand-entered values with their source document
+    INDICATOR_TARGET = "indicator.target"  # set the yearly targets
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -306,6 +309,9 @@ RULES: dict[Action, Rule] = {
     Action.ALERT_RULE_MANAGE: ADMIN,
     Action.ALERT_SUBSCRIBE: signed_in,
     Action.IOC_VIEW: any_of(IOC, roles(Role.OFFICER), scope(ApiScope.READ)),
+    # indicators: the IOC operator compiles the entered figures; targets are the administration's decision
+    Action.INDICATOR_ENTER: roles(Role.OPERATOR, Role.ADMIN),
+    Action.INDICATOR_TARGET: ADMIN,
 }
 
 

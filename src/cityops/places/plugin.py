@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from cityops.plugins import hookimpl
 from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
+from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
 
 if TYPE_CHECKING:
     import typer
@@ -72,6 +73,21 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
         f"Places: {types} place types; stations linked: {stats.created} new, {stats.updated} updated, "
         f"{stats.unchanged} unchanged."
     )
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """The number of places of each declared type."""
+    from cityops.places.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.places.indicators import calculators
+
+    return calculators()
 
 
 @hookimpl

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from cityops.plugins import hookimpl
 from cityops.specs import BackgroundTaskSpec, CategorySpec, PersonalDataSpec
+from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
 
 if TYPE_CHECKING:
     import typer
@@ -95,3 +96,18 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     from cityops.reports.demo import load
 
     load(session, settings, console)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """The case indicators (on-time rate, handling time, satisfaction, reports per 10,000 residents, ...)."""
+    from cityops.reports.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.reports.indicators import calculators
+
+    return calculators()

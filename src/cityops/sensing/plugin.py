@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from cityops import errors
 from cityops.plugins import hookimpl
 from cityops.settings import Settings
+from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
 
 
 @hookimpl
@@ -40,3 +41,18 @@ def startup(app: FastAPI) -> None:
 
     with app.state.engine.begin() as conn:
         ensure_partitions(conn)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """Generic observation indicators: station availability and data freshness."""
+    from cityops.sensing.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sensing.indicators import calculators
+
+    return calculators()

@@ -1,38 +1,46 @@
-"""Read models of the IOC dashboard: KPI tiles, reports per day and stations with their latest state.
+"""Read models of the IOC dashboard, from indicator values and the sectors' dashboard panels.
 
-``GET /api/v1/ioc/summary?area_id=`` — KPI tiles and reports per local day (last 14 days), for the province
-or one area (drill-down). ``GET /api/v1/ioc/stations`` — every located station (STA Thing) with its
-datastreams' latest values and a level (``good``/``warn``/``bad``/``nodata``) from the AQI band, the
-salinity thresholds and open alerts. Public aggregate data only: no case text, no personal data.
+``GET /api/v1/ioc/summary?area_id=`` — KPI tiles and reports per local day (last 14 days) for the province
+or one area, read from indicator cells (``cases.received_daily``, this month's ``cases.on_time_rate`` and
+``cases.satisfied_share``); open and overdue are the live backlog (state, not a period's series).
+``GET /api/v1/ioc/stations`` — located stations with their datastreams' latest values, levelled by the
+thresholds the sectors' panels declare and by open alerts. ``GET /api/v1/dashboard/panels`` — every
+declared panel with its current data. Public aggregate data only: no case text, no personal data.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections import defaultdict
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import ScalarSelect, and_, case, false, func, select, true
+from sqlalchemy import ScalarSelect, and_, false, func, select, true
 from sqlalchemy.orm import Session
 
+from cityops import plugins
 from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.areas.models import Area
-from cityops.clock import LOCAL_TZ, to_local, utcnow
+from cityops.clock import to_local, utcnow
 from cityops.deps import SessionDep
 from cityops.errors import NotFound
-from cityops.reports.models import Case, CaseRating
+from cityops.indicators import periods
+from cityops.indicators.models import Indicator, IndicatorTarget, IndicatorValue
+from cityops.indicators.service import cell_area, status_of
+from cityops.places.models import Place, PlaceType
+from cityops.reports.models import Case
 from cityops.reports.workflow import OPEN_STATES
-from cityops.sensing import aqi
 from cityops.sensing import properties as props
-from cityops.sensing.api import BodyCache
+from cityops.sensing.indicators import property_code
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
+from cityops.specs import DashboardPanelSpec, Period
 
-router = APIRouter(prefix="/api/v1/ioc", tags=["ioc"])
+router = APIRouter(prefix="/api/v1", tags=["ioc"])
 
 DAYS = 14
-SATISFIED_SCORE = 4
-SALINITY_WARN = 1.0  # g/L: harms sensitive crops
-SALINITY_BAD = 4.0  # g/L: harms rice
+DAILY = "cases.received_daily"
+ON_TIME = "cases.on_time_rate"
+SATISFIED = "cases.satisfied_share"
 LEVEL_RANK = {"nodata": 0, "good": 1, "warn": 2, "bad": 3}
 SEVERITY_LEVEL = {
     Severity.INFO: "good",
@@ -40,201 +48,160 @@ SEVERITY_LEVEL = {
     Severity.WARNING: "warn",
     Severity.CRITICAL: "bad",
 }
+PLACE_LIMIT = 2000  # places a place_layer panel carries at most
+SERIES_PERIODS = 12
 _OPEN = [s.value for s in OPEN_STATES]
 
 
-def property_code(op: ObservedProperty) -> str:
-    """The cityops code of an observed property (``pm25``, ``salinity``...), or its name lowercased."""
-    extra = op.properties or {}
-    code = extra.get("code") if isinstance(extra, dict) else None
-    if isinstance(code, str) and code:
-        return code
-    by_definition = {p.definition: p.code for p in props.declared().values()}
-    return by_definition.get(op.definition, op.name.strip().lower())
+def _province(session: Session) -> Area | None:
+    return session.scalar(
+        select(Area).where(Area.level == "province", Area.valid_to.is_(None)).order_by(Area.id).limit(1)
+    )
 
 
-def _local_midnight_utc(day: datetime) -> datetime:
-    local = to_local(day)
-    return datetime.combine(local.date(), time(0), tzinfo=LOCAL_TZ).astimezone(day.tzinfo)
-
-
-def _area_filter(session: Session, area_id: int | None) -> list[Any]:
-    if area_id is None:
-        return []
-    area = session.get(Area, area_id)
-    if area is None:
-        raise NotFound("No such area")
-    if area.level == "province":
-        return []
-    return [Case.area_id == area_id]
+def _target_area(session: Session, area_id: int | None) -> Area | None:
+    """The unit whose cells the IOC shows: the area asked (an old unit's successor), else the province."""
+    return cell_area(session, area_id) if area_id is not None else _province(session)
 
 
 def summary(session: Session, area_id: int | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """KPI tiles and the reports-per-day series (local days, oldest first).
+    """KPI tiles and the reports-per-day series (local days, oldest first), from indicator cells.
 
-    Only SQL counts come back: one statement for all case counts, one for the ratings and two for the few
-    PM/salinity datastreams, whatever the number of cases. Each case count is a range of an index: the days by
-    ``ix_cases_hidden_submitted``, open/overdue by ``ix_cases_hidden_state``, the on-time rate by
-    ``ix_cases_hidden_resolved`` (all resolved cases: the one count that grows with the table). The counts
-    are reused while nothing commits (the database change marker of the latest values).
+    Three statements: the area, the cells (one query for the daily series and this month's rates), the
+    live backlog (open and overdue cases).
     """
     now = now or utcnow()
-    area = _area_filter(session, area_id)
-    where = [Case.hidden == false(), *area]  # "= false": indexable on PostgreSQL
-    today = _local_midnight_utc(now)
-    start = today - timedelta(days=DAYS - 1)
-    # Local midnights as UTC instants, so the series is bucketed in SQL by plain comparisons (any backend).
-    bounds = [_local_midnight_utc(start + timedelta(days=i, hours=12)) for i in range(DAYS + 1)]
-    days = [to_local(b).date().isoformat() for b in bounds[:DAYS]]
+    area = _target_area(session, area_id)
+    today = to_local(now).date()
+    days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    month = periods.start_of(today, Period.MONTH)
+    cells: dict[tuple[str, date], float | None] = {}
+    if area is not None:
+        rows = session.execute(
+            select(IndicatorValue.indicator_code, IndicatorValue.period_start, IndicatorValue.value).where(
+                IndicatorValue.area_id == area.id,
+                (
+                    (IndicatorValue.indicator_code == DAILY)
+                    & (IndicatorValue.period_start >= days[0])
+                    & (IndicatorValue.period_start <= today)
+                )
+                | (
+                    IndicatorValue.indicator_code.in_((ON_TIME, SATISFIED))
+                    & (IndicatorValue.period_start == month)
+                ),
+            )
+        )
+        cells = {(code, start): value for code, start, value in rows}
+    open_count, overdue = _backlog(
+        session, area_id if area is None or area.level != "province" else None, area
+    )
+    per_day = [int(cells.get((DAILY, d)) or 0) for d in days]
 
-    # The counts are kept per process under the database change marker (nothing committed since: the same
-    # counts), keyed by the local days they cover; the tiles are made fresh from them.
-    key = (str(session.get_bind().engine.url), area_id, bounds[0], bounds[DAYS])
-    found = _cache.lookup(session, key, None)  # the marker, read before the counts
-    counts = found.body
-    if counts is None:
-        counts = _counts(session, where, area, bounds)
-        _cache.store(session, key, found, counts, {})
-    per_day, later, open_count, overdue, resolved_count, on_time, ratings, worst_aqi, max_salinity = counts
+    def rate(code: str) -> float | None:
+        value = cells.get((code, month))
+        return round(value, 1) if value is not None else None
+
     return {
         "area_id": area_id,
         "generated_at": now.isoformat(),
-        "reports_today": per_day[-1] + later,
+        "month": month.isoformat()[:7],
+        "reports_today": per_day[-1],
         "open": open_count,
         "overdue": overdue,
-        "on_time_pct": round(100.0 * on_time / resolved_count, 1) if resolved_count else None,
-        "satisfaction_pct": round(100.0 * ratings[1] / ratings[0], 1) if ratings[0] else None,
-        "worst_aqi": worst_aqi,
-        "max_salinity": max_salinity,
-        "daily": [{"day": d, "count": n} for d, n in zip(days, per_day, strict=True)],
+        "on_time_pct": rate(ON_TIME),
+        "satisfaction_pct": rate(SATISFIED),
+        "daily": [{"day": d.isoformat(), "count": n} for d, n in zip(days, per_day, strict=True)],
     }
 
 
-_Counts = tuple[list[int], int, int, int, int, int, tuple[int, int], Any, Any]
-_cache: BodyCache[_Counts] = BodyCache(32)
-
-
-def _counts(session: Session, where: list[Any], area: list[Any], bounds: list[datetime]) -> _Counts:
-    """Every count of the summary: one statement of case counts, one of ratings, the environment tiles."""
+def _backlog(session: Session, area_id: int | None, area: Area | None) -> tuple[int, int]:
+    """(open, overdue) visible cases now, in the area (its own id) or everywhere."""
+    where: list[Any] = [Case.hidden == false(), Case.state.in_(_OPEN)]
+    if area_id is not None and area is not None:
+        where.append(Case.area_id == area.id)
 
     def count(*cond: Any) -> ScalarSelect[int]:
         return select(func.count()).select_from(Case).where(*where, *cond).scalar_subquery()
 
-    # One statement of index-only range counts: a count per local day is an index seek, where grouping
-    # 150,000 rows of the last 14 days by day in SQL costs a temporary B-tree. The resolved cases (most of
-    # them, for all time) are counted in one pass with the on-time ones among them.
-    resolved = (
-        select(
-            func.count().label("resolved"),
-            func.coalesce(func.sum(case((Case.resolved_at <= Case.resolve_due_at, 1), else_=0)), 0).label(
-                "on_time"
-            ),
-        )
-        .select_from(Case)
-        .where(*where, Case.resolved_at.is_not(None), Case.resolve_due_at.is_not(None))
-        .subquery()
-    )
-    row = session.execute(
-        select(
-            *(count(Case.submitted_at >= bounds[i], Case.submitted_at < bounds[i + 1]) for i in range(DAYS)),
-            count(Case.submitted_at >= bounds[DAYS]),  # after today (a clock ahead): "today", not the series
-            count(Case.state.in_(_OPEN)),
-            count(Case.state.in_(_OPEN), Case.overdue == true()),
-            resolved.c.resolved,
-            resolved.c.on_time,
-        )
-    ).one()
-    per_day = [int(n) for n in row[:DAYS]]
-    later, open_count, overdue, resolved_count, on_time = (int(n) for n in row[DAYS:])
-    ratings = _ratings(session, where, province=not area)
-    worst_aqi, max_salinity = _environment(session)
-    return per_day, later, open_count, overdue, resolved_count, on_time, ratings, worst_aqi, max_salinity
-
-
-def _ratings(session: Session, where: list[Any], *, province: bool) -> tuple[int, int]:
-    """(ratings, satisfied ratings) of the cases ``where`` selects.
-
-    Province-wide, all ratings less those of hidden cases: hidden cases are few (an index range), where
-    joining every rating to its visible case walks a million cases when the planner starts from them.
-    """
-
-    def counts(*cond: Any) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
-        base = select(func.count(CaseRating.id)).select_from(CaseRating)
-        if cond:
-            base = base.join(Case, Case.id == CaseRating.case_id).where(*cond)
-        return (
-            base.scalar_subquery(),
-            base.where(CaseRating.score >= SATISFIED_SCORE).scalar_subquery(),
-        )
-
-    if province:
-        (total, satisfied), (hidden, hidden_satisfied) = counts(), counts(Case.hidden == true())
-        row = session.execute(select(total - hidden, satisfied - hidden_satisfied)).one()
-    else:
-        row = session.execute(select(*counts(*where))).one()
+    row = session.execute(select(count(), count(Case.overdue == true()))).one()
     return int(row[0]), int(row[1])
 
 
-def _latest_rows(session: Session) -> list[tuple[Datastream, str]]:
-    rows = session.execute(select(Datastream, ObservedProperty).join(ObservedProperty)).all()
-    return [(ds, property_code(op)) for ds, op in rows]
+# --- stations and the sectors' thresholds ------------------------------------------------------------
 
 
-_ENVIRONMENT_CODES = ("pm25", "pm10", "salinity")
+def declared_panels() -> list[DashboardPanelSpec]:
+    """Every panel the plugins declare, in display order."""
+    found = [spec for _p, spec in plugins.declarations("dashboard_panels", DashboardPanelSpec)]
+    return sorted(found, key=lambda p: (p.order, p.code))
 
 
-def _environment(session: Session) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The worst AQI sub-index and the highest salinity among the datastreams' latest values.
-
-    Only datastreams of PM2.5, PM10 and salinity are read (the property codes are resolved first over the
-    few observed properties), so thousands of other stations cost nothing here.
-    """
-    codes = {
-        op.id: code
-        for op in session.scalars(select(ObservedProperty))
-        if (code := property_code(op)) in _ENVIRONMENT_CODES
-    }
-    worst: dict[str, Any] | None = None
-    salt: dict[str, Any] | None = None
-    if not codes:
-        return worst, salt
-    ds = Datastream.__table__.c
-    rows = session.execute(
-        select(ds.id, ds.observed_property_id, ds.last_value)
-        .where(ds.observed_property_id.in_(codes), ds.last_value.is_not(None))
-        .order_by(ds.id)
-    )
-    for ds_id, op_id, value in rows:
-        code = codes[op_id]
-        if code in ("pm25", "pm10"):
-            index = aqi.sub_index(aqi.Pollutant(code), value)
-            if index is not None and (worst is None or index > worst["value"]):
-                band = aqi.band_for(index)
-                worst = {
-                    "value": index,
-                    "datastream_id": ds_id,
-                    "band_vi": band.label_vi,
-                    "band_en": band.label_en,
-                    "colour": band.hex,
-                }
-        if code == "salinity" and (salt is None or value > salt["value"]):
-            salt = {"value": round(value, 2), "unit": "g/L", "datastream_id": ds_id}
-    return worst, salt
+def thresholds() -> dict[str, tuple[float, float]]:
+    """Property code → (warn at, bad at), from the panels' declarations."""
+    return {code: (warn, bad) for p in declared_panels() for code, warn, bad in p.thresholds}
 
 
-def _level_of(code: str, value: float | None) -> tuple[str, str | None]:
-    """(level, colour) of a latest value by the property's own scale; colour only for AQI."""
+def _level_of(scale: dict[str, tuple[float, float]], code: str, value: float | None) -> str:
     if value is None:
-        return "nodata", None
-    if code in ("pm25", "pm10"):
-        index = aqi.sub_index(aqi.Pollutant(code), value)
-        if index is None:
-            return "nodata", None
-        band = aqi.band_for(index)
-        return ("good" if index <= 100 else "warn" if index <= 150 else "bad"), band.hex
-    if code == "salinity":
-        return ("bad" if value >= SALINITY_BAD else "warn" if value >= SALINITY_WARN else "good"), None
-    return "good", None
+        return "nodata"
+    if code not in scale:
+        return "good"
+    warn, bad = scale[code]
+    return "bad" if value >= bad else "warn" if value >= warn else "good"
+
+
+def _rank(severity: Severity) -> int:
+    return list(Severity).index(severity)
+
+
+def _open_alerts(session: Session) -> dict[int, Severity]:
+    alerts: dict[int, Severity] = {}
+    for ds_id, severity in session.execute(
+        select(Alert.datastream_id, Alert.severity).where(
+            Alert.state != AlertState.CLOSED, Alert.datastream_id.is_not(None)
+        )
+    ):
+        if ds_id is not None and (ds_id not in alerts or _rank(severity) > _rank(alerts[ds_id])):
+            alerts[ds_id] = severity
+    return alerts
+
+
+def _stream(ds: Datastream, code: str, level: str, alert: Severity | None) -> dict[str, Any]:
+    spec = props.get(code)
+    return {
+        "id": ds.id,
+        "name": ds.name,
+        "property": code,
+        "property_vi": spec.name_vi if spec else ds.name,
+        "property_en": spec.name_en if spec else ds.name,
+        "unit": (ds.unit_of_measurement or {}).get("symbol"),
+        "value": ds.last_value,
+        "time": ds.last_phenomenon_time.isoformat() if ds.last_phenomenon_time else None,
+        "level": level,
+        "colour": None,
+        "alert": alert.value if alert is not None else None,
+    }
+
+
+def _streams(session: Session, codes: tuple[str, ...] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Per Thing: its datastreams (of ``codes``, or all) with their latest value and level."""
+    scale = thresholds()
+    alerts = _open_alerts(session)
+    ops = {op.id: property_code(op) for op in session.scalars(select(ObservedProperty))}
+    wanted = [i for i, c in ops.items() if codes is None or c in codes]
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not wanted:
+        return out
+    for ds in session.scalars(
+        select(Datastream).where(Datastream.observed_property_id.in_(wanted)).order_by(Datastream.id)
+    ):
+        code = ops[ds.observed_property_id]
+        level = _level_of(scale, code, ds.last_value)
+        alert = alerts.get(ds.id)
+        if alert is not None and LEVEL_RANK[SEVERITY_LEVEL[alert]] > LEVEL_RANK[level]:
+            level = SEVERITY_LEVEL[alert]
+        out[ds.thing_id].append(_stream(ds, code, level, alert))
+    return out
 
 
 def stations(session: Session) -> list[dict[str, Any]]:
@@ -245,36 +212,7 @@ def stations(session: Session) -> list[dict[str, Any]]:
         .join(Location, and_(Location.id == thing_locations.c.location_id, Location.lat.is_not(None)))
         .order_by(Thing.id)
     ).all()
-    alerts: dict[int, Severity] = {}
-    for ds_id, severity in session.execute(
-        select(Alert.datastream_id, Alert.severity).where(
-            Alert.state != AlertState.CLOSED, Alert.datastream_id.is_not(None)
-        )
-    ):
-        if ds_id is not None and (ds_id not in alerts or _rank(severity) > _rank(alerts[ds_id])):
-            alerts[ds_id] = severity
-    streams: dict[int, list[dict[str, Any]]] = {}
-    for ds, code in _latest_rows(session):
-        level, colour = _level_of(code, ds.last_value)
-        alert = alerts.get(ds.id)
-        if alert is not None and LEVEL_RANK[SEVERITY_LEVEL[alert]] > LEVEL_RANK[level]:
-            level = SEVERITY_LEVEL[alert]
-        spec = props.get(code)
-        streams.setdefault(ds.thing_id, []).append(
-            {
-                "id": ds.id,
-                "name": ds.name,
-                "property": code,
-                "property_vi": spec.name_vi if spec else ds.name,
-                "property_en": spec.name_en if spec else ds.name,
-                "unit": (ds.unit_of_measurement or {}).get("symbol"),
-                "value": ds.last_value,
-                "time": ds.last_phenomenon_time.isoformat() if ds.last_phenomenon_time else None,
-                "level": level,
-                "colour": colour,
-                "alert": alert.value if alert is not None else None,
-            }
-        )
+    streams = _streams(session)
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for thing, loc in located:
@@ -297,11 +235,106 @@ def stations(session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def _rank(severity: Severity) -> int:
-    return list(Severity).index(severity)
+# --- panels --------------------------------------------------------------------------------------------
 
 
-@router.get("/summary", summary="IOC KPI tiles and reports per day (province or one area)")
+def _indicator_data(
+    session: Session, panel: DashboardPanelSpec, area: Area | None, today: date
+) -> list[dict[str, Any]]:
+    """Per indicator of the panel: its latest value (tiles) or its last periods (chart), with the target."""
+    if area is None or not panel.indicators:
+        return []
+    defs = {i.code: i for i in session.scalars(select(Indicator).where(Indicator.code.in_(panel.indicators)))}
+    since = date(today.year - 1, 1, 1)
+    series: dict[str, list[IndicatorValue]] = defaultdict(list)
+    for row in session.scalars(
+        select(IndicatorValue)
+        .where(
+            IndicatorValue.indicator_code.in_(panel.indicators),
+            IndicatorValue.area_id == area.id,
+            IndicatorValue.period_start >= since,
+            IndicatorValue.value.is_not(None),
+        )
+        .order_by(IndicatorValue.period_start)
+    ):
+        series[row.indicator_code].append(row)
+    targets = {
+        t.indicator_code: t.value
+        for t in session.scalars(
+            select(IndicatorTarget).where(
+                IndicatorTarget.indicator_code.in_(panel.indicators),
+                IndicatorTarget.area_id == area.id,
+                IndicatorTarget.year == today.year,
+            )
+        )
+    }
+    out = []
+    for code in panel.indicators:
+        ind = defs.get(code)
+        if ind is None:
+            continue
+        rows = series.get(code, [])
+        latest = rows[-1] if rows else None
+        target = targets.get(code)
+        current = latest if latest is not None and latest.period_start.year == today.year else None
+        item: dict[str, Any] = {
+            "code": code, "name_vi": ind.name_vi, "name_en": ind.name_en, "unit": ind.unit,
+            "direction": ind.direction, "period_start": latest.period_start.isoformat() if latest else None,
+            "value": latest.value if latest else None, "target": target,
+            "status": status_of(ind.direction, current.value if current else None, target) if target is not None else None,
+        }  # fmt: skip
+        if panel.kind == "indicator_chart":
+            item["series"] = [
+                {"period_start": r.period_start.isoformat(), "value": r.value} for r in rows[-SERIES_PERIODS:]
+            ]
+        out.append(item)
+    return out
+
+
+def _place_data(session: Session, panel: DashboardPanelSpec) -> list[dict[str, Any]]:
+    """Public places of the panel's types (staff-only types never reach this public endpoint)."""
+    public = [
+        t.code
+        for t in session.scalars(select(PlaceType).where(PlaceType.code.in_(panel.place_types)))
+        if t.visibility == "public"
+    ]
+    if not public:
+        return []
+    rows = session.execute(
+        select(Place.id, Place.type_code, Place.name, Place.lat, Place.lon, Place.status, Place.area_id)
+        .where(Place.type_code.in_(public), Place.valid_to.is_(None))
+        .order_by(Place.id)
+        .limit(PLACE_LIMIT)
+    )
+    return [
+        {"id": i, "type": t, "name": n, "lat": lat, "lon": lon, "status": s, "area_id": a}
+        for i, t, n, lat, lon, s, a in rows
+    ]
+
+
+def panels(session: Session, area_id: int | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every declared panel with its current data, drawn by kind (no panel kind knows a sector)."""
+    area = _target_area(session, area_id)
+    today = to_local(now or utcnow()).date()
+    out = []
+    for panel in declared_panels():
+        data: list[dict[str, Any]]
+        if panel.kind in ("indicator_tiles", "indicator_chart"):
+            data = _indicator_data(session, panel, area, today)
+        elif panel.kind == "place_layer":
+            data = _place_data(session, panel)
+        else:
+            data = [s for streams in _streams(session, panel.property_codes).values() for s in streams]
+        out.append(
+            {
+                "code": panel.code, "title_vi": panel.title_vi, "title_en": panel.title_en,
+                "sector": panel.sector, "kind": panel.kind, "order": panel.order, "data": data,
+            }
+        )  # fmt: skip
+    return out
+
+
+@router.get("/ioc/summary", summary="IOC KPI tiles and reports per day (province or one area)")
 def summary_route(
     session: SessionDep,
     area_id: Annotated[int | None, Query(description="Drill down to one area (ward)")] = None,
@@ -309,6 +342,22 @@ def summary_route(
     return summary(session, area_id)
 
 
-@router.get("/stations", summary="Stations with their latest values and level, for the IOC map")
+@router.get("/ioc/stations", summary="Stations with their latest values and level, for the IOC map")
 def stations_route(session: SessionDep) -> list[dict[str, Any]]:
     return stations(session)
+
+
+@router.get(
+    "/dashboard/panels",
+    summary="The sectors' IOC panels with their current data",
+    responses={404: {"description": "No such area"}},
+)
+def panels_route(
+    session: SessionDep,
+    area_id: Annotated[
+        int | None, Query(description="Indicator tiles of this area (default: the province)")
+    ] = None,
+) -> list[dict[str, Any]]:
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise NotFound("No such area", code="unknown_area")
+    return panels(session, area_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cityops.plugins import hookimpl
+from cityops.specs import DashboardPanelSpec, IndicatorCalculatorSpec, IndicatorSpec
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -91,3 +92,25 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     from cityops.sectors.environment.demo import load_demo as load_stations_demo
 
     load_stations_demo(session, console)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """Days with good air (VN_AQI) and salinity exceedance days."""
+    from cityops.sectors.environment.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sectors.environment.indicators import calculators
+
+    return calculators()
+
+
+@hookimpl
+def dashboard_panels() -> list[DashboardPanelSpec]:
+    from cityops.sectors.environment.panels import panels
+
+    return panels()

@@ -1,0 +1,1 @@
+"""Indicator sets and hand-entered indicators shipped as data (catalogue.json)."""

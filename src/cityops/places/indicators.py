@@ -1,0 +1,85 @@
+"""Indicators computed from the places registry: the number of places of each declared type.
+
+One indicator per place type a plugin declares (``places.count.<type>``), so a sector that adds a type gets
+its count without writing one. A place counts for a year when it existed during it (``valid_from`` /
+``valid_to``) and for the area it lies in; ``places.*`` events recompute the cells of the place's area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from cityops import plugins
+from cityops.clock import to_local
+from cityops.events.bus import Event
+from cityops.indicators.calc import Partial, fold, in_filter, union
+from cityops.places.models import Place
+from cityops.specs import (
+    AreaGroups,
+    IndicatorCalculatorSpec,
+    IndicatorSource,
+    IndicatorSpec,
+    Measure,
+    Period,
+    PlaceTypeSpec,
+)
+
+METHOD = "places.count"
+
+
+def count(
+    session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
+) -> Mapping[int, Measure]:
+    """Places of ``params["types"]`` that existed at some time in ``[start, end)``, per area."""
+    first, last = to_local(start).date(), to_local(end).date()
+    rows = session.execute(
+        select(Place.area_id, func.count())
+        .where(
+            Place.type_code.in_(list(spec.params["types"])),
+            or_(Place.valid_from.is_(None), Place.valid_from < last),
+            or_(Place.valid_to.is_(None), Place.valid_to > first),
+            *in_filter(Place.area_id, union(groups)),  # type: ignore[arg-type]
+        )
+        .group_by(Place.area_id)
+    )
+    per_area = {area: Partial(float(n), 0.0, int(n)) for area, n in rows}
+    return fold(session, spec, groups, per_area, to_local(start).year)
+
+
+def touched(session: Session, event: Event) -> list[tuple[int | None, datetime]]:
+    """The place's area, now (a place's change counts for the current period)."""
+    area = event.payload.get("area_id")
+    return [(area if isinstance(area, int) else None, event.occurred_at)]
+
+
+def calculators() -> list[IndicatorCalculatorSpec]:
+    return [
+        IndicatorCalculatorSpec(
+            METHOD, IndicatorSource.PLACES, count, ("places.>",), touched, "places of given types"
+        )
+    ]
+
+
+def indicators() -> list[IndicatorSpec]:
+    """``places.count.<type>`` for every declared place type."""
+    return [
+        IndicatorSpec(
+            code=f"places.count.{t.code}",
+            name_vi=f"Số lượng: {t.name_vi}",
+            name_en=f"Number of places: {t.name_en}",
+            unit="{places}",
+            direction="none",
+            period=Period.YEAR,
+            source=IndicatorSource.PLACES,
+            sector=t.sector,
+            method=METHOD,
+            params={"types": [t.code]},
+            aggregation="sum",
+            decimals=0,
+        )
+        for _plugin, t in plugins.declarations("place_types", PlaceTypeSpec)
+    ]

@@ -1,0 +1,87 @@
+"""The environment's indicators: days with good air (VN_AQI), salinity exceedance days, stations.
+
+Days with good air count the local days whose daily VN_AQI (Decision 1459/QĐ-TCMT: 24-hour means of PM2.5
+and PM10, at least 18 hours) at the worst station of the area is at most 50 ("Tốt") or 100 ("Trung
+bình"). Salinity days count the days whose highest hourly salinity at the worst station reached 1 g/L
+(harms sensitive crops) or 4 g/L (harms rice). Both read the sensing roll-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cityops.sectors.environment.aqi import Pollutant, sub_index
+from cityops.sensing.indicators import calculator, count_days, daily_worst
+from cityops.specs import AreaGroups, IndicatorCalculatorSpec, IndicatorSource, IndicatorSpec, Measure, Period
+
+MIN_HOURS = 18  # hours of a day a 24-hour mean needs (Decision 1459/QĐ-TCMT)
+NATIONAL = "vn_smart_city_2026"
+ISO = "iso_37122"
+SCHEME = "long_an_scheme_2020"
+
+
+def _daily_sub_index(pollutant: Pollutant, min_hours: int) -> Any:
+    def day_value(hours: list[float]) -> float | None:
+        if len(hours) < min_hours:
+            return None
+        index = sub_index(pollutant, sum(hours) / len(hours))
+        return None if index is None else float(index)
+
+    return day_value
+
+
+def aqi_days(
+    session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
+) -> Mapping[int, Measure]:
+    """Days whose daily VN_AQI (the larger PM sub-index) at the worst station is ``<= params["max_aqi"]``."""
+    min_hours = int(spec.params.get("min_hours", MIN_HOURS))
+    per_area: dict[int | None, dict[date, float]] = {}
+    for code, pollutant in (("pm25", Pollutant.PM25), ("pm10", Pollutant.PM10)):
+        days = daily_worst(session, code, start, end, _daily_sub_index(pollutant, min_hours), stat="mean")
+        for area, values in days.items():
+            merged = per_area.setdefault(area, {})
+            for day, v in values.items():
+                merged[day] = max(merged.get(day, v), v)
+    limit = float(spec.params["max_aqi"])
+    return count_days(groups, per_area, lambda v: v <= limit)
+
+
+def calculators() -> list[IndicatorCalculatorSpec]:
+    return [calculator("environment.aqi_days", aqi_days, "days whose daily VN_AQI is at most a limit")]
+
+
+def _days(
+    code: str,
+    vi: str,
+    en: str,
+    direction: str,
+    method: str,
+    params: dict[str, Any],
+    sets: tuple[tuple[str, str], ...],
+) -> IndicatorSpec:
+    return IndicatorSpec(
+        code=code, name_vi=vi, name_en=en, unit="d", direction=direction,  # type: ignore[arg-type]
+        period=Period.MONTH, source=IndicatorSource.OBSERVATIONS, sector="environment", method=method,
+        params=params, aggregation="direct", decimals=0, sets=sets,
+    )  # fmt: skip
+
+
+def indicators() -> list[IndicatorSpec]:
+    return [
+        _days("environment.good_air_days", "Số ngày chất lượng không khí tốt (VN_AQI ≤ 50)",
+              "Days with good air (VN_AQI ≤ 50)", "higher", "environment.aqi_days", {"max_aqi": 50},
+              ((NATIONAL, "MT.1"), (ISO, "8.1"))),
+        _days("environment.fair_air_days", "Số ngày chất lượng không khí từ trung bình trở lên (VN_AQI ≤ 100)",
+              "Days with acceptable air (VN_AQI ≤ 100)", "higher", "environment.aqi_days", {"max_aqi": 100},
+              ((NATIONAL, "MT.2"),)),
+        _days("environment.salinity_days_1", "Số ngày độ mặn ≥ 1 g/L", "Days with salinity ≥ 1 g/L", "lower",
+              "observations.days_vs_threshold", {"property": "salinity", "threshold": 1.0, "op": "ge"},
+              ((SCHEME, "MT.3"),)),
+        _days("environment.salinity_days_4", "Số ngày độ mặn ≥ 4 g/L (gây hại lúa)",
+              "Days with salinity ≥ 4 g/L (harms rice)", "lower", "observations.days_vs_threshold",
+              {"property": "salinity", "threshold": 4.0, "op": "ge"}, ((SCHEME, "MT.4"),)),
+    ]  # fmt: skip
