@@ -68,8 +68,13 @@ class ThresholdParams(_Params):
     min_duration_s: float = Field(0, ge=0)
     levels_from_thing: str | None = Field(
         None,
-        description="Read the levels from this key of the Thing's properties, "
-        "e.g. 'alarm_levels' = {'I': 1.2, 'II': 1.4, 'III': 1.6} (per-station water-level alarms).",
+        description="Read the levels from this key of the Thing's properties: a mapping of a level's label "
+        "to its value (or to {'value', 'clear'}), declared per station by an operator or a sector.",
+    )
+    level_severities: dict[str, SeverityName] | None = Field(
+        None,
+        description="With levels_from_thing: the severity each label opens (a sector's reading of its levels); "
+        "labels not named are ignored. Without it the levels take watch, warning, critical in the mapping's order.",
     )
 
     @model_validator(mode="after")
@@ -129,17 +134,26 @@ def parse_params(kind: RuleKind, data: Mapping[str, Any]) -> Params:
     return StalenessParams.model_validate(dict(data))
 
 
-def levels_from_mapping(mapping: Mapping[str, Any], severities: Sequence[SeverityName]) -> list[Level]:
-    """Per-station alarm levels ``{"I": 1.2, "II": 1.4, "III": 1.6}`` (or ``{"I": {"value":…, "clear":…}}``)."""
+def levels_from_mapping(
+    mapping: Mapping[str, Any], severities: Sequence[SeverityName] | Mapping[str, SeverityName]
+) -> list[Level]:
+    """Levels declared on a Thing as ``{label: value}`` (or ``{label: {"value":…, "clear":…}}``).
+
+    ``severities`` gives each label its severity by name (labels not named are skipped), or in the
+    mapping's order as a sequence. Levels come out from the least to the most severe, as a rule's must be."""
+    if isinstance(severities, Mapping):
+        named = [(label, spec, severities[label]) for label, spec in mapping.items() if label in severities]
+    else:
+        named = [(label, spec, sev) for (label, spec), sev in zip(mapping.items(), severities, strict=False)]
     out: list[Level] = []
-    for (label, spec), severity in zip(mapping.items(), severities, strict=False):
+    for label, spec, severity in named:
         if isinstance(spec, Mapping):
             out.append(
                 Level(severity=severity, value=float(spec["value"]), clear=spec.get("clear"), label=label)
             )
         else:
             out.append(Level(severity=severity, value=float(spec), label=label))
-    return out
+    return sorted(out, key=lambda level: Severity(level.severity).rank)
 
 
 # ---------------------------------------------------------------------------------------------- state

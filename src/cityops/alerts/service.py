@@ -129,7 +129,7 @@ def _levels(rule: Rule, params: ThresholdParams, thing: Thing | None) -> list[Le
     if not isinstance(mapping, dict) or not mapping:
         return None
     try:
-        return levels_from_mapping(mapping, STATION_LEVEL_SEVERITIES)
+        return levels_from_mapping(mapping, params.level_severities or STATION_LEVEL_SEVERITIES)
     except (ValidationError, KeyError, TypeError, ValueError):
         log.warning("rule %s: station levels %r are not valid", rule.id, mapping)
         return None

@@ -351,3 +351,27 @@ def _codes(session: Session) -> set[tuple[str, str]]:
     from cityops.sensing.stations import datastream_index
 
     return set(datastream_index(session))
+
+
+def test_water_level_alarm_levels_are_read_by_the_sector_template(
+    session: Session, settings: Settings
+) -> None:
+    """The template, not the rule engine, says alarm level I is a watch, II a warning and III critical."""
+    load_stations(session, [BY_CODE["VCT-TANAN"]])
+    load_alert_rules(session=session, settings=settings, console=QUIET)
+    thing = session.get(Thing, _datastream(session, "VCT-TANAN", "water_level").thing_id)
+    assert thing is not None
+    # An operator lists the levels in another order: the labels, not their order, decide the severities.
+    thing.properties = {**(thing.properties or {}), "alarm_levels": {"III": 1.6, "I": 1.2, "II": 1.4}}
+    session.flush()
+    ds = _datastream(session, "VCT-TANAN", "water_level")
+    t0 = datetime(2026, 10, 10, tzinfo=UTC)
+    points = [
+        (t0 + timedelta(minutes=15 * i), v) for i, v in enumerate((1.0, 1.25, 1.25, 1.45, 1.45, 1.65, 1.65))
+    ]
+    changes = process_observations(session, ds.id, points)
+    assert [(c.action, c.severity) for c in changes] == [
+        ("opened", Severity.WATCH),
+        ("escalated", Severity.WARNING),
+        ("escalated", Severity.CRITICAL),
+    ]

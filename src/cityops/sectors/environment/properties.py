@@ -13,7 +13,7 @@ Notes on Vietnamese practice:
   brackish water of the Vàm Cỏ rivers the two are numerically the same (1 g/L ≡ 1 ‰).
 - Water level is in metres relative to the station's datum (``datum`` attribute of the Thing, usually
   the national Hòn Dấu height datum); alarm levels I/II/III are declared per station in the same datum
-  (:mod:`cityops.sectors.environment.alarm_levels`).
+  (the Thing's ``alarm_levels``, read by the water-level rule template in ``data/rules.json``).
 
 The ``valid_min``/``valid_max`` pair is the physically plausible range of the range check
 (:func:`cityops.sensing.quality.range_check`); it is not a regulatory limit.
