@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from cityops.settings import Settings, SettingsError, load_settings
+# Re-exported for the callers that still import them from here; capabilities import cityops.cli_options.
+from cityops.cli_options import DataDirOpt as DataDirOpt
+from cityops.cli_options import console as console
+from cityops.cli_options import settings_from_cli as settings_from_cli
 
 cli = typer.Typer(help="cityops — smart-city services platform.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
-console = Console(stderr=True)
-
-
-def settings_from_cli(data_dir: Path | None = None, **overrides: object) -> Settings:
-    """Load settings, exiting with a readable message (not a traceback) when they are wrong."""
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-
-
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (overrides CITYOPS_DATA_DIR).")
-]
 
 
 @cli.command()
@@ -72,13 +56,22 @@ def serve(
 
 @db_cli.command("upgrade")
 def db_upgrade(data_dir: DataDirOpt = None, revision: str = "head") -> None:
-    """Apply database migrations."""
+    """Apply database migrations, then write every plugin's declarations (categories, rule templates,
+    observed properties, place types, indicators) into their tables."""
+    from cityops.db import make_engine, make_sessionmaker
     from cityops.migrate import upgrade
+    from cityops.plugins import sync_declarations
 
     settings = settings_from_cli(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with console.status("Migrating the database…"):
         upgrade(settings.effective_database_url, revision)
+    if revision == "head":  # an older schema may lack the tables the declarations go to
+        engine = make_engine(settings.effective_database_url)
+        try:
+            sync_declarations(make_sessionmaker(engine))
+        finally:
+            engine.dispose()
     console.print("[green]Database is up to date.[/green]")
 
 

@@ -177,9 +177,8 @@ def declarations(hook: str, spec_type: type[T], **kwargs: Any) -> list[tuple[str
     caller = getattr(pm.hook, hook)
     found: list[tuple[str, T]] = []
     seen: dict[Any, str] = {}
-    for impl in reversed(
-        caller.get_hookimpls()
-    ):  # pluggy calls last-registered first; keep registration order
+    # get_hookimpls() lists them in registration order (pluggy *calls* them in reverse: last registered first)
+    for impl in caller.get_hookimpls():
         result = impl.function(*[kwargs[name] for name in impl.argnames])
         if result is None:
             continue

@@ -211,7 +211,7 @@ def test_privacy_sweep_cli(settings: Settings, session: Session, monkeypatch: An
     monkeypatch.setenv("CITYOPS_DATABASE_URL", settings.effective_database_url)
     done = CliRunner().invoke(cli, ["privacy", "sweep", "--data-dir", str(settings.data_dir)])
     assert done.exit_code == 0, done.output
-    assert "Retention sweep: 0 reporters, 0 addresses, 0 deliveries, 0 otp codes cleared" in done.output
+    assert "Retention sweep: 0 deliveries, 0 otp codes, 0 reporters, 0 addresses cleared" in done.output
 
 
 def _leaks(text: str) -> list[str]:

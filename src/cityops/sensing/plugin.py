@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from cityops import errors
 from cityops.plugins import hookimpl
@@ -41,6 +42,14 @@ def startup(app: FastAPI) -> None:
 
     with app.state.engine.begin() as conn:
         ensure_partitions(conn)
+
+
+@hookimpl
+def sync_declarations(session: Session) -> None:
+    """One STA ObservedProperty per declared observed property (``observed_properties`` hook)."""
+    from cityops.sensing.observed_property_sync import sync_observed_properties
+
+    sync_observed_properties(session)
 
 
 @hookimpl
