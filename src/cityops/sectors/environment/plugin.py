@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from cityops.events.bus import Event
     from cityops.settings import Settings
-    from cityops.specs import EventConsumerSpec, PropertySpec, StationSpec
+    from cityops.specs import CategorySpec, EventConsumerSpec, PlaceTypeSpec, PropertySpec, StationSpec
 
 AQI_DURABLE = "environment-aqi"
 
@@ -66,14 +66,14 @@ def demo_stations() -> list[StationSpec]:
 
 
 @hookimpl
-def case_categories() -> list[Any]:
+def case_categories() -> list[CategorySpec]:
     from cityops.sectors.environment.specs import CATEGORIES
 
     return list(CATEGORIES)
 
 
 @hookimpl
-def place_types() -> list[Any]:
+def place_types() -> list[PlaceTypeSpec]:
     from cityops.sectors.environment.specs import PLACE_TYPES
 
     return list(PLACE_TYPES)
