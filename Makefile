@@ -45,6 +45,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -19,7 +19,7 @@ from cityops.areas.lineage import current_successors, direct_predecessors, direc
 from cityops.areas.lookup import locate
 from cityops.areas.models import Area
 from cityops.areas.sources import LEVELS
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.clock import parse_date
 from cityops.db import make_engine, make_sessionmaker, session_scope
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from cityops.backup.archive import BackupError, create_backup, restore_backup
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 
 
 def backup(

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.clock import format_datetime
 from cityops.db import make_engine, make_sessionmaker
 from cityops.events.bus import make_bus

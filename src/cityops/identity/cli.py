@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.cli import DataDirOpt, console, settings_from_cli
+from cityops.cli_options import DataDirOpt, console, settings_from_cli
 from cityops.db import make_engine, make_sessionmaker, session_scope
 from cityops.errors import ApiError
 from cityops.identity.apikeys import create_api_key, revoke_api_key
@@ -28,7 +28,7 @@ keys_cli = typer.Typer(
 )
 
 CLI_LABEL = "cli"
-stdout = Console()  # tables go to stdout; messages to stderr (cityops.cli.console)
+stdout = Console()  # tables go to stdout; messages to stderr (cityops.cli_options.console)
 
 
 @contextmanager

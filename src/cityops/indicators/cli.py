@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.clock import parse_date
 from cityops.db import make_engine, make_sessionmaker, session_scope
 

@@ -62,7 +62,7 @@ def register_cli(cli: typer.Typer) -> None:
     @notify_cli.command("retry")
     def retry() -> None:
         """Send pending notifications and retry failed ones that are due."""
-        from cityops.cli import console, settings_from_cli
+        from cityops.cli_options import console, settings_from_cli
         from cityops.db import make_engine, make_sessionmaker
         from cityops.notify.notifier import deliver_due
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.db import make_engine, make_sessionmaker, session_scope
 from cityops.errors import ApiError
 from cityops.places.importer import PlaceImportError, import_features

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from cityops.cli import DataDirOpt, settings_from_cli
+from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.db import make_engine, make_sessionmaker, session_scope
 from cityops.errors import ApiError
 from cityops.programmes import service

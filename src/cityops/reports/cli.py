@@ -10,7 +10,7 @@ reports_cli = typer.Typer(help="Citizen reports (cases).", no_args_is_help=True)
 @reports_cli.command("sync-categories")
 def sync_categories_cmd() -> None:
     """Write the categories the sector plugins declare into the database."""
-    from cityops.cli import console, settings_from_cli
+    from cityops.cli_options import console, settings_from_cli
     from cityops.db import make_engine, make_sessionmaker, session_scope
     from cityops.reports.categories import sync_categories
 
@@ -25,7 +25,7 @@ def sync_categories_cmd() -> None:
 @reports_cli.command("sweep-sla")
 def sweep_sla_cmd() -> None:
     """Warn before SLA breaches, flag overdue cases and escalate them to supervisors (once each)."""
-    from cityops.cli import console, settings_from_cli
+    from cityops.cli_options import console, settings_from_cli
     from cityops.clock import utcnow
     from cityops.db import make_engine, make_sessionmaker, session_scope
     from cityops.reports.sla import sweep_sla
