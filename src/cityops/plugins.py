@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
+    "cityops.programmes.plugin",
     "cityops.backup.plugin",
     "cityops.privacy.plugin",
     "cityops.web.plugin",
