@@ -1,38 +1,22 @@
-"""List endpoints issue a fixed number of queries however many rows they return (no N+1)."""
+"""List endpoints issue a fixed number of queries however many rows they return (no N+1).
+
+The pins of every list live in tests/test_query_counts.py; these two add the cases it does not build:
+agencies with several jurisdictions and categories each, users with memberships.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
 
 from cityops.identity.models import Agency, Role, User
 from tests.fixtures_areas import LoadedAreas
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+from tests.kit.queries import get_counted
 
 
 def queries_for(client: TestClient, url: str, headers: dict[str, str] | None = None) -> int:
-    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    with counting(engine) as statements:
-        r = client.get(url, headers=headers or {})
-        assert r.status_code == 200, r.text
-    return len(statements)
+    return get_counted(client, url, headers)[1].count
 
 
 def test_agency_list_query_count_is_pinned(

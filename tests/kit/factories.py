@@ -34,7 +34,7 @@ from cityops.reports.access import Actor
 from cityops.reports.categories import sync_categories
 from cityops.reports.intake import Submission, submit
 from cityops.reports.models import Case, Category, ResponseTemplate
-from cityops.sensing.models import Datastream
+from cityops.sensing.models import Datastream, Location, thing_locations
 from cityops.sensing.storage import ObservationIn, ingest_observations
 from cityops.settings import Settings
 from cityops.text import search_key
@@ -215,8 +215,9 @@ class Factory:
         area: Area | None = None,
         kind: str | None = None,
     ) -> Datastream:
-        """A Thing with one Datastream of ``property_code`` (wraps ``tests.alerts.support.make_station``);
-        with ``kind`` it is an environment station (``station_code`` and ``kind`` properties)."""
+        """A Thing with one Datastream of ``property_code`` (wraps ``tests.alerts.support.make_station``),
+        located at the centre of ``area`` if given; with ``kind`` it is an environment station
+        (``station_code`` and ``kind`` properties)."""
         n = next(_seq)
         extra = {"station_code": f"KIT{n:04d}", "kind": kind} if kind else None
         with self.sessions() as s:
@@ -227,6 +228,13 @@ class Factory:
                 area_ids=[area.id] if area else None,
                 extra=extra,
             )
+            if area is not None:
+                lat, lon = centre(area)
+                point = {"type": "Point", "coordinates": [lon, lat]}
+                loc = Location(name=f"Vị trí {n}", location=point, lat=lat, lon=lon)
+                s.add(loc)
+                s.flush()
+                s.execute(thing_locations.insert().values(thing_id=ds.thing_id, location_id=loc.id))
             s.commit()
             s.refresh(ds)
             return ds

@@ -11,6 +11,7 @@ the database counts, whichever session or connection sent it. The app under test
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 
 @dataclass
@@ -52,6 +53,20 @@ def count_queries(engine: Engine) -> Iterator[QueryLog]:
         event.remove(engine, "before_cursor_execute", before)
 
 
+def settle(engine: Engine, *, quiet: float = 0.03, timeout: float = 5.0) -> None:
+    """Wait until the app's background work is done: no event left in the outbox and no statement for
+    ``quiet`` seconds. The outbox relay and the bus consumers run after a commit, on the same engine, so
+    without this a count could include their statements (a flaky count, not the request's)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            pending = conn.scalar(text("SELECT count(*) FROM outbox_events WHERE published_at IS NULL"))
+        with count_queries(engine) as log:
+            time.sleep(quiet)
+        if not pending and not log.count:
+            return
+
+
 def app_engine(client: TestClient) -> Engine:
     """The engine of the app the client talks to (the one its requests use)."""
     engine = client.app.state.engine  # type: ignore[attr-defined]
@@ -62,8 +77,11 @@ def app_engine(client: TestClient) -> Engine:
 def get_counted(
     client: TestClient, url: str, headers: dict[str, str] | None = None, *, status: int = 200
 ) -> tuple[Response, QueryLog]:
-    """GET ``url`` and return the response with the statements it ran; the status must be ``status``."""
-    with count_queries(app_engine(client)) as log:
+    """GET ``url`` once the app is idle (:func:`settle`) and return the response with the statements it
+    ran; the status must be ``status``."""
+    engine = app_engine(client)
+    settle(engine)
+    with count_queries(engine) as log:
         response = client.get(url, headers=headers or {})
     assert response.status_code == status, response.text
     return response, log
