@@ -49,6 +49,27 @@ def test_default_categories_are_vietnamese_with_english() -> None:
     assert {c.code for c in declared if c.sector == "core"} == {"other"}
 
 
+def test_question_texts_are_one_language_each(world: World, client: TestClient) -> None:
+    """A question's label and value names are Vietnamese, their ``_en`` twins English (#14); older stored
+    questions without the ``_en`` fields still read."""
+    question = QuestionSpec(
+        "severity",
+        "Mức độ",
+        Datatype.SINGLEVALUELIST,
+        values=(("low", "Nhẹ"),),
+        label_en="Severity",
+        values_en=(("low", "Low"),),
+    )
+    assert QuestionSpec.from_dict(question.to_dict()) == question
+    legacy = {"code": "x", "label": "Nhãn", "datatype": "string"}
+    assert QuestionSpec.from_dict(legacy).label_en == ""
+    roads = next(c for c in client.get("/api/v1/reports/categories").json() if c["code"] == "roads")
+    damage = roads["questions"][0]
+    assert (damage["label"], damage["label_en"]) == ("Loại hư hỏng", "Damage")
+    assert damage["values"][0] == ["pothole", "Ổ gà"]
+    assert damage["values_en"][0] == ["pothole", "Pothole"]
+
+
 def test_sync_updates_and_deactivates(world: World) -> None:
     s = world.session
     extra = CategorySpec(
