@@ -62,10 +62,60 @@ my_sector = "my_sector.plugin"
 ```
 
 Every hook is optional. Hooks returning a list are called on every plugin and the lists are combined.
-Asynchronous start-up work (subscribing to the event bus, connecting to a broker) is appended to
-`app.state.async_startup` / `app.state.async_shutdown` from `register_routes`: these coroutine functions
-take the app and run after the event bus (`app.state.bus`) has started, in order on start and in reverse
-on stop.
+
+## Declarations are typed specs
+
+A sector says what it adds by returning frozen dataclasses from `cityops.specs` (a kernel module: a sector
+may import it alone): `CategorySpec` (with `QuestionSpec`s), `PlaceTypeSpec`, `PropertySpec`,
+`RuleTemplate`, `IndicatorSpec`, `IndicatorSetSpec`, `DashboardPanelSpec`. The capability that owns each
+concept reads the hook through `cityops.plugins.declarations(hook, SpecType)`, which returns
+`(plugin name, spec)` pairs in registration order and raises `SpecError` naming the plugin when a
+declaration is not a list, holds something of another type, or reuses a code another plugin declared; the
+owner then checks what only it knows (a rule template's `kind` and parameters, an indicator's method).
+
+```python
+# my_sector/plugin.py
+from cityops.plugins import hookimpl
+from cityops.specs import CategorySpec, RuleTemplate
+
+@hookimpl
+def case_categories():
+    return [CategorySpec("flooding", "Ngập úng", "Flooding", sla_hours=16, sector="my_sector")]
+
+@hookimpl
+def rule_templates():
+    return [RuleTemplate("my-salinity-4", "Độ mặn ≥ 4 g/L", "Salinity ≥ 4 g/L", "threshold", "salinity",
+                         {"levels": [{"severity": "warning", "value": 4.0, "clear": 3.5}]})]
+```
+
+Declarations reach their tables through `sync_declarations(session)`: `cityops db upgrade` runs every
+plugin's in one transaction right after migrating, and so does the app when it starts (outside the `test`
+environment), so a deployment that never loads the demo still has its sectors' categories, rule templates,
+observed properties, place types and indicators. A wrong declaration stops both.
+
+## Runtime hooks: consumers, background tasks, personal data
+
+No plugin writes subscribe/stop code or an `asyncio` loop. It declares an `EventConsumerSpec` (a durable
+name, a subject filter and `handle(sessions, event)`) from `event_consumers`, or a `BackgroundTaskSpec`
+(`run(sessions, settings)` every `interval_seconds`) from `background_tasks`; the events capability
+(`cityops/events/runner.py`) subscribes the consumers once the bus and the outbox relay are up, starts the
+tasks (not in the `test` environment) and stops both before the bus closes. A handler runs in a worker
+thread; when it raises, the event stays unacknowledged and the bus delivers it again (`bus_max_deliver`
+times, then it is dead-lettered), so handlers are idempotent. Both hooks may take `settings` (the app's).
+
+```python
+@hookimpl
+def event_consumers(settings):
+    return [EventConsumerSpec("my-sector-aqi", "observations.created", on_observations)]
+```
+
+A capability that stores personal data declares a `PersonalDataSpec` from `personal_data` (export, erase
+and retention purge); `privacy/` runs them for a citizen's export, an account deletion (in reverse
+registration order) and the retention sweep, and imports none of those capabilities.
+
+Other asynchronous start-up work (connecting to a broker) is appended to `app.state.async_startup` /
+`app.state.async_shutdown` from `register_routes`: these coroutine functions take the app and run after the
+event bus (`app.state.bus`) has started, in order on start and in reverse on stop.
 
 ## Hooks
 """
