@@ -52,10 +52,10 @@ def sync_observed_properties(session: Session, specs: list[PropertySpec] | None 
 
         specs = [spec for _, spec in declarations("observed_properties", PropertySpec)]
     by_code: dict[str, ObservedProperty] = {}
-    for row in session.scalars(select(ObservedProperty).order_by(ObservedProperty.id)):
-        code = (row.properties or {}).get("code")
+    for existing in session.scalars(select(ObservedProperty).order_by(ObservedProperty.id)):
+        code = (existing.properties or {}).get("code")
         if isinstance(code, str):
-            by_code.setdefault(code, row)  # the oldest row of a code is the one Datastreams use
+            by_code.setdefault(code, existing)  # the oldest row of a code is the one Datastreams use
     created = updated = 0
     for spec in specs:
         fields, props = _declared_fields(spec), _declared_properties(spec)
