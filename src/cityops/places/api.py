@@ -57,6 +57,10 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
+# JSON carries dates as text: strict models would refuse every one
+LooseDate = Annotated[date | None, Field(None, strict=False, description="yyyy-mm-dd")]
+
+
 class PlaceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     type: str = Field(min_length=1, max_length=64)
@@ -67,8 +71,8 @@ class PlaceIn(BaseModel):
     source: str = Field("", max_length=64, description="The system external_id comes from")
     external_id: str | None = Field(None, min_length=1, max_length=128)
     thing_id: int | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: LooseDate = None
+    valid_to: LooseDate = None
 
 
 class PlacePatch(BaseModel):
@@ -81,8 +85,8 @@ class PlacePatch(BaseModel):
     source: str | None = Field(None, max_length=64)
     external_id: str | None = Field(None, min_length=1, max_length=128)
     thing_id: int | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: LooseDate = None
+    valid_to: LooseDate = None
 
 
 class StatusIn(BaseModel):

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from cityops.plugins import hookimpl
 from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
-from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
 
 if TYPE_CHECKING:
     import typer
@@ -35,22 +34,30 @@ def register_cli(cli: typer.Typer) -> None:
 
 
 @hookimpl
+def sync_declarations(session: Session) -> None:
+    """The declared place types into their table (a wrong declaration fails, naming the plugin)."""
+    from cityops.places.types import sync_place_types
+
+    sync_place_types(session)
+
+
+@hookimpl
 def startup(app: FastAPI) -> None:
-    """Sync the declared place types (a wrong declaration fails start-up, naming the plugin), then link the
-    station Things that have no place yet (a database loaded before places existed, or by another tool)."""
+    """Link the station Things that have no place yet (a database loaded before places existed, or Things
+    created through STA since); not under tests, which call :func:`~cityops.places.stations.link_things`."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from cityops.db import session_scope
     from cityops.places.stations import link_things
-    from cityops.places.types import declared_types, sync_place_types
+    from cityops.settings import Environment
 
-    declared = declared_types()
+    if app.state.settings.env is Environment.TEST:
+        return
     try:
         with session_scope(app.state.sessions) as session:
-            sync_place_types(session, declared)
             link_things(session)
     except SQLAlchemyError:
-        log.warning("place types not synced (is the database migrated?)", exc_info=True)
+        log.warning("station places not linked (is the database migrated?)", exc_info=True)
 
 
 @hookimpl
@@ -73,21 +80,6 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
         f"Places: {types} place types; stations linked: {stats.created} new, {stats.updated} updated, "
         f"{stats.unchanged} unchanged."
     )
-
-
-@hookimpl
-def indicators() -> list[IndicatorSpec]:
-    """The number of places of each declared type."""
-    from cityops.places.indicators import indicators as declared
-
-    return declared()
-
-
-@hookimpl
-def indicator_calculators() -> list[IndicatorCalculatorSpec]:
-    from cityops.places.indicators import calculators
-
-    return calculators()
 
 
 @hookimpl

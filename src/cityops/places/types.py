@@ -126,11 +126,14 @@ def get_type(session: Session, code: str) -> PlaceType:
     """The type of ``code``; when the table lacks it, the declarations are synced first (a fresh database
     that never started the server, e.g. ``cityops demo``). Unknown → 422 naming the known codes."""
     row = session.get(PlaceType, code)
-    if row is None and any(spec.code == code for _, spec in declared_types()):
+    if row is not None:
+        return row
+    declared = {spec.code for _, spec in declared_types()}
+    if code in declared:
         sync_place_types(session)
         row = session.get(PlaceType, code)
     if row is None:
-        known = sorted(session.scalars(select(PlaceType.code)))
+        known = sorted(declared | set(session.scalars(select(PlaceType.code))))
         raise Invalid(f"Unknown place type {code!r}", details={"field": "type", "known": known})
     return row
 
