@@ -114,7 +114,9 @@ def test_day_counts_and_availability(session: Session, registry: Registry, stati
     assert ("environment.good_air_days", ta) not in c  # no air station: no value, no cell
     # availability: hours with data over the month's 744 hours, over the ward's two datastreams
     assert c[("observations.availability", la)].value == pytest.approx(100 * (3 + 52) / (2 * 744), abs=0.001)
-    assert c[("observations.availability", pr)].value == pytest.approx(100 * (3 + 1 + 52) / (3 * 744), abs=0.001)
+    assert c[("observations.availability", pr)].value == pytest.approx(
+        100 * (3 + 1 + 52) / (3 * 744), abs=0.001
+    )
 
 
 def test_an_observation_batch_recomputes_its_station_cells(

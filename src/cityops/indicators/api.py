@@ -56,16 +56,17 @@ Format = Literal["json", "csv", "xlsx"]
 
 @router.get("/indicator-sets", summary="Published indicator sets", response_model=list[SetOut])
 def list_sets(session: SessionDep) -> list[SetOut]:
-    counts = dict(
-        session.execute(
+    counts = {
+        code: int(n)
+        for code, n in session.execute(
             select(IndicatorSetMember.set_code, func.count())
             .join(Indicator, Indicator.code == IndicatorSetMember.indicator_code)
             .where(Indicator.active.is_(True))
             .group_by(IndicatorSetMember.set_code)
-        ).tuples()
-    )
+        )
+    }
     rows = session.scalars(select(IndicatorSet).order_by(IndicatorSet.code))
-    return [SetOut.of(r, int(counts.get(r.code, 0))) for r in rows]
+    return [SetOut.of(r, counts.get(r.code, 0)) for r in rows]
 
 
 def _memberships(session: Session, codes: list[str]) -> dict[str, list[tuple[str, str]]]:
@@ -89,7 +90,9 @@ def list_indicators(
     page: Annotated[Page, Depends(page_params(100))],
     set: Annotated[str | None, Query(description="A set code", max_length=64)] = None,
     sector: Annotated[str | None, Query(max_length=64)] = None,
-    source: Annotated[str | None, Query(description="cases, observations, places, manual, ...", max_length=32)] = None,
+    source: Annotated[
+        str | None, Query(description="cases, observations, places, manual, ...", max_length=32)
+    ] = None,
 ) -> IndicatorPage:
     stmt = select(Indicator).where(Indicator.active.is_(True))
     if set is not None:
@@ -149,9 +152,12 @@ def read_values(
     ordered = stmt.order_by(IndicatorValue.period_start, IndicatorValue.area_id)
     rows = list(session.scalars(page.of(ordered)))
     if format != "json":
-        names = dict(
-            session.execute(select(Area.id, Area.name).where(Area.id.in_({r.area_id for r in rows}))).tuples()
-        )
+        names = {
+            i: n
+            for i, n in session.execute(
+                select(Area.id, Area.name).where(Area.id.in_({r.area_id for r in rows}))
+            )
+        }
         if format == "csv":
             return Response(export.to_csv(indicator, rows, names), media_type="text/csv; charset=utf-8")
         return Response(
@@ -174,7 +180,7 @@ def read_values(
     summary="Enter a value by hand, with its source document (replaces the cell's earlier entry)",
     status_code=201,
     response_model=ValueOut,
-    responses=errors(400, 401, 403, 404, 422),
+    responses=errors(401, 403, 404, 422),
 )
 def post_value(
     request: Request,
@@ -234,7 +240,7 @@ def read_targets(session: SessionDep, code: str) -> TargetList:
     "/indicators/{code}/targets",
     summary="Set (create or replace) the target of an area for a year",
     response_model=TargetList,
-    responses=errors(400, 401, 403, 404, 422),
+    responses=errors(401, 403, 404, 422),
 )
 def put_target(
     request: Request,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,16 +189,3 @@ def refresh_stale(session: Session, limit: int = STALE_BATCH) -> int:
     if not rows:
         return 0
     return refresh(session, load(), AreaMap.load(session), [(c, a, s) for c, a, s in rows])
-
-
-def stale_count(session: Session) -> int:
-    from sqlalchemy import func
-
-    return (
-        session.scalar(select(func.count()).select_from(IndicatorValue).where(IndicatorValue.stale.is_(True)))
-        or 0
-    )
-
-
-def period_of(spec: IndicatorSpec, moment: datetime) -> date:
-    return periods.start_at(moment, spec.period)

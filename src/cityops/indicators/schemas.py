@@ -124,7 +124,9 @@ class ValuePage(BaseModel):
 class ValueIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     area_id: int
-    period_start: date = Field(description="The first day of the period (a month's 1st, 1 January, ...)")
+    period_start: date = Field(
+        strict=False, description="The first day of the period (a month's 1st, 1 January, ...), yyyy-mm-dd"
+    )
     value: float = Field(allow_inf_nan=False)
     source_document: str = Field(min_length=1, max_length=300)
     note: str = Field("", max_length=2000)
