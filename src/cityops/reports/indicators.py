@@ -36,7 +36,7 @@ ISO = "iso_37122"
 SCHEME = "long_an_scheme_2020"
 
 
-def _counted(start: datetime, end: datetime, areas: frozenset[int] | None) -> list[ColumnElement[bool]]:
+def counted(start: datetime, end: datetime, areas: frozenset[int] | None = None) -> list[ColumnElement[bool]]:
     """Cases of the cohort ``[start, end)`` that count: visible, not merged, in ``areas``."""
     return [
         Case.submitted_at >= start,
@@ -62,7 +62,7 @@ def received(
     session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
 ) -> Mapping[int, Measure]:
     """Cases received (``sum``), or per ``params["per"]`` residents (``per_capita``)."""
-    where = _counted(start, end, union(groups))
+    where = counted(start, end, union(groups))
     per_area = _by_area(session, func.count(), func.count(), where)
     return fold(session, spec, groups, per_area, _local_year(start))
 
@@ -72,7 +72,7 @@ def on_time_rate(
 ) -> Mapping[int, Measure]:
     """Share of the cohort's resolved cases resolved by their (possibly extended) deadline, in %."""
     where = [
-        *_counted(start, end, union(groups)),
+        *counted(start, end, union(groups)),
         Case.resolved_at.is_not(None),
         Case.resolve_due_at.is_not(None),
     ]
@@ -85,7 +85,7 @@ def resolved_share(
 ) -> Mapping[int, Measure]:
     """Share of the cohort's cases resolved (or closed after resolution), in %."""
     resolved = func.sum(case((Case.state.in_(RESOLVED_STATES), 1), else_=0))
-    where = _counted(start, end, union(groups))
+    where = counted(start, end, union(groups))
     return fold(session, spec, groups, _by_area(session, resolved, func.count(), where), _local_year(start))
 
 
@@ -96,7 +96,7 @@ def handling_hours(
     samples: dict[int | None, list[float]] = defaultdict(list)
     rows = session.execute(
         select(Case.area_id, Case.submitted_at, Case.resolved_at).where(
-            *_counted(start, end, union(groups)), Case.resolved_at.is_not(None)
+            *counted(start, end, union(groups)), Case.resolved_at.is_not(None)
         )
     )
     for area_id, submitted, resolved in rows:
@@ -109,7 +109,7 @@ def satisfaction(
     session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
 ) -> Mapping[int, Measure]:
     """Mean rating (1–5) of the cohort's cases, or with ``params["satisfied"]`` the % of ratings ≥ 4."""
-    where = [*_counted(start, end, union(groups))]
+    where = [*counted(start, end, union(groups))]
     if spec.params.get("satisfied"):
         num = func.sum(case((CaseRating.score >= SATISFIED_SCORE, 1), else_=0))
     else:

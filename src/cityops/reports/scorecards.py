@@ -1,9 +1,12 @@
 """Scorecards per agency and per area: received, resolved, on-time %, median working hours to
 acknowledge and to resolve, satisfaction — as rows, CSV or XLSX.
 
-Counted over the cases *submitted* in the period ``[since, until)``. Merged duplicates are not counted
-(their master is). Times are in working hours on the working calendar, so a report filed on Friday
-evening is not charged the weekend. ``on_time_pct`` is over resolved cases: resolved by the (possibly
+Counted over the cases *submitted* in the period ``[since, until)`` that the case indicators count
+(:func:`cityops.reports.indicators.counted`: visible, not merged duplicates — their master is), so both
+count the same cases. Indicator cells are kept per area (following lineage) and calendar period; a
+scorecard is per agency, or per filed area, over any range, so it is computed here with the same rule.
+Times are in working hours on the working calendar, so a report filed on Friday evening is not charged
+the weekend. ``on_time_pct`` is over resolved cases: resolved by the (possibly
 extended) deadline.
 """
 
@@ -21,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.reports import public, sla
+from cityops.reports.indicators import counted
 from cityops.reports.models import Case, CaseRating
 from cityops.settings import Settings
 
@@ -64,13 +68,7 @@ def scorecard(
 ) -> list[ScoreRow]:
     """One row per agency (lead) or area, plus no-key rows for the dispatcher queue / unlocated cases."""
     cal = sla.calendar(settings)
-    cases = list(
-        session.scalars(
-            select(Case).where(
-                Case.submitted_at >= since, Case.submitted_at < until, Case.master_id.is_(None)
-            )
-        )
-    )
+    cases = list(session.scalars(select(Case).where(*counted(since, until))))
     ratings: dict[int, list[int]] = defaultdict(list)
     if cases:
         for case_id, score in session.execute(
