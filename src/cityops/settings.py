@@ -7,6 +7,9 @@ Build settings with :func:`load_settings` (never at import time) so tests can ov
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 
@@ -14,6 +17,35 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - the known default refused outside dev
+
+
+# Production secrets: judged by length and estimated entropy, not against a list of known values.
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 112
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak for production, or None.
+
+    The estimate is the string's length times its per-character Shannon entropy: a random 32-byte
+    token (``token_urlsafe``, ``openssl rand -hex 32``) scores 200+ bits, a repeated or keyboard-walk
+    string scores little. The development default (in any spelling) and runs of neighbouring
+    characters (``abcdef…``, ``aaaa…``) are refused outright.
+    """
+    text = secret.strip()
+    if DEV_SECRET.replace("-", "") in text.lower().replace("-", "").replace(" ", ""):
+        return "it contains the development default"
+    if len(text) < SECRET_MIN_LENGTH:
+        return f"it has {len(text)} characters, at least {SECRET_MIN_LENGTH} are needed"
+    counts = Counter(text)
+    per_char = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+    bits = per_char * len(text)
+    if bits < SECRET_MIN_BITS:
+        return f"its estimated entropy is {bits:.0f} bits, at least {SECRET_MIN_BITS} are needed"
+    walks = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(text))
+    if walks * 2 > len(text) - 1:
+        return "it is mostly runs of neighbouring characters"
+    return None
 
 
 class Environment(StrEnum):
@@ -52,7 +84,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         DEV_SECRET,
         min_length=16,
-        description="Secret used to sign CSRF tokens and derive keyed hashes. Must be changed outside dev.",
+        description="Secret used to sign CSRF tokens and derive keyed hashes. Production refuses a weak one: at "
+        "least 32 characters and about 112 bits of estimated entropy (e.g. `secrets.token_urlsafe(48)`).",
     )
     host: str = Field("127.0.0.1", description="Address `cityops serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `cityops serve` listens on.")
@@ -322,11 +355,14 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env is Environment.PRODUCTION and self.secret_key == DEV_SECRET:
-            raise ValueError(
-                "CITYOPS_SECRET_KEY is the development default; set a long random value in production"
-            )
+    def _refuse_weak_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            weakness = secret_weakness(self.secret_key)
+            if weakness:
+                raise ValueError(
+                    f"CITYOPS_SECRET_KEY is too weak for production: {weakness}. Use a long random value, "
+                    "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
         return self
 
     @property

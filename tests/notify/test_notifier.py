@@ -33,6 +33,8 @@ from cityops.notify.notifier import expand, recipient_from
 from cityops.plugins import hookimpl, plugin_manager
 from cityops.settings import Settings, load_settings
 
+STRONG_SECRET = "k7Qp-2vXr9LmZt4Wb8YhNc3Fd6Sg1Jx5Ue0Ra"  # passes the production strength check
+
 CTX = {"ref": "PA-2026-000123", "state": "in_progress", "note": "Đội vệ sinh đang xử lý."}
 
 
@@ -176,7 +178,10 @@ def test_unreachable_channels_give_up_after_max_attempts(settings: Settings, ses
 
 def test_production_without_channels_records_the_failure(settings: Settings, session: Session) -> None:
     production = load_settings(
-        env="production", secret_key="x" * 32, data_dir=settings.data_dir, database_url=settings.database_url
+        env="production",
+        secret_key=STRONG_SECRET,
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
     )
     deliveries = notify(session, production, {"phone": "+84912345678"}, "case_status", CTX)
     session.commit()

@@ -16,6 +16,8 @@ from cityops.notify import LogChannel, issue_otp, verify_otp
 from cityops.notify.models import Delivery, OtpCode
 from cityops.settings import Settings, load_settings
 
+STRONG_SECRET = "k7Qp-2vXr9LmZt4Wb8YhNc3Fd6Sg1Jx5Ue0Ra"  # passes the production strength check
+
 PHONE = "+84912345678"
 
 
@@ -106,7 +108,10 @@ def test_bad_phone_is_refused(settings: Settings, session: Session, phone: str) 
 
 def test_production_without_sms_refuses_to_issue(settings: Settings, session: Session) -> None:
     production = load_settings(
-        env="production", secret_key="s" * 40, data_dir=settings.data_dir, database_url=settings.database_url
+        env="production",
+        secret_key=STRONG_SECRET,
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
     )
     with pytest.raises(ApiError) as info:
         issue_otp(session, production, PHONE)

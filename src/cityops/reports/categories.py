@@ -9,6 +9,7 @@ from this one.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -66,6 +67,22 @@ def sync_categories(session: Session, specs: list[CategorySpec] | None = None) -
     return len(seen)
 
 
+# The largest magnitude a number answer may have: every JSON reader holds it exactly (2**53), and an
+# answer has no use for more; "NaN", "Infinity" and 1e999 (read as infinity) are refused, never stored.
+MAX_NUMBER = 2**53
+
+
+def _finite(value: int | float) -> float:
+    """``value`` as a float if it is a finite number within :data:`MAX_NUMBER`, else ValueError."""
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"must be a number between -{MAX_NUMBER} and {MAX_NUMBER}") from None
+    if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+        raise ValueError(f"must be a finite number between -{MAX_NUMBER} and {MAX_NUMBER}")
+    return number
+
+
 def _check_one(q: QuestionSpec, value: Any) -> Any:
     keys = {k for k, _ in q.values}
     if q.datatype in (Datatype.STRING, Datatype.TEXT):
@@ -80,12 +97,14 @@ def _check_one(q: QuestionSpec, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError("must be a number")
         if isinstance(value, int | float):
+            _finite(value)
             return value
         if isinstance(value, str):
             try:
                 number = float(value.strip())
             except ValueError:
                 raise ValueError("must be a number") from None
+            number = _finite(number)
             return int(number) if number.is_integer() else number
         raise ValueError("must be a number")
     if q.datatype is Datatype.DATE:
