@@ -33,6 +33,7 @@ from cityops.sensing import mqtt as bridge_module
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
 from cityops.sensing.mqtt_deadletter import MqttDeadLetter
 from cityops.settings import Settings, load_settings
+from cityops.urls import configured_base
 from tests.conftest import Backend
 from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt
 
@@ -579,7 +580,9 @@ def test_notifications_render_as_sta_does(
         r = client.post(f"/sta/v1.1/Datastreams({ds})/Observations", json=body, headers={"X-API-Key": key})
         assert r.status_code == 201, r.text
         assert wait_until(lambda: len(peer.received) == 1)
-        got = client.get(f"/sta/v1.1/Observations({r.json()['@iot.id']})", headers={"X-API-Key": key})
+        # Outside a request, notification links use host:port (cityops.urls.configured_base): read it there.
+        url = f"{configured_base(mqtt_settings)}/sta/v1.1/Observations({r.json()['@iot.id']})"
+        got = client.get(url, headers={"X-API-Key": key})
         assert peer.received[0][1] == got.json()
 
 

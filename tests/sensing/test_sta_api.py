@@ -173,7 +173,7 @@ OBSERVATION_FILTERS = [
     ("substringof('Lức', Datastream/Thing/name)", [0.2, 0.4]),
     ("contains(tolower(Datastream/Thing/name), 'tân')", [1.0, 4.5, 2.0]),
     ("length(Datastream/Thing/name) eq 6", [1.0, 4.5, 2.0]),
-    ("indexof(Datastream/Thing/name, 'An') eq 4", [1.0, 4.5, 2.0]),
+    ("indexof(Datastream/Thing/name, 'An') eq 5", [1.0, 4.5, 2.0]),
     ("substring(Datastream/Thing/name, 4) eq 'An'", [1.0, 4.5, 2.0]),
     ("toupper(substring(Datastream/Thing/name, 0, 3)) eq 'BẾN'", [0.2, 0.4]),
     ("concat(trim(Datastream/Thing/name), '!') eq 'Tân An!'", [1.0, 4.5, 2.0]),

@@ -91,8 +91,9 @@ THING_FUNCTIONS = [
     ("startswith(name, 'Bến')", ["Bến Lức"]),
     ("endswith(name, 'An')", ["Tân An"]),
     ("length(name) eq 6", ["Tân An"]),  # characters, not bytes
-    ("indexof(name, 'An') eq 4", ["Tân An"]),
-    ("indexof(name, 'zz') eq -1", ["Bến Lức", "Tân An"]),
+    ("indexof(name, 'An') eq 5", ["Tân An"]),  # 1-based (OGC 18-088 Table 23)
+    ("indexof(name, 'Tân') eq 1", ["Tân An"]),
+    ("indexof(name, 'zz') eq 0", ["Bến Lức", "Tân An"]),
     ("substring(name, 4) eq 'An'", ["Tân An"]),
     ("substring(name, 0, 3) eq 'Bến'", ["Bến Lức"]),
     ("tolower(name) eq 'bến lức'", ["Bến Lức"]),

@@ -44,17 +44,44 @@ from cityops.urls import public_base
 PREFIX = "/sta/v1.1"
 router = APIRouter(prefix=PREFIX, tags=["SensorThings API 1.1"])
 
-# What is implemented, as listed in the service root (OGC 18-088 §9.2.1, Annex A, and FROST's extensions).
-# Not listed: receive-updates-via-mqtt (only new Observations are published, not every entity set,
-# entity and property topic it requires).
+# What is implemented, as listed in the service root (OGC 18-088 §9.2.1 and Annex A): each conformance
+# class and each of its requirements, as a client or a test suite may look for either, then FROST's
+# extensions. Not listed: receive-updates-via-mqtt (only new Observations are published, not every entity
+# set, entity and property topic it requires); create-observations-via-mqtt is added when MQTT is on.
+_REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+_CLASSES: dict[str, list[str]] = {
+    "datamodel": [
+        "entity-control-information/common-control-information",
+        *(
+            f"{entity}/{part}"
+            for entity in (
+                "thing", "location", "historical-location", "datastream", "sensor", "observed-property",
+                "observation", "feature-of-interest",
+            )
+            for part in ("properties", "relations")
+        ),
+    ],
+    "resource-path": ["resource-path-to-entities"],
+    "request-data": [
+        "status-code", "query-status-code", "order", "expand", "select", "orderby", "top", "skip", "count",
+        "filter", "built-in-filter-operations", "built-in-query-functions", "pagination",
+    ],
+    "create-update-delete": [
+        "create-entity", "link-to-existing-entities", "deep-insert", "deep-insert-status-code",
+        "update-entity", "delete-entity", "historical-location-auto-creation",
+        "historical-location-manual-creation", "update-entity-put", "update-entity-jsonpatch",
+    ],
+    "batch-request": ["batch-request"],
+    "multi-datastream": ["properties", "relations", "constraints"],
+    "data-array": ["data-array"],
+}  # fmt: skip
 CONFORMANCE = [
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/batch-request/batch-request",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
-    "http://www.opengis.net/spec/iot_sensing/1.1/req/multi-datastream",
+    *(
+        uri
+        for name, reqs in _CLASSES.items()
+        for uri in ([] if name in {"resource-path", "batch-request", "data-array"} else [_REQ + name])
+        + [f"{_REQ}{name}/{req}" for req in reqs]
+    ),
     "http://docs.oasis-open.org/odata/odata-json-format/v4.01/odata-json-format-v4.01.html",
     "https://fraunhoferiosb.github.io/FROST-Server/extensions/JsonBatchRequest.html",
     "https://fraunhoferiosb.github.io/FROST-Server/extensions/GeoJSON-ResultFormat.html",

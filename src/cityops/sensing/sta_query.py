@@ -466,9 +466,10 @@ class Compiler:
         if name == "length":
             return Val(func.length(self.text(args[0])), "number")
         if name == "indexof":
+            # 1-based, 0 when absent: OGC 18-088 Table 23 (indexof(description,'Sensor') eq 1 on
+            # 'Sensor Things'), as FROST and the conformance suites read it, unlike OData's 0-based.
             hay, needle = self.text(args[0]), self.text(args[1])
-            pos = func.strpos(hay, needle) if self.pg else func.instr(hay, needle)
-            return Val(pos - 1, "number")
+            return Val(func.strpos(hay, needle) if self.pg else func.instr(hay, needle), "number")
         if name == "substring":
             s = self.text(args[0])
             start = self.num(args[1]) + 1

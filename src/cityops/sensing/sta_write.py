@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
@@ -186,6 +186,7 @@ REQUIRED_NAVS = {
     "HistoricalLocation": {"Thing"},
 }
 READ_ONLY = {"@iot.selfLink", "phenomenonTime", "resultTime"}
+FEATURE_LOCK_SPACE = 0x53_54_41  # "STA": the first key of the advisory locks on feature generation
 UCUM_RE = re.compile(r"^(?:ucum:|http://unitsofmeasure\.org/ucum\.html#para-\d+)?(.+)$")
 
 
@@ -263,7 +264,7 @@ class Writer:
         return nav.name in REQUIRED_NAVS.get(et.name, set())
 
     def reference(self, et: EntityType, data: dict[str, Any]) -> Any:
-        ident = data["@iot.id"]
+        ident = data.get("@iot.id")
         if not isinstance(ident, int) or isinstance(ident, bool):
             raise bad(f"@iot.id of a {et.name} must be an integer")
         row = self.session.get(et.model, ident)
@@ -355,6 +356,8 @@ class Writer:
         )
         assert owner is not None
         self.check(owner.thing_id)
+        if foi_id is None:
+            self.hold_feature_generation(owner.thing_id)
         values = {
             "phenomenon_time": pt_start,
             "phenomenon_time_end": pt_end,
@@ -389,6 +392,23 @@ class Writer:
             ),
             values,
         )
+
+    def hold_feature_generation(self, thing_id: int) -> None:
+        """Take the turn to generate the FeatureOfInterest of ``thing_id``'s Location before looking for it.
+
+        Without it two first Observations of a station written at once both find no feature and both
+        generate one. On PostgreSQL a transaction-scoped advisory lock per Thing makes the second wait
+        until the first commits, and its lookup (a later statement under READ COMMITTED) then finds that
+        feature; on SQLite the write transaction starts here (``BEGIN IMMEDIATE``), so the lookup runs
+        holding the database's one write lock.
+        """
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(FEATURE_LOCK_SPACE, thing_id)))
+            return
+        dbapi_conn = conn.connection.dbapi_connection
+        if dbapi_conn is not None and not dbapi_conn.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def hold_references(self, values: dict[str, Any]) -> None:
         """Lock the Datastream, MultiDatastream and FeatureOfInterest an Observation row will reference.
@@ -502,18 +522,21 @@ class Writer:
                 row.time = time_range("time", value, allow_null=False)[0]
             elif key in et.navs:
                 nav = et.navs[key]
+                items = [value] if nav.fk is not None else _list(key, value)
+                for item in items:
+                    _only_reference(et, key, item)
                 if nav.fk is not None:
-                    setattr(row, nav.fk, self.create(ENTITIES[nav.target], value).id)
+                    setattr(row, nav.fk, self.reference(ENTITIES[nav.target], value).id)
                 elif et.name == "Thing" and key == "Locations":
                     self.session.execute(delete(thing_locations).where(thing_locations.c.thing_id == row.id))
-                    for item in _list(key, value):
-                        loc = self.create(ENTITIES["Location"], item)
+                    for item in items:
+                        loc = self.reference(ENTITIES["Location"], item)
                         self.session.execute(
                             insert(thing_locations).values(thing_id=row.id, location_id=loc.id)
                         )
                     self.record_location_change(row.id)
                 else:
-                    self.link_many(et, row, nav, _list(key, value))
+                    self.link_many(et, row, nav, items)
             elif key not in READ_ONLY:
                 raise bad(f"{et.name} has no property {key!r}")
         if et.name in {"Location", "FeatureOfInterest"}:
@@ -537,6 +560,9 @@ class Writer:
                     "parameters": row.parameters,
                 }
             )
+        for key in ("Datastream", "MultiDatastream", "FeatureOfInterest"):
+            if key in data:
+                _only_reference(ENTITIES["Observation"], key, data[key])
         merged.update({k: v for k, v in data.items() if k not in {"@iot.id", "id"}})
         preset: dict[str, Any] = {"feature_of_interest_id": row.feature_of_interest_id}
         if "Datastream" not in merged and "MultiDatastream" not in merged:
@@ -612,6 +638,14 @@ class Writer:
             from cityops.sensing.storage import rebuild_rollups
 
             rebuild_rollups(self.session, ds_id)
+
+
+def _only_reference(et: EntityType, key: str, item: Any) -> None:
+    """An update links existing entities only (OGC 18-088 §10.3.1): ``{"@iot.id": n}``, nothing inline."""
+    if not isinstance(item, dict) or set(item) != {"@iot.id"}:
+        raise bad(
+            f"an update of a {et.name} may only link existing {key} by @iot.id; create new ones with POST"
+        )
 
 
 def _ref(value: Any, name: str) -> dict[str, Any]:
