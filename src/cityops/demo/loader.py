@@ -17,7 +17,11 @@ def load_demo(settings: Settings, console: Console) -> None:
     pm = plugin_manager()
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
-    impls = sorted(pm.hook.load_demo.get_hookimpls(), key=lambda impl: _order(impl.plugin_name))
+    # registration order, except that a ``trylast`` implementation (indicators: computed from the others'
+    # data) runs after every other one
+    impls = sorted(
+        pm.hook.load_demo.get_hookimpls(), key=lambda impl: (impl.trylast, _order(impl.plugin_name))
+    )
     try:
         for impl in impls:
             with session_scope(sessions) as session:
