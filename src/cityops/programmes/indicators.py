@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area, AreaLineage
@@ -104,8 +104,8 @@ def rollout_communes(
             .where(ProgrammePhase.programme_id == programme.id, ProgrammePhase.starts_on <= last)
         )
         old_communes = select(Area.id).where(Area.parent_id.in_(phase_areas), Area.level == "commune")
-        communes = select(distinct(AreaLineage.successor_id)).where(
-            AreaLineage.predecessor_id.in_(old_communes)
+        communes = (
+            select(AreaLineage.successor_id).where(AreaLineage.predecessor_id.in_(old_communes)).distinct()
         )
         count = session.scalar(select(func.count()).select_from(communes.subquery())) or 0
         part = parts.setdefault(programme.area_id, Partial())
