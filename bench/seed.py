@@ -22,6 +22,8 @@ from cityops.identity.apikeys import create_api_key
 from cityops.reports import map_cells
 from cityops.reports.categories import sync_categories
 from cityops.reports.models import Case, Category
+from cityops.sensing.ingest.rollups import INTERVALS
+from cityops.sensing.ingest.write import generated_feature_id
 from cityops.sensing.models import (
     Datastream,
     Location,
@@ -32,7 +34,6 @@ from cityops.sensing.models import (
     thing_locations,
 )
 from cityops.sensing.partitioning import partition_ddl
-from cityops.sensing.storage import INTERVALS, generated_feature_id
 
 UNIT = {"name": "degree Celsius", "symbol": "°C", "definition": "ucum:Cel"}
 OBS_TYPE = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"

@@ -189,8 +189,8 @@ def test_observation_fk_triggers_migration_goes_both_ways(empty_database: str) -
 
     from cityops.db import make_sessionmaker
     from cityops.migrate import alembic_config
+    from cityops.sensing.ingest import ObservationIn, ingest_observations
     from cityops.sensing.models import Observation
-    from cityops.sensing.storage import ObservationIn, ingest_observations
     from tests.sensing.test_storage import make_datastream
 
     parents = {parent for parent, _ in partitioning.REFERENCES}

@@ -34,8 +34,8 @@ from cityops.reports.access import Actor
 from cityops.reports.categories import sync_categories
 from cityops.reports.intake import Submission, submit
 from cityops.reports.models import Case, Category, ResponseTemplate
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Datastream, Location, thing_locations
-from cityops.sensing.storage import ObservationIn, ingest_observations
 from cityops.settings import Settings
 from cityops.text import search_key
 from tests.alerts.support import make_area, make_station, salinity_rule

@@ -25,7 +25,7 @@ from cityops.db import make_engine, make_sessionmaker
 from cityops.migrate import upgrade
 from cityops.plugins import plugin_manager
 from cityops.reports.categories import sync_categories
-from cityops.sensing.storage import ObservationIn, ingest_observations
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.settings import Settings, load_settings
 from tests.alerts.support import make_station
 from tests.conftest import Backend, _create_pg_database, _drop_pg_database

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.events.models import OutboxEvent
 from cityops.sensing.data_array import canonical_utc_times
+from cityops.sensing.ingest import ObservationIn, ingest_observations
+from cityops.sensing.ingest.batch import iso_z, time_text
 from cityops.sensing.models import Datastream, Observation, ObservationRollup
-from cityops.sensing.storage import ObservationIn, ingest_observations, iso_z, time_text
 from tests.sensing.test_storage import make_datastream
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.sensing import storage
+from cityops.sensing.ingest import ObservationIn, ingest_observations
+from cityops.sensing.ingest import postgres as postgres_ingest
 from cityops.sensing.models import FeatureOfInterest, Observation
-from cityops.sensing.storage import ObservationIn, ingest_observations
 from tests.sensing.test_storage import make_datastream
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -24,7 +24,7 @@ ODD = 'back\\slash \\N tab\there\nnew "quoted" Vàm Cỏ \u2028 \x01 end\\'
 @pytest.fixture(params=["copy", "upsert"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Which PostgreSQL path large batches take: COPY from one row on, or never."""
-    monkeypatch.setattr(storage, "PG_COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    monkeypatch.setattr(postgres_ingest, "PG_COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
     return str(request.param)
 
 
@@ -109,15 +109,15 @@ def test_copy_falls_back_to_upsert_when_another_writer_stored_a_row(
 ) -> None:
     if backend.name != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
-    monkeypatch.setattr(storage, "PG_COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(postgres_ingest, "PG_COPY_MIN_ROWS", 1)
     with sessions() as s:
         ds_id = make_datastream(s).id
         s.commit()
     rows = [ObservationIn(ds_id, T0 + timedelta(seconds=i), float(i)) for i in range(50)]
     racer: dict[str, int] = {}
-    real_copy_text = storage._copy_text
+    real_copy_text = postgres_ingest._copy_text
     upserts: list[int] = []
-    real_upsert = storage._upsert_postgres
+    real_upsert = postgres_ingest._upsert_postgres
 
     def copy_text(kind: str, column: list[Any]) -> list[str]:
         # Between the duplicate read and the COPY: another transaction stores row 7 and commits.
@@ -132,8 +132,8 @@ def test_copy_falls_back_to_upsert_when_another_writer_stored_a_row(
         upserts.append(len(batch.ds))
         return real_upsert(raw, batch, sequence)
 
-    monkeypatch.setattr(storage, "_copy_text", copy_text)
-    monkeypatch.setattr(storage, "_upsert_postgres", upsert)
+    monkeypatch.setattr(postgres_ingest, "_copy_text", copy_text)
+    monkeypatch.setattr(postgres_ingest, "_upsert_postgres", upsert)
     with sessions() as s:
         result = ingest_observations(s, rows)
         s.commit()
@@ -151,15 +151,15 @@ def test_copy_falls_back_to_upsert_when_another_writer_stored_a_row(
 def test_sparse_batch_over_dense_history_takes_the_upsert(
     session: Session, backend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage, "PG_COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(postgres_ingest, "PG_COPY_MIN_ROWS", 1)
     upserts: list[int] = []
-    real_upsert = storage._upsert_postgres
+    real_upsert = postgres_ingest._upsert_postgres
 
     def upsert(raw: Any, batch: Any, sequence: str) -> Any:
         upserts.append(len(batch.ds))
         return real_upsert(raw, batch, sequence)
 
-    monkeypatch.setattr(storage, "_upsert_postgres", upsert)
+    monkeypatch.setattr(postgres_ingest, "_upsert_postgres", upsert)
     ds = make_datastream(session)
     dense = ingest_observations(
         session, [ObservationIn(ds.id, T0 + timedelta(seconds=i), 1.0) for i in range(400)]

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
 from cityops.sensing.quality import QualityFlag
-from cityops.sensing.storage import ObservationIn, ingest_observations
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)

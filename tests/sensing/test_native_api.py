@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
 from cityops.sensing.api import aggregate, latest_values
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Location, Thing, thing_locations
-from cityops.sensing.storage import ObservationIn, ingest_observations
 from tests.sensing.test_storage import make_datastream
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.errors import ApiError
+from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
 from cityops.sensing.models import Datastream, FeatureOfInterest, MultiDatastream, Observation
 from cityops.sensing.sta_entities import ENTITIES
 from cityops.sensing.sta_write import Writer
-from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
 from tests.sensing.sta_tree import MEASUREMENT, station, wind
 from tests.sensing.test_storage import make_datastream
 

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.partitioning import ensure_partitions, partition_ddl
-from cityops.sensing.storage import ObservationIn, ingest_observations, postgres_partition_ddl
+from cityops.sensing.partitioning import partition_ddl as postgres_partition_ddl
 from tests.sensing.test_storage import make_datastream
 
 

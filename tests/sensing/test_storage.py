@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
+from cityops.sensing.ingest.rollups import rebuild_rollups
 from cityops.sensing.models import (
     Datastream,
     Location,
@@ -17,7 +19,6 @@ from cityops.sensing.models import (
     Sensor,
     Thing,
 )
-from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations, rebuild_rollups
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 

@@ -43,6 +43,8 @@ from cityops.clock import ensure_utc
 from cityops.db import UTCDateTime
 from cityops.deps import SessionDep
 from cityops.errors import Invalid, NotFound
+from cityops.sensing.ingest.batch import join_result
+from cityops.sensing.ingest.rollups import INTERVALS
 from cityops.sensing.models import (
     Datastream,
     Location,
@@ -52,7 +54,6 @@ from cityops.sensing.models import (
     thing_locations,
 )
 from cityops.sensing.sta_entities import iso
-from cityops.sensing.storage import INTERVALS, join_result
 
 router = APIRouter(prefix="/api/v1/sensing", tags=["sensing"])
 

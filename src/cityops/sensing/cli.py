@@ -36,9 +36,9 @@ def _session(data_dir: Path | None) -> Iterator[Session]:
 @sensing_cli.command("latest")
 def latest(data_dir: DataDirOpt = None) -> None:
     """The latest value of every datastream."""
+    from cityops.sensing.ingest.batch import join_result
     from cityops.sensing.models import Datastream, Thing
     from cityops.sensing.sta_entities import iso
-    from cityops.sensing.storage import join_result
 
     table = Table("id", "station", "datastream", "value", "unit", "time (UTC)")
     with _session(data_dir) as session:
@@ -65,8 +65,8 @@ def rebuild(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Recompute roll-ups, time ranges and latest values from the stored observations."""
+    from cityops.sensing.ingest.rollups import rebuild_rollups
     from cityops.sensing.models import Datastream
-    from cityops.sensing.storage import rebuild_rollups
 
     with _session(data_dir) as session:
         ids = datastream_ids or list(session.scalars(select(Datastream.id).order_by(Datastream.id)))

@@ -1,7 +1,7 @@
 """The rows of ``CreateObservations`` (OGC 18-088 §14.3, dataArray) as observation columns.
 
 A dataArray group names its components once and sends each observation as an array of values. The rows
-go straight into :class:`~cityops.sensing.storage.ObservationColumns` (one list per field) without an
+go straight into :class:`~cityops.sensing.ingest.ObservationColumns` (one list per field) without an
 object per row: the common shape — every row an array of the right length, times in one UTC ISO 8601
 form such as ``2026-03-01T10:00:00Z`` — is checked and converted with operations over whole columns;
 any other row (intervals, offsets, other components, bad values) takes the per-row path, where a bad row
@@ -17,8 +17,9 @@ from typing import Any
 
 from cityops.clock import utcnow
 from cityops.errors import ApiError
+from cityops.sensing.ingest import ObservationColumns
+from cityops.sensing.ingest.batch import time_text
 from cityops.sensing.sta_write import bad, time_range
-from cityops.sensing.storage import ObservationColumns, time_text
 
 COMPONENTS = frozenset(
     {"id", "phenomenonTime", "resultTime", "result", "resultQuality", "validTime", "parameters",
@@ -69,7 +70,7 @@ class DataArrayBatch:
     """The Datastream rows of one ``CreateObservations`` request, gathered as columns.
 
     :meth:`add` takes one group and answers, per row, its index in the batch or ``None`` for a row that
-    is an error; :meth:`columns` gives what :func:`~cityops.sensing.storage.ingest_columns` stores.
+    is an error; :meth:`columns` gives what :func:`~cityops.sensing.ingest.ingest_columns` stores.
     """
 
     def __init__(self) -> None:

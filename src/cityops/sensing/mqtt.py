@@ -266,8 +266,8 @@ def handle_device(
     ``ts`` get ``now`` (default the current time). The caller commits."""
     from cityops.identity.deps import principal_for_api_key
     from cityops.identity.models import ApiScope
+    from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
     from cityops.sensing.sta_api import writer_for
-    from cityops.sensing.storage import IngestError, ObservationIn, ingest_observations
 
     principal = principal_for_api_key(session, unquote(key))
     if principal is None or ApiScope.INGEST not in principal.scopes:
@@ -1244,9 +1244,9 @@ class MqttBridge:
 
     def _store_sta_batch(self, fast: list[tuple[int, int, dict[str, Any]]]) -> dict[int, BadMessage]:
         """Validate plain Observations one by one and store the valid ones in one batch; returns the refused."""
+        from cityops.sensing.ingest import ingest_observations
         from cityops.sensing.models import Datastream
         from cityops.sensing.sta_api import writer_for
-        from cityops.sensing.storage import ingest_observations
 
         refused: dict[int, BadMessage] = {}
         with self.sessions() as session:

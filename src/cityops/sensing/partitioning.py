@@ -6,8 +6,7 @@ and a primary key of ``(id, phenomenon_time)`` (PostgreSQL requires the partitio
 constraint; ``id`` stays unique through its sequence). This applies to ``metadata.create_all`` and to
 Alembic's ``op.create_table`` alike. Partitions: :func:`partition_ddl` gives the statements for a default
 partition and monthly partitions around now; they run after the table is created (DDL event), from the
-plugin's startup (months ahead), and the lead's migration can call
-:func:`cityops.sensing.storage.postgres_partition_ddl`.
+plugin's startup (months ahead), and the initial migration (0001) calls it too.
 
 Foreign keys (PostgreSQL only): a foreign-key check costs a lookup and a ``FOR KEY SHARE`` lock per inserted
 row, about half of PostgreSQL's ingest cost. Ingest takes the same lock once per batch on its Datastreams

@@ -33,12 +33,12 @@ from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import ApiError, NotFound, Unauthorized
 from cityops.sensing import sta_formats, sta_idempotency
 from cityops.sensing.data_array import COMPONENTS, DataArrayBatch
+from cityops.sensing.ingest import IngestError, ingest_columns
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
 from cityops.sensing.sta_write import Writer, bad
-from cityops.sensing.storage import IngestError, ingest_columns
 from cityops.urls import public_base
 
 PREFIX = "/sta/v1.1"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from cityops.sensing.ingest.batch import join_result, result_quality_view
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
@@ -28,7 +29,6 @@ from cityops.sensing.models import (
     multi_datastream_observed_properties,
     thing_locations,
 )
-from cityops.sensing.storage import join_result, result_quality_view
 
 
 def iso(value: datetime | None) -> str | None:

@@ -20,6 +20,10 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.errors import ApiError
+from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
+from cityops.sensing.ingest.batch import split_result
+from cityops.sensing.ingest.rollups import refresh_after_change
+from cityops.sensing.ingest.write import generated_feature_id
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
@@ -34,14 +38,6 @@ from cityops.sensing.models import (
 )
 from cityops.sensing.odata import ODataError, parse_datetime
 from cityops.sensing.sta_entities import ENTITIES, REQUIRED, EntityType, Nav
-from cityops.sensing.storage import (
-    IngestError,
-    ObservationIn,
-    generated_feature_id,
-    ingest_observations,
-    refresh_after_change,
-    split_result,
-)
 from cityops.text import nfc
 
 Check = Callable[[int | None], None]
@@ -635,7 +631,7 @@ class Writer:
             orphan = select(historical_location_locations.c.historical_location_id)
             self.session.execute(delete(HistoricalLocation).where(HistoricalLocation.id.not_in(orphan)))
         for ds_id in affected:
-            from cityops.sensing.storage import rebuild_rollups
+            from cityops.sensing.ingest.rollups import rebuild_rollups
 
             rebuild_rollups(self.session, ds_id)
 

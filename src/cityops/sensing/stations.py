@@ -25,9 +25,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cityops.sensing import properties as props
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing, thing_locations
 from cityops.sensing.simulator import StationSpec, readings
-from cityops.sensing.storage import ObservationIn, ingest_observations
 
 OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 HISTORY_BATCH = timedelta(hours=6)  # simulated time per stored batch

@@ -180,8 +180,8 @@ def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: se
 def test_hourly_aqi_is_published_and_feeds_the_aqi_rule(session: Session, settings: Settings) -> None:
     from cityops.sectors.environment.air_quality import on_observations, station_hourly_aqi
     from cityops.sectors.environment.aqi import hourly_aqi
+    from cityops.sensing.ingest import ObservationIn, ingest_observations
     from cityops.sensing.observation_events import CreatedObservations, created_payload
-    from cityops.sensing.storage import ObservationIn, ingest_observations
 
     load_stations(session, [BY_CODE["AQ-TANAN"]])
     load_alert_rules(session=session, settings=settings, console=QUIET)
@@ -279,7 +279,7 @@ def test_stations_api_reports_latest_values_and_health(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     from cityops.clock import utcnow
-    from cityops.sensing.storage import ObservationIn, ingest_observations
+    from cityops.sensing.ingest import ObservationIn, ingest_observations
 
     with sessions() as s:
         load_stations(s, [BY_CODE["VCT-TANAN"], BY_CODE["AQ-TANAN"]])

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import cityops.db
 import cityops.models
 from cityops.audit.models import append_only_ddl
-from cityops.sensing.storage import postgres_partition_ddl
+from cityops.sensing.partitioning import partition_ddl as postgres_partition_ddl
 
 revision: str = "0001"
 down_revision: str | None = None

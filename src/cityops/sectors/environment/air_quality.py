@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from cityops.sectors.environment.aqi import AqiResult, hourly_aqi
 from cityops.sectors.environment.properties import BY_CODE
+from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Datastream, Observation, ObservationRollup, ObservedProperty, Sensor, Thing
 from cityops.sensing.observation_events import CreatedObservations, read_created
 from cityops.sensing.stations import OM_MEASUREMENT, observed_property
-from cityops.sensing.storage import ObservationIn, ingest_observations
 
 HOUR = timedelta(hours=1)
 INPUTS = ("pm25", "pm10", "o3", "co", "so2", "no2")
