@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, inspect, select
@@ -17,9 +14,8 @@ from cityops.migrate import alembic_config, upgrade
 from cityops.places.models import Place
 from cityops.places.stations import link_things
 from cityops.sensing.models import Location, Thing, thing_locations
-from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.fixtures_areas import LoadedAreas
-from tests.services import require_postgres
+from tests.test_migrations import empty_database  # noqa: F401  (the fixture: a fresh database per backend)
 
 WATER = {
     "station_code": "VCT-TANAN",
@@ -94,20 +90,7 @@ def test_station_places_are_the_registry_answer(client: TestClient, session: Ses
     assert all(p["thing_id"] is not None for p in items)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        require_postgres()
-        url = _create_pg_database()
-        try:
-            yield url
-        finally:
-            _drop_pg_database(url)
-    else:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-
-
-def test_migration_0005_makes_a_place_of_every_station_thing_and_goes_back(empty_database: str) -> None:
+def test_migration_0005_makes_a_place_of_every_station_thing_and_goes_back(empty_database: str) -> None:  # noqa: F811
     upgrade(empty_database, "0004")
     engine = make_engine(empty_database)
     try:

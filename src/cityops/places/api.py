@@ -134,24 +134,21 @@ _LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _list(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    page: Page,
-    type: list[str] | None,
-    area_id: int | None,
-    bbox: str | None,
-    status: list[str] | None,
-    q: str | None,
-    at: date | None,
-    historical: bool,
-    format: Format | None,
-) -> PlacePage | Response:
-    staff = _staff(principal)
-    types = _types(session)
-    visible = [t.code for t in visible_types(list(types.values()), staff=staff)]
-    flt = PlaceFilter(
+def place_filter(
+    type: Annotated[list[str] | None, Query(description="Place type codes (repeat for several)")] = None,
+    area_id: Annotated[
+        int | None, Query(description="An area id; its lineage and the units inside it are followed")
+    ] = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")] = None,
+    status: Annotated[list[str] | None, Query(description="Status codes (repeat for several)")] = None,
+    q: Annotated[str | None, Query(max_length=128, description="Name search, diacritics ignored")] = None,
+    at: Annotated[date | None, Query(description="Places that existed on this date (default: today)")] = None,
+    historical: Annotated[
+        bool, Query(description="Include places retired (valid_to passed) or not yet valid")
+    ] = False,
+) -> PlaceFilter:
+    """The list filters, as one dependency shared by the JSON/CSV and the GeoJSON routes."""
+    return PlaceFilter(
         types=type or (),
         area_id=area_id,
         bbox=parse_bbox(bbox) if bbox else None,
@@ -160,6 +157,23 @@ def _list(
         at=at,
         historical=historical,
     )
+
+
+FilterDep = Annotated[PlaceFilter, Depends(place_filter)]
+PageDep = Annotated[Page, Depends(page_params(100))]
+
+
+def _list(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    page: Page,
+    flt: PlaceFilter,
+    format: Format | None,
+) -> PlacePage | Response:
+    staff = _staff(principal)
+    types = _types(session)
+    visible = [t.code for t in visible_types(list(types.values()), staff=staff)]
     stmt = place_query(session, flt, visible)
     count = total(session, cast("Select[Any]", stmt))
     rows = session.execute(stmt.limit(page.limit).offset(page.offset)).all()
@@ -178,54 +192,27 @@ def _list(
     return PlacePage(items=items, total=count, limit=page.limit, offset=page.offset)
 
 
-TypeQ = Annotated[list[str] | None, Query(description="Place type codes (repeat for several)")]
-AreaQ = Annotated[int | None, Query(description="An area id; lineage and units inside it are followed")]
-BboxQ = Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")]
-StatusQ = Annotated[list[str] | None, Query(description="Status codes (repeat for several)")]
-TextQ = Annotated[str | None, Query(max_length=128, description="Name search, diacritics ignored")]
-AtQ = Annotated[date | None, Query(description="Places that existed on this date (default: today)")]
-HistQ = Annotated[bool, Query(description="Include places retired (valid_to passed) or not yet valid")]
-FormatQ = Annotated[Format | None, Query(description="json (default), geojson or csv; or Accept: " + GEOJSON)]
-PageDep = Annotated[Page, Depends(page_params(100))]
-
-
 @router.get("/places", response_model=PlacePage, responses=_LIST_RESPONSES)
 def list_places(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     page: PageDep,
-    type: TypeQ = None,
-    area_id: AreaQ = None,
-    bbox: BboxQ = None,
-    status: StatusQ = None,
-    q: TextQ = None,
-    at: AtQ = None,
-    historical: HistQ = False,
-    format: FormatQ = None,
+    flt: FilterDep,
+    format: Annotated[
+        Format | None, Query(description="json (default), geojson or csv; or Accept: " + GEOJSON)
+    ] = None,
 ) -> PlacePage | Response:
     """Places, current by default, filtered by type, area (following lineage), bbox, status and name."""
-    return _list(request, session, principal, page, type, area_id, bbox, status, q, at, historical, format)
+    return _list(request, session, principal, page, flt, format)
 
 
 @router.get("/places.geojson", response_class=Response, responses=_LIST_RESPONSES)
 def list_places_geojson(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    page: PageDep,
-    type: TypeQ = None,
-    area_id: AreaQ = None,
-    bbox: BboxQ = None,
-    status: StatusQ = None,
-    q: TextQ = None,
-    at: AtQ = None,
-    historical: HistQ = False,
+    request: Request, session: SessionDep, principal: CurrentPrincipal, page: PageDep, flt: FilterDep
 ) -> Response:
     """The same list as a GeoJSON FeatureCollection (for maps)."""
-    result = _list(
-        request, session, principal, page, type, area_id, bbox, status, q, at, historical, "geojson"
-    )
+    result = _list(request, session, principal, page, flt, "geojson")
     assert isinstance(result, Response)
     return result
 
