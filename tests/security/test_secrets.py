@@ -28,7 +28,9 @@ def test_production_refuses_weak_secrets(weak: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "strong", [secrets.token_urlsafe(32), secrets.token_hex(32), secrets.token_urlsafe(48)]
+    "strong",
+    [secrets.token_urlsafe(32), secrets.token_hex(32), secrets.token_urlsafe(48)],
+    ids=["token_urlsafe(32)", "token_hex(32)", "token_urlsafe(48)"],  # same ids on every xdist worker
 )
 def test_production_accepts_random_secrets(strong: str) -> None:
     assert secret_weakness(strong) is None
