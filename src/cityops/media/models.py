@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, Integer, String
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.clock import utcnow
@@ -45,3 +45,25 @@ class MediaItem(Base):
     review_state: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MediaUpload(Base):
+    """Who uploaded a media item: the proof a later request must match to use it (a report's
+    ``media_ids``, a resolution's ``after_media_ids``).
+
+    Media ids are sequential, so an id alone proves nothing. ``uploader`` is the uploading principal
+    (``user:<id>``, ``key:<id>``) or, for an anonymous upload, ``anon:`` and the SHA-256 of the random
+    uploader token the response set as a cookie. Content is stored once however many people upload it,
+    so the position read from the EXIF of *this* upload is kept here: a report falls back on its own
+    photo's position, never on another uploader's.
+    """
+
+    __tablename__ = "media_uploads"
+    __table_args__ = (Index("ix_media_uploads_media_uploader", "media_id", "uploader"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_items.id", ondelete="CASCADE"))
+    uploader: Mapped[str] = mapped_column(String(80))
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

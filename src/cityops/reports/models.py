@@ -66,7 +66,9 @@ class Case(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the tracking token
     category_code: Mapped[str] = mapped_column(ForeignKey("case_categories.code", ondelete="RESTRICT"))
     description: Mapped[str] = mapped_column(Text, default="")
-    description_key: Mapped[str] = mapped_column(Text, default="")
+    description_key: Mapped[str] = mapped_column(Text, default="")  # staff search: the text as written
+    # public search: the key of the masked text, so ``?q=`` cannot find what the public does not see
+    public_key: Mapped[str] = mapped_column(Text, default="")
     answers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -198,7 +200,12 @@ class CaseSubscription(Base):
     """Someone following a case (a signed-in user, or a contact given with the tracking token)."""
 
     __tablename__ = "case_subscriptions"
-    __table_args__ = (Index("ix_case_subscriptions_case_id", "case_id"),)
+    __table_args__ = (
+        Index("ix_case_subscriptions_case_id", "case_id"),
+        # the per-address and per-client limits on verification codes count the last hour's rows
+        Index("ix_case_subscriptions_address", "address", "created_at"),
+        Index("ix_case_subscriptions_requested_from", "requested_from", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -206,6 +213,13 @@ class CaseSubscription(Base):
     channel: Mapped[str] = mapped_column(String(16), default="push")  # push | sms | email
     address: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A typed address is followed only once its owner entered the code sent to it; until then the row
+    # holds the code's salted hash, expiry and wrong entries. Accounts (push) are verified at creation.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_from: Mapped[str | None] = mapped_column(String(64))  # keyed hash of the client IP (limits)
 
 
 class CaseRating(Base):
