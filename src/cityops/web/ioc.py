@@ -187,15 +187,14 @@ def _streams(session: Session, codes: tuple[str, ...] | None = None) -> dict[int
     """Per Thing: its datastreams (of ``codes``, or all) with their latest value and level."""
     scale = thresholds()
     alerts = _open_alerts(session)
-    ops = {op.id: property_code(op) for op in session.scalars(select(ObservedProperty))}
-    wanted = [i for i, c in ops.items() if codes is None or c in codes]
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if not wanted:
-        return out
-    for ds in session.scalars(
-        select(Datastream).where(Datastream.observed_property_id.in_(wanted)).order_by(Datastream.id)
-    ):
-        code = ops[ds.observed_property_id]
+    rows = session.execute(
+        select(Datastream, ObservedProperty).join(ObservedProperty).order_by(Datastream.id)
+    ).all()  # one statement: datastreams are few (hundreds), their properties fewer
+    for ds, op in rows:
+        code = property_code(op)
+        if codes is not None and code not in codes:
+            continue
         level = _level_of(scale, code, ds.last_value)
         alert = alerts.get(ds.id)
         if alert is not None and LEVEL_RANK[SEVERITY_LEVEL[alert]] > LEVEL_RANK[level]:
