@@ -30,6 +30,7 @@ from cityops.areas.lookup import invalidate_cache as invalidate_area_index
 from cityops.areas.models import Area
 from cityops.identity.models import Agency, ApiScope, Role, User
 from cityops.identity.policy import Principal
+from cityops.places.models import Place
 from cityops.reports.access import Actor
 from cityops.reports.categories import sync_categories
 from cityops.reports.intake import Submission, submit
@@ -302,7 +303,34 @@ class Factory:
             s.refresh(sub)
             return sub
 
-    # --- places (helper A adds place_type / place here) ------------------------------------------
+    # --- places ------------------------------------------------------------------------------------
+
+    def place(
+        self,
+        type_code: str = "station",
+        *,
+        name: str | None = None,
+        lon: float = 106.41,
+        lat: float = 10.535,
+        attributes: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Place:
+        """A place of a declared type, validated and audited by the places service as the API would (a water
+        station by default); ``fields`` are other place fields (status, external_id, valid_to, ...)."""
+        from cityops.places import service
+        from cityops.places.geometry import point
+        from cityops.places.types import get_type
+
+        if attributes is None:
+            attributes = {"kind": "water"} if type_code == "station" else {}
+        with self.sessions() as s:
+            ptype = get_type(s, type_code)
+            given = {"name": name or f"Địa điểm {next(_seq)}", "geometry": point(lon, lat), **fields}
+            values = service.prepare(s, ptype, {**given, "attributes": attributes})
+            place = service.create_place(s, ptype, values, actor=None, label="test")
+            s.commit()
+            s.refresh(place)
+            return place
 
     # --- indicators (helper B adds indicator / indicator_value / target here) ---------------------
 

@@ -4,7 +4,7 @@ declaration fails naming its plugin."""
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy.orm import Session
@@ -40,7 +40,7 @@ def test_sync_is_idempotent_and_keeps_undeclared_types(session: Session) -> None
         plugin_manager().register(_module(lambda: [GATE]), name="tests.places.plugin")
 
 
-def _module(fn: object) -> types.ModuleType:
+def _module(fn: Callable[[], list[PlaceTypeSpec]]) -> types.ModuleType:
     module = types.ModuleType("tests.places.bad")
     module.place_types = hookimpl(fn)  # type: ignore[attr-defined]
     return module
