@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         "Empty means SQLite at `<data_dir>/cityops.sqlite3`.",
     )
     database_pool_size: int = Field(10, ge=1, description="Connection pool size on PostgreSQL.")
+    database_replica_urls: str = Field(
+        "",
+        description="Comma-separated SQLAlchemy URLs of PostgreSQL streaming replicas; read-only routes (STA "
+        "GETs, latest values, aggregates, IOC, indicators) read from them, round robin, except for a caller "
+        "who wrote lately until a replica has replayed that write (read-your-writes: docs/deployment.md). "
+        "Empty: every query goes to `database_url`.",
+    )
+    database_read_your_writes_seconds: int = Field(
+        60,
+        ge=1,
+        description="Lifetime of the `cityops_lsn` cookie a write sets, so the writer's next reads wait for "
+        "(or skip) a replica that has not replayed the write yet.",
+    )
     secret_key: str = Field(
         DEV_SECRET,
         min_length=16,
@@ -136,6 +149,11 @@ class Settings(BaseSettings):
         5,
         ge=1,
         description="Deliveries of one event to a failing consumer before it is dead-lettered (logged).",
+    )
+    run_consumers: bool = Field(
+        True,
+        description="Run the declared event consumers and background tasks in this process. Set false for "
+        "API workers when the consumers run as processes of their own (`cityops events consume`).",
     )
     outbox_sweep_seconds: float = Field(
         5, gt=0, description="Interval of the outbox relay's periodic sweep for events not yet published."
@@ -280,6 +298,18 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(5, ge=1, description="Wrong entries allowed for one one-time code.")
     otp_max_per_hour: int = Field(
         5, ge=1, description="One-time codes sent to one phone number per hour at most."
+    )
+    reports_codes_per_address_per_hour: int = Field(
+        3,
+        ge=1,
+        description="Confirmation codes sent to one phone number or e-mail address per hour when someone "
+        "subscribes it to a case's updates (a typed address is followed only once confirmed).",
+    )
+    reports_codes_per_client_per_hour: int = Field(
+        10, ge=1, description="Subscription confirmation codes one client IP may request per hour."
+    )
+    reports_address_subscriptions_per_case: int = Field(
+        20, ge=1, description="Phone numbers and e-mail addresses that may follow one case."
     )
     # Personal data (cityops.privacy).
     privacy_retention_days: int = Field(

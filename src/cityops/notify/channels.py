@@ -21,12 +21,13 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
+from cityops.privacy.masking import mask_contacts
 from cityops.settings import Environment, Settings
 
 log = logging.getLogger("cityops.notify")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Recipient:
     """Who a message is for: a user (expanded to their addresses) or one concrete address."""
 
@@ -43,6 +44,10 @@ class Recipient:
         if self.push:
             return str(self.push.get("endpoint", ""))
         return f"user:{self.user_id}"
+
+    def __repr__(self) -> str:
+        # Recipients end up in log lines and error texts: never with a full phone number or e-mail.
+        return f"Recipient(user_id={self.user_id}, address={mask_address(self.address())!r})"
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,15 @@ class Channel(Protocol):
     def send(self, message: Message) -> DeliveryResult: ...
 
 
-def _mask(address: str) -> str:
+def mask_address(address: str) -> str:
+    """A phone number or e-mail address shortened for logs and errors: ``+8491***678``, ``ng***@example.vn``."""
     if "@" in address:
         user, _, domain = address.partition("@")
         return f"{user[:2]}***@{domain}"
-    if address.startswith("+") and len(address) > 7:
-        return address[:5] + "***" + address[-3:]
+    if sum(c.isdigit() for c in address) >= 7:  # a phone number, however it was typed
+        return address[: 5 if address.startswith("+") else 4] + "***" + address[-3:]
+    if address.startswith(("https://", "http://")):  # a web-push endpoint: the host says enough
+        return address.split("/", 3)[2] + "/***"
     return address[:40]
 
 
@@ -129,9 +137,9 @@ class LogChannel:
         log.info(
             "notification [%s] to %s: %s — %s",
             message.category,
-            _mask(message.recipient.address()),
+            mask_address(message.recipient.address()),
             message.subject,
-            message.body,
+            mask_contacts(message.body),  # a public note may quote a phone number
         )
         return DeliveryResult(True)
 

@@ -54,6 +54,12 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
         "Report {ref} is due soon",
         "Report {ref} is due soon ({due}).",
     ),
+    "address_code": (
+        "Mã xác nhận",
+        "Mã xác nhận nhận tin về phản ánh {ref}: {code} (hiệu lực {minutes} phút). Bỏ qua nếu bạn không yêu cầu.",
+        "Confirmation code",
+        "Your code to follow report {ref}: {code} (valid {minutes} minutes). Ignore this if you did not ask.",
+    ),
     "otp": (
         "Mã xác thực",
         "Mã xác thực cityops của bạn là {code}, có hiệu lực {minutes} phút. Không chia sẻ mã này cho ai.",

@@ -2,56 +2,186 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
-from cityops.errors import Conflict, Forbidden, Invalid, Unauthorized
+from cityops.errors import ApiError, Conflict, Forbidden, Invalid, Unauthorized
 from cityops.identity.policy import Action, can
+from cityops.notify import verification
 from cityops.reports import timeline
 from cityops.reports.access import Actor, target
 from cityops.reports.models import Case, CaseRating, CaseReporter, CaseSubscription
 from cityops.reports.workflow import State
+from cityops.settings import Settings
 from cityops.text import nfc
 
 CHANNELS = ("push", "sms", "email")
 RATEABLE = (State.RESOLVED.value, State.CLOSED.value)
 
 
+@dataclass(frozen=True)
+class Subscribed:
+    """What a subscribe request did: followed now, or a confirmation code sent to the typed address."""
+
+    subscription: CaseSubscription
+    verification_sent: bool
+
+
 def subscribe(
     session: Session,
+    settings: Settings,
     actor: Actor,
     case: Case,
     *,
     channel: str = "push",
     address: str | None = None,
+    client_ip: str | None = None,
     now: datetime | None = None,
-) -> CaseSubscription:
-    """Follow ``case``: a signed-in user by their account, anyone else with an SMS/e-mail address."""
+) -> Subscribed:
+    """Follow ``case``: a signed-in user by their account at once; a typed SMS/e-mail address only once
+    confirmed (:func:`confirm`), with a code sent to it now.
+
+    Codes are limited per address (``reports_codes_per_address_per_hour``, every case together), per
+    client (``reports_codes_per_client_per_hour``) and per case (``reports_address_subscriptions_per_case``
+    addresses): 429 with ``Retry-After`` beyond them. Nothing is sent to an address that did not confirm.
+    """
+    now = now or utcnow()
     if channel not in CHANNELS:
         raise Invalid(f"channel must be one of {list(CHANNELS)}")
-    if actor.user_id is None and (not address or channel == "push"):
-        raise Unauthorized("Sign in, or give a phone (sms) or e-mail address to be notified at")
-    if address is not None:
-        address = nfc(address)[:254]
+    if address is None or not address.strip():
+        if actor.user_id is None:
+            raise Unauthorized("Sign in, or give a phone (sms) or e-mail address to be notified at")
+        return Subscribed(_follow_by_account(session, actor.user_id, case, channel, now), False)
+    if channel == "push":
+        raise Invalid("Push notifications follow an account: sign in, or choose sms or email")
+    address = verification.normalize_address(channel, address)
     existing = session.scalar(
         select(CaseSubscription).where(
             CaseSubscription.case_id == case.id,
-            CaseSubscription.user_id == actor.user_id
-            if actor.user_id is not None
-            else CaseSubscription.address == address,
+            CaseSubscription.address == address,
+            CaseSubscription.verified_at.is_not(None),
+        )
+    )
+    if existing is not None:
+        return Subscribed(existing, False)
+    client = verification.client_key(settings, client_ip) if client_ip else None
+    _check_code_limits(session, settings, case, address, client, now)
+    # one pending code per case and address: a new request replaces the old one
+    session.execute(
+        delete(CaseSubscription).where(
+            CaseSubscription.case_id == case.id,
+            CaseSubscription.address == address,
+            CaseSubscription.verified_at.is_(None),
+        )
+    )
+    code = verification.new_code()
+    sub = CaseSubscription(
+        case_id=case.id,
+        user_id=None,
+        channel=channel,
+        address=address,
+        created_at=now,
+        verified_at=None,
+        code_hash=verification.code_digest(settings, f"case:{case.id}", address, code),
+        code_expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
+        code_attempts=0,
+        requested_from=client,
+    )
+    session.add(sub)
+    session.flush()
+    verification.send_code(session, settings, channel, address, code, {"ref": case.ref})
+    return Subscribed(sub, True)
+
+
+def _follow_by_account(
+    session: Session, user_id: int, case: Case, channel: str, now: datetime
+) -> CaseSubscription:
+    existing = session.scalar(
+        select(CaseSubscription).where(
+            CaseSubscription.case_id == case.id, CaseSubscription.user_id == user_id
         )
     )
     if existing is not None:
         return existing
-    sub = CaseSubscription(
-        case_id=case.id, user_id=actor.user_id, channel=channel, address=address, created_at=now or utcnow()
-    )
+    sub = CaseSubscription(case_id=case.id, user_id=user_id, channel=channel, created_at=now, verified_at=now)
     session.add(sub)
+    session.flush()
+    return sub
+
+
+def _too_many(message: str, wait: int = 3600) -> ApiError:
+    return ApiError(429, message, code="too_many_requests", headers={"Retry-After": str(wait)})
+
+
+def _check_code_limits(
+    session: Session, settings: Settings, case: Case, address: str, client: str | None, now: datetime
+) -> None:
+    hour_ago = now - timedelta(hours=1)
+    recent = select(func.count()).select_from(CaseSubscription).where(CaseSubscription.created_at > hour_ago)
+    to_address = session.scalar(recent.where(CaseSubscription.address == address)) or 0
+    if to_address >= settings.reports_codes_per_address_per_hour:
+        raise _too_many("Too many codes were sent to this address; try again later.")
+    if client is not None:
+        from_client = session.scalar(recent.where(CaseSubscription.requested_from == client)) or 0
+        if from_client >= settings.reports_codes_per_client_per_hour:
+            raise _too_many("Too many subscription requests from this address; try again later.")
+    on_case = session.scalar(
+        select(func.count())
+        .select_from(CaseSubscription)
+        .where(CaseSubscription.case_id == case.id, CaseSubscription.address.is_not(None))
+    )
+    if (on_case or 0) >= settings.reports_address_subscriptions_per_case:
+        raise _too_many("This case has as many followers by SMS or e-mail as it may have.")
+
+
+def confirm(
+    session: Session,
+    settings: Settings,
+    case: Case,
+    *,
+    channel: str,
+    address: str,
+    code: str,
+    now: datetime | None = None,
+) -> CaseSubscription:
+    """Confirm a typed address with the code sent to it; from then on it follows the case.
+
+    A wrong, expired or unknown code answers the same 422; each wrong entry counts and the code dies
+    after ``otp_max_attempts`` (the caller commits, so the count survives a refusal)."""
+    now = now or utcnow()
+    address = verification.normalize_address(channel, address)
+    sub = session.scalar(
+        select(CaseSubscription)
+        .where(
+            CaseSubscription.case_id == case.id,
+            CaseSubscription.address == address,
+            CaseSubscription.verified_at.is_(None),
+        )
+        .order_by(CaseSubscription.id.desc())
+        .limit(1)
+    )
+    wrong = Invalid("The code is wrong or expired; ask for a new one.", code="invalid_code")
+    if (
+        sub is None
+        or sub.code_hash is None
+        or sub.code_expires_at is None
+        or sub.code_expires_at <= now
+        or sub.code_attempts >= settings.otp_max_attempts
+    ):
+        raise wrong
+    sub.code_attempts += 1
+    expected = verification.code_digest(settings, f"case:{case.id}", address, code)
+    if not (code.strip().isdigit() and hmac.compare_digest(sub.code_hash, expected)):
+        session.flush()
+        raise wrong
+    sub.verified_at, sub.code_hash, sub.code_expires_at = now, None, None
     session.flush()
     return sub
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.errors import Conflict, Forbidden, Invalid, NotFound
+from cityops.identity.policy import Action
 from cityops.reports import integrations, sla, timeline
 from cityops.reports.access import Actor, case_permission, is_handler
 from cityops.reports.models import (
@@ -24,6 +25,7 @@ from cityops.reports.models import (
     CaseReporter,
     CaseSubscription,
 )
+from cityops.reports.references import require_on_both, usable_media
 from cityops.reports.workflow import TRANSITIONS, CaseAction, RejectReason, State, target_state
 from cityops.settings import Settings
 from cityops.text import nfc
@@ -55,6 +57,7 @@ class ActionRequest:
     approve: bool | None = None
     master_id: int | None = None  # merge into
     after_media: list[int] = field(default_factory=list)  # cityops.media ids of after-photos
+    uploaders: tuple[str, ...] = ()  # anonymous uploader keys the request presents (besides the actor)
 
 
 def _agency_exists(session: Session, agency_id: int) -> bool:
@@ -86,7 +89,10 @@ def _comment(req: ActionRequest, required: bool) -> str | None:
 def notify_followers(session: Session, settings: Settings, case: Case, what: str) -> None:
     """Tell the case's subscribers about a public status change."""
     ctx = {"ref": case.ref, "state": case.state, "what": what, "note": case.public_note}
-    for sub in session.scalars(select(CaseSubscription).where(CaseSubscription.case_id == case.id)):
+    followers = select(CaseSubscription).where(
+        CaseSubscription.case_id == case.id, CaseSubscription.verified_at.is_not(None)
+    )  # a typed address that never confirmed gets nothing
+    for sub in session.scalars(followers):
         recipient: dict[str, Any] = (
             {"user_id": sub.user_id}
             if sub.user_id is not None
@@ -128,15 +134,23 @@ def perform(
         case.acknowledged_at = case.acknowledged_at or now
         case.assignee_id = req.assignee_id
         data["assignee_id"] = req.assignee_id
+    elif action is CaseAction.START:
+        # who starts an unassigned case takes it, when they may be assigned it (staff of the lead agency)
+        uid, lead = actor.user_id, case.agency_id
+        if (
+            case.assignee_id is None
+            and uid is not None
+            and lead is not None
+            and _is_member(session, uid, lead)
+        ):
+            case.assignee_id = uid
+            data["assignee_id"] = uid
     elif action is CaseAction.RESOLVE:
         if not req.after_media and not comment:
             raise Invalid("Resolving needs an after-photo or a written reason", code="proof_required")
-        from cityops.media.models import MediaItem
-
-        for media_id in req.after_media:
-            if session.get(MediaItem, media_id) is None:
-                raise Invalid("Unknown media id; upload the after-photo first", code="unknown_media")
-            session.add(CaseMedia(case_id=case.id, media_id=media_id, role="after", created_at=now))
+        # only photos the resolver uploaded: never another case's (unreviewed) picture
+        for item, _ in usable_media(session, req.after_media, (actor.label, *req.uploaders)):
+            session.add(CaseMedia(case_id=case.id, media_id=item.id, role="after", created_at=now))
         case.resolved_at = now
         case.resolution_note = comment
         data["after_photos"] = len(req.after_media)
@@ -229,6 +243,8 @@ def perform(
         master = session.get(Case, req.master_id) if req.master_id is not None else None
         if master is None:
             raise NotFound("The master case does not exist")
+        # the master gains a public timeline entry and the duplicate's reporters: both sides are checked
+        require_on_both(session, actor, Action.CASE_MODERATE, case, master, "merge")
         merge_into(session, actor, case, master, now)
         data["master_id"] = master.id
         data["master_ref"] = master.ref
@@ -303,6 +319,10 @@ def merge_into(session: Session, actor: Actor, dup: Case, master: Case, now: dat
                 channel=sub.channel,
                 address=sub.address,
                 created_at=now,
+                verified_at=sub.verified_at,
+                code_hash=sub.code_hash,
+                code_expires_at=sub.code_expires_at,
+                code_attempts=sub.code_attempts,
             )
         )
     # the duplicates' followers are moved: the master's notifications reach them

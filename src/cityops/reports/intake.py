@@ -5,11 +5,10 @@ store, :mod:`cityops.idempotency`).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import logging
 import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import h3
-from sqlalchemy import Table, bindparam, inspect, select
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql.elements import ClauseElement
@@ -41,6 +40,7 @@ from cityops.reports.models import (
     CaseSubscription,
     Category,
 )
+from cityops.reports.references import usable_media
 from cityops.reports.routing import route
 from cityops.reports.workflow import State
 from cityops.settings import Settings
@@ -74,6 +74,9 @@ class Submission:
     media_urls: list[str] = field(default_factory=list)
     location_source: str = "device"
     source: str = "api"
+    # who the submitter can prove to be as an uploader (cityops.media.uploads.uploader_keys): media_ids
+    # must be theirs
+    uploaders: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,11 +92,20 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def tracking_token(settings: Settings, case_id: int) -> str:
-    """The reporter's tracking token: a keyed hash of the case id, so a replayed answer can repeat it
-    while only its SHA-256 is stored."""
-    mac = hmac.new(settings.secret_key.encode(), f"reports-token:{case_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")[:32]
+def new_tracking_token() -> str:
+    """A reporter's tracking token: 192 random bits (only its SHA-256 is stored). Nothing derives it,
+    not the secret key nor the case number, so knowing them does not give it (#21 finding 5)."""
+    return secrets.token_urlsafe(24)
+
+
+def rotate_token(session: Session, case_id: int) -> str:
+    """Give a case a new tracking token; the old one stops working at once (the caller commits).
+
+    Used when a reporter asks for a new one (a leaked link) and when an ``Idempotency-Key`` retry is
+    answered: the raw token is never stored, so the replayed answer carries a fresh one."""
+    token = new_tracking_token()
+    session.execute(update(Case).where(Case.id == case_id).values(token_hash=token_hash(token)))
+    return token
 
 
 def case_by_token(session: Session, token: str) -> Case | None:
@@ -110,24 +122,20 @@ def _clean_optional(value: str | None, limit: int, what: str) -> str | None:
 
 
 def check_media(session: Session, settings: Settings, sub: Submission) -> None:
-    """At most ``reports_max_photos`` photos and one video, all existing; EXIF GPS fills a missing location."""
-    from cityops.media.models import MediaItem
-
-    if len(set(sub.media_ids)) != len(sub.media_ids):
-        raise Invalid("A media item is attached twice")
-    items = [session.get(MediaItem, mid) for mid in sub.media_ids]
-    if any(item is None for item in items):
-        raise Invalid("Unknown media id; upload the file first", code="unknown_media")
-    photos = [i for i in items if i is not None and i.kind == "photo"]
-    videos = [i for i in items if i is not None and i.kind == "video"]
+    """At most ``reports_max_photos`` photos and one video, each uploaded by the submitter
+    (:func:`cityops.reports.references.usable_media`); the EXIF position of the submitter's own upload
+    fills a missing location."""
+    attached = usable_media(session, sub.media_ids, sub.uploaders)
+    photos = [(item, proof) for item, proof in attached if item.kind == "photo"]
+    videos = [item for item, _ in attached if item.kind == "video"]
     if len(photos) > settings.reports_max_photos or len(videos) > 1:
         raise Invalid(
             f"At most {settings.reports_max_photos} photos and 1 video per report", code="too_many_media"
         )
     if sub.lat is None and sub.lon is None:
-        for item in photos:
-            if item.exif_lat is not None and item.exif_lon is not None:
-                sub.lat, sub.lon, sub.location_source = item.exif_lat, item.exif_lon, "exif"
+        for _, proof in photos:
+            if proof.exif_lat is not None and proof.exif_lon is not None:
+                sub.lat, sub.lon, sub.location_source = proof.exif_lat, proof.exif_lon, "exif"
                 break
 
 
@@ -358,7 +366,7 @@ def _submit_once(
     if key is not None and fingerprint is not None:
         found = find_replay(session, actor.label, key, fingerprint)
         if found is not None:
-            return found.status, _with_token(settings, found), True
+            return found.status, _with_token(session, found), True
     at = now or utcnow()
     draft = _prepare(session, settings, sub, at)
     # End the read transaction: the connection goes back to the pool while this request waits for its
@@ -379,7 +387,7 @@ def _submit_once(
         found = find_replay(session, actor.label, key, fingerprint)
         if found is None:
             raise
-        return found.status, _with_token(settings, found), True
+        return found.status, _with_token(session, found), True
     if isinstance(outcome, _Busy):
         raise WriterBusy(outcome.reason)
     return outcome
@@ -399,7 +407,7 @@ def _case_rows(
     located = sub.lat is not None and sub.lon is not None
     sla_hours = sla.handling_hours(settings, draft.category_sla_hours, draft.category_urgent)
     cal = sla.calendar(settings)
-    token = tracking_token(settings, case_id)
+    token = new_tracking_token()
     case: dict[str, Any] = {
         "id": case_id,
         "ref": f"{settings.reports_reference_prefix}-{to_local(now).year}-{case_id:06d}",
@@ -407,6 +415,7 @@ def _case_rows(
         "category_code": draft.category_code,
         "description": description,
         "description_key": search_key(description),
+        "public_key": search_key(mask_contacts(description) or ""),  # what the public may search
         "answers": draft.answers,
         "lat": sub.lat,
         "lon": sub.lon,
@@ -450,7 +459,7 @@ def _case_rows(
     )
     if citizen is not None:
         rows[_SUBSCRIPTIONS].append(
-            {"case_id": case_id, "user_id": citizen, "channel": "push", "created_at": now}
+            {"case_id": case_id, "user_id": citizen, "channel": "push", "created_at": now, "verified_at": now}
         )
     for media_id in sub.media_ids:
         rows[_MEDIA].append({"case_id": case_id, "media_id": media_id, "url": None, "created_at": now})
@@ -554,7 +563,7 @@ def _write_items(session: Session, settings: Settings, items: Sequence[_Pending]
             result = SubmitResult(case=_detached_case(case), token=token, duplicates=draft.duplicates)
             body: dict[str, Any] = item.render(result)
             if item.key is not None and item.fingerprint is not None:
-                kept = {k: v for k, v in body.items() if k != "token"}  # the token is re-derived on replay
+                kept = {k: v for k, v in body.items() if k != "token"}  # a replay gets a fresh token
                 rows[_IDEMPOTENCY].append(
                     stored_row(
                         item.actor.label, item.key, item.fingerprint, 201, kept, case_id=case_id, at=draft.now
@@ -653,8 +662,11 @@ def _write_group(
     return outcomes
 
 
-def _with_token(settings: Settings, record: IdempotencyRecord) -> dict[str, Any]:
+def _with_token(session: Session, record: IdempotencyRecord) -> dict[str, Any]:
+    """The stored answer of a replayed submission with a fresh tracking token (the first is not kept);
+    commits the rotation."""
     body = dict(record.body)
     if record.case_id is not None:
-        body["token"] = tracking_token(settings, record.case_id)
+        body["token"] = rotate_token(session, record.case_id)
+        session.commit()
     return body

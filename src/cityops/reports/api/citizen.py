@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.deps import SessionDep, SettingsDep
@@ -25,9 +26,14 @@ from cityops.reports.api.cases import (
     case_for_token,
     get_case,
 )
+from cityops.reports.models import Case
 from cityops.reports.workflow import CaseAction
+from cityops.settings import Settings
 
 router = APIRouter(prefix=PREFIX, tags=["reports"])
+CODE_SENT: dict[int | str, dict[str, Any]] = {
+    202: {"description": "A code was sent to the typed address; confirm it with `.../subscribe/confirm`."}
+}
 
 
 class RateIn(BaseModel):
@@ -40,6 +46,13 @@ class SubscribeIn(BaseModel):
     model_config = STRICT
     channel: Literal["push", "sms", "email"] = "push"
     address: str | None = Field(None, max_length=254)
+
+
+class ConfirmIn(BaseModel):
+    model_config = STRICT
+    channel: Literal["sms", "email"]
+    address: str = Field(max_length=254)
+    code: str = Field(max_length=12)
 
 
 class CommentIn(BaseModel):
@@ -85,15 +98,75 @@ def track_rate(token: str, body: RateIn, session: SessionDep) -> dict[str, Any]:
     return {"ref": case.ref, "score": rating.score}
 
 
-@router.post("/track/{token}/subscribe", status_code=201)
+@router.post("/track/{token}/subscribe", status_code=201, responses=CODE_SENT)
 def track_subscribe(
-    token: str, body: SubscribeIn, session: SessionDep, principal: CurrentPrincipal
+    token: str,
+    body: SubscribeIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
+    """Follow the case; a typed phone or e-mail address first gets a code (202) to confirm it with."""
     case = case_for_token(session, token)
-    followup.subscribe(
-        session, Actor(principal, token_case_id=case.id), case, channel=body.channel, address=body.address
+    return _subscribe(
+        session, settings, Actor(principal, token_case_id=case.id), case, body, request, response
+    )
+
+
+@router.post("/track/{token}/subscribe/confirm", status_code=201)
+def track_subscribe_confirm(
+    token: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Confirm a typed address with the code sent to it."""
+    return _confirm(session, settings, case_for_token(session, token), body)
+
+
+@router.post("/track/{token}/rotate")
+def track_rotate(token: str, session: SessionDep) -> dict[str, Any]:
+    """A new tracking token for the case; this one stops working at once (a link that leaked)."""
+    from cityops.reports import intake, integrations
+
+    case = case_for_token(session, token)
+    fresh = intake.rotate_token(session, case.id)
+    integrations.audit(
+        session, Actor(Principal.anonymous(), token_case_id=case.id), "case.token_rotate", case.id
     )
     session.commit()
+    return {"ref": case.ref, "token": fresh}
+
+
+def _subscribe(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    case: Case,
+    body: SubscribeIn,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    done = followup.subscribe(
+        session,
+        settings,
+        actor,
+        case,
+        channel=body.channel,
+        address=body.address,
+        client_ip=request.client.host if request.client else None,
+    )
+    session.commit()
+    if done.verification_sent:
+        response.status_code = 202
+        return {"ref": case.ref, "subscribed": False, "verification": "sent"}
+    return {"ref": case.ref, "subscribed": True}
+
+
+def _confirm(session: Session, settings: Settings, case: Case, body: ConfirmIn) -> dict[str, Any]:
+    try:
+        followup.confirm(session, settings, case, channel=body.channel, address=body.address, code=body.code)
+    finally:
+        session.commit()  # a wrong entry counts even though the request fails
     return {"ref": case.ref, "subscribed": True}
 
 
@@ -140,17 +213,35 @@ def erase_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str,
     return {"erased_reports": count}
 
 
-@router.post("/cases/{ref}/subscribe", status_code=201)
+@router.post("/cases/{ref}/subscribe", status_code=201, responses=CODE_SENT)
 def subscribe(
-    ref: str, body: SubscribeIn, session: SessionDep, principal: CurrentPrincipal
+    ref: str,
+    body: SubscribeIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
-    """Follow a case (signed in, or with an address for SMS/e-mail)."""
+    """Follow a case: signed in, at once (201); with a typed SMS/e-mail address, once confirmed with the code
+    sent to it (202, then ``POST .../subscribe/confirm``)."""
+    case = _followable(session, ref)
+    return _subscribe(session, settings, Actor(principal), case, body, request, response)
+
+
+@router.post("/cases/{ref}/subscribe/confirm", status_code=201)
+def subscribe_confirm(
+    ref: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Confirm a typed address with the code sent to it."""
+    return _confirm(session, settings, _followable(session, ref), body)
+
+
+def _followable(session: Session, ref: str) -> Case:
     case = get_case(session, ref)
     if case.hidden:
         raise NotFound(f"No case {ref}")
-    followup.subscribe(session, Actor(principal), case, channel=body.channel, address=body.address)
-    session.commit()
-    return {"ref": case.ref, "subscribed": True}
+    return case
 
 
 @router.post("/cases/{ref}/rate", status_code=201)

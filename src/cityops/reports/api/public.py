@@ -18,7 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from cityops.clock import LOCAL_TZ, utcnow
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import Invalid, NotFound
-from cityops.identity.deps import resolve_principal
+from cityops.identity.deps import CurrentPrincipal, resolve_principal
+from cityops.identity.policy import Principal
+from cityops.media.uploads import uploader_keys
+from cityops.openapi import CSV, GEOJSON, XLSX, success_types
 from cityops.paging import Page, total
 from cityops.reports import intake, public
 from cityops.reports.access import Actor
@@ -131,6 +134,7 @@ def _submit_report(request: Request, body: SubmitIn, idempotency_key: str | None
             consent_purpose=body.consent_purpose,
             media_ids=body.media_ids,
             source="operator" if principal.is_staff else "api",  # staff enter hotline calls and walk-ins
+            uploaders=uploader_keys(request, _principal_label(principal)),
         )
         status, payload, replayed = intake.submit_idempotent(
             session,
@@ -149,20 +153,41 @@ def _submit_report(request: Request, body: SubmitIn, idempotency_key: str | None
 
 @router.post("/media", status_code=201)
 def upload_media(
-    session: SessionDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
-    """Upload one photo or short video before submitting; pass the returned ``media_id`` in ``media_ids``."""
+    """Upload one photo or short video before submitting; pass the returned ``media_id`` in ``media_ids``.
+
+    Only its uploader may attach it: signed in, the same account; anonymous, the same uploader token
+    (an ``HttpOnly`` cookie browsers send back by themselves; other clients send the returned
+    ``upload_token`` in the ``X-Upload-Token`` header)."""
     from cityops.media.store import read_capped, store_upload
+    from cityops.media.uploads import record_upload, set_uploader_cookie, upload_identity
 
     data = read_capped(file.file, settings)
     stored = store_upload(settings, session, data, file.filename, file.content_type)
+    uploader, token = upload_identity(request, _principal_label(principal))
+    record_upload(session, stored.item.id, uploader, stored.gps)
     session.commit()
+    if token is not None:
+        set_uploader_cookie(response, token, secure=settings.cookie_secure)
     return {
         "media_id": stored.item.id,
         "kind": stored.item.kind,
         "content_type": stored.item.content_type,
         "exif_location": {"lat": stored.gps[0], "lon": stored.gps[1]} if stored.gps else None,
+        "upload_token": token,
     }
+
+
+def _principal_label(principal: Principal) -> str | None:
+    """The uploader key of a signed-in principal or API key (None: anonymous)."""
+    label = Actor(principal).label
+    return None if label == "anon" else label
 
 
 @router.get("/public")
@@ -176,18 +201,20 @@ def public_list(
     bbox: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Public list of cases, newest first; ``q`` searches descriptions ignoring diacritics. No personal data."""
+    """Public list of cases, newest first; ``q`` searches the descriptions as the public sees them (contact
+    details masked), ignoring diacritics. No personal data."""
     from cityops.text import search_key
 
     query = filtered(public_query(), category, state, area_id, bbox)
     for word in search_key(q or "").split():
-        query = query.where(Case.description_key.contains(word, autoescape=True))
+        # the masked text's key: a phone hidden as [***] cannot be found digit by digit
+        query = query.where(Case.public_key.contains(word, autoescape=True))
     cases = list(session.scalars(page.of(query.order_by(Case.submitted_at.desc(), Case.id.desc()))))
     ctx = public.PublicContext(session, cases, base_url(request))
     return {"total": total(session, query), "items": [public.public_case(c, ctx) for c in cases]}
 
 
-@router.get("/public.geojson")
+@router.get("/public.geojson", responses=success_types(GEOJSON, json=False))
 def public_geojson(
     request: Request,
     session: SessionDep,
@@ -217,7 +244,7 @@ def public_detail(ref: str, request: Request, session: SessionDep) -> dict[str, 
     return public.public_detail(session, case, base_url(request))
 
 
-@router.get("/scorecards")
+@router.get("/scorecards", responses=success_types(CSV, XLSX))
 def scorecards(
     session: SessionDep,
     settings: SettingsDep,

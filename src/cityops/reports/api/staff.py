@@ -17,11 +17,19 @@ from cityops.clock import utcnow
 from cityops.deps import SessionDep, SettingsDep
 from cityops.errors import Forbidden, Invalid, NotFound, Unauthorized
 from cityops.identity.deps import CurrentPrincipal
-from cityops.identity.models import Role
+from cityops.identity.models import Membership, Role, User
 from cityops.identity.policy import Action, Principal, can
+from cityops.media.uploads import uploader_keys
 from cityops.paging import Page, total
 from cityops.reports import handling, public, sla
-from cityops.reports.access import Actor, can_note, can_view_personal, supporting_agencies, target
+from cityops.reports.access import (
+    POLICY_FOR,
+    Actor,
+    can_note,
+    can_view_personal,
+    supporting_agencies,
+    target,
+)
 from cityops.reports.api.cases import (
     CASE_PAGE,
     PREFIX,
@@ -41,6 +49,7 @@ from cityops.reports.models import (
     CaseReporter,
     ResponseTemplate,
 )
+from cityops.reports.references import usable_template
 from cityops.reports.workflow import CaseAction, State, allowed_actions
 
 router = APIRouter(prefix=PREFIX, tags=["reports"])
@@ -128,9 +137,11 @@ def staff_case(session: Session, actor: Actor, case: Case, request: Request) -> 
             "escalated_at": public.iso(case.escalated_at),
             "consent": case.consent,
             "consent_purpose": case.consent_purpose,
-            "allowed_actions": [a.value for a in allowed_actions(State(case.state))],
+            "allowed_actions": offered_actions(session, actor, case),
         }
     )
+    if "assign" in body["allowed_actions"]:
+        body["assignees"] = assignees(session, case)
     body["timeline"] = [
         {
             "id": e.id,
@@ -183,6 +194,39 @@ def staff_case(session: Session, actor: Actor, case: Case, request: Request) -> 
             )
         ]
     return body
+
+
+def offered_actions(session: Session, actor: Actor, case: Case) -> list[str]:
+    """The actions the state machine allows from the case's state that this actor may take (screens offer
+    these, in the table's order)."""
+    tgt = target(session, actor, case)
+    return [
+        a.value
+        for a in allowed_actions(State(case.state))
+        if (a is CaseAction.REOPEN and actor.token_case_id == case.id)
+        or can(actor.principal, POLICY_FOR[a], tgt)
+    ]
+
+
+MAX_ASSIGNEES = 200
+
+
+def assignees(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Who the case may be assigned to: the active officers and supervisors of the lead agency (bounded)."""
+    if case.agency_id is None:
+        return []
+    rows = session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.agency_id == case.agency_id,
+            User.is_active.is_(True),
+            User.role.in_([Role.OFFICER, Role.SUPERVISOR]),
+        )
+        .order_by(User.full_name, User.id)
+        .limit(MAX_ASSIGNEES)
+    )
+    return [{"id": u.id, "name": u.full_name or u.username or str(u.id), "role": u.role.value} for u in rows]
 
 
 def staff_summary(case: Case, now: datetime) -> dict[str, Any]:
@@ -294,9 +338,7 @@ def case_action(
     case = get_case(session, ref)
     comment = body.comment
     if body.template_id is not None:
-        template = session.get(ResponseTemplate, body.template_id)
-        if template is None:
-            raise Invalid("Unknown response template")
+        template = usable_template(session, principal, body.template_id)
         comment = template.body if not comment else f"{template.body}\n\n{comment}"
     master_id = None
     if body.master_ref is not None:
@@ -312,6 +354,7 @@ def case_action(
         approve=body.approve,
         master_id=master_id,
         after_media=body.after_media_ids,
+        uploaders=uploader_keys(request, None),
     )
     actor = Actor(principal)
     try:
