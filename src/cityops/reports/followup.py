@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,12 +73,13 @@ def subscribe(
         return Subscribed(existing, False)
     client = verification.client_key(settings, client_ip) if client_ip else None
     _check_code_limits(session, settings, case, address, client, now)
-    # one pending code per case and address: a new request replaces the old one
+    # unconfirmed requests older than the limits' hour are dropped; recent ones stay and count (only the
+    # latest code of a case and address works: confirm reads the newest row)
     session.execute(
         delete(CaseSubscription).where(
-            CaseSubscription.case_id == case.id,
             CaseSubscription.address == address,
             CaseSubscription.verified_at.is_(None),
+            CaseSubscription.created_at <= now - timedelta(hours=1),
         )
     )
     code = verification.new_code()
@@ -133,9 +134,11 @@ def _check_code_limits(
         if from_client >= settings.reports_codes_per_client_per_hour:
             raise _too_many("Too many subscription requests from this address; try again later.")
     on_case = session.scalar(
-        select(func.count())
-        .select_from(CaseSubscription)
-        .where(CaseSubscription.case_id == case.id, CaseSubscription.address.is_not(None))
+        select(func.count(func.distinct(CaseSubscription.address))).where(
+            CaseSubscription.case_id == case.id,
+            CaseSubscription.address.is_not(None),
+            or_(CaseSubscription.verified_at.is_not(None), CaseSubscription.created_at > hour_ago),
+        )
     )
     if (on_case or 0) >= settings.reports_address_subscriptions_per_case:
         raise _too_many("This case has as many followers by SMS or e-mail as it may have.")
