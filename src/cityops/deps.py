@@ -24,5 +24,17 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for a route that only reads: on a replica when configured (:mod:`cityops.replicas`)."""
+    from cityops.replicas import read_session
+
+    session = read_session(request)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]

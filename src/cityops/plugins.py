@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.ops.plugin",
     "cityops.security.plugin",
     "cityops.events.plugin",
+    "cityops.replicas",
     "cityops.areas.plugin",
     "cityops.places.plugin",
     "cityops.identity.plugin",

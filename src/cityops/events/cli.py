@@ -87,3 +87,42 @@ def prune_cmd(data_dir: DataDirOpt = None) -> None:
     settings = settings_from_cli(data_dir)
     removed = _relay(settings).prune()
     Console(stderr=True, highlight=False).print(f"Pruned {removed} published event(s).")
+
+
+@events_cli.command("consume")
+def consume_cmd(data_dir: DataDirOpt = None) -> None:
+    """Run the declared event consumers and background tasks in this process until SIGTERM or Ctrl-C (the
+    API workers then run with CITYOPS_RUN_CONSUMERS=false). Needs a shared bus (CITYOPS_BUS=nats)."""
+    import signal
+
+    from cityops.events.runner import Runner, declared_consumers, declared_tasks
+    from cityops.settings import Environment
+
+    settings = settings_from_cli(data_dir)
+    engine = make_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    bus = make_bus(settings)
+    tasks = declared_tasks(settings) if settings.env is not Environment.TEST else []
+    runner = Runner(bus, make_sessionmaker(engine), settings, declared_consumers(settings), tasks)
+    console = Console(stderr=True, highlight=False)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await bus.start()
+        try:
+            await runner.start()
+            console.print(f"consuming: {len(runner.consumers)} consumer(s), {len(runner.tasks)} task(s)")
+            await stop.wait()
+        finally:
+            await runner.stop()
+            await bus.close()
+
+    try:
+        asyncio.run(run())
+    except RuntimeError as exc:  # the bus cannot be reached
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()

@@ -33,7 +33,10 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
     tasks = declared_tasks(settings) if settings.env is not Environment.TEST else []
-    runner = Runner(bus, app.state.sessions, settings, declared_consumers(settings), tasks)
+    consumers = declared_consumers(settings)
+    if not settings.run_consumers:  # they run in processes of their own (`cityops events consume`)
+        consumers, tasks = [], []
+    runner = Runner(bus, app.state.sessions, settings, consumers, tasks)
     app.state.bus = bus
     app.state.outbox_relay = relay
     app.state.runner = runner
