@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from cityops import __version__, errors
+from cityops import __version__, errors, openapi
 from cityops.db import make_engine, make_sessionmaker
 from cityops.ops.logs import configure_logging
 from cityops.plugins import plugin_manager, sync_declarations
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.async_startup = []
     app.state.async_shutdown = []
     errors.install(app)
+    openapi.install(app)  # the native error responses, declared once for every /api/v1 operation
     pm.hook.register_routes(app=app, settings=settings)
     _prefilter(app)  # after every route is registered
     # Added last, so outermost: every middleware and route sees the client's scheme, host and address.

@@ -214,7 +214,7 @@ def public_list(
     return {"total": total(session, query), "items": [public.public_case(c, ctx) for c in cases]}
 
 
-@router.get("/public.geojson", responses=success_types(GEOJSON, json=False))
+@router.get("/public.geojson", response_class=Response, responses=success_types(GEOJSON, json=False))
 def public_geojson(
     request: Request,
     session: SessionDep,
