@@ -200,9 +200,21 @@ class Settings(BaseSettings):
         60 * 12, ge=1, description="Lifetime of bearer tokens and browser sessions, in minutes."
     )
     login_max_failures: int = Field(
-        5, ge=1, description="Failed logins allowed per account or per client IP within the throttle window."
+        5,
+        ge=1,
+        description="Failed logins allowed per account from one client IP, and per client IP, within the "
+        "throttle window (then 429 for that pair or that IP only).",
     )
     login_window_seconds: int = Field(900, ge=1, description="Login throttle window, in seconds.")
+    login_account_backoff_after: int = Field(
+        20,
+        ge=1,
+        description="Failed logins to one account from every address together within the window after which "
+        "each further attempt waits (a back-off doubling per failure, never a lock-out).",
+    )
+    login_backoff_max_seconds: int = Field(
+        60, ge=1, description="The longest wait the per-account back-off imposes, in seconds."
+    )
     cookie_secure: bool = Field(
         False, description="Mark session cookies `Secure` (set when served over HTTPS)."
     )

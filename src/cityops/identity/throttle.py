@@ -1,10 +1,19 @@
-"""Login throttling, per account and per client IP, kept in the database so every API worker agrees.
+"""Login throttling, kept in the database so every API worker agrees.
 
-At most ``settings.login_max_failures`` failed attempts within ``settings.login_window_seconds``:
-after that, sign-in for that account (or from that IP) is refused with 429 and ``Retry-After``
-until the oldest counted failure leaves the window. A successful sign-in clears the account's
-count (not the IP's: one good account must not reset an attacker's budget for the others).
-While throttled, attempts are refused before the password is checked and are not recorded.
+Decided in #21 (an attacker could lock anyone out: 5 wrong passwords locked an account for 15 minutes
+from every IP). Now:
+
+- **per account and client IP** (``login_max_failures`` within ``login_window_seconds``): a hard stop
+  for that pair only. A guesser at one address is stopped; the owner at theirs is not;
+- **per client IP** (the same numbers, every account together): one address cannot spray many accounts;
+- **per account, from every address together**: no lock, a *back-off*. From ``login_account_backoff_after``
+  failures within the window, each further attempt must wait ``2^(n - threshold)`` seconds after the last
+  failure, at most ``login_backoff_max_seconds``. A distributed guesser gets a few tries a minute; the
+  owner waits at most that long, never 15 minutes.
+
+Refused attempts answer 429 with ``Retry-After`` before the password is checked and are not recorded. A
+success clears the account's and the pair's counts (not the IP's: one good account must not reset an
+attacker's budget for the others).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from cityops.settings import Settings
 
 ACCOUNT = "account"
 IP = "ip"
+ACCOUNT_IP = "account_ip"
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class ThrottleKeys:
         out = [(ACCOUNT, self.account)]
         if self.ip:
             out.append((IP, self.ip))
+            out.append((ACCOUNT_IP, f"{self.account}|{self.ip}"[:255]))
         return out
 
 
@@ -59,7 +70,7 @@ def _counted_failures(session: Session, kind: str, key: str, since: datetime) ->
     ).all()
     failures: list[datetime] = []
     for at, success in rows:
-        if success and kind == ACCOUNT:
+        if success and kind in (ACCOUNT, ACCOUNT_IP):
             failures.clear()
         elif not success:
             failures.append(at)
@@ -73,11 +84,23 @@ def retry_after(session: Session, settings: Settings, keys: ThrottleKeys, now: d
     wait = 0
     for kind, key in keys.pairs():
         failures = _counted_failures(session, kind, key, now - window)
+        if kind == ACCOUNT:
+            wait = max(wait, _backoff(settings, failures, now))
+            continue
         if len(failures) >= settings.login_max_failures:
             # Allowed again once enough of the oldest failures have aged out of the window.
             release = failures[len(failures) - settings.login_max_failures] + window
             wait = max(wait, max(1, math.ceil((release - now).total_seconds())))
     return wait
+
+
+def _backoff(settings: Settings, failures: list[datetime], now: datetime) -> int:
+    """Seconds an account must still wait after its failures from every address (0: none)."""
+    beyond = len(failures) - settings.login_account_backoff_after
+    if beyond < 0:
+        return 0
+    delay = min(settings.login_backoff_max_seconds, 2**beyond)
+    return max(0, math.ceil((failures[-1] + timedelta(seconds=delay) - now).total_seconds()))
 
 
 def check(session: Session, settings: Settings, keys: ThrottleKeys, now: datetime | None = None) -> None:
