@@ -13,7 +13,7 @@ from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.alerts.plugin import load_demo as load_alert_rules
 from cityops.alerts.service import sweep_staleness
 from cityops.clock import utcnow
-from cityops.sectors.environment.backfill import backfill
+from cityops.sectors.environment.backfill import backfill, backfill_year
 from cityops.sectors.environment.plugin import load_demo
 from cityops.sectors.environment.simulation import RiverStation
 from cityops.sectors.environment.stations import BY_CODE, STATIONS
@@ -103,3 +103,25 @@ def test_demo_hook_backfills_the_last_day_up_to_now(session: Session, settings: 
         step = timedelta(hours=2) if (ds.properties or {}).get("computed") else timedelta(minutes=5)
         assert before - step <= ds.last_phenomenon_time <= after, ds.name
     assert sweep_staleness(session, after) == []
+
+
+def test_backfill_year_stores_hourly_history_before_the_last_day_once(session: Session) -> None:
+    stations = [BY_CODE["SR-CANGIUOC"]]
+    load_stations(session, stations)
+    result = backfill_year(session, stations, end=DRY, days=3)
+    index = datastream_index(session)
+    measured = [ds for (station, code), ds in index.items() if station == "SR-CANGIUOC"]
+    # one reading an hour for 3 days, ending where the detailed last day begins (12:02 the day before DRY)
+    assert result.inserted == len(measured) * 3 * 24
+    sal = index[("SR-CANGIUOC", "salinity")]
+    times = session.scalars(
+        select(Observation.phenomenon_time)
+        .where(Observation.datastream_id == sal.id)
+        .order_by(Observation.phenomenon_time)
+    ).all()
+    assert times[0] == datetime(2026, 3, 21, 13, 0, tzinfo=UTC)
+    assert times[-1] == datetime(2026, 3, 24, 12, 0, tzinfo=UTC)
+    assert {t.minute for t in times} == {0}
+    again = backfill_year(session, stations, end=DRY, days=3)
+    assert again.inserted == 0
+    assert again.duplicates == result.inserted

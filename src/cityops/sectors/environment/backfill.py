@@ -14,7 +14,7 @@ points that are new since the last run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -25,6 +25,8 @@ from cityops.sensing.stations import HISTORY_BATCH, store_history
 from cityops.specs import StationSpec
 
 DEFAULT_HOURS = 24.0
+YEAR_DAYS = 365
+HOURLY = 3600  # seconds between readings of the year's history
 
 
 @dataclass(slots=True)
@@ -82,3 +84,22 @@ def _publish_aqi(
         points[ds_id] = points.get(ds_id, []) + [(hour, float(value)) for hour, value in sorted(new.items())]
         published += len(new)
     return published
+
+
+def backfill_year(
+    session: Session, stations: Sequence[StationSpec], *, end: datetime, days: int = YEAR_DAYS, seed: int = 0
+) -> BackfillResult:
+    """Hourly readings of ``stations`` over the ``days`` before ``end`` (the detailed last day excluded).
+
+    A year of history is what the monthly and yearly indicators (days with good air, salinity exceedance days)
+    and the forecasts are computed from; one reading an hour keeps it to ~9,000 points a datastream. It is
+    history only: no hourly VN_AQI datastream points and no alert rules run over it (the last day, stored by
+    :func:`backfill` at full rate, drives those). Stored points are never replaced, so a rerun adds nothing.
+    """
+    hourly = [replace(s, interval_s=HOURLY) for s in stations]
+    last = end - timedelta(hours=DEFAULT_HOURS)
+    history = store_history(
+        session, hourly, start=last - timedelta(days=days), end=last, seed=seed, batch=timedelta(days=7)
+    )
+    session.flush()
+    return BackfillResult(inserted=history.inserted, duplicates=history.duplicates)

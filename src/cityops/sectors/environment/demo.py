@@ -1,4 +1,4 @@
-"""The environment's demo data: its monitoring stations, with the last day of simulated readings.
+"""The environment's demo data: its monitoring stations, a year of hourly readings and the last day in full.
 
 The stations (``data/stations.json``) become SensorThings entities through sensing's loader
 (:func:`cityops.sensing.stations.load_stations`), then get 24 hours of history with their hourly VN_AQI and
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cityops.clock import utcnow
 from cityops.places.stations import link_things
-from cityops.sectors.environment.backfill import DEFAULT_HOURS, backfill
+from cityops.sectors.environment.backfill import DEFAULT_HOURS, backfill, backfill_year
 from cityops.sectors.environment.stations import STATIONS
 from cityops.sensing.stations import load_stations
 
@@ -28,7 +28,13 @@ def load_demo(session: Session, console: Console) -> None:
         f"Environment stations: {result.things} new stations, {result.datastreams} datastreams, "
         f"{result.observed_properties} observed properties."
     )
-    history = backfill(session, STATIONS, end=utcnow(), hours=DEFAULT_HOURS)
+    now = utcnow()
+    year = backfill_year(session, STATIONS, end=now)
+    console.print(
+        f"Station year: {year.inserted} hourly simulated observations over the year before the last day "
+        f"({year.duplicates} already stored), for the monthly indicators."
+    )
+    history = backfill(session, STATIONS, end=now, hours=DEFAULT_HOURS)
     console.print(
         f"Station history: {history.inserted} simulated observations over the last {DEFAULT_HOURS:g} hours "
         f"({history.duplicates} already stored), {history.aqi_hours} hourly VN_AQI, "
