@@ -156,7 +156,10 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(backend: Backend, tmp_path: Path) -> Settings:
-    return load_settings(env="test", data_dir=tmp_path / "data", database_url=backend.url)
+    # two days of demo station history, not a year: the demo's shape, at a fraction of its cost
+    return load_settings(
+        env="test", data_dir=tmp_path / "data", database_url=backend.url, demo_history_days=2
+    )
 
 
 @pytest.fixture

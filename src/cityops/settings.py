@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         "Asia/Ho_Chi_Minh", description="Local time zone for display and working calendars."
     )
     default_locale: str = Field("vi", description="Default UI language (`vi` or `en`).")
+    demo_history_days: int = Field(
+        365,
+        ge=0,
+        le=3650,
+        description="Days of hourly simulated station history `cityops demo` stores before the last, detailed day "
+        "(what the demo's monthly indicators and forecasts are computed from; 0: the last day only).",
+    )
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(False, description="Write logs as one JSON object per line.")
     bus: BusKind = Field(

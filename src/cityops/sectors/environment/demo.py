@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from cityops.clock import utcnow
 from cityops.places.stations import link_things
-from cityops.sectors.environment.backfill import DEFAULT_HOURS, backfill, backfill_year
+from cityops.sectors.environment.backfill import DEFAULT_HOURS, YEAR_DAYS, backfill, backfill_year
 from cityops.sectors.environment.stations import STATIONS
 from cityops.sensing.stations import load_stations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-def load_demo(session: Session, console: Console) -> None:
+def load_demo(session: Session, console: Console, *, history_days: int = YEAR_DAYS) -> None:
     """Load the stations and backfill their history up to now (the alert rules are loaded before)."""
     result = load_stations(session, STATIONS)
     link_things(session)  # each station is a place of type "station", linked to its Thing
@@ -29,9 +29,9 @@ def load_demo(session: Session, console: Console) -> None:
         f"{result.observed_properties} observed properties."
     )
     now = utcnow()
-    year = backfill_year(session, STATIONS, end=now)
+    year = backfill_year(session, STATIONS, end=now, days=history_days)
     console.print(
-        f"Station year: {year.inserted} hourly simulated observations over the year before the last day "
+        f"Station history: {year.inserted} hourly simulated observations over the {history_days} days before the last day "
         f"({year.duplicates} already stored), for the monthly indicators."
     )
     history = backfill(session, STATIONS, end=now, hours=DEFAULT_HOURS)

@@ -91,7 +91,7 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """The demo stations, with the last 24 hours of simulated readings (after the alerts plugin's rules)."""
     from cityops.sectors.environment.demo import load_demo as load_stations_demo
 
-    load_stations_demo(session, console)
+    load_stations_demo(session, console, history_days=settings.demo_history_days)
 
 
 @hookimpl
