@@ -14,7 +14,7 @@ from cityops.places import models as places_models
 from cityops.reports import map_cells as reports_map_cells_models
 from cityops.reports import models as reports_models
 from cityops.sensing import models as sensing_models
-from cityops.sensing import mqtt_deadletter as sensing_deadletter_models
+from cityops.sensing.mqtt import deadletter as sensing_deadletter_models
 
 __all__ = [
     "Base",

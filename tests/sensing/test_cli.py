@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cityops.sensing.cli import sensing_cli
 from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import ObservationRollup
-from cityops.sensing.mqtt_deadletter import MqttDeadLetter, park
+from cityops.sensing.mqtt.deadletter import MqttDeadLetter, park
 from cityops.settings import Settings
 from tests.sensing.test_storage import make_datastream
 from tests.services import MQTT_HOST, MQTT_PORT, require_mqtt

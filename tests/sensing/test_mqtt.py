@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.app import create_app
 from cityops.identity.apikeys import create_api_key
-from cityops.sensing import mqtt as bridge_module
 from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
-from cityops.sensing.mqtt_deadletter import MqttDeadLetter
+from cityops.sensing.mqtt import bridge as bridge_module
+from cityops.sensing.mqtt import subscription, transport
+from cityops.sensing.mqtt.deadletter import MqttDeadLetter
 from cityops.settings import Settings, load_settings
 from cityops.urls import configured_base
 from tests.conftest import Backend
@@ -324,16 +325,16 @@ def test_mqtt_is_off_without_a_broker_url(settings: Settings) -> None:
 
 
 def test_broker_address() -> None:
-    assert bridge_module.broker_address("mqtt://u:p%40ss@broker.local:1884") == (
+    assert transport.broker_address("mqtt://u:p%40ss@broker.local:1884") == (
         "broker.local",
         1884,
         "u",
         "p@ss",
         False,
     )
-    assert bridge_module.broker_address("mqtts://broker.local")[1:] == (8883, None, None, True)
+    assert transport.broker_address("mqtts://broker.local")[1:] == (8883, None, None, True)
     with pytest.raises(ValueError, match="MQTT URL"):
-        bridge_module.broker_address("http://broker.local")
+        transport.broker_address("http://broker.local")
 
 
 def test_a_message_cityops_failed_to_store_is_delivered_again(
@@ -611,9 +612,9 @@ def test_a_failing_batch_is_retried_one_by_one_but_not_to_the_end_when_nothing_g
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
 
-    def batch(results: list[float], hour: int = 10) -> list[bridge_module.Incoming]:
+    def batch(results: list[float], hour: int = 10) -> list[transport.Incoming]:
         return [
-            bridge_module.Incoming(
+            transport.Incoming(
                 topic,
                 orjson.dumps({"phenomenonTime": f"2026-03-01T{hour}:0{k}:00Z", "result": r}),
                 1,
@@ -684,9 +685,9 @@ def test_processes_in_a_share_group_split_the_messages(
 
 
 def test_share_group_names_are_checked(mqtt_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert bridge_module.share_group(mqtt_settings) is None
+    assert subscription.share_group(mqtt_settings) is None
     monkeypatch.setenv("CITYOPS_MQTT_SHARE_GROUP", "cityops")
-    assert bridge_module.share_group(Settings(data_dir=mqtt_settings.data_dir)) == "cityops"
+    assert subscription.share_group(Settings(data_dir=mqtt_settings.data_dir)) == "cityops"
     for bad in ("a/b", "a+", "#", "a b"):
         monkeypatch.setenv("CITYOPS_MQTT_SHARE_GROUP", bad)
         with pytest.raises(ValidationError, match="mqtt_share_group"):
@@ -731,7 +732,7 @@ def test_buffered_socket_serves_small_reads_from_one_and_sends_writes_together()
 
     a, b = socket.socketpair()
     try:
-        wrapped = bridge_module._BufferedSocket(a)
+        wrapped = transport._BufferedSocket(a)
         b.sendall(b"\x30\x05hello\x40\x02\x00\x01")
         assert wrapped.recv(1) == b"\x30"
         assert wrapped.pending() == 10
@@ -753,7 +754,7 @@ def test_packets_left_in_the_read_buffer_after_a_burst_are_read_too(
 ) -> None:
     """Messages queued while cityops was down arrive together; with a burst of one packet per wake-up,
     the rest sit in the read buffer, where the socket does not signal them again."""
-    monkeypatch.setattr(bridge_module, "READ_BURST", 1)
+    monkeypatch.setattr(transport, "READ_BURST", 1)
     # No notifications: their PUBACKs would wake the reader up anyway.
     quiet = mqtt_settings.model_copy(update={"mqtt_publish_entities": False})
     ids = station(sessions)
@@ -793,7 +794,7 @@ def test_a_batch_that_failed_goes_back_into_one_transaction_once_storing_works_a
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta_batch", store_batch)
     monkeypatch.setattr(bridge_module.MqttBridge, "_store_sta", store_one)
     batch = [
-        bridge_module.Incoming(
+        transport.Incoming(
             topic,
             orjson.dumps({"phenomenonTime": f"2026-03-01T10:0{k}:00Z", "result": float(k)}),
             1,

@@ -105,7 +105,7 @@ def dead_letters(
     bridge like any other) and removes the row once the broker has acknowledged it."""
     from sqlalchemy import delete as sql_delete
 
-    from cityops.sensing.mqtt_deadletter import MqttDeadLetter
+    from cityops.sensing.mqtt.deadletter import MqttDeadLetter
 
     console = Console()
     with _session(data_dir) as session:
@@ -140,7 +140,7 @@ def republish(mqtt_url: str | None, messages: list[tuple[str, bytes]]) -> None:
     """Publish (topic, payload) pairs at QoS 1 and return once the broker acknowledged every one."""
     import paho.mqtt.publish as publish
 
-    from cityops.sensing.mqtt import broker_address
+    from cityops.sensing.mqtt.transport import broker_address
 
     if not mqtt_url:
         raise typer.BadParameter("MQTT is not configured (settings.mqtt_url is empty)")

@@ -21,7 +21,7 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(api.router)
     app.include_router(sta_api.router)
     if settings.mqtt_url:
-        from cityops.sensing import mqtt
+        from cityops.sensing.mqtt import bridge as mqtt
 
         mqtt.install(app, settings)
 
