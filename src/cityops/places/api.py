@@ -20,6 +20,7 @@ from cityops.deps import SessionDep
 from cityops.errors import NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize, can
+from cityops.openapi import CSV, GEOJSON, error_responses, success_types
 from cityops.paging import Page, page_params, total
 from cityops.places import service
 from cityops.places.models import Place, PlaceStatusHistory, PlaceType
@@ -36,25 +37,6 @@ from cityops.places.render import (
 from cityops.places.types import all_types, get_type
 
 router = APIRouter(prefix="/api/v1", tags=["places"])
-
-GEOJSON = "application/geo+json"
-CSV = "text/csv; charset=utf-8"
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorOut(BaseModel):
-    """The native error shape (cityops.errors)."""
-
-    error: ErrorBody
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorOut} for code in codes}
 
 
 # JSON carries dates as text: strict models would refuse every one
@@ -128,10 +110,7 @@ def list_place_types(session: SessionDep, principal: CurrentPrincipal) -> list[P
 
 Format = Literal["json", "geojson", "csv"]
 
-_LIST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {GEOJSON: {}, "text/csv": {}}, "description": "A page of places (JSON, GeoJSON or CSV)"},
-    **_errors(404, 422),
-}
+_LIST_RESPONSES = {**success_types(GEOJSON, CSV), **error_responses(404, 422)}
 
 
 def place_filter(
@@ -186,7 +165,7 @@ def _list(
     if format == "csv":
         return Response(
             to_csv(items, types, staff=staff),
-            media_type=CSV,
+            media_type=CSV + "; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="places.csv"'},
         )
     return PlacePage(items=items, total=count, limit=page.limit, offset=page.offset)
@@ -207,7 +186,11 @@ def list_places(
     return _list(request, session, principal, page, flt, format)
 
 
-@router.get("/places.geojson", response_class=Response, responses=_LIST_RESPONSES)
+@router.get(
+    "/places.geojson",
+    response_class=Response,
+    responses={**success_types(GEOJSON, json=False), **error_responses(404, 422)},
+)
 def list_places_geojson(
     request: Request, session: SessionDep, principal: CurrentPrincipal, page: PageDep, flt: FilterDep
 ) -> Response:
@@ -217,7 +200,9 @@ def list_places_geojson(
     return result
 
 
-@router.post("/places", response_model=PlaceOut, status_code=201, responses=_errors(401, 403, 409, 422))
+@router.post(
+    "/places", response_model=PlaceOut, status_code=201, responses=error_responses(401, 403, 409, 422)
+)
 def create_place(
     body: PlaceIn, request: Request, session: SessionDep, principal: CurrentPrincipal, response: Response
 ) -> PlaceOut:
@@ -231,14 +216,16 @@ def create_place(
     return _out(session, place, ptype, principal)
 
 
-@router.get("/places/{place_id}", response_model=PlaceOut, responses=_errors(404))
+@router.get("/places/{place_id}", response_model=PlaceOut, responses=error_responses(404))
 def get_place(place_id: int, session: SessionDep, principal: CurrentPrincipal) -> PlaceOut:
     """One place (404 for a staff-only place to anyone but staff)."""
     place, ptype = _visible_place(session, principal, place_id)
     return _out(session, place, ptype, principal)
 
 
-@router.patch("/places/{place_id}", response_model=PlaceOut, responses=_errors(401, 403, 404, 409, 422))
+@router.patch(
+    "/places/{place_id}", response_model=PlaceOut, responses=error_responses(401, 403, 404, 409, 422)
+)
 def update_place(
     place_id: int, body: PlacePatch, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> PlaceOut:
@@ -251,7 +238,7 @@ def update_place(
     return _out(session, place, ptype, principal)
 
 
-@router.delete("/places/{place_id}", status_code=204, responses=_errors(401, 403, 404))
+@router.delete("/places/{place_id}", status_code=204, responses=error_responses(401, 403, 404))
 def delete_place(
     place_id: int, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
@@ -267,7 +254,7 @@ def delete_place(
     "/places/{place_id}/status",
     response_model=StatusChangeOut,
     status_code=201,
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 def change_status(
     place_id: int, body: StatusIn, request: Request, session: SessionDep, principal: CurrentPrincipal
@@ -282,7 +269,9 @@ def change_status(
     return StatusChangeOut.of(entry)
 
 
-@router.get("/places/{place_id}/status-history", response_model=StatusHistoryPage, responses=_errors(404))
+@router.get(
+    "/places/{place_id}/status-history", response_model=StatusHistoryPage, responses=error_responses(404)
+)
 def status_history(
     place_id: int,
     session: SessionDep,
