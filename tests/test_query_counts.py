@@ -5,6 +5,7 @@ the pinned number of statements, on both backends. A count that grows with the r
 that changed is a change to look at (lower: update the pin; higher: explain it in the commit). Each
 count is the first request after the rows were added, so caches that notice a change are measured doing
 their work, not serving a stale answer; the app is warmed up before (first connection, start-up caches).
+Only the request's own statements count, not the app's background work (see tests/kit/queries.py).
 
 A new GET route under ``/api/v1`` without a path parameter fails :func:`test_every_list_route_is_pinned`
 until it gets a row in :data:`PINNED` (a list) or :data:`NOT_LISTS` (with the reason it lists nothing).
@@ -152,6 +153,19 @@ NOT_LISTS: dict[str, str] = {
 }
 
 
+# Lists whose owners are building them now (issue #12); each moves to PINNED with a factory in
+# tests/kit/factories.py (see tests/kit/README.md). Keep this empty once they land.
+PENDING: dict[str, str] = {
+    "/api/v1/places": "places (helper A): needs factory.place",
+    "/api/v1/places.geojson": "places (helper A): needs factory.place",
+    "/api/v1/place-types": "places (helper A): needs factory.place_type",
+    "/api/v1/indicators": "indicators (helper B): needs factory.indicator",
+    "/api/v1/indicator-sets": "indicators (helper B): needs factory.indicator_set",
+    "/api/v1/programmes": "programmes: needs factory.programme",
+    "/api/v1/dashboard/panels": "dashboard panels: plugin declarations; pin or move to NOT_LISTS",
+}
+
+
 def _list_routes(app: FastAPI) -> set[str]:
     paths = app.openapi()["paths"]
     return {p for p, ops in paths.items() if p.startswith("/api/v1") and "get" in ops and "{" not in p}
@@ -161,10 +175,10 @@ def test_every_list_route_is_pinned(app: FastAPI, backend: Backend) -> None:
     if backend.name != "sqlite":
         pytest.skip("the route table does not depend on the backend")
     routes = _list_routes(app)
-    assert not set(PINNED) & set(NOT_LISTS)
-    assert routes - set(PINNED) - set(NOT_LISTS) == set(), (
-        "pin these list routes (or say why they are not lists)"
-    )
+    known = [set(PINNED), set(NOT_LISTS), set(PENDING)]
+    assert sum(map(len, known)) == len(set().union(*known)), "a route is in two of the tables"
+    unknown = routes - set().union(*known)
+    assert unknown == set(), "pin these list routes (or say why they are not lists)"
     assert set(PINNED) | set(NOT_LISTS) <= routes, "these pinned routes are gone"
 
 

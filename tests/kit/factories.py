@@ -76,6 +76,7 @@ class Factory:
     make_api_key: Callable[..., str]
     auth: Callable[[User], dict[str, str]]
     _role_users: dict[str, User] = field(default_factory=dict)
+    _role_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     _home_agency: Agency | None = None
     _categories_synced: bool = False
 
@@ -141,7 +142,11 @@ class Factory:
         """Bearer headers for a role name (``"anonymous"``: none) or a given user."""
         if isinstance(who, User):
             return self.auth(who)
-        return {} if who == "anonymous" else self.auth(self.role_user(who))
+        if who == "anonymous":
+            return {}
+        if who not in self._role_headers:  # one token per role and test: each would be a new session
+            self._role_headers[who] = self.auth(self.role_user(who))
+        return self._role_headers[who]
 
     def api_key(self, scopes: Iterable[ApiScope | str] = (ApiScope.READ,), **kw: Any) -> str:
         """A raw API key for ``X-API-Key`` (wraps the ``make_api_key`` fixture)."""

@@ -11,16 +11,16 @@ the database counts, whichever session or connection sent it. The app under test
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 
 
 @dataclass
@@ -38,33 +38,31 @@ class QueryLog:
         return f"{self.count} queries:\n" + "\n".join(f"  {i}. {s}" for i, s in enumerate(lines, 1))
 
 
+_counting: ContextVar[QueryLog | None] = ContextVar("cityops_test_counting", default=None)
+
+
 @contextmanager
 def count_queries(engine: Engine) -> Iterator[QueryLog]:
-    """Record every statement ``engine`` sends while the block runs."""
+    """Record the statements ``engine`` sends for the block: its own and those of the requests it makes.
+
+    The test client's requests run in a copy of the block's context (anyio copies it into the request
+    task and its worker threads), so a :class:`~contextvars.ContextVar` tells them apart from the app's
+    background work on the same engine (the outbox relay, bus consumers, periodic tasks), which started
+    earlier in contexts of their own and would otherwise make a count flaky.
+    """
     log = QueryLog()
+    token = _counting.set(log)
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        log.statements.append(statement)
+        if _counting.get() is log:
+            log.statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
     try:
         yield log
     finally:
         event.remove(engine, "before_cursor_execute", before)
-
-
-def settle(engine: Engine, *, quiet: float = 0.03, timeout: float = 5.0) -> None:
-    """Wait until the app's background work is done: no event left in the outbox and no statement for
-    ``quiet`` seconds. The outbox relay and the bus consumers run after a commit, on the same engine, so
-    without this a count could include their statements (a flaky count, not the request's)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            pending = conn.scalar(text("SELECT count(*) FROM outbox_events WHERE published_at IS NULL"))
-        with count_queries(engine) as log:
-            time.sleep(quiet)
-        if not pending and not log.count:
-            return
+        _counting.reset(token)
 
 
 def app_engine(client: TestClient) -> Engine:
@@ -77,11 +75,8 @@ def app_engine(client: TestClient) -> Engine:
 def get_counted(
     client: TestClient, url: str, headers: dict[str, str] | None = None, *, status: int = 200
 ) -> tuple[Response, QueryLog]:
-    """GET ``url`` once the app is idle (:func:`settle`) and return the response with the statements it
-    ran; the status must be ``status``."""
-    engine = app_engine(client)
-    settle(engine)
-    with count_queries(engine) as log:
+    """GET ``url`` and return the response with the statements it ran; the status must be ``status``."""
+    with count_queries(app_engine(client)) as log:
         response = client.get(url, headers=headers or {})
     assert response.status_code == status, response.text
     return response, log
