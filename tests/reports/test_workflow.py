@@ -12,6 +12,7 @@ from cityops.audit.models import AuditEntry
 from cityops.errors import Conflict, Forbidden, Invalid
 from cityops.identity.policy import Principal
 from cityops.media.store import store_upload
+from cityops.media.uploads import record_upload
 from cityops.reports.access import Actor
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import Case, CaseAgency, CaseEvent, CaseExtension, CaseMedia
@@ -197,6 +198,7 @@ def test_requirements_comment_reason_proof(world: World) -> None:
         _do(world, case, "officer_a", A.RESOLVE)
     world.session.rollback()
     photo = store_upload(world.settings, world.session, jpeg_bytes(), "after.jpg", "image/jpeg").item
+    record_upload(world.session, photo.id, world.actor("officer_a").label, None)  # the resolver's own photo
     _do(world, case, "officer_a", A.RESOLVE, after_media=[photo.id])
     assert world.session.scalar(select(CaseMedia.role).where(CaseMedia.case_id == case.id)) == "after"
     with pytest.raises(Invalid, match="comment is required"):
