@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash
+.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ fuzz-long: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m cityops.docsgen
+
+audit: $(STAMP)  ## dependency audit (#21): records locked versions; skips with a message when offline
+	scripts/audit.sh
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache
