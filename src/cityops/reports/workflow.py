@@ -65,7 +65,11 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     CaseAction.ASSIGN: Transition(
         frozenset({State.ACKNOWLEDGED, State.ASSIGNED, State.IN_PROGRESS, State.REOPENED}), State.ASSIGNED
     ),
-    CaseAction.START: Transition(frozenset({State.ASSIGNED}), State.IN_PROGRESS),
+    # an officer of the holding agency may start on an acknowledged case: they become its assignee
+    # (a supervisor's assignment is not a precondition for working and finishing a case)
+    CaseAction.START: Transition(
+        frozenset({State.ACKNOWLEDGED, State.ASSIGNED, State.REOPENED}), State.IN_PROGRESS
+    ),
     # resolution needs an after-photo or a written reason (checked by the service)
     CaseAction.RESOLVE: Transition(frozenset({State.ASSIGNED, State.IN_PROGRESS}), State.RESOLVED),
     CaseAction.CLOSE: Transition(frozenset({State.RESOLVED}), State.CLOSED, needs_comment=True),
