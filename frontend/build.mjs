@@ -50,6 +50,24 @@ for (const [file, info] of Object.entries(result.metafile.outputs)) {
 mkdirSync(join(out, "icons"), { recursive: true });
 for (const f of readdirSync(join(here, "icons"))) cpSync(join(here, "icons", f), join(out, "icons", f));
 
+// The API docs pages (/docs, /redoc) load Swagger UI and ReDoc from here, never from a CDN: the files
+// of the npm packages, content-hashed like the bundles, named in manifest.apidocs for cityops.apidocs.
+manifest.apidocs = {};
+mkdirSync(join(out, "apidocs"), { recursive: true });
+const apidocs = {
+  swagger_js: "swagger-ui-dist/swagger-ui-bundle.js",
+  swagger_css: "swagger-ui-dist/swagger-ui.css",
+  favicon: "swagger-ui-dist/favicon-32x32.png",
+  redoc_js: "redoc/bundles/redoc.standalone.js",
+};
+for (const [key, file] of Object.entries(apidocs)) {
+  const raw = readFileSync(join(here, "node_modules", file));
+  const name = file.split("/").pop().replace(/\.(\w+)$/, `-${createHash("sha256").update(raw).digest("hex").slice(0, 8).toUpperCase()}.$1`);
+  writeFileSync(join(out, "apidocs", name), raw);
+  manifest.apidocs[key] = `apidocs/${name}`;
+  manifest.files[`apidocs/${name}`] = raw.length;
+}
+
 // Pages: templates with {{js}} / {{css}} filled in.
 const pages = { citizen: "citizen.html", officer: "officer.html", ioc: "ioc.html" };
 for (const [app, tpl] of Object.entries(pages)) {

@@ -16,6 +16,7 @@ from cityops.ops.logs import configure_logging
 from cityops.plugins import plugin_manager, sync_declarations
 from cityops.settings import Environment, Settings, load_settings
 from cityops.urls import ForwardedHeadersMiddleware, trusted_networks
+from cityops.web import apidocs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Smart-city services platform: citizen reports, sensors, alerts, open data.",
         lifespan=lifespan,
+        docs_url=None,  # cityops.web.apidocs serves /docs and /redoc from the front-end build (no CDN)
+        redoc_url=None,
     )
     engine = make_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     app.state.settings = settings
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.async_shutdown = []
     errors.install(app)
     openapi.install(app)  # the native error responses, declared once for every /api/v1 operation
+    apidocs.install(app)  # before the plugins: the security headers look up the docs pages' paths
     pm.hook.register_routes(app=app, settings=settings)
     _prefilter(app)  # after every route is registered
     # Added last, so outermost: every middleware and route sees the client's scheme, host and address.
