@@ -1,8 +1,16 @@
-"""Demo cases for the pilot: a few reports in communes that have an agency, in varied states."""
+"""Demo cases for the pilot: reports in communes that have an agency, in varied states, and work for every
+demo officer.
+
+Routing gives a category named by a department's jurisdiction to the department even inside a ward, so a
+ward committee's officer would see only "other" reports. Each agency with staff therefore gets its own
+handful: reports that route to it, or (as a dispatcher does) reports in its area transferred to it, then
+acknowledged and started by its officer, so the README's ``tanan.officer`` signs in to an inbox with work.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from rich.console import Console
 from sqlalchemy import select
@@ -33,6 +41,30 @@ SAMPLES = (
     ),
 )
 
+# An inbox for each agency's officer: a new report, one acknowledged, one the officer is working on.
+INBOX = (
+    ("lighting", "Bóng đèn cao áp trên đường Hùng Vương chập chờn cả tuần", ()),
+    ("other", "Bảng tên đường ở ngã tư bị gãy, người lạ khó tìm đường", (CaseAction.ACKNOWLEDGE,)),
+    (
+        "drainage",
+        "Nắp cống trước nhà số 12 bị vỡ, nguy hiểm cho xe máy",
+        (CaseAction.ACKNOWLEDGE, CaseAction.START),
+    ),
+)
+TRANSFER_NOTE = "Chuyển đơn vị có thẩm quyền trên địa bàn xử lý"
+DONE_NOTE = "Đã xử lý xong, cảm ơn người dân"
+
+
+@dataclass(frozen=True)
+class Staffed:
+    """An agency with a demo officer: where its reports are placed and who works them."""
+
+    agency_id: int
+    officer_id: int
+    area_id: int
+    lat: float
+    lon: float
+
 
 def _officer(session: Session, agency_id: int | None) -> int | None:
     if agency_id is None:
@@ -44,6 +76,68 @@ def _officer(session: Session, agency_id: int | None) -> int | None:
         .order_by(User.id)
         .limit(1)
     )
+
+
+def _staffed(session: Session, fallback: tuple[int, float | None, float | None]) -> list[Staffed]:
+    """Agencies with an active officer, each with a point in its jurisdiction (a commune's centre; for a
+    province-wide department, ``fallback``)."""
+    rows = session.execute(
+        select(Membership.agency_id, User.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.role == Role.OFFICER, User.is_active.is_(True))
+        .order_by(Membership.agency_id, User.id)
+    ).all()
+    officers: dict[int, int] = {}
+    for agency_id, user_id in rows:
+        officers.setdefault(agency_id, user_id)
+    out: list[Staffed] = []
+    for agency_id, officer_id in officers.items():
+        commune = session.execute(
+            select(Area.id, Area.lat, Area.lon)
+            .join(AgencyJurisdiction, AgencyJurisdiction.area_id == Area.id)
+            .where(
+                AgencyJurisdiction.agency_id == agency_id,
+                Area.level == "commune",
+                Area.valid_to.is_(None),
+                Area.lat.is_not(None),
+                Area.lon.is_not(None),
+            )
+            .order_by(Area.id)
+            .limit(1)
+        ).first()
+        area_id, lat, lon = (commune[0], commune[1], commune[2]) if commune is not None else fallback
+        assert lat is not None
+        assert lon is not None
+        out.append(Staffed(agency_id, officer_id, area_id, lat, lon))
+    return out
+
+
+def _as_user(session: Session, user_id: int) -> Actor:
+    user = session.get(User, user_id)
+    assert user is not None
+    return Actor(Principal.for_user(user))
+
+
+def _inbox(
+    session: Session, settings: Settings, operator: Actor, staffed: Staffed, now: datetime, offset: int
+) -> int:
+    """Three reports for ``staffed``'s officer: routed there, or transferred there by the dispatcher."""
+    officer = _as_user(session, staffed.officer_id)
+    for i, (category, text, steps) in enumerate(INBOX):
+        sub = Submission(
+            category_code=category,
+            description=text,
+            lat=staffed.lat + 0.0006 * (i + 1),
+            lon=staffed.lon - 0.0004 * offset,
+            source="demo",
+        )
+        case = submit(session, settings, operator, sub, now=now - timedelta(hours=30 - 9 * i)).case
+        if case.agency_id != staffed.agency_id:
+            req = ActionRequest(CaseAction.TRANSFER, agency_id=staffed.agency_id, comment=TRANSFER_NOTE)
+            perform(session, settings, operator, case, req)
+        for step in steps:
+            perform(session, settings, officer, case, ActionRequest(step))
+    return len(INBOX)
 
 
 def load(session: Session, settings: Settings, console: Console) -> None:
@@ -81,7 +175,11 @@ def load(session: Session, settings: Settings, console: Console) -> None:
                 perform(
                     session, settings, operator, case, ActionRequest(CaseAction.ASSIGN, assignee_id=officer)
                 )
-            comment = "Đã xử lý xong, cảm ơn người dân" if step is not CaseAction.ACKNOWLEDGE else None
+            comment = DONE_NOTE if step is not CaseAction.ACKNOWLEDGE else None
             perform(session, settings, operator, case, ActionRequest(step, comment=comment))
         made += 1
+    first = communes[0]
+    fallback = (first[0], first[1], first[2])
+    for n, staffed in enumerate(_staffed(session, fallback)):
+        made += _inbox(session, settings, operator, staffed, now, n)
     console.print(f"reports: {made} demo cases")
