@@ -449,11 +449,9 @@ def create_template(body: TemplateIn, session: SessionDep, principal: CurrentPri
     return {"id": template.id, "title": template.title}
 
 
-@router.post("/cases/{ref}/media/{media_id}/review")
-def review_media(
-    ref: str, media_id: int, body: ReviewIn, session: SessionDep, principal: CurrentPrincipal
-) -> dict[str, Any]:
-    """Publish (approve), hide or reset a case photo. Redaction: ``POST /api/v1/media/...`` of the media capability."""
+def _case_media(session: Session, principal: Principal, ref: str, media_id: int) -> tuple[Case, Actor]:
+    """The case of a media review or redaction and who acts: staff handling or moderating the case; 404
+    when the media is not the case's."""
     require_staff(principal)
     case = get_case(session, ref)
     actor = Actor(principal)
@@ -466,6 +464,15 @@ def review_media(
     )
     if link is None:
         raise NotFound("This media does not belong to the case")
+    return case, actor
+
+
+@router.post("/cases/{ref}/media/{media_id}/review")
+def review_media(
+    ref: str, media_id: int, body: ReviewIn, session: SessionDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Publish (approve), hide or reset a case photo. Redaction: ``POST /api/v1/media/...`` of the media capability."""
+    case, actor = _case_media(session, principal, ref, media_id)
     from cityops.media.store import set_review_state
     from cityops.reports import integrations
 
@@ -487,18 +494,7 @@ def redact_media(
     principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """Blur regions (faces, number plates) of a case photo; the public then sees only the blurred copy."""
-    require_staff(principal)
-    case = get_case(session, ref)
-    actor = Actor(principal)
-    if not (
-        can_note(session, actor, case) or can(principal, Action.CASE_MODERATE, target(session, actor, case))
-    ):
-        raise Forbidden("This case is not handled by your agency")
-    link = session.scalar(
-        select(CaseMedia).where(CaseMedia.case_id == case.id, CaseMedia.media_id == media_id)
-    )
-    if link is None:
-        raise NotFound("This media does not belong to the case")
+    case, actor = _case_media(session, principal, ref, media_id)
     from cityops.media.store import redact
     from cityops.reports import integrations
 
