@@ -237,6 +237,25 @@ row("POST", "/api/v1/reports/track/{token}/rate", ALL)(
 row("POST", "/api/v1/reports/track/{token}/subscribe", USERS)(
     lambda c: Req("POST", f"/api/v1/reports/track/{c.token}/subscribe", json={"channel": "push"})
 )
+# the code sent to a typed address is the capability (#21): the same answer whoever asks
+row("POST", "/api/v1/reports/track/{token}/subscribe/confirm", UNIFORM)(
+    lambda c: Req(
+        "POST",
+        f"/api/v1/reports/track/{c.token}/subscribe/confirm",
+        json={"channel": "sms", "address": "0912000999", "code": "123456"},
+    )
+)
+row("POST", "/api/v1/reports/cases/{ref}/subscribe/confirm", UNIFORM)(
+    lambda c: Req(
+        "POST",
+        f"/api/v1/reports/cases/{c.ref}/subscribe/confirm",
+        json={"channel": "sms", "address": "0912000999", "code": "123456"},
+    )
+)
+# rotating needs the token itself (an unknown one: 404 for everyone; a real one would end the others' rows)
+row("POST", "/api/v1/reports/track/{token}/rotate", UNIFORM)(
+    lambda c: Req("POST", "/api/v1/reports/track/not-a-real-token-abcdefghij/rotate")
+)
 row("GET", "/api/v1/reports/mine", USERS)(lambda c: Req("GET", "/api/v1/reports/mine"))
 row("GET", "/api/v1/reports/mine/export", USERS)(lambda c: Req("GET", "/api/v1/reports/mine/export"))
 # anyone signed in may follow a public case (the updates carry no personal data)
