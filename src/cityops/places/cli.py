@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.db import make_engine, make_sessionmaker, session_scope
@@ -25,6 +28,17 @@ def _out() -> Console:
 
 def _err() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _session(data_dir: Path | None) -> Iterator[Session]:
+    """A session on the configured database, committed on success (the engine is disposed after)."""
+    engine = make_engine(settings_from_cli(data_dir).effective_database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @places_cli.command("import")
@@ -46,21 +60,16 @@ def import_cmd(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create or update places from a file, idempotent on the external id; bad rows are reported, not stored."""
-    settings = settings_from_cli(data_dir)
-    engine = make_engine(settings.effective_database_url)
-    err = _err()
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with _session(data_dir) as session:
             report = import_features(
                 session, file, type_code, source_name=source or file.name, dry_run=dry_run, crs=crs
             )
             if dry_run:
                 session.rollback()
     except (PlaceImportError, ApiError) as exc:
-        err.print(str(exc), style="red", markup=False)
+        _err().print(str(exc), style="red", markup=False)
         raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     out = _out()
     out.print(report.summary() + ".")
     if report.rejected:
@@ -81,13 +90,8 @@ def link_things_cmd(data_dir: DataDirOpt = None) -> None:
     """Create or refresh the station place of every SensorThings station Thing."""
     from cityops.places.stations import link_things
 
-    settings = settings_from_cli(data_dir)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            stats = link_things(session)
-    finally:
-        engine.dispose()
+    with _session(data_dir) as session:
+        stats = link_things(session)
     _out().print(
         f"Stations: {stats.created} created, {stats.updated} updated, {stats.unchanged} unchanged, "
         f"{stats.skipped} skipped."
@@ -99,23 +103,18 @@ def types_cmd(data_dir: DataDirOpt = None) -> None:
     """List the place types (synced from the sectors' declarations first)."""
     from cityops.places.types import all_types, sync_place_types
 
-    settings = settings_from_cli(data_dir)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            sync_place_types(session)
-            table = Table(title="Place types")
-            for col in ("code", "name", "sector", "visibility", "attributes", "statuses"):
-                table.add_column(col, overflow="fold")
-            for t in all_types(session):
-                table.add_row(
-                    t.code,
-                    t.name_vi,
-                    t.sector,
-                    t.visibility,
-                    ", ".join(a["code"] for a in t.attributes or []),
-                    ", ".join(s["code"] for s in t.statuses or []),
-                )
-            _out().print(table)
-    finally:
-        engine.dispose()
+    with _session(data_dir) as session:
+        sync_place_types(session)
+        table = Table(title="Place types")
+        for col in ("code", "name", "sector", "visibility", "attributes", "statuses"):
+            table.add_column(col, overflow="fold")
+        for t in all_types(session):
+            table.add_row(
+                t.code,
+                t.name_vi,
+                t.sector,
+                t.visibility,
+                ", ".join(a["code"] for a in t.attributes or []),
+                ", ".join(s["code"] for s in t.statuses or []),
+            )
+        _out().print(table)
