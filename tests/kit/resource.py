@@ -110,16 +110,20 @@ class APIResourceTest:
     def request(self, client: TestClient, factory: Factory, op: str, role: str) -> Response:
         """Do ``op`` as ``role`` on a fresh row (or a fresh body)."""
         headers = factory.headers(role)
+        response: Response
         if op == "list":
-            return client.get(self.base, headers=headers)
-        if op == "create":
-            return client.post(self.base, json=self.create_body(factory), headers=headers)
-        item = self.url(self.make(factory))
-        if op == "read":
-            return client.get(item, headers=headers)
-        if op == "update":
-            return client.patch(item, json=self.update_body, headers=headers)
-        return client.delete(item, headers=headers)
+            response = client.get(self.base, headers=headers)
+        elif op == "create":
+            response = client.post(self.base, json=self.create_body(factory), headers=headers)
+        else:
+            item = self.url(self.make(factory))
+            if op == "read":
+                response = client.get(item, headers=headers)
+            elif op == "update":
+                response = client.patch(item, json=self.update_body, headers=headers)
+            else:
+                response = client.delete(item, headers=headers)
+        return response
 
     def assert_audited(self, factory: Factory, before: tuple[int, int]) -> None:
         if self.audited:
