@@ -361,48 +361,6 @@ class IndicatorCalculatorSpec:
     def code(self) -> str:
         """The method name, so two plugins declaring one method are refused."""
         return self.method
-    # How a coarser area's value is made from its communes': "sum" (counts), "ratio" (sum of numerators over
-    # sum of denominators: rates and means), "per_capita" (sum of numerators over the area's population,
-    # times params["per"]), "direct" (computed again over the whole area: medians, day counts).
-    aggregation: Literal["sum", "ratio", "per_capita", "direct"] = "ratio"
-
-
-@dataclass(frozen=True, slots=True)
-class Measure:
-    """One computed cell: the value and what it was made of, so coarser areas can be rolled up exactly."""
-
-    value: float | None
-    inputs: int  # facts counted (cases, observations, places, station-days)
-    numerator: float | None = None
-    denominator: float | None = None
-
-
-# target area id -> the area ids whose facts count for it (its lineage predecessors, its communes); None: every
-# fact wherever it lies (the top of the hierarchy, including facts with no area).
-AreaGroups = Mapping[int, "frozenset[int] | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorCalculatorSpec:
-    """A way of computing indicators from a capability's data (``indicator_calculators`` hook).
-
-    ``compute(session, indicator, groups, start, end)`` returns a :class:`Measure` per key of ``groups``
-    over the facts of ``[start, end)`` (aware UTC). ``touched(session, event)`` names the facts an event of
-    one of ``subjects`` changed, as ``(area id or None, moment)`` pairs: the indicators capability marks
-    the cells holding them stale and recomputes just those.
-    """
-
-    method: str
-    source: IndicatorSource
-    compute: Callable[[Session, IndicatorSpec, AreaGroups, datetime, datetime], Mapping[int, Measure]]
-    subjects: tuple[str, ...] = ()
-    touched: Callable[[Session, Event], list[tuple[int | None, datetime]]] | None = None
-    description: str = ""
-
-    @property
-    def code(self) -> str:
-        """The method name, so two plugins declaring one method are refused."""
-        return self.method
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -427,9 +385,6 @@ class DashboardPanelSpec:
     place_types: tuple[str, ...] = ()
     property_codes: tuple[str, ...] = ()
     order: int = 100
-    # for ``latest_values`` and the IOC station levels: (property code, warn at, bad at); a latest value at or
-    # above "warn at" is "warn", at or above "bad at" is "bad" (the sector's scale, not the core's)
-    thresholds: tuple[tuple[str, float, float], ...] = ()
     # for ``latest_values`` and the IOC station levels: (property code, warn at, bad at); a latest value at or
     # above "warn at" is "warn", at or above "bad at" is "bad" (the sector's scale, not the core's)
     thresholds: tuple[tuple[str, float, float], ...] = ()
