@@ -6,8 +6,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from cityops.plugins import hookimpl
-from cityops.specs import BackgroundTaskSpec, CategorySpec, PersonalDataSpec
-from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
+from cityops.specs import (
+    BackgroundTaskSpec,
+    CategorySpec,
+    IndicatorCalculatorSpec,
+    IndicatorSpec,
+    PersonalDataSpec,
+)
 
 if TYPE_CHECKING:
     import typer
