@@ -19,6 +19,7 @@ Which areas a datastream concerns: the rule's ``area_ids`` when set, else the st
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -240,7 +241,9 @@ def _context(
         "property_vi_lower": inline(property_vi),
         "property_en_lower": inline(property_en),
         "value": "" if tr.value is None else f"{tr.value:g}",
-        "unit": unit,
+        # Vietnamese writes a decimal comma ("2,219 g/L"; "2.219" reads as two thousand two hundred)
+        "value_vi": "" if tr.value is None else f"{tr.value:g}".replace(".", ","),
+        "unit": display_unit(unit),
         "time": format_datetime(tr.at),
         "severity_vi": SEVERITY_VI[severity],
         "severity_en": SEVERITY_EN[severity],
@@ -253,6 +256,16 @@ def _context(
         "never_reported": seen is None,
         "rule": rule.name_vi,
     }
+
+
+def display_unit(ucum: str) -> str:
+    """A UCUM code as a sentence shows it, never raw: "Cel" → "°C", "ug/m3" → "µg/m³", "{AQI}" and "[pH]" →
+    nothing (the property names them), "{vehicles}/h" → "vehicles/h", "dB{A}" → "dB(A)"."""
+    text = {"Cel": "°C", "[pH]": "", "{AQI}": "", "dB{A}": "dB(A)"}.get(ucum)
+    if text is not None:
+        return text
+    text = ucum.replace("ug/", "µg/").replace("m3", "m³").replace("[", "").replace("]", "")
+    return text.replace("{", "").replace("}", "") if "/" in text else re.sub(r"\{[^}]*\}", "", text)
 
 
 def inline(name: str) -> str:
@@ -268,7 +281,8 @@ def _messages(ctx: dict[str, Any], rule: Rule) -> tuple[str, str]:
         vi, en = (NEVER_MESSAGE_VI, NEVER_MESSAGE_EN) if never else (STALE_MESSAGE_VI, STALE_MESSAGE_EN)
     else:
         vi, en = DEFAULT_MESSAGE_VI, DEFAULT_MESSAGE_EN
-    return render_message(rule.message_vi or vi, ctx), render_message(rule.message_en or en, ctx)
+    in_vi = {**ctx, "value": ctx["value_vi"]}
+    return render_message(rule.message_vi or vi, in_vi), render_message(rule.message_en or en, ctx)
 
 
 def _event(alert: Alert, rule: Rule | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
