@@ -49,10 +49,8 @@ def upgrade() -> None:
     with op.batch_alter_table("media_uploads", schema=None) as batch_op:
         batch_op.create_index("ix_media_uploads_media_uploader", ["media_id", "uploader"], unique=False)
 
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("public_key", sa.Text(), nullable=False, server_default=""))
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.alter_column("public_key", server_default=None)
+    # plain ALTER TABLE (no batch): a batch copy of ``cases`` on SQLite would drop its map-cell triggers
+    op.add_column("cases", sa.Column("public_key", sa.Text(), nullable=False, server_default=""))
     _fill_public_keys()
 
     with op.batch_alter_table("case_subscriptions", schema=None) as batch_op:
@@ -112,8 +110,7 @@ def downgrade() -> None:
         batch_op.drop_column("code_expires_at")
         batch_op.drop_column("code_hash")
         batch_op.drop_column("verified_at")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_column("public_key")
+    op.drop_column("cases", "public_key")  # ALTER TABLE DROP COLUMN (SQLite 3.35+), keeping the triggers
     with op.batch_alter_table("media_uploads", schema=None) as batch_op:
         batch_op.drop_index("ix_media_uploads_media_uploader")
     op.drop_table("media_uploads")
