@@ -88,6 +88,9 @@ def test_station_places_are_the_registry_answer(client: TestClient, session: Ses
         ("Trạm Tân An", "water"),
     ]
     assert all(p["thing_id"] is not None for p in items)
+    water = next(p for p in items if p["attributes"]["kind"] == "water")
+    by_thing = client.get(f"/api/v1/places?thing_id={water['thing_id']}").json()["items"]
+    assert [p["id"] for p in by_thing] == [water["id"]]
 
 
 def test_migration_0005_makes_a_place_of_every_station_thing_and_goes_back(empty_database: str) -> None:  # noqa: F811

@@ -125,6 +125,9 @@ def place_filter(
     historical: Annotated[
         bool, Query(description="Include places retired (valid_to passed) or not yet valid")
     ] = False,
+    thing_id: Annotated[
+        list[int] | None, Query(description="SensorThings Thing ids: the station places they are")
+    ] = None,
 ) -> PlaceFilter:
     """The list filters, as one dependency shared by the JSON/CSV and the GeoJSON routes."""
     return PlaceFilter(
@@ -135,6 +138,7 @@ def place_filter(
         q=q,
         at=at,
         historical=historical,
+        thing_ids=thing_id or (),
     )
 
 

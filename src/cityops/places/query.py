@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, or_, select
@@ -33,8 +33,7 @@ class PlaceFilter:
     q: str | None = None
     at: date | None = None
     historical: bool = False
-    demo: bool | None = None
-    thing_ids: Sequence[int] = field(default_factory=tuple)
+    thing_ids: Sequence[int] = ()
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -103,8 +102,6 @@ def place_query(session: Session, flt: PlaceFilter, visible: Sequence[str]) -> S
         stmt = stmt.where(Place.status.in_(list(flt.statuses)))
     for word in search_words(flt.q or ""):
         stmt = stmt.where(Place.name_key.contains(word, autoescape=True))
-    if flt.demo is not None:
-        stmt = stmt.where(Place.demo.is_(flt.demo))
     if flt.thing_ids:
         stmt = stmt.where(Place.thing_id.in_(list(flt.thing_ids)))
     if flt.at is not None or not flt.historical:
