@@ -115,6 +115,18 @@ def _stations(f: Factory, n: int) -> None:
         f.observations(f.station("salinity", area=f.area(), kind="salinity"), [1.5, 2.5])
 
 
+def _indicators(f: Factory, n: int) -> None:
+    f.batch(n, f.indicator)
+
+
+def _indicator_sets(f: Factory, n: int) -> None:
+    f.batch(n, f.indicator_set)
+
+
+def _programmes(f: Factory, n: int) -> None:
+    f.batch(n, f.programme)
+
+
 PINNED: dict[str, Listed] = {
     "/api/v1/areas": Listed(_areas, 2),
     "/api/v1/areas.geojson": Listed(_areas, 1),
@@ -142,6 +154,9 @@ PINNED: dict[str, Listed] = {
     "/api/v1/sensing/latest": Listed(_stations, 2, postgresql=3),
     "/api/v1/environment/stations": Listed(_stations, 4),
     "/api/v1/ioc/stations": Listed(_stations, 3, role="operator"),
+    "/api/v1/indicators": Listed(_indicators, 3),
+    "/api/v1/indicator-sets": Listed(_indicator_sets, 2),
+    "/api/v1/programmes": Listed(_programmes, 3),
 }
 
 NOT_LISTS: dict[str, str] = {
@@ -150,6 +165,7 @@ NOT_LISTS: dict[str, str] = {
     "/api/v1/ioc/summary": "a fixed set of KPI tiles (aggregate counts, no rows)",
     "/api/v1/live": "an event stream (server-sent events), no database rows",
     "/api/v1/privacy/export": "one person's data across capabilities, each with its own tests",
+    "/api/v1/dashboard/panels": "the panels the deployment's plugins declare (a fixed set), each with its data",
 }
 
 
@@ -159,10 +175,6 @@ PENDING: dict[str, str] = {
     "/api/v1/places": "places (helper A): needs factory.place",
     "/api/v1/places.geojson": "places (helper A): needs factory.place",
     "/api/v1/place-types": "places (helper A): needs factory.place_type",
-    "/api/v1/indicators": "indicators (helper B): needs factory.indicator",
-    "/api/v1/indicator-sets": "indicators (helper B): needs factory.indicator_set",
-    "/api/v1/programmes": "programmes: needs factory.programme",
-    "/api/v1/dashboard/panels": "dashboard panels: plugin declarations; pin or move to NOT_LISTS",
 }
 
 

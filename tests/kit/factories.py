@@ -337,7 +337,72 @@ class Factory:
             s.refresh(place)
             return place
 
-    # --- indicators (helper B adds indicator / indicator_value / target here) ---------------------
+    # --- indicators and programmes ------------------------------------------------------------------
+
+    def indicator_set(self, code: str | None = None) -> str:
+        """A published indicator set with one indicator in it; returns the set's code."""
+        from cityops.indicators.models import IndicatorSet
+
+        n = next(_seq)
+        code = code or f"kit-set-{n}"
+        with self.sessions() as s:
+            s.add(IndicatorSet(code=code, name_vi=f"Bộ chỉ số {n}", name_en=f"Indicator set {n}"))
+            s.commit()
+        self.indicator(sets=[(code, "1")])
+        return code
+
+    def indicator(self, code: str | None = None, *, sets: Sequence[tuple[str, str]] = ()) -> str:
+        """A hand-entered indicator (as a plugin would declare it), in ``sets``; returns its code."""
+        from cityops.indicators.models import Indicator, IndicatorSetMember
+
+        n = next(_seq)
+        code = code or f"kit.indicator_{n}"
+        with self.sessions() as s:
+            s.add(
+                Indicator(
+                    code=code,
+                    name_vi=f"Chỉ số {n}",
+                    name_en=f"Indicator {n}",
+                    unit="%",
+                    direction="higher",
+                    period="year",
+                    source="manual",
+                    sector="kit",
+                    levels=["province"],
+                )
+            )
+            s.flush()
+            for set_code, number in sets:
+                s.add(IndicatorSetMember(indicator_code=code, set_code=set_code, number=number))
+            s.commit()
+        return code
+
+    def programme(self, code: str | None = None, projects: int = 2) -> str:
+        """A programme with ``projects`` projects, each with one disbursement; returns its code."""
+        from cityops.programmes.schemas import ProgrammeIn
+        from cityops.programmes.service import import_programme
+
+        n = next(_seq)
+        doc = {
+            "code": code or f"kit-programme-{n}",
+            "name_vi": f"Đề án {n}",
+            "name_en": f"Programme {n}",
+            "budget_planned_vnd": 10**10,
+            "projects": [
+                {
+                    "code": f"p{i}",
+                    "name_vi": f"Dự án {i}",
+                    "name_en": f"Project {i}",
+                    "budget_planned_vnd": 10**9,
+                    "disbursements": [{"disbursed_on": "2025-06-01", "amount_vnd": 10**8}],
+                }
+                for i in range(projects)
+            ],
+        }
+        with self.sessions() as s:
+            import_programme(s, ProgrammeIn.model_validate(doc))
+            s.commit()
+        return str(doc["code"])
 
 
 @pytest.fixture

@@ -158,8 +158,9 @@ class ImportOut(BaseModel):
 def list_programmes(session: SessionDep) -> list[ProgrammeSummary]:
     """Every programme with its progress (a province has a handful: no paging)."""
 
-    programmes = session.scalars(select(Programme).order_by(Programme.code).limit(100))
-    return [ProgrammeSummary.of(p, service.progress(session, p)) for p in programmes]
+    programmes = list(session.scalars(select(Programme).order_by(Programme.code).limit(100)))
+    progress = service.progress_of(session, programmes)
+    return [ProgrammeSummary.of(p, progress[p.id]) for p in programmes]
 
 
 def programme_detail(session: SessionDep, code: str) -> ProgrammeOut:
