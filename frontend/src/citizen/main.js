@@ -6,6 +6,8 @@ import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
 import { serialRenderer } from "../common/router.js";
 import { esc, fmtDate, fmtDateTime } from "../common/format.js";
+import { errorText } from "../common/errors.js";
+import { questionLabel, questionValues } from "../common/categories.js";
 import { applyI18n, getLang, langToggle, nameOf, t } from "../common/i18n.js";
 import { flush, startAutoFlush } from "./outbox.js";
 import { mine, newKey, outbox } from "./store.js";
@@ -274,9 +276,9 @@ function renderQuestions(box, cat) {
   clear(box);
   for (const q of cat?.questions || []) {
     const id = `q-${q.code}`;
-    const label = h("label", { for: id }, q.label + (q.required ? " *" : ""));
+    const label = h("label", { for: id }, questionLabel(q) + (q.required ? " *" : ""));
     let input;
-    const values = (q.values || []).map((v) => (Array.isArray(v) ? { key: v[0], name: v[1] } : v));
+    const values = questionValues(q);
     if (q.datatype === "singlevaluelist") {
       input = h("select", { id, required: q.required }, h("option", { value: "" }, "—"), values.map((v) => h("option", { value: v.key }, v.name)));
     } else if (q.datatype === "multivaluelist") {
@@ -350,7 +352,7 @@ async function viewCase(ref) {
   try {
     c = await api(local?.token ? EP.track(local.token) : EP.publicCase(ref));
   } catch (err) {
-    main.append(h("p.error", err.status === 404 ? t("case.notFound") : t("common.error", { msg: err.message })));
+    main.append(h("p.error", err.status === 404 ? t("case.notFound") : errorText(err)));
     return;
   }
   if (local && c.state !== local.state) mine.put({ ...local, state: c.state });
@@ -370,6 +372,11 @@ async function viewCase(ref) {
   const photos = h("div.gallery", { id: "photos" }, mediaList(c.media, "report").map((m) => img(m, t("case.photos"))));
   const after = mediaList(c.media, "after");
   const afterBox = after.length ? h("section", { id: "after" }, h("h2", t("case.after")), h("div.gallery", after.map((m) => img(m, t("case.after"))))) : null;
+  // the reporter's own photos from this device, until staff publish them
+  const own = !mediaList(c.media, "report").length && local?.photos?.length
+    ? h("section", { id: "my-photos" }, h("h2", t("case.myPhotos")), h("div.gallery", local.photos.map((b, i) => h("img", { src: URL.createObjectURL(b), alt: `${t("report.photo")} ${i + 1}` }))))
+    : null;
+  const mapEl = c.lat != null && c.lon != null ? h("div.map.case-map", { id: "case-map", role: "img", "aria-label": `${t("case.location")}: ${c.area_name || ""}` }) : null;
   main.append(
     h(
       "article.case",
@@ -380,7 +387,11 @@ async function viewCase(ref) {
         "dl.meta",
         h("dt", t("case.submitted")),
         h("dd", fmtDateTime(c.submitted_at)),
-        c.expected_at ? [h("dt", t("case.due")), h("dd", fmtDateTime(c.expected_at))] : null,
+        c.expected_at && ["submitted", "acknowledged", "assigned", "in_progress", "reopened"].includes(c.state)
+          ? [h("dt", t("deadline.resolve")), h("dd", { id: "case-due" }, fmtDateTime(c.expected_at))]
+          : null,
+        c.area_name ? [h("dt", t("case.ward")), h("dd", { id: "case-ward" }, c.area_name)] : null,
+        c.address ? [h("dt", t("case.location")), h("dd", c.address)] : null,
         c.agency_name ? [h("dt", t("case.agency")), h("dd", c.agency_name)] : null,
       ),
       c.status_note ? h("p.note", { id: "status-note" }, c.status_note) : null,
@@ -388,12 +399,20 @@ async function viewCase(ref) {
         ? h("section.dups", h("p", t("report.duplicates")), h("ul", local.duplicates.map((d) => h("li", `${d.ref} · ${Math.round(d.distance_m)} m · ${t(`state.${d.state}`)}`))))
         : null,
       photos,
+      own,
+      mapEl,
       afterBox,
       h("h2", t("case.timeline")),
       tl,
       local?.token ? followUp(c, local) : null,
     ),
   );
+  if (mapEl) {
+    const { L, createMap, drawAreas, pinIcon } = await loadMap();
+    currentMap = createMap(mapEl, { center: [c.lat, c.lon], zoom: 15 });
+    drawAreas(currentMap, { fit: false });
+    L.marker([c.lat, c.lon], { icon: pinIcon("pin-report"), keyboard: false }).addTo(currentMap);
+  }
 }
 
 function followUp(c, local) {
@@ -423,7 +442,7 @@ function followUp(c, local) {
       announce(t("case.rated"), "ok");
       rateForm.replaceWith(h("p", t("case.rated")));
     } catch (err) {
-      announce(t("common.error", { msg: err.message }), "error");
+      announce(errorText(err), "error");
     }
   });
   const reason = h("textarea", { id: "reopen-reason", rows: 2, required: true });
@@ -443,7 +462,7 @@ function followUp(c, local) {
       announce(t("case.reopened"), "ok");
       route();
     } catch (err) {
-      announce(t("common.error", { msg: err.message }), "error");
+      announce(errorText(err), "error");
     }
   });
   if (c.can_rate) box.append(rateForm);

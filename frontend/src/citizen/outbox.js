@@ -37,6 +37,8 @@ async function sendOne(item) {
     description: item.payload.description,
     submittedAt: res.submitted_at || item.createdAt,
     duplicates: res.duplicates || [],
+    // the reporter's own photos stay on this device: they see them before (and whether or not) staff publish them
+    photos: (item.photos || []).map((ph) => ph.blob),
   });
   await outbox.remove(item.key);
   return res;

@@ -37,9 +37,31 @@ export function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-const UNITS = { Cel: "°C", "ug/m3": "µg/m³", "mg/m3": "mg/m³", "[pH]": "", "g/L": "g/L", "mS/cm": "mS/cm", "m3/s": "m³/s", "/h": "/h" };
-/** A UCUM code as people write it (Cel → °C, ug/m3 → µg/m³). */
+// Units as people write them, per language (from the UCUM codes of the observed properties); never raw UCUM.
+const UNITS = {
+  Cel: "°C",
+  "ug/m3": "µg/m³",
+  "mg/m3": "mg/m³",
+  "m3/s": "m³/s",
+  "[pH]": "",
+  "{AQI}": "",
+  "[NTU]": "NTU",
+  "dB{A}": "dB(A)",
+  "{vehicles}/h": { vi: "xe/giờ", en: "vehicles/h" },
+  "/h": { vi: "/giờ", en: "/h" },
+  "km/h": "km/h",
+};
+/** A UCUM code as people write it in the page's language (Cel → °C, {vehicles}/h → xe/giờ, {AQI} → none). */
 export function unit(code) {
   if (!code) return "";
-  return code in UNITS ? UNITS[code] : code;
+  const known = UNITS[code];
+  if (known != null) return typeof known === "string" ? known : known[document.documentElement.lang === "en" ? "en" : "vi"];
+  // unknown: drop annotations and brackets rather than show them
+  return code.replace(/\{[^}]*\}/g, "").replace(/[[\]]/g, "");
+}
+
+/** A number with its unit in the page's locale ("2,13 g/L", "2.959 xe/giờ"). */
+export function fmtMeasure(value, code, digits = 2) {
+  const u = unit(code);
+  return u ? `${fmtNumber(value, digits)} ${u}` : fmtNumber(value, digits);
 }

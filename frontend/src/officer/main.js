@@ -5,7 +5,9 @@ import { api, ApiError, items, setCsrf } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
 import { serialRenderer } from "../common/router.js";
-import { fmtDateTime } from "../common/format.js";
+import { fmtDateTime, fmtNumber } from "../common/format.js";
+import { errorText } from "../common/errors.js";
+import { answerRows } from "../common/categories.js";
 import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas, pinIcon } from "../common/map.js";
 
@@ -16,19 +18,12 @@ let agencies = [];
 let currentMap = null;
 const filters = { state: "open", category: "", overdue: false, q: "" };
 
-// The state machine (mirrors cityops.reports.workflow) for when the API does not list allowed actions.
 const OPEN = ["submitted", "acknowledged", "assigned", "in_progress", "reopened"];
-const TABLE = {
-  acknowledge: ["submitted", "reopened"],
-  assign: ["acknowledged", "assigned", "in_progress", "reopened"],
-  start: ["assigned"],
-  resolve: ["assigned", "in_progress"],
-  close: ["resolved"],
-  reject: OPEN,
-  transfer: OPEN,
-  return: OPEN,
-  request_extension: ["assigned", "in_progress"],
-};
+// The order actions are offered in: progress first, what ends or hands the case away last; the first is the
+// default, so the default is never a destructive action.
+const ORDER = ["resolve", "start", "acknowledge", "assign", "close", "request_extension", "decide_extension", "add_support", "reopen", "transfer", "return", "merge", "reject"];
+const DESTRUCTIVE = new Set(["transfer", "return", "merge", "reject"]);
+const REJECT_REASONS = ["out_of_scope", "duplicate", "insufficient_information"];
 const NEEDS_COMMENT = new Set(["close", "reject", "reopen", "transfer", "return", "request_extension"]);
 
 function catName(code) {
@@ -41,10 +36,27 @@ function stateBadge(state) {
   return h(`span.badge.state-${state}`, t(`state.${state}`));
 }
 
+/** The deadline that matters now, named: acknowledgement while unacknowledged, else resolution (as the server's
+ * sla.current_due, so the inbox and the case page show the same date). */
+export function currentDeadline(c) {
+  if (!OPEN.includes(c.state)) return null;
+  const awaitingAck = c.state === "submitted" || c.state === "reopened";
+  if (c.due_at !== undefined) return c.due_at ? { at: c.due_at, kind: awaitingAck ? "ack" : "resolve" } : null;
+  if (awaitingAck && c.ack_due_at && (!c.resolve_due_at || c.ack_due_at <= c.resolve_due_at)) return { at: c.ack_due_at, kind: "ack" };
+  return c.resolve_due_at ? { at: c.resolve_due_at, kind: "resolve" } : null;
+}
+
+function deadlineEl(c) {
+  const d = currentDeadline(c);
+  const dl = deadlineClass(c);
+  if (!d) return h(`span.dl.${dl}`, "–");
+  return h(`span.dl.${dl}`, { dataset: { kind: d.kind } }, h("span.dl-name", `${t(`deadline.${d.kind}`)}: `), fmtDateTime(d.at), DL_LABEL[dl] ? h("span.sr-only", ` (${t(DL_LABEL[dl])})`) : null);
+}
+
 /** Deadline colour: overdue (red), within the last 20 % or 8 h (amber), otherwise green. */
 export function deadlineClass(c, now = Date.now()) {
   if (!OPEN.includes(c.state)) return "dl-none";
-  const due = c.due_at || c.resolve_due_at || c.expected_at;
+  const due = currentDeadline(c)?.at;
   if (c.overdue || (due && new Date(due).getTime() < now)) return "dl-overdue";
   if (!due) return "dl-none";
   const start = new Date(c.submitted_at).getTime();
@@ -91,7 +103,7 @@ function viewLogin() {
       location.hash = "#/";
       route();
     } catch (e2) {
-      err.textContent = e2.status === 401 || e2.status === 400 || e2.status === 422 ? t("auth.failed") : t("common.error", { msg: e2.message });
+      err.textContent = e2.status === 401 || e2.status === 400 || e2.status === 422 ? t("auth.failed") : errorText(e2);
       pass.value = "";
       pass.focus();
     }
@@ -149,7 +161,7 @@ async function fillInbox(table) {
   try {
     rows = items(await api(`${EP.inbox}?${qs}`));
   } catch (err) {
-    announce(t("common.error", { msg: err.message }), "error");
+    announce(errorText(err), "error");
   }
   clear(table);
   table.append(
@@ -166,7 +178,7 @@ async function fillInbox(table) {
         h("td", catName(c.category), h("div.muted.small", (c.description || "").slice(0, 80))),
         h("td", stateBadge(c.state)),
         h("td", fmtDateTime(c.submitted_at)),
-        h("td", h(`span.dl.${dl}`, fmtDateTime(c.due_at) || "–", DL_LABEL[dl] ? h("span.sr-only", ` (${t(DL_LABEL[dl])})`) : null)),
+        h("td", deadlineEl(c)),
       ),
     );
   }
@@ -174,11 +186,10 @@ async function fillInbox(table) {
   table.append(body);
 }
 
+/** The actions the server offers this user on the case, in the order above (unknown ones last). */
 function allowedActions(c) {
-  if (Array.isArray(c.allowed_actions)) return c.allowed_actions;
-  return Object.entries(TABLE)
-    .filter(([, states]) => states.includes(c.state))
-    .map(([a]) => a);
+  const rank = (a) => (ORDER.includes(a) ? ORDER.indexOf(a) : ORDER.length);
+  return [...(c.allowed_actions || [])].sort((a, b) => rank(a) - rank(b));
 }
 
 async function uploadPhoto(file) {
@@ -195,7 +206,7 @@ async function viewCase(ref) {
   try {
     c = await api(EP.case(ref));
   } catch (err) {
-    main.append(h("p.error", err.status === 404 ? t("case.notFound") : t("common.error", { msg: err.message })));
+    main.append(h("p.error", err.status === 404 ? t("case.notFound") : errorText(err)));
     return;
   }
   const timeline = c.timeline || [];
@@ -223,7 +234,7 @@ async function viewCase(ref) {
         await api(EP.caseMediaReview(c.ref, m.media_id), { method: "POST", json: { state: published ? "hidden" : "approved" } });
         route();
       } catch (err) {
-        announce(t("common.error", { msg: err.message }), "error");
+        announce(errorText(err), "error");
       }
     });
     const img = h("img", { src, alt, loading: "lazy" });
@@ -234,17 +245,19 @@ async function viewCase(ref) {
   const reporter = c.reporters
     ? h("section", h("h2", t("officer.reporter")), c.reporters.map((r) => h("p", [r.name, r.phone, r.email].filter(Boolean).join(" · ") || "–")))
     : null;
-  const answers = Object.entries(c.answers || {});
+  const answers = answerRows(categories.find((x) => x.code === c.category), c.answers, fmtNumber);
+  const assignee = (c.assignees || []).find((u) => u.id === c.assignee_id);
   main.append(
     h("p", h("a", { href: "#/" }, t("officer.back"))),
     h(
       "div.case-grid",
       h(
         "article.case-main",
-        h("div.card-top", h("h1", c.ref), stateBadge(c.state), h(`span.dl.${deadlineClass(c)}`, fmtDateTime(c.resolve_due_at || c.expected_at))),
+        h("div.card-top", h("h1", c.ref), stateBadge(c.state), deadlineEl(c)),
         h("p", h("strong", catName(c.category)), c.area_name ? ` · ${c.area_name}` : "", c.agency_name ? ` · ${c.agency_name}` : ""),
         h("p", c.description || ""),
-        answers.length ? h("section", h("h2", t("officer.answers")), h("dl.meta", answers.map(([k, v]) => [h("dt", k), h("dd", Array.isArray(v) ? v.join(", ") : String(v))]))) : null,
+        c.assignee_id ? h("p.muted", { id: "assignee-now" }, t("officer.assigneeNow", { name: assignee ? assignee.name : c.assignee_id === me.id ? me.full_name || me.username : `#${c.assignee_id}` })) : null,
+        answers.length ? h("section", h("h2", t("officer.answers")), h("dl.meta", { id: "answers" }, answers.map(([k, v]) => [h("dt", k), h("dd", v)]))) : null,
         reporter,
         h("h2", t("case.photos")),
         photos,
@@ -263,38 +276,51 @@ async function viewCase(ref) {
 }
 
 function actionPanel(c) {
-  const lead = ["supervisor", "operator", "admin"].includes(me?.role);
   const pending = (c.extensions || []).filter((x) => x.status === "pending");
-  const actions = allowedActions(c).filter((a) => {
-    if (a === "assign" || a === "merge") return lead;
-    if (a === "decide_extension") return lead && pending.length > 0;
-    return true;
-  });
+  const actions = allowedActions(c).filter((a) => a !== "decide_extension" || pending.length > 0);
   if (!actions.length) return h("section");
-  const actionSel = h("select", { id: "action" }, actions.map((a) => h("option", { value: a }, t(`action.${a}`))));
+  const actionSel = h(
+    "select",
+    { id: "action" },
+    actions.map((a) => h("option", { value: a, dataset: { destructive: DESTRUCTIVE.has(a) ? "true" : "false" } }, t(`action.${a}`))),
+  );
+  actionSel.value = actions[0]; // progress first: never a destructive default
   const comment = h("textarea", { id: "comment", rows: 4 });
   const tplSel = h("select", { id: "template" }, h("option", { value: "" }, t("officer.noTemplate")));
   const agencySel = h("select", { id: "agency" }, agencies.filter((a) => a.id !== c.agency_id).map((a) => h("option", { value: String(a.id) }, a.name)));
   const hours = h("input", { id: "hours", type: "number", min: "1", max: "720", value: "16" });
-  const assignee = h("select", { id: "assignee" }, h("option", { value: String(me.id) }, `${t("officer.me")} (${me.full_name || me.username})`));
+  const people = c.assignees || [];
+  const assignee = h(
+    "select",
+    { id: "assignee" },
+    people.map((u) => h("option", { value: String(u.id) }, `${u.name}${u.id === me.id ? ` (${t("officer.me")})` : ""} – ${t(`role.${u.role}`)}`)),
+  );
+  const preferred = people.find((u) => u.role === "officer" && u.id !== c.assignee_id) || people[0];
+  if (preferred) assignee.value = String(preferred.id);
   const fAssignee = h("div.field", h("label", { for: "assignee" }, t("officer.assignee")), assignee);
-  const extSel = h("select", { id: "extension" }, pending.map((x) => h("option", { value: String(x.id) }, `${x.hours} h – ${x.reason}`)));
+  const reasonSel = h("select", { id: "reason" }, REJECT_REASONS.map((r) => h("option", { value: r }, t(`reason.${r}`))));
+  const fReason = h("div.field", h("label", { for: "reason" }, t("officer.reason")), reasonSel);
+  const extSel = h("select", { id: "extension" }, pending.map((x) => h("option", { value: String(x.id) }, `${fmtNumber(x.hours, 1)} h – ${x.reason}`)));
   const approve = h("select", { id: "approve" }, h("option", { value: "true" }, t("officer.approve")), h("option", { value: "false" }, t("officer.deny")));
   const fDecide = h("div.field", h("label", { for: "extension" }, t("action.request_extension")), extSel, h("label", { for: "approve" }, t("officer.decision")), approve);
-  const photo = h("input", { id: "after-photo", type: "file", accept: "image/*" });
+  const photo = h("input", { id: "after-photo", type: "file", accept: "image/*", capture: "environment" });
   const publish = h("input", { id: "after-publish", type: "checkbox", checked: true });
   const fAgency = h("div.field", h("label", { for: "agency" }, t("officer.agency")), agencySel);
   const fHours = h("div.field", h("label", { for: "hours" }, t("officer.hours")), hours);
   const fPhoto = h("div.field", h("label", { for: "after-photo" }, t("officer.afterPhoto")), photo, h("div.check", publish, h("label", { for: "after-publish" }, t("officer.publishAfter"))));
+  const submitBtn = h("button.btn.btn-primary", { type: "submit", id: "do-action" }, t("officer.do"));
   let templates = [];
   const sync = () => {
     const a = actionSel.value;
     fAgency.hidden = !["transfer", "add_support"].includes(a);
     fHours.hidden = a !== "request_extension";
     fAssignee.hidden = a !== "assign";
+    fReason.hidden = a !== "reject";
     fDecide.hidden = a !== "decide_extension";
     fPhoto.hidden = a !== "resolve";
     comment.required = NEEDS_COMMENT.has(a);
+    submitBtn.textContent = t(`action.${a}`);
+    submitBtn.className = DESTRUCTIVE.has(a) ? "btn btn-danger" : "btn btn-primary";
     clear(tplSel).append(h("option", { value: "" }, t("officer.noTemplate")));
     for (const tp of templates.filter((x) => !x.action || x.action === a)) tplSel.append(h("option", { value: String(tp.id) }, tp.title));
   };
@@ -309,11 +335,13 @@ function actionPanel(c) {
     if (tp) comment.value = tp.body;
   });
   actionSel.addEventListener("change", sync);
+  const formError = h("p.error", { id: "action-error", role: "alert" });
   const form = h(
     "form.stack.panel",
     { id: "action-form" },
     h("h2", t("officer.actions")),
     h("div.field", h("label", { for: "action" }, t("officer.action")), actionSel),
+    fReason,
     h("div.field", h("label", { for: "template" }, t("officer.template")), tplSel),
     h("div.field", h("label", { for: "comment" }, t("officer.commentLabel")), comment),
     fAgency,
@@ -321,21 +349,30 @@ function actionPanel(c) {
     fDecide,
     fHours,
     fPhoto,
-    h("button.btn.btn-primary", { type: "submit", id: "do-action" }, t("officer.do")),
+    formError,
+    submitBtn,
   );
   sync();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    formError.textContent = "";
     const action = actionSel.value;
-    if (comment.required && !comment.value.trim()) return comment.focus();
+    if (comment.required && !comment.value.trim()) {
+      formError.textContent = t("officer.needComment");
+      return comment.focus();
+    }
+    if (action === "resolve" && !photo.files[0] && !comment.value.trim()) {
+      formError.textContent = t("officer.needPhotoOrComment");
+      return photo.focus();
+    }
     const body = { action };
     if (comment.value.trim()) body.comment = comment.value.trim();
     if (!fAgency.hidden && agencySel.value) body.agency_id = Number(agencySel.value);
     if (!fHours.hidden) body.hours = Number(hours.value);
     if (!fAssignee.hidden) body.assignee_id = Number(assignee.value);
+    if (!fReason.hidden) body.reason = reasonSel.value;
     if (!fDecide.hidden) Object.assign(body, { extension_id: Number(extSel.value), approve: approve.value === "true" });
-    const btn = form.querySelector("#do-action");
-    btn.disabled = true;
+    submitBtn.disabled = true;
     try {
       let after = null;
       if (!fPhoto.hidden && photo.files[0]) {
@@ -345,11 +382,19 @@ function actionPanel(c) {
       await api(EP.caseAction(c.ref), { method: "POST", json: body });
       // the officer's own proof of fix is published with the resolution
       if (after != null && publish.checked) await api(EP.caseMediaReview(c.ref, after), { method: "POST", json: { state: "approved" } });
-      announce(t("officer.done"), "ok");
+      if (action === "transfer" || action === "return") {
+        // the case has left the agency: its page is no longer ours, so the job ends on the inbox
+        const to = agencies.find((a) => a.id === body.agency_id);
+        announce(action === "transfer" ? t("officer.transferred", { ref: c.ref, agency: to ? to.name : "" }) : t("officer.returned", { ref: c.ref }), "ok");
+        location.hash = "#/";
+        return;
+      }
+      announce(action === "resolve" ? t("officer.resolved", { ref: c.ref }) : t("officer.done"), "ok");
       route();
     } catch (err) {
-      announce(t("common.error", { msg: err.message }), "error");
-      btn.disabled = false;
+      formError.textContent = errorText(err);
+      announce(errorText(err), "error");
+      submitBtn.disabled = false;
     }
   });
   return form;
@@ -366,7 +411,7 @@ function notePanel(c) {
       announce(t("officer.done"), "ok");
       route();
     } catch (err) {
-      announce(t("common.error", { msg: err.message }), "error");
+      announce(errorText(err), "error");
     }
   });
   return form;
@@ -391,7 +436,7 @@ async function render() {
       await (m ? viewCase(m[1]) : viewInbox());
     }
   } catch (err) {
-    main.append(h("p.error", t("common.error", { msg: err.message || String(err) })));
+    main.append(h("p.error", err.status ? errorText(err) : t("common.error", { msg: err.message || String(err) })));
   }
   applyI18n(main);
 }
