@@ -140,6 +140,88 @@ row("GET", "/api/v1/areas/lookup", ALL)(
 )
 row("GET", "/api/v1/areas/{area_id}", ALL)(lambda c: Req("GET", f"/api/v1/areas/{c.area_id}"))
 
+# --- places (public registry; operators and admins keep it) -----------------------------------------
+PLACE_KEEPERS = frozenset({"operator", "admin"})
+_POINT = {"type": "Point", "coordinates": [A_POINT[1], A_POINT[0]]}
+row("GET", "/api/v1/place-types", ALL)(lambda c: Req("GET", "/api/v1/place-types"))
+row("GET", "/api/v1/places", ALL)(lambda c: Req("GET", "/api/v1/places"))
+row("GET", "/api/v1/places.geojson", ALL)(lambda c: Req("GET", "/api/v1/places.geojson"))
+row("POST", "/api/v1/places", PLACE_KEEPERS)(
+    lambda c: Req(
+        "POST", "/api/v1/places", json={"type": "market", "name": f"Chợ {_u()}", "geometry": _POINT}
+    )
+)
+row("GET", "/api/v1/places/{place_id}", ALL)(lambda c: Req("GET", "/api/v1/places/999999"))
+row("PATCH", "/api/v1/places/{place_id}", PLACE_KEEPERS)(
+    lambda c: Req("PATCH", "/api/v1/places/999999", json={"name": "Chợ mới"})
+)
+row("DELETE", "/api/v1/places/{place_id}", PLACE_KEEPERS)(lambda c: Req("DELETE", "/api/v1/places/999999"))
+row("POST", "/api/v1/places/{place_id}/status", PLACE_KEEPERS)(
+    lambda c: Req("POST", "/api/v1/places/999999/status", json={"status": "open"})
+)
+row("GET", "/api/v1/places/{place_id}/status-history", ALL)(
+    lambda c: Req("GET", "/api/v1/places/999999/status-history")
+)
+
+# --- indicators (public series; operators and admins enter values, admins set targets) -------------
+row("GET", "/api/v1/indicator-sets", ALL)(lambda c: Req("GET", "/api/v1/indicator-sets"))
+row("GET", "/api/v1/indicators", ALL)(lambda c: Req("GET", "/api/v1/indicators"))
+row("GET", "/api/v1/indicators/{code}", ALL)(lambda c: Req("GET", "/api/v1/indicators/cases.on_time_rate"))
+row("GET", "/api/v1/indicators/{code}/values", ALL)(
+    lambda c: Req("GET", "/api/v1/indicators/cases.on_time_rate/values")
+)
+row("POST", "/api/v1/indicators/{code}/values", {"operator", "admin"})(
+    lambda c: Req(
+        "POST",
+        "/api/v1/indicators/ict.fibre_households/values",
+        json={
+            "area_id": c.area_id,
+            "period_start": "2025-01-01",
+            "value": 80.5,
+            "source_document": "BC 1/2026",
+        },
+    )
+)
+row("GET", "/api/v1/indicators/{code}/targets", ALL)(
+    lambda c: Req("GET", "/api/v1/indicators/cases.on_time_rate/targets")
+)
+row("PUT", "/api/v1/indicators/{code}/targets", ADMIN)(
+    lambda c: Req(
+        "PUT",
+        "/api/v1/indicators/cases.on_time_rate/targets",
+        json={"area_id": c.area_id, "year": 2026, "value": 90.0},
+    )
+)
+row("GET", "/api/v1/dashboard/panels", ALL)(lambda c: Req("GET", "/api/v1/dashboard/panels"))
+
+# --- programmes (the scheme as data: public; admins enter it) --------------------------------------
+_PROGRAMME = "long-an-smart-city-2020"
+row("GET", "/api/v1/programmes", ALL)(lambda c: Req("GET", "/api/v1/programmes"))
+row("GET", "/api/v1/programmes/{code}", ALL)(lambda c: Req("GET", f"/api/v1/programmes/{_PROGRAMME}"))
+
+
+def _new_programme(c: Ctx) -> Req:
+    code = f"p{_u()}"
+    return Req(
+        "PUT", f"/api/v1/programmes/{code}", json={"code": code, "name_vi": "Đề án thử", "name_en": "Test"}
+    )
+
+
+row("PUT", "/api/v1/programmes/{code}", ADMIN)(_new_programme)
+row("PATCH", "/api/v1/programmes/{code}/projects/{project_code}", ADMIN)(
+    lambda c: Req("PATCH", f"/api/v1/programmes/{_PROGRAMME}/projects/ioc", json={"progress_pct": 100})
+)
+row("GET", "/api/v1/programmes/{code}/projects/{project_code}/disbursements", ALL)(
+    lambda c: Req("GET", f"/api/v1/programmes/{_PROGRAMME}/projects/ioc/disbursements")
+)
+row("POST", "/api/v1/programmes/{code}/projects/{project_code}/disbursements", ADMIN)(
+    lambda c: Req(
+        "POST",
+        f"/api/v1/programmes/{_PROGRAMME}/projects/ioc/disbursements",
+        json={"disbursed_on": "2026-01-05", "amount_vnd": 1000, "document": f"QĐ {_u()}"},
+    )
+)
+
 # --- identity --------------------------------------------------------------------------------------
 row("POST", "/api/v1/auth/login", UNIFORM)(
     lambda c: Req("POST", "/api/v1/auth/login", json={"username": "nobody", "password": "wrong"})
