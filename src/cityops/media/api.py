@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from cityops.deps import SessionDep
 from cityops.errors import NotFound
 from cityops.media.models import MediaItem
-from cityops.media.store import media_path
+from cityops.media.store import PHOTO_TYPES, VIDEO_TYPES, media_path
+from cityops.openapi import success_types
 
 Variant = Literal["display", "thumbnail", "original", "original_thumbnail"]
 MediaAccess = Callable[[Request, Session, MediaItem, Variant], bool]
@@ -84,7 +85,17 @@ def _serve(request: Request, session: Session, item: MediaItem | None, variant: 
     )
 
 
-@router.get("/sha/{sha256}", summary="A stored file by its SHA-256 (any variant)")
+# What the files are (cityops.media.store's accepted types), so the OpenAPI declares each content type.
+FILES = success_types(*sorted(PHOTO_TYPES | VIDEO_TYPES), json=False)
+THUMBNAIL = success_types("image/jpeg", json=False)
+
+
+@router.get(
+    "/sha/{sha256}",
+    summary="A stored file by its SHA-256 (any variant)",
+    response_class=FileResponse,
+    responses=FILES,
+)
 def get_by_sha(sha256: str, request: Request, session: SessionDep) -> FileResponse:
     sha = sha256.lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -113,21 +124,41 @@ def get_by_sha(sha256: str, request: Request, session: SessionDep) -> FileRespon
     return _serve(request, session, item, variant)
 
 
-@router.get("/{media_id}", summary="The public picture or video of a media item")
+@router.get(
+    "/{media_id}",
+    summary="The public picture or video of a media item",
+    response_class=FileResponse,
+    responses=FILES,
+)
 def get_display(media_id: int, request: Request, session: SessionDep) -> FileResponse:
     return _serve(request, session, session.get(MediaItem, media_id), "display")
 
 
-@router.get("/{media_id}/thumbnail", summary="The thumbnail (JPEG) of a photo")
+@router.get(
+    "/{media_id}/thumbnail",
+    summary="The thumbnail (JPEG) of a photo",
+    response_class=FileResponse,
+    responses=THUMBNAIL,
+)
 def get_thumbnail(media_id: int, request: Request, session: SessionDep) -> FileResponse:
     return _serve(request, session, session.get(MediaItem, media_id), "thumbnail")
 
 
-@router.get("/{media_id}/original", summary="The unredacted stored file (staff)")
+@router.get(
+    "/{media_id}/original",
+    summary="The unredacted stored file (staff)",
+    response_class=FileResponse,
+    responses=FILES,
+)
 def get_original(media_id: int, request: Request, session: SessionDep) -> FileResponse:
     return _serve(request, session, session.get(MediaItem, media_id), "original")
 
 
-@router.get("/{media_id}/original/thumbnail", summary="The unredacted thumbnail (staff)")
+@router.get(
+    "/{media_id}/original/thumbnail",
+    summary="The unredacted thumbnail (staff)",
+    response_class=FileResponse,
+    responses=THUMBNAIL,
+)
 def get_original_thumbnail(media_id: int, request: Request, session: SessionDep) -> FileResponse:
     return _serve(request, session, session.get(MediaItem, media_id), "original_thumbnail")

@@ -41,8 +41,9 @@ from sqlalchemy.sql import Executable
 
 from cityops.clock import ensure_utc
 from cityops.db import UTCDateTime
-from cityops.deps import SessionDep
+from cityops.deps import ReadSessionDep, SessionDep
 from cityops.errors import Invalid, NotFound
+from cityops.sensing.api_schemas import AggregateOut, LatestPage
 from cityops.sensing.ingest.batch import join_result
 from cityops.sensing.ingest.rollups import INTERVALS
 from cityops.sensing.models import (
@@ -417,9 +418,9 @@ def _body(items: list[bytes]) -> bytes:
     return b'{"items":[' + b",".join(items) + b'],"count":' + str(len(items)).encode() + b"}"
 
 
-@router.get("/latest", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+@router.get("/latest", response_class=Response, responses={200: {"model": LatestPage}})
 def latest_values(
-    session: SessionDep,
+    session: ReadSessionDep,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84)")] = None,
     area_id: Annotated[int | None, Query(description="Only stations inside this area's boundary")] = None,
     observed_property_id: Annotated[int | None, Query()] = None,
@@ -507,11 +508,11 @@ def _area_shape(session: SessionDep, area_id: int) -> Any:
 @router.get(
     "/datastreams/{datastream_id}/aggregate",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"model": AggregateOut}},
 )
 def aggregate(
     datastream_id: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     start: Annotated[datetime, Query(alias="from", description="Start (inclusive); naive means local time")],
     end: Annotated[datetime, Query(alias="to", description="End (exclusive); naive means local time")],
     interval: Annotated[str, Query(description="minute, hour or day (UTC buckets)")] = "hour",
