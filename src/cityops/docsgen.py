@@ -34,7 +34,8 @@ in the working directory (one `NAME=value` per line); a variable set in the envi
 
 An invalid value stops start-up with a message naming the variable, for example
 `CITYOPS_PORT: Input should be a valid integer`, and `cityops serve` exits with code 2. With
-`CITYOPS_ENV=production` the development default of `CITYOPS_SECRET_KEY` is refused.
+`CITYOPS_ENV=production` a weak `CITYOPS_SECRET_KEY` is refused: shorter than 32 characters or with less
+than about 112 bits of estimated entropy (the development default among them).
 
 All settings live in one class, `cityops.settings.Settings`; this page is generated from it.
 """
