@@ -435,3 +435,21 @@ def test_list_query_count_is_pinned(client: TestClient, make_place: MakePlace) -
     r, twenty = get_counted(client, "/api/v1/places")
     assert r.json()["total"] == 20
     assert one.count == twenty.count == 3, twenty
+
+
+def test_a_lost_race_for_an_external_id_is_409(session: Session, make_place: MakePlace) -> None:
+    """Two writers pass the external-id check at once; the database's unique key refuses the second, and the
+    API answers 409 as for the checked case (the check itself is bypassed here by creating directly)."""
+    from cityops.errors import Conflict
+    from cityops.places import service
+    from cityops.places.api import _unique_race
+    from cityops.places.types import get_type
+
+    make_place()
+    ptype = get_type(session, "t_gate")
+    fields = {k: v for k, v in gate_body(external_id="other").items() if k != "type"}
+    values = service.prepare(session, ptype, fields)
+    values["external_id"] = "G1"
+    with pytest.raises(Conflict), _unique_race(session):
+        service.create_place(session, ptype, values, actor=None)
+    assert count(session, Place) == 1

@@ -7,6 +7,8 @@ Reading is public, but places of staff-only types and staff-only attributes reac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal, cast
 
@@ -15,9 +17,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from cityops.deps import SessionDep
-from cityops.errors import NotFound
+from cityops.errors import Conflict, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize, can
 from cityops.openapi import CSV, GEOJSON, error_responses, success_types
@@ -75,6 +79,17 @@ class StatusIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     status: str = Field(min_length=1, max_length=32)
     note: str = Field("", max_length=1000)
+
+
+@contextmanager
+def _unique_race(session: Session) -> Iterator[None]:
+    """A concurrent write that took the same external id or Thing after :func:`service.prepare` checked it
+    is a 409 like the checked case, not a server error."""
+    try:
+        yield
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Another place took this external id or Thing meanwhile; try again") from None
 
 
 def _staff(principal: Principal) -> bool:
@@ -214,8 +229,9 @@ def create_place(
     authorize(principal, Action.PLACE_MANAGE)
     ptype = get_type(session, body.type)
     values = service.prepare(session, ptype, body.model_dump(exclude={"type"}, exclude_unset=True))
-    place = service.create_place(session, ptype, values, actor=principal, request=request)
-    session.commit()
+    with _unique_race(session):
+        place = service.create_place(session, ptype, values, actor=principal, request=request)
+        session.commit()
     response.headers["Location"] = f"/api/v1/places/{place.id}"
     return _out(session, place, ptype, principal)
 
@@ -237,8 +253,9 @@ def update_place(
     authorize(principal, Action.PLACE_MANAGE)
     place, ptype = _visible_place(session, principal, place_id)
     values = service.prepare(session, ptype, body.model_dump(exclude_unset=True), place=place)
-    if service.update_place(session, place, values, actor=principal, request=request):
-        session.commit()
+    with _unique_race(session):
+        if service.update_place(session, place, values, actor=principal, request=request):
+            session.commit()
     return _out(session, place, ptype, principal)
 
 
