@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cityops.app import create_app
@@ -86,12 +87,21 @@ def test_only_inline_scripts_are_hashed() -> None:
     assert len(script_hashes(html)) == 1  # only the inline one
 
 
-def test_hsts_only_behind_tls(client: TestClient) -> None:
-    assert "strict-transport-security" not in client.get("/healthz").headers
-    res = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
-    assert res.headers["strict-transport-security"].startswith("max-age=31536000")
-    res = client.get("/healthz", headers={"X-Forwarded-Proto": "http"})
-    assert "strict-transport-security" not in res.headers
+def test_hsts_only_behind_tls(app: FastAPI) -> None:
+    # from the trusted reverse proxy (127.0.0.1 by default), its X-Forwarded-Proto says how the client came
+    with TestClient(app, client=("127.0.0.1", 40000)) as proxy:
+        assert "strict-transport-security" not in proxy.get("/healthz").headers
+        res = proxy.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+        assert res.headers["strict-transport-security"].startswith("max-age=31536000")
+        res = proxy.get("/healthz", headers={"X-Forwarded-Proto": "http"})
+        assert "strict-transport-security" not in res.headers
+
+
+def test_forwarded_proto_from_a_stranger_is_not_believed(app: FastAPI) -> None:
+    with TestClient(app, client=("203.0.113.7", 40000)) as stranger:
+        res = stranger.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+        assert res.status_code == 200
+        assert "strict-transport-security" not in res.headers
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@
 * ``X-Frame-Options: DENY`` (older browsers; ``frame-ancestors 'none'`` for the others),
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``Cross-Origin-Opener-Policy``.
 * ``Strict-Transport-Security`` when the request came over HTTPS (directly, or ``X-Forwarded-Proto: https``
-  from the reverse proxy) or when ``cookie_secure`` says the site is served over HTTPS.
+  from a trusted reverse proxy) or when ``cookie_secure`` says the site is served over HTTPS.
 """
 
 from __future__ import annotations
@@ -36,18 +36,17 @@ PAGE_CSP = "; ".join(
     ]
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI and ReDoc load their bundles from this CDN (FastAPI's defaults); their one inline script is
-# allowed by its hash, computed from the page itself, never by 'unsafe-inline'.
-DOCS_CDN = "https://cdn.jsdelivr.net"
+# Swagger UI and ReDoc are served from our own build (npm packages, no CDN: government networks are closed);
+# their one inline script is allowed by its hash, computed from the page itself, never by 'unsafe-inline'.
 DOCS_CSP = "; ".join(
     [
         "default-src 'none'",
-        "script-src 'self' " + DOCS_CDN + " {hashes}",
-        f"style-src 'self' {DOCS_CDN} 'unsafe-inline'",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
-        f"connect-src 'self' {DOCS_CDN}",
+        "script-src 'self' {hashes}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
         "worker-src 'self' blob:",
-        f"font-src 'self' {DOCS_CDN} https://fonts.gstatic.com",
+        "font-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
@@ -82,13 +81,10 @@ def policy_for(content_type: str) -> str:
 
 
 def is_https(scope: Scope) -> bool:
-    """Whether the request reached us over TLS (directly or via the reverse proxy's header)."""
-    if scope.get("scheme") == "https":
-        return True
-    for name, value in scope.get("headers", []):
-        if name == b"x-forwarded-proto":
-            return bool(value.split(b",")[0].strip().lower() == b"https")
-    return False
+    """Whether the request reached us over TLS: directly, or through a trusted proxy, whose
+    ``X-Forwarded-Proto`` :class:`cityops.urls.ForwardedHeadersMiddleware` (outermost) has already applied to the
+    scope. The header itself is not read here: from anyone else it is a client's claim."""
+    return bool(scope.get("scheme") in ("https", "wss"))
 
 
 class SecurityHeadersMiddleware:
