@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -197,6 +198,11 @@ class Settings(BaseSettings):
         description="MQTT share group of the ingest subscription: every cityops process (all `--workers`, "
         "on every node) subscribes to `$share/<group>/…` and the broker splits the messages between them "
         "(Mosquitto ≥ 2.0). Empty: one subscriber per node. See docs/deployment.md, 'Scaling out'.",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT version of the cityops client: `5` (Mosquitto ≥ 2), or `3.1.1` for brokers without "
+        "MQTT 5 such as NATS' MQTT listener (tier 3); a share group always uses 3.1.1.",
     )
     mqtt_publish_entities: bool = Field(
         True,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
-from cityops.deps import SessionDep
+from cityops.deps import ReadSessionDep, SessionDep
 from cityops.errors import Invalid
 from cityops.identity.deps import requires
 from cityops.identity.policy import Action, Principal
@@ -55,7 +55,7 @@ Format = Literal["json", "csv", "xlsx"]
 
 
 @router.get("/indicator-sets", summary="Published indicator sets", response_model=list[SetOut])
-def list_sets(session: SessionDep) -> list[SetOut]:
+def list_sets(session: ReadSessionDep) -> list[SetOut]:
     counts = {
         code: int(n)
         for code, n in session.execute(
@@ -86,7 +86,7 @@ def _memberships(session: Session, codes: list[str]) -> dict[str, list[tuple[str
     responses=errors(422),
 )  # fmt: skip
 def list_indicators(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: Annotated[Page, Depends(page_params(100))],
     set: Annotated[str | None, Query(description="A set code", max_length=64)] = None,
     sector: Annotated[str | None, Query(max_length=64)] = None,
@@ -116,7 +116,7 @@ def list_indicators(
 
 
 @router.get("/indicators/{code}", summary="One indicator", response_model=IndicatorOut, responses=errors(404))
-def read_indicator(session: SessionDep, code: str) -> IndicatorOut:
+def read_indicator(session: ReadSessionDep, code: str) -> IndicatorOut:
     row = get_indicator(session, code)
     return IndicatorOut.of(row, _memberships(session, [code]).get(code, []))
 
@@ -128,7 +128,7 @@ def read_indicator(session: SessionDep, code: str) -> IndicatorOut:
     responses={**errors(404, 422), 200: {"content": {"text/csv": {}, export.XLSX: {}}}},
 )
 def read_values(
-    session: SessionDep,
+    session: ReadSessionDep,
     code: str,
     page: Annotated[Page, Depends(page_params(200, 5000))],
     area_id: Annotated[
@@ -231,7 +231,7 @@ def _targets(session: Session, indicator: Indicator) -> list[TargetOut]:
     "/indicators/{code}/targets", summary="Targets with the latest value and status", response_model=TargetList,
     responses=errors(404),
 )  # fmt: skip
-def read_targets(session: SessionDep, code: str) -> TargetList:
+def read_targets(session: ReadSessionDep, code: str) -> TargetList:
     indicator = get_indicator(session, code)
     return TargetList(indicator=code, items=_targets(session, indicator))
 

@@ -22,7 +22,7 @@ from cityops import plugins
 from cityops.alerts.models import Alert, AlertState, Severity
 from cityops.areas.models import Area
 from cityops.clock import to_local, utcnow
-from cityops.deps import SessionDep
+from cityops.deps import ReadSessionDep
 from cityops.errors import NotFound
 from cityops.indicators import periods
 from cityops.indicators.models import Indicator, IndicatorTarget, IndicatorValue
@@ -335,14 +335,14 @@ def panels(session: Session, area_id: int | None = None, now: datetime | None = 
 
 @router.get("/ioc/summary", summary="IOC KPI tiles and reports per day (province or one area)")
 def summary_route(
-    session: SessionDep,
+    session: ReadSessionDep,
     area_id: Annotated[int | None, Query(description="Drill down to one area (ward)")] = None,
 ) -> dict[str, Any]:
     return summary(session, area_id)
 
 
 @router.get("/ioc/stations", summary="Stations with their latest values and level, for the IOC map")
-def stations_route(session: SessionDep) -> list[dict[str, Any]]:
+def stations_route(session: ReadSessionDep) -> list[dict[str, Any]]:
     return stations(session)
 
 
@@ -352,7 +352,7 @@ def stations_route(session: SessionDep) -> list[dict[str, Any]]:
     responses={404: {"description": "No such area"}},
 )
 def panels_route(
-    session: SessionDep,
+    session: ReadSessionDep,
     area_id: Annotated[
         int | None, Query(description="Indicator tiles of this area (default: the province)")
     ] = None,
