@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash audit
+.PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash \
+	cluster cluster-down cluster-test audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,3 +90,21 @@ bench: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 
 bench-full: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 	$(BIN)/python -m bench --profile full --write-md
+
+## make cluster: the scale-out tier on loopback in $(CLUSTER_DIR) (3 NATS JetStream nodes with MQTT, PostgreSQL
+## primary + streaming replica, pgbouncer, 3 API workers behind nginx, MQTT ingest, 2 consumer processes)
+## make cluster-down: stop all of it and remove the directory
+## make cluster-test: a fresh cluster, the replica read test, the mixed load with faults, then down (docs/scale.md)
+CLUSTER_DIR ?= /tmp/cityops-cluster
+export CLUSTER_DIR
+cluster: $(STAMP) system-deps
+	$(BIN)/python scripts/cluster/cluster.py up
+
+cluster-down: $(STAMP)
+	$(BIN)/python scripts/cluster/cluster.py down
+
+cluster-test: $(STAMP) system-deps
+	$(BIN)/python scripts/cluster/cluster.py up
+	rc=0; CITYOPS_TEST_BACKENDS=postgresql $(BIN)/pytest -q -n 0 -p no:cacheprovider tests/cluster || rc=1; \
+	$(BIN)/python scripts/cluster/cluster_test.py || rc=1; \
+	$(BIN)/python scripts/cluster/cluster.py down; exit $$rc
