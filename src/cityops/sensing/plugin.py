@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from cityops import errors
 from cityops.plugins import hookimpl
 from cityops.settings import Settings
-from cityops.specs import IndicatorCalculatorSpec, IndicatorSpec
+from cityops.specs import BackgroundTaskSpec, IndicatorCalculatorSpec, IndicatorSpec
 
 
 @hookimpl
@@ -65,3 +65,22 @@ def indicator_calculators() -> list[IndicatorCalculatorSpec]:
     from cityops.sensing.indicators import calculators
 
     return calculators()
+
+
+STATION_HEALTH_SECONDS = 60.0
+
+
+@hookimpl
+def background_tasks() -> list[BackgroundTaskSpec]:
+    """Station health carried into the places registry (each Thing-linked place online/offline)."""
+    from cityops.sensing.health import run_station_health
+
+    return [
+        BackgroundTaskSpec(
+            "sensing-station-health",
+            STATION_HEALTH_SECONDS,
+            run_station_health,
+            initial_delay_seconds=5.0,
+            description="set each station place's status from its datastreams' freshness",
+        )
+    ]

@@ -1,13 +1,13 @@
 """``GET /api/v1/environment/stations``: the monitoring stations with their latest values and health.
 
 Public (station data is open): each Thing that carries a ``station_code``, its location, areas, and per
-datastream the latest value and a health status (:func:`cityops.sensing.quality.station_health` from the
-expected reporting interval); the station's health is that of its freshest datastream.
+datastream the latest value and a health status, by the one rule of :mod:`cityops.sensing.health` (which also
+sets each station place's online/offline status in the places registry).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
 from cityops.deps import SessionDep
+from cityops.sensing.health import thing_health
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
-from cityops.sensing.quality import StationHealth, station_health
+from cityops.sensing.quality import StationHealth
 
 router = APIRouter(prefix="/api/v1/environment", tags=["environment"])
-DEFAULT_INTERVAL_S = 300
 
 
 class DatastreamStatus(BaseModel):
@@ -47,6 +47,7 @@ class StationStatus(BaseModel):
 
 
 def station_statuses(session: Session, now: datetime, kind: str | None = None) -> list[StationStatus]:
+    """Every station Thing with its datastreams' latest values; health by sensing's one rule."""
     things = [
         t
         for t in session.scalars(select(Thing).order_by(Thing.id)).all()
@@ -71,26 +72,22 @@ def station_statuses(session: Session, now: datetime, kind: str | None = None) -
     ).all()
     for thing_id, lat, lon in rows:
         where.setdefault(thing_id, (lat, lon))
+    health = thing_health(session, things, now)
     out = []
     for thing in things:
         props: dict[str, Any] = thing.properties or {}
-        default_s = props.get("expected_interval_s") or DEFAULT_INTERVAL_S
-        items = []
-        for ds in streams.get(thing.id, []):
-            interval_s = (ds.properties or {}).get("expected_interval_s") or default_s
-            health = station_health(ds.last_phenomenon_time, timedelta(seconds=float(interval_s)), now)
-            items.append(
-                DatastreamStatus(
-                    id=ds.id,
-                    property=codes.get(ds.observed_property_id),
-                    unit=(ds.unit_of_measurement or {}).get("symbol"),
-                    last_value=ds.last_value,
-                    last_time=ds.last_phenomenon_time,
-                    health=health,
-                )
+        known = health[thing.id]
+        items = [
+            DatastreamStatus(
+                id=ds.id,
+                property=codes.get(ds.observed_property_id),
+                unit=(ds.unit_of_measurement or {}).get("symbol"),
+                last_value=ds.last_value,
+                last_time=ds.last_phenomenon_time,
+                health=known.datastreams[ds.id],
             )
-        times = [d.last_time for d in items if d.last_time is not None]
-        last = max(times) if times else None
+            for ds in streams.get(thing.id, [])
+        ]
         lat, lon = where.get(thing.id, (None, None))
         out.append(
             StationStatus(
@@ -101,8 +98,8 @@ def station_statuses(session: Session, now: datetime, kind: str | None = None) -
                 lat=lat,
                 lon=lon,
                 area_ids=[int(a) for a in props.get("area_ids") or []],
-                health=station_health(last, timedelta(seconds=float(default_s)), now),
-                last_time=last,
+                health=known.health,
+                last_time=known.last_time,
                 datastreams=items,
             )
         )
