@@ -137,7 +137,12 @@ def perform(
     elif action is CaseAction.START:
         # who starts an unassigned case takes it, when they may be assigned it (staff of the lead agency)
         uid, lead = actor.user_id, case.agency_id
-        if case.assignee_id is None and uid is not None and lead is not None and _is_member(session, uid, lead):
+        if (
+            case.assignee_id is None
+            and uid is not None
+            and lead is not None
+            and _is_member(session, uid, lead)
+        ):
             case.assignee_id = uid
             data["assignee_id"] = uid
     elif action is CaseAction.RESOLVE:
