@@ -331,19 +331,6 @@ def main() -> None:
         f"(run {run}); faults:"
     )
     START = time.monotonic()
-
-
-def guarded(target: Any, load: Load) -> Any:
-    """A load thread that fails records why (the run then fails), instead of dying silently."""
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            load.errors.append(f"{type(exc).__name__}: {exc}")
-            load.stop_at = 0
-
-    return run
     threads = [threading.Thread(target=load.reports, args=(n,)) for n in range(4)]
     threads += [
         threading.Thread(target=load.batches, args=(ids[0],)),
