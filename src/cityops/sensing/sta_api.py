@@ -37,7 +37,9 @@ from cityops.sensing.ingest import IngestError, ingest_columns
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
-from cityops.sensing.sta_query import Context, apply_options, nav_statement, next_link, page, prefetch, render
+from cityops.sensing.sta_expand import prefetch
+from cityops.sensing.sta_query import Context, QueryBudget, apply_options, nav_statement, next_link, page
+from cityops.sensing.sta_render import render, render_bytes
 from cityops.sensing.sta_write import Writer, bad
 from cityops.urls import public_base
 
@@ -329,6 +331,17 @@ def create_observations(
     base = service_root(request, settings)
     batch = DataArrayBatch()
     groups: list[list[str] | list[int | None]] = []  # per group: MultiDatastream links, or batch indexes
+    # The Things of every named Datastream in one query, not one per group (#22: a station names ten).
+    named = {
+        ref["@iot.id"]
+        for g in data
+        if isinstance(g, dict)
+        and isinstance(ref := g.get("Datastream"), dict)
+        and isinstance(ref.get("@iot.id"), int)
+    }
+    things = dict(
+        session.execute(select(Datastream.id, Datastream.thing_id).where(Datastream.id.in_(named))).all()
+    )
     for group in data:
         if not isinstance(group, dict) or "components" not in group or "dataArray" not in group:
             raise bad("each CreateObservations item needs Datastream, components and dataArray")
@@ -349,11 +362,10 @@ def create_observations(
         ds_ref = group.get("Datastream")
         if not isinstance(ds_ref, dict) or not isinstance(ds_ref.get("@iot.id"), int):
             raise bad("each CreateObservations item needs a Datastream or MultiDatastream with an @iot.id")
-        ds = session.get(Datastream, ds_ref["@iot.id"])
-        if ds is None:
+        if ds_ref["@iot.id"] not in things:
             raise bad(f"no Datastream with @iot.id {ds_ref['@iot.id']}")
-        writer.check(ds.thing_id)
-        groups.append(batch.add(ds.id, comps, group["dataArray"]))
+        writer.check(things[ds_ref["@iot.id"]])
+        groups.append(batch.add(ds_ref["@iot.id"], comps, group["dataArray"]))
     # Rows naming a FeatureOfInterest that does not exist are errors, not a failed batch.
     foi_ids = batch.feature_ids()
     known = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
@@ -418,16 +430,22 @@ def request_auth(request: Request, session: Session) -> Auth:
 
 @router.get("/{path:path}")
 def get_path(path: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return read_resource(session, service_root(request, settings), path, request.url.query)
+    budget = QueryBudget.from_settings(settings)
+    return read_resource(session, service_root(request, settings), path, request.url.query, budget)
 
 
-def read_resource(session: Session, base: str, path: str, query: str) -> Response:
-    """GET ``path`` (below the service root) with the query string ``query``; raises :class:`ApiError`."""
+def read_resource(
+    session: Session, base: str, path: str, query: str, budget: QueryBudget | None = None
+) -> Response:
+    """GET ``path`` (below the service root) with the query string ``query`` within ``budget`` (the
+    defaults of :class:`QueryBudget` when None); raises :class:`ApiError`."""
+    budget = budget or QueryBudget()
     res = resolve(session, path)
     params, opts = _options(query)
-    ctx = Context(session, base)
+    ctx = Context(session, base, budget)
     try:
-        return _get(ctx, res, params, opts, path)
+        with budget.guard(session):
+            return _get(ctx, res, params, opts, path)
     except ODataError as exc:
         raise bad(str(exc)) from exc
 
@@ -454,7 +472,7 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
         prefetch(ctx, et, [res.row], opts.expand)
         if fmt in {"geojson", "csv"}:
             return _formatted(ctx, et, [res.row], opts, fmt)
-        return json_response(render(ctx, et, res.row, opts))
+        return Response(render_bytes(ctx, et, res.row, opts), media_type="application/json")
     stmt, count_stmt = apply_options(ctx, et, res.stmt, res.alias, opts)
     if fmt == "dataarray" and et.name != "Observation":
         raise bad("$resultFormat supports dataArray on Observations")
@@ -464,20 +482,27 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
     if fmt in {"geojson", "csv"}:
         prefetch(ctx, et, rows, opts.expand)
         return _formatted(ctx, et, rows, opts, fmt)
-    body: dict[str, Any] = {}
+    head: dict[str, Any] = {}
     if opts.count:
-        body["@iot.count"] = ctx.session.execute(count_stmt).scalar_one()
+        head["@iot.count"] = ctx.session.execute(count_stmt).scalar_one()
     url = ctx.base + "/" + path.strip("/")
+    tail = {"@iot.nextLink": next_link(url, params, opts, len(rows))} if more else {}
     if fmt == "dataarray":
-        body["value"] = _data_array(ctx, rows, opts)
-    elif res.ref:
-        body["value"] = [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows]
-    else:
-        prefetch(ctx, et, rows, opts.expand)
-        body["value"] = [render(ctx, et, r, opts) for r in rows]
-    if more:
-        body["@iot.nextLink"] = next_link(url, params, opts, len(rows))
-    return json_response(body)
+        return json_response({**head, "value": _data_array(ctx, rows, opts), **tail})
+    if res.ref:
+        return json_response(
+            {**head, "value": [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows], **tail}
+        )
+    prefetch(ctx, et, rows, opts.expand)
+    # Each entity serialised as it is rendered, its bytes counted: an answer over the budget stops early.
+    value = b"[" + b",".join(render_bytes(ctx, et, r, opts) for r in rows) + b"]"
+    return Response(_object_with(head, value, tail), media_type="application/json")
+
+
+def _object_with(head: dict[str, Any], value: bytes, tail: dict[str, Any]) -> bytes:
+    """``{**head, "value": <value, already JSON>, **tail}`` as JSON bytes, in that key order."""
+    parts = [orjson.dumps(head)[1:-1], b'"value":' + value, orjson.dumps(tail)[1:-1]]
+    return b"{" + b",".join(p for p in parts if p) + b"}"
 
 
 RESULT_FORMATS = {"dataarray": "dataArray", "geojson": "GeoJSON", "csv": "CSV"}
@@ -486,11 +511,12 @@ RESULT_FORMATS = {"dataarray": "dataArray", "geojson": "GeoJSON", "csv": "CSV"}
 def _formatted(ctx: Context, et: EntityType, rows: list[Any], opts: QueryOptions, fmt: str) -> Response:
     """A page in FROST's GeoJSON or CSV result format (extensions; see ``sta_formats``)."""
     if fmt == "geojson":
-        collection = sta_formats.geojson(ctx, et, rows, opts)
-        return Response(
-            orjson.dumps(collection, option=orjson.OPT_NON_STR_KEYS), media_type="application/geo+json"
-        )
-    return Response(sta_formats.csv_text(ctx, et, rows, opts), media_type="text/csv; charset=utf-8")
+        body = orjson.dumps(sta_formats.geojson(ctx, et, rows, opts), option=orjson.OPT_NON_STR_KEYS)
+        ctx.budget.wrote(len(body))
+        return Response(body, media_type="application/geo+json")
+    text = sta_formats.csv_text(ctx, et, rows, opts)
+    ctx.budget.wrote(len(text))
+    return Response(text, media_type="text/csv; charset=utf-8")
 
 
 DATA_ARRAY_DEFAULT = ["id", "phenomenonTime", "resultTime", "result"]

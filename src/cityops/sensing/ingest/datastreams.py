@@ -4,11 +4,11 @@ cache the native API and the IOC read instead of the observations), and the obse
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from cityops.db import UTCDateTime
@@ -17,34 +17,75 @@ from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
 )
+from cityops.sensing.quality import QualityFlag
+
+# Flags that make a value unfit to be the latest one (a gap before a point does not make it wrong).
+UNFIT = int(QualityFlag.RANGE | QualityFlag.SPIKE | QualityFlag.STUCK | QualityFlag.MANUAL)
+
+
+@functools.cache
+def _update_statement() -> Update:
+    """One UPDATE for every Datastream of a batch (executed once with a parameter set per Datastream), so a
+    request of 10 Datastreams costs one statement, compiled once per process, not 10 built and compiled."""
+    t = Datastream.__table__.c
+
+    def at(name: str) -> BindParameter[Any]:
+        return bindparam(name, type_=UTCDateTime())
+
+    newer = and_(
+        at("b_last").is_not(None),
+        or_(t.last_phenomenon_time.is_(None), t.last_phenomenon_time <= at("b_last")),
+    )
+    return (
+        update(Datastream)
+        .where(t.id == bindparam("b_id"))
+        .values(
+            phenomenon_time_start=_least(t.phenomenon_time_start, at("b_pts")),
+            phenomenon_time_end=_greatest(t.phenomenon_time_end, at("b_pte")),
+            result_time_start=_least(t.result_time_start, at("b_rts")),
+            result_time_end=_greatest(t.result_time_end, at("b_rte")),
+            last_phenomenon_time=case((newer, at("b_last")), else_=t.last_phenomenon_time),
+            last_value=case((newer, bindparam("b_value", type_=t.last_value.type)), else_=t.last_value),
+            last_observation_id=case(
+                (newer, bindparam("b_obs", type_=t.last_observation_id.type)), else_=t.last_observation_id
+            ),
+            last_result=case((newer, bindparam("b_result", type_=t.last_result.type)), else_=t.last_result),
+        )
+    )
 
 
 def update_datastreams(session: Session, batch: Batch, ids: list[int], series: dict[int, list[int]]) -> None:
-    """Each Datastream's time ranges and latest value, from its new rows (one UPDATE per datastream)."""
-    t = Datastream.__table__.c
+    """Each Datastream's time ranges and latest value, from its new rows: one statement for the batch.
+
+    The latest value is the newest row without an :data:`UNFIT` flag: a RANGE-flagged 999 g/L is stored
+    and counted in the time range, but the latest value (what the API, the IOC and the panels show)
+    stays the last plausible one."""
     text = batch.text
+    flags = batch.flags
     ends = batch.optional.get("phenomenon_time_end")
     result_times = batch.optional.get("result_time")
+    params: list[dict[str, Any]] = []
     for ds_id, idx in series.items():
-        last = idx[-1]
-        pt_max = max((ends[i] or text[i]) for i in idx) if ends is not None else text[last]
-        values: dict[str, Any] = {
-            "phenomenon_time_start": _least(t.phenomenon_time_start, text_time(text[idx[0]])),
-            "phenomenon_time_end": _greatest(t.phenomenon_time_end, text_time(pt_max)),
-        }
+        pt_max = max((ends[i] or text[i]) for i in idx) if ends is not None else text[idx[-1]]
         rts = [rt for i in idx if (rt := result_times[i]) is not None] if result_times is not None else []
-        if rts:
-            values["result_time_start"] = _least(t.result_time_start, text_time(min(rts)))
-            values["result_time_end"] = _greatest(t.result_time_end, text_time(max(rts)))
-        last_time = literal(text_time(text[last]), UTCDateTime())
-        newer = or_(t.last_phenomenon_time.is_(None), t.last_phenomenon_time <= last_time)
-        number = batch.number[last]
-        last_json = batch.other[last] if batch.other is not None and number is None else None
-        values["last_phenomenon_time"] = case((newer, last_time), else_=t.last_phenomenon_time)
-        values["last_value"] = case((newer, literal(number)), else_=t.last_value)
-        values["last_observation_id"] = case((newer, literal(ids[last])), else_=t.last_observation_id)
-        values["last_result"] = case((newer, literal(last_json, t.last_result.type)), else_=t.last_result)
-        session.execute(update(Datastream).where(Datastream.id == ds_id).values(**values))
+        last = next((i for i in reversed(idx) if not flags[i] & UNFIT), None)
+        number = batch.number[last] if last is not None else None
+        params.append(
+            {
+                "b_id": ds_id,
+                "b_pts": text_time(text[idx[0]]),
+                "b_pte": text_time(pt_max),
+                "b_rts": text_time(min(rts)) if rts else None,
+                "b_rte": text_time(max(rts)) if rts else None,
+                "b_last": text_time(text[last]) if last is not None else None,
+                "b_value": number,
+                "b_obs": ids[last] if last is not None else None,
+                "b_result": batch.other[last]
+                if last is not None and batch.other is not None and number is None
+                else None,
+            }
+        )
+    session.connection().execute(_update_statement(), params)
 
 
 def envelope(points: Sequence[tuple[float, float]]) -> dict[str, Any] | None:
@@ -89,19 +130,23 @@ def update_observed_areas(session: Session, pairs: set[tuple[int, int | None]]) 
     for ds_id, foi in pairs:
         if foi in where:
             by_ds.setdefault(ds_id, []).append(where[foi])
+    if not by_ds:
+        return
+    areas: dict[int, Any] = dict(
+        session.execute(select(Datastream.id, Datastream.observed_area).where(Datastream.id.in_(by_ds))).all()
+    )
     for ds_id, points in by_ds.items():
-        current = session.execute(select(Datastream.observed_area).where(Datastream.id == ds_id)).scalar_one()
+        current = areas.get(ds_id)
         old = _corners(current)
         area = envelope(old + points)
         if area != current:
             session.execute(update(Datastream).where(Datastream.id == ds_id).values(observed_area=area))
 
 
-def _least(col: Any, value: datetime) -> ColumnElement[Any]:
-    v = literal(value, UTCDateTime())
-    return case((or_(col.is_(None), col > v), v), else_=col)
+def _least(col: Any, v: BindParameter[Any]) -> ColumnElement[Any]:
+    """``v`` when it is earlier than ``col`` (or ``col`` is null); ``col`` when ``v`` is null."""
+    return case((v.is_(None), col), (or_(col.is_(None), col > v), v), else_=col)
 
 
-def _greatest(col: Any, value: datetime) -> ColumnElement[Any]:
-    v = literal(value, UTCDateTime())
-    return case((or_(col.is_(None), col < v), v), else_=col)
+def _greatest(col: Any, v: BindParameter[Any]) -> ColumnElement[Any]:
+    return case((v.is_(None), col), (or_(col.is_(None), col < v), v), else_=col)

@@ -48,21 +48,33 @@ from cityops.sensing.observation_events import SUBJECT, CreatedObservations, cre
 
 def generated_feature_id(session: Session, datastream_id: int) -> int | None:
     """The FeatureOfInterest generated from the Location of the datastream's Thing (created once)."""
-    # One query of two ids (every batch asks): the Thing's newest Location and its generated feature.
-    found = session.execute(
-        select(Location.id, FeatureOfInterest.id)
-        .join(thing_locations, thing_locations.c.location_id == Location.id)
-        .join(Datastream, Datastream.thing_id == thing_locations.c.thing_id)
+    return generated_feature_ids(session, [datastream_id]).get(datastream_id)
+
+
+def generated_feature_ids(session: Session, datastream_ids: Sequence[int]) -> dict[int, int | None]:
+    """:func:`generated_feature_id` of several datastreams: one query for all of them (a station's request
+    names ten), then a feature created only for a Location that has none yet."""
+    rows = session.execute(
+        select(Datastream.id, Location.id, FeatureOfInterest.id)
+        .join(thing_locations, thing_locations.c.thing_id == Datastream.thing_id)
+        .join(Location, Location.id == thing_locations.c.location_id)
         .outerjoin(FeatureOfInterest, FeatureOfInterest.source_location_id == Location.id)
-        .where(Datastream.id == datastream_id)
-        .order_by(Location.id.desc(), FeatureOfInterest.id)
-        .limit(1)
-    ).first()
-    if found is None:
-        return None
-    location_id, feature_id = found[0], found._mapping[FeatureOfInterest.id]  # None without a feature yet
-    if feature_id is not None:
-        return int(feature_id)
+        .where(Datastream.id.in_(datastream_ids))
+        .order_by(Datastream.id, Location.id.desc(), FeatureOfInterest.id)
+    ).all()
+    out: dict[int, int | None] = dict.fromkeys(datastream_ids)
+    newest: dict[int, tuple[int, int | None]] = {}
+    for ds_id, location_id, feature_id in rows:
+        newest.setdefault(ds_id, (location_id, feature_id))  # the Thing's newest Location, first feature
+    created: dict[int, int] = {}
+    for ds_id, (location_id, found) in newest.items():
+        if found is None and location_id not in created:
+            created[location_id] = _feature_from(session, location_id)
+        out[ds_id] = int(found) if found is not None else created[location_id]
+    return out
+
+
+def _feature_from(session: Session, location_id: int) -> int:
     loc = session.get(Location, location_id)
     assert loc is not None
     foi = FeatureOfInterest(
@@ -143,8 +155,7 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
     features: dict[int, int | None] = {}
     foi_col = pick(cols.feature_of_interest_id) if cols.feature_of_interest_id is not None else None
     if foi_col is None or None in foi_col:
-        for d in ds_ids:
-            features[d] = generated_feature_id(session, d)
+        features = generated_feature_ids(session, ds_ids)
     if foi_col is None:
         foi: list[int | None] = [features[ds[0]]] * u if len(ds_ids) == 1 else [features[d] for d in ds]
     else:
