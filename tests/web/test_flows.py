@@ -232,6 +232,12 @@ def test_ioc_shows_a_new_alert_live_within_5_seconds(
     page.wait_for_selector("#live[data-state=on]")
     page.wait_for_selector("#alerts li")
     before = page.locator("#alerts li.alert").count()
+    # the sectors' panels (the core's dashboard hook): the scheme's progress and the environment's latest values
+    page.wait_for_selector("#panels .sector-panel")
+    panels = page.locator("#panels").inner_text()
+    assert "Tiến độ Đề án đô thị thông minh" in panels, panels
+    assert "Độ mặn" in panels, panels
+    assert "g/L" in panels, panels
 
     # rules look only at readings newer than the last they evaluated: continue the backfilled series
     last = ds.last_phenomenon_time

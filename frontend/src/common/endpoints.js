@@ -27,6 +27,7 @@ export const EP = {
   mediaStaffThumb: (id) => `/api/v1/media/${id}/original/thumbnail`,
   observations: (dsId, top = 200) => `/sta/v1.1/Datastreams(${dsId})/Observations?$orderby=phenomenonTime%20desc&$top=${top}`,
   iocSummary: "/api/v1/ioc/summary",
+  panels: "/api/v1/dashboard/panels",
   iocStations: "/api/v1/ioc/stations",
   live: "/api/v1/live",
 };

@@ -7,7 +7,7 @@ import "../common/cluster.js";
 import { api, items } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
-import { esc, fmtDate, fmtDateTime, fmtNumber, unit } from "../common/format.js";
+import { esc, fmtDate, fmtDateTime, fmtMeasure, fmtNumber, unit } from "../common/format.js";
 import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas } from "../common/map.js";
 
@@ -43,19 +43,67 @@ async function loadKpis() {
   }
   const box = clear($("#kpis"));
   const pct = (v) => (v == null ? "–" : `${fmtNumber(v, 1)}%`);
-  const en = getLang() === "en";
   box.append(
     tile("today", t("kpi.today"), fmtNumber(s.reports_today)),
     tile("open", t("kpi.open"), fmtNumber(s.open)),
     tile("overdue", t("kpi.overdue"), fmtNumber(s.overdue), "", s.overdue ? "bad" : ""),
     tile("ontime", t("kpi.ontime"), pct(s.on_time_pct)),
     tile("satisfaction", t("kpi.satisfaction"), pct(s.satisfaction_pct)),
-    tile("aqi", t("kpi.aqi"), s.worst_aqi ? fmtNumber(s.worst_aqi.value) : "–", s.worst_aqi ? (en ? s.worst_aqi.band_en : s.worst_aqi.band_vi) : ""),
-    tile("salinity", t("kpi.salinity"), s.max_salinity ? `${fmtNumber(s.max_salinity.value, 2)} g/L` : "–"),
   );
-  const aqiTile = $("#kpi-aqi");
-  if (s.worst_aqi && aqiTile) aqiTile.style.borderTopColor = s.worst_aqi.colour;
   drawDaily(s.daily || []);
+  loadPanels();
+}
+
+// ---- sector panels: what each sector declares through the core's dashboard hook ----
+const placeLayer = L.layerGroup();
+placeLayer.addTo(map);
+const STATUS_COLOUR = { on_track: "#2e7d32", at_risk: "#e0a100", off_track: "#c62828" };
+const PLACE_COLOUR = { online: "#2e7d32", open: "#2e7d32", offline: "#c62828", closed: "#c62828", maintenance: "#e0a100" };
+
+function indicatorTile(panel, d, en) {
+  const value = d.value == null ? "–" : fmtMeasure(d.value, d.unit, 1);
+  const name = en ? d.name_en : d.name_vi;
+  const target = d.target == null ? "" : `${t("panel.target")}: ${fmtMeasure(d.target, d.unit, 1)}`;
+  const status = d.status ? t(`panel.status.${d.status}`) : "";
+  const el = tile(`${panel.code}-${d.code}`, name, value, [target, status].filter(Boolean).join(" · "));
+  if (d.status) el.style.borderTopColor = STATUS_COLOUR[d.status];
+  return el;
+}
+
+function latestTile(panel, d, en) {
+  const el = tile(`${panel.code}-${d.id}`, `${en ? d.property_en : d.property_vi} – ${d.name}`, fmtMeasure(d.value, d.unit, 2));
+  if (d.colour || LEVEL_COLOUR[d.level]) el.style.borderTopColor = d.colour || LEVEL_COLOUR[d.level];
+  return el;
+}
+
+async function loadPanels() {
+  const qs = scope.areaId ? `?area_id=${scope.areaId}` : "";
+  let panels;
+  try {
+    panels = await api(`${EP.panels}${qs}`);
+  } catch {
+    return;
+  }
+  const en = getLang() === "en";
+  const box = clear($("#panels"));
+  placeLayer.clearLayers();
+  for (const panel of panels) {
+    const data = panel.data || [];
+    if (panel.kind === "place_layer") {
+      for (const p of data) {
+        if (p.lat == null || p.lon == null) continue;
+        const colour = PLACE_COLOUR[p.status] || "#5c6bc0";
+        L.circleMarker([p.lat, p.lon], { radius: 5, color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1 })
+          .bindTooltip(esc(p.name))
+          .addTo(placeLayer);
+      }
+      continue;
+    }
+    const tiles =
+      panel.kind === "latest_values" ? data.slice(0, 8).map((d) => latestTile(panel, d, en)) : data.map((d) => indicatorTile(panel, d, en));
+    if (!tiles.length) continue;
+    box.append(h("section.sector-panel", { "aria-label": en ? panel.title_en : panel.title_vi }, h("h2", en ? panel.title_en : panel.title_vi), h("div.kpis", ...tiles)));
+  }
 }
 
 // ---- charts ----
