@@ -34,7 +34,7 @@ from cityops.settings import Settings
 
 ACCOUNT = "account"
 IP = "ip"
-ACCOUNT_IP = "account_ip"
+ACCOUNT_IP = "acct_ip"  # key_kind is String(8): PostgreSQL refuses a longer value
 
 
 @dataclass(frozen=True)
