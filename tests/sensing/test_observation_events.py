@@ -22,7 +22,7 @@ def test_version_2_is_columnar_and_reads_back() -> None:
     assert payload["datastream_ids"] == [7, 9]
     assert payload["ids"] == [11, 12, 13]
     assert "observations" not in payload
-    back = read_created(payload)
+    back = read_created(payload, flagged=True)  # every row, flagged ones too
     assert list(back.ids) == [11, 12, 13]
     assert list(back.datastreams) == [7, 9, 7]
     assert list(back.results) == [1.5, 2, {"text": "mưa"}]
@@ -45,7 +45,7 @@ def test_version_1_payloads_written_before_the_upgrade_are_read() -> None:
             {"id": 3, "phenomenon_time": "2026-03-01T10:00:00Z", "result": 2.0},  # no datastream: skipped
         ],
     }
-    back = read_created(payload)
+    back = read_created(payload, flagged=True)
     assert list(back.ids) == [1, None]
     assert list(back.datastreams) == [7, 8]
     assert list(back.results) == [1.5, "x"]

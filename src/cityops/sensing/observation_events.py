@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cityops.sensing.quality import UNFIT
+
 SUBJECT = "observations.created"
 VERSION = 2
 
@@ -56,10 +58,26 @@ def created_payload(obs: CreatedObservations, *, chunk: int = 0, chunks: int = 1
     }
 
 
-def read_created(payload: Mapping[str, Any]) -> CreatedObservations:
+def read_created(payload: Mapping[str, Any], *, flagged: bool = False) -> CreatedObservations:
     """The observations of an ``observations.created`` payload of version 2 or 1.
 
+    Rows with a :data:`~cityops.sensing.quality.UNFIT` quality flag are left out unless ``flagged`` (#22:
+    a RANGE-flagged 999 g/L must not open an alert or move a KPI; the STA publisher asks for every row).
     A version 1 entry without ``datastream_id`` is skipped, one without ``id`` has ``None`` there."""
+    obs = _read(payload)
+    if flagged or not any(f and f & UNFIT for f in obs.quality_flags):
+        return obs
+    keep = [i for i, f in enumerate(obs.quality_flags) if not (f and f & UNFIT)]
+    return CreatedObservations(
+        [obs.ids[i] for i in keep],
+        [obs.datastreams[i] for i in keep],
+        [obs.phenomenon_times[i] for i in keep],
+        [obs.results[i] for i in keep],
+        [obs.quality_flags[i] for i in keep],
+    )
+
+
+def _read(payload: Mapping[str, Any]) -> CreatedObservations:
     if payload.get("v") == VERSION:
         ids = payload.get("ids") or []
         columns: list[Sequence[Any]] = [

@@ -41,6 +41,12 @@ class QualityFlag(IntFlag):
     MANUAL = 32
 
 
+# Flags that make a value unfit for latest values, KPIs and alerts (#22): a RANGE-flagged 999 g/L is kept
+# and shown with its flag, but never becomes "the latest salinity". A GAP before a point or a LATE arrival
+# does not make the value itself wrong.
+UNFIT = int(QualityFlag.RANGE | QualityFlag.SPIKE | QualityFlag.STUCK | QualityFlag.MANUAL)
+
+
 def describe(flags: int) -> list[str]:
     """Names of the bits set in a stored bitmask (``5`` → ``["RANGE", "STUCK"]``)."""
     return [f.name for f in QualityFlag if f.value and flags & f.value and f.name is not None]

@@ -17,10 +17,7 @@ from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
 )
-from cityops.sensing.quality import QualityFlag
-
-# Flags that make a value unfit to be the latest one (a gap before a point does not make it wrong).
-UNFIT = int(QualityFlag.RANGE | QualityFlag.SPIKE | QualityFlag.STUCK | QualityFlag.MANUAL)
+from cityops.sensing.quality import UNFIT
 
 
 @functools.cache

@@ -1,6 +1,7 @@
 """Data-quality flags of a batch's numeric results (:mod:`cityops.sensing.quality`: range, spike, stuck,
-gap), judged against a few stored observations before them, fetched once per datastream per batch; a stored
-point that the new ones reveal as a spike or part of a stuck run is re-flagged.
+gap), judged against a few stored observations before and after them (a late row has both neighbours),
+fetched once per datastream per batch; a stored point that the new ones reveal as a spike or part of a stuck
+run is re-flagged.
 """
 
 from __future__ import annotations
@@ -105,6 +106,20 @@ def set_quality_flags(session: Session, batch: Batch) -> None:
                 .limit(need)
             ).all()
             history = [(r[0], r[1], float(r[2]), int(r[3] or 0)) for r in reversed(stored)]
+            # A late row has stored neighbours after it too (#22: a late 9.5 g/L between two 3 g/L got no
+            # SPIKE): the first stored points after the batch's first time, except those it re-sends.
+            mine = {text_time(text[i]) for i in items}
+            after = session.execute(
+                select(obs.id, obs.phenomenon_time, obs.result_number, obs.quality_flags)
+                .where(
+                    obs.datastream_id == ds_id,
+                    obs.phenomenon_time > first,
+                    obs.result_number.is_not(None),
+                )
+                .order_by(obs.phenomenon_time)
+                .limit(need)
+            ).all()
+            history += [(r[0], r[1], float(r[2]), int(r[3] or 0)) for r in after if r[1] not in mine]
         points = [(h[1], h[2]) for h in history]
         points += [(text_time(text[i]), float(number[i] or 0.0)) for i in items]
         flags = quality.assess(points, config)

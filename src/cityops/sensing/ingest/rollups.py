@@ -20,6 +20,7 @@ from cityops.sensing.models import (
     Observation,
     ObservationRollup,
 )
+from cityops.sensing.quality import UNFIT
 
 INTERVALS: dict[str, timedelta] = {
     "minute": timedelta(minutes=1),
@@ -72,8 +73,16 @@ def rollup_rows(ds_id: int, texts: list[str], values: list[float]) -> list[tuple
 
 
 def upsert_rollups(session: Session, batch: Batch, series: dict[int, list[int]]) -> None:
+    """Roll-ups of the batch's numeric rows; rows with an UNFIT quality flag are left out, so a RANGE-flagged
+    999 g/L never becomes a KPI's maximum (#22)."""
     rows: list[tuple[Any, ...]] = []
-    for ds_id, idx in series.items():
+    flags = batch.flags
+    for ds_id, all_idx in series.items():
+        idx = (
+            all_idx
+            if not any(flags[i] & UNFIT for i in all_idx)
+            else [i for i in all_idx if not flags[i] & UNFIT]
+        )
         if batch.other is None:
             texts = [batch.text[i] for i in idx]
             values = [batch.number[i] for i in idx]

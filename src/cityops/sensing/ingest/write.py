@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from cityops.sensing.ingest.batch import (
     iso_z,
     result_views,
     split_results,
+    time_text,
 )
 from cityops.sensing.ingest.datastreams import update_datastreams, update_observed_areas
 from cityops.sensing.ingest.flags import set_quality_flags
@@ -134,6 +136,7 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         if foi_ids - found:
             unknown = ", ".join(map(str, sorted(i for i in foi_ids - found if i is not None)))
             raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
+    _refuse_future(cols.phenomenon_time)
     # Repeated (datastream, time) inside the batch: the first row wins (reversed, so the first is kept).
     keys: list[Any] = (
         cols.phenomenon_time if len(ds_ids) == 1 else list(zip(ds_col, cols.phenomenon_time, strict=True))
@@ -208,6 +211,22 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         if emit_event:
             _emit(session, batch, ids, new_idx)
     return out
+
+
+# How far ahead of the server's clock a phenomenon time may be (clock drift of a station's logger); beyond
+# it the batch is refused (#22: rows ~40 minutes ahead were stored and opened an alert).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _refuse_future(texts: Sequence[str]) -> None:
+    """IngestError (a 400, nothing stored) when a phenomenon time is beyond :data:`FUTURE_TOLERANCE`."""
+    latest = max(texts)
+    limit = time_text(datetime.now(UTC) + FUTURE_TOLERANCE)
+    if latest > limit:
+        raise IngestError(
+            f"phenomenonTime {iso_z([latest])[0]} is in the future (more than "
+            f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes ahead of the server's clock)"
+        )
 
 
 # Observations per event: keeps payloads under the outbox's size limit (768 KiB). A numeric observation

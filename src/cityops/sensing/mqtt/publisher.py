@@ -27,10 +27,11 @@ def render_observations(session: Session, base: str, ids: Sequence[int]) -> list
     from cityops.sensing.models import Observation
     from cityops.sensing.odata import QueryOptions
     from cityops.sensing.sta_entities import ENTITIES
-    from cityops.sensing.sta_query import Context, render
+    from cityops.sensing.sta_query import Context, QueryBudget
+    from cityops.sensing.sta_render import render
 
     et = ENTITIES["Observation"]
-    ctx = Context(session, base)
+    ctx = Context(session, base, QueryBudget.unbounded())
     opts = QueryOptions()
     table = Observation.__table__
     out: list[tuple[int, bytes]] = []
@@ -70,7 +71,7 @@ class Publisher:
 
     async def on_created(self, event: Event) -> None:
         """The bus handler; raising (not connected) leaves the event for redelivery."""
-        ids = [int(i) for i in read_created(event.payload).ids if i is not None]
+        ids = [int(i) for i in read_created(event.payload, flagged=True).ids if i is not None]
         if not ids:
             return
         messages = await asyncio.to_thread(self._render, ids)
