@@ -11,6 +11,7 @@ from cityops.indicators import models as indicators_models
 from cityops.media import models as media_models
 from cityops.notify import models as notify_models
 from cityops.places import models as places_models
+from cityops.programmes import models as programmes_models
 from cityops.reports import map_cells as reports_map_cells_models
 from cityops.reports import models as reports_models
 from cityops.sensing import models as sensing_models
@@ -28,6 +29,7 @@ __all__ = [
     "media_models",
     "notify_models",
     "places_models",
+    "programmes_models",
     "reports_map_cells_models",
     "reports_models",
     "sensing_deadletter_models",

@@ -115,6 +115,9 @@ class Action(StrEnum):
     PLACE_VIEW_STAFF = "place.view_staff"  # staff-only place types and attributes (an operator's phone)
     PLACE_MANAGE = "place.manage"  # create, edit, delete, import places
     PLACE_STATUS = "place.status"  # record a status change (a sluice opened, a camera offline)
+    # programmes (the smart-city scheme as data): public to read, entered by the province's admins
+    PROGRAMME_READ = "programme.read"
+    PROGRAMME_MANAGE = "programme.manage"  # import, update projects, record disbursements
     # cases (citizen reports, hotline calls, incidents): targets have ``agency_id`` and ``reporter_id``
     CASE_CREATE = "case.create"
     CASE_VIEW = "case.view"  # public view: no personal data
@@ -288,6 +291,8 @@ RULES: dict[Action, Rule] = {
     Action.PLACE_VIEW_STAFF: STAFF,
     Action.PLACE_MANAGE: roles(Role.OPERATOR, Role.ADMIN),
     Action.PLACE_STATUS: roles(Role.OPERATOR, Role.ADMIN),
+    Action.PROGRAMME_READ: anyone,
+    Action.PROGRAMME_MANAGE: ADMIN,
     # cases. The IOC operator classifies and routes every case (Hue-S model), so handles them all;
     # the admin runs the system and does not see reporters' personal data.
     Action.CASE_CREATE: anyone,  # anonymous reports are allowed (reporter identity optional)
