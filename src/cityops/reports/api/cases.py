@@ -16,6 +16,7 @@ from cityops.errors import Conflict, Invalid, NotFound
 from cityops.paging import page_params
 from cityops.reports import intake
 from cityops.reports.models import Case
+from cityops.urls import public_base
 
 PREFIX = "/api/v1/reports"
 STRICT = ConfigDict(strict=True, extra="forbid")
@@ -53,7 +54,7 @@ def case_for_token(session: Session, token: str) -> Case:
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return public_base(request)  # configured public_url, else the request's address (cityops.urls)
 
 
 def public_query() -> Select[Case]:
