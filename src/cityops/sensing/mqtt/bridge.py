@@ -121,6 +121,7 @@ class MqttBridge:
         self.client_id = settings.mqtt_client_id
         self.prefix = settings.mqtt_topic_prefix
         self.publish_entities = settings.mqtt_publish_entities
+        self.mqtt_v5 = settings.mqtt_protocol == "5"  # NATS' MQTT listener speaks 3.1.1 only
         self.max_attempts = settings.mqtt_max_attempts
         self.sta_base = configured_base(settings) + "/sta/v1.1"
         self.sessions = sessions
@@ -212,7 +213,7 @@ class MqttBridge:
             clean_start=not subscriber,
             session_expiry=SESSION_EXPIRY_S if subscriber else 0,
             tls=self.tls,
-            v5=self.share_group is None or not SHARED_V311,
+            v5=self.mqtt_v5 and (self.share_group is None or not SHARED_V311),
         )
 
     def _take_subscriber_role(self) -> bool:
