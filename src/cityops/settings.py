@@ -369,6 +369,25 @@ class Settings(BaseSettings):
         description="Most requests in one SensorThings `$batch` (each request of a change set counts); "
         "a bigger batch gets 413 and runs nothing. Its body is capped by `security_json_max_bytes`.",
     )
+    sta_query_max_entities: int = Field(
+        20_000,
+        ge=100,
+        description="Most entities one SensorThings read may load, summed over the page and every "
+        "`$expand` level (a `$batch` shares one budget); above it the read stops and answers 400 "
+        "`query_too_many_entities` (ask for a smaller `$top` or fewer levels and follow the nextLinks).",
+    )
+    sta_query_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest SensorThings read answer in bytes, counted while it is rendered; above it "
+        "the read stops and answers 400 `query_too_large`.",
+    )
+    sta_query_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Time one SensorThings read (or the reads of one `$batch`) may take, queries "
+        "included (interrupted in the database); above it the read answers 400 `query_too_slow`.",
+    )
     security_submit_per_ip_per_hour: int = Field(
         30,
         ge=1,

@@ -506,7 +506,9 @@ def test_expanding_to_one_properties_of_a_page_is_not_n_plus_one(
 
     from cityops.sensing.odata import parse_options
     from cityops.sensing.sta_entities import ENTITIES
-    from cityops.sensing.sta_query import Context, page, prefetch, render
+    from cityops.sensing.sta_expand import prefetch
+    from cityops.sensing.sta_query import Context, page
+    from cityops.sensing.sta_render import render
 
     statements: list[str] = []
 

@@ -39,7 +39,7 @@ from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_expand import prefetch
 from cityops.sensing.sta_query import Context, QueryBudget, apply_options, nav_statement, next_link, page
-from cityops.sensing.sta_render import render, render_bytes
+from cityops.sensing.sta_render import check_size, render, render_bytes
 from cityops.sensing.sta_write import Writer, bad
 from cityops.urls import public_base
 
@@ -470,6 +470,7 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
         if fmt == "dataarray":
             raise bad("$resultFormat=dataArray applies to collections of Observations")
         prefetch(ctx, et, [res.row], opts.expand)
+        check_size(ctx, et, [res.row], opts)
         if fmt in {"geojson", "csv"}:
             return _formatted(ctx, et, [res.row], opts, fmt)
         return Response(render_bytes(ctx, et, res.row, opts), media_type="application/json")
@@ -481,6 +482,7 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
     rows, more = page(ctx, et, stmt, res.alias, opts)
     if fmt in {"geojson", "csv"}:
         prefetch(ctx, et, rows, opts.expand)
+        check_size(ctx, et, rows, opts)
         return _formatted(ctx, et, rows, opts, fmt)
     head: dict[str, Any] = {}
     if opts.count:
@@ -494,6 +496,7 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
             {**head, "value": [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows], **tail}
         )
     prefetch(ctx, et, rows, opts.expand)
+    check_size(ctx, et, rows, opts)
     # Each entity serialised as it is rendered, its bytes counted: an answer over the budget stops early.
     value = b"[" + b",".join(render_bytes(ctx, et, r, opts) for r in rows) + b"]"
     return Response(_object_with(head, value, tail), media_type="application/json")

@@ -48,6 +48,7 @@ from starlette.responses import Response
 
 from cityops.errors import ApiError
 from cityops.sensing import sta_api
+from cityops.sensing.sta_query import QueryBudget
 from cityops.sensing.sta_write import bad
 from cityops.settings import Settings
 
@@ -343,6 +344,7 @@ class Runner:
         self.continue_on_error = continue_on_error(request.headers.get("prefer", ""))
         self._principal: Any = None
         self._auth_error: ApiError | None = None
+        self.budget = QueryBudget.from_settings(settings)  # one for all the batch's reads
 
     def auth(self) -> Any:
         """The batch's caller, resolved once (a bad credential fails each write that needs it)."""
@@ -386,7 +388,7 @@ class Runner:
         if inner.method == "GET":
             if path == "":
                 return sta_api.get_root(self.request, self.settings)
-            return sta_api.read_resource(self.session, self.base, path, query)
+            return sta_api.read_resource(self.session, self.base, path, query, self.budget)
         body = self._body(inner, refs)
         if inner.method == "POST":
             if path.strip("/") == "CreateObservations":

@@ -27,7 +27,8 @@ import orjson
 
 from cityops.sensing.odata import ExpandItem, ODataError, QueryOptions
 from cityops.sensing.sta_entities import ENTITIES, EntityType
-from cityops.sensing.sta_query import Context, render
+from cityops.sensing.sta_query import Context
+from cityops.sensing.sta_render import render
 
 GEOMETRY_PROPS = {"Location": "location", "FeatureOfInterest": "feature", "Datastream": "observedArea",
                   "MultiDatastream": "observedArea"}  # fmt: skip
