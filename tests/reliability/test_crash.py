@@ -51,7 +51,7 @@ ROUNDS = int(os.environ.get("CITYOPS_CRASH_ROUNDS", "3"))
 SERVE = [sys.executable, "-c", "from cityops.cli import main; main()", "serve"]
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 BATCH = 20  # observations per dataArray request
-T_MQTT = datetime(2027, 1, 1, tzinfo=UTC)  # MQTT observations live in their own time range
+T_MQTT = datetime(2026, 9, 1, tzinfo=UTC)  # MQTT observations live in their own (past) time range
 
 
 def _free_port() -> int:
