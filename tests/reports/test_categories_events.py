@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from cityops.errors import Invalid
 from cityops.events.models import OutboxEvent
@@ -21,6 +21,7 @@ from cityops.reports.categories import (
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import Category
 from cityops.reports.workflow import CaseAction
+from tests.kit.queries import get_counted
 from tests.reports.conftest import A_POINT, World
 
 
@@ -136,19 +137,8 @@ def test_writes_emit_outbox_events(world: World) -> None:
 
 def test_public_list_query_count_does_not_grow(world: World, client: TestClient, app: Any) -> None:
     def queries_for(url: str) -> int:
-        count = 0
-
-        def on_execute(*args: Any) -> None:
-            nonlocal count
-            if "outbox_events" not in str(args[2]):  # the events relay publishes in the background
-                count += 1
-
-        event.listen(app.state.engine, "before_cursor_execute", on_execute)
-        try:
-            assert client.get(url).status_code == 200
-        finally:
-            event.remove(app.state.engine, "before_cursor_execute", on_execute)
-        return count
+        # only this request's statements (tests/kit/queries.py): the event consumers work in the background
+        return get_counted(client, url)[1].count
 
     body = {"category": "lighting", "lat": A_POINT[0], "lon": A_POINT[1]}
     client.post("/api/v1/reports", json=body)

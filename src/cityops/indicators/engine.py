@@ -20,7 +20,7 @@ from cityops.clock import utcnow
 from cityops.events.bus import Event, subject_matches
 from cityops.indicators import periods
 from cityops.indicators.geography import AreaMap
-from cityops.indicators.models import IndicatorValue
+from cityops.indicators.models import Indicator, IndicatorValue
 from cityops.indicators.registry import Registry, load
 from cityops.specs import IndicatorSource, IndicatorSpec, Measure
 
@@ -169,7 +169,10 @@ def handle(sessions: sessionmaker[Session], event: Event) -> None:
     with sessions() as session:
         reg = load()
         amap = AreaMap.load(session)
-        cells = touched_cells(session, reg, amap, event)
+        # only indicators already synced into the table (a declaration the start-up sync has not written yet,
+        # as in a process that never ran it, would fail the cells' foreign key on every event)
+        synced = set(session.scalars(select(Indicator.code).where(Indicator.active.is_(True))))
+        cells = {cell for cell in touched_cells(session, reg, amap, event) if cell[0] in synced}
         if not cells:
             return
         mark_stale(session, cells)
