@@ -115,6 +115,9 @@ def test_post_location_header_and_linking_existing_entities(
 def test_string_results_locations_history_and_ucum(
     client: TestClient, tree: dict[str, int], key: dict[str, str], sessions: sessionmaker[Session]
 ) -> None:
+    # Text results need a Datastream whose observationType allows them (an OM_Measurement takes numbers).
+    any_result = {"observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Observation"}
+    assert client.patch(f"{STA}/Datastreams(2)", json=any_result, headers=key).status_code == 200
     for i, state in enumerate(["open", "closed"]):
         body = {"phenomenonTime": f"2026-04-01T0{i}:00:00Z", "result": state}
         assert client.post(f"{STA}/Datastreams(2)/Observations", json=body, headers=key).status_code == 201
@@ -141,10 +144,13 @@ def test_string_results_locations_history_and_ucum(
 def test_resending_an_observation_is_idempotent(
     client: TestClient, tree: dict[str, int], key: dict[str, str]
 ) -> None:
-    body = {"phenomenonTime": "2026-03-01T00:00:00Z", "result": 99}
+    body = {"phenomenonTime": "2026-03-01T00:00:00Z", "result": 1.0}
     first = client.post(f"{STA}/Datastreams(1)/Observations", json=body, headers=key)
     assert first.status_code == 201
-    assert first.json()["result"] == 1.0  # the stored row is kept; the re-sent one is not a second row
+    assert first.json()["result"] == 1.0  # the stored row; the re-sent one is not a second row
+    # Another value for that time is a conflict (#21: it was answered 201 and dropped).
+    other = client.post(f"{STA}/Datastreams(1)/Observations", json={**body, "result": 99}, headers=key)
+    assert other.status_code == 409
     assert get(client, "/Datastreams(1)/Observations?$count=true&$top=0")["@iot.count"] == 3
 
 
@@ -283,7 +289,7 @@ def test_result_format_data_array_and_create_observations(
             "dataArray@iot.count": 3,
             "dataArray": [
                 ["2026-03-02T00:00:00Z", 0.7, 2],
-                ["2026-03-01T00:00:00Z", 0.9, 2],  # already stored: answered with the stored row's link
+                ["2026-03-01T00:00:00Z", 0.2, 2],  # already stored: answered with the stored row's link
                 ["not a time", 1.0, 2],
                 ["2026-03-03T00:00:00Z", 0.5, 999],  # no such FeatureOfInterest
             ],
@@ -323,7 +329,11 @@ def test_result_format_data_array_and_create_observations(
 
 
 def test_patch_merge_json_patch_put_and_delete(
-    client: TestClient, tree: dict[str, int], key: dict[str, str], sessions: sessionmaker[Session]
+    client: TestClient,
+    tree: dict[str, int],
+    key: dict[str, str],
+    admin_headers: dict[str, str],
+    sessions: sessionmaker[Session],
 ) -> None:
     tid = tree["Tân An"]
     r = client.patch(
@@ -357,8 +367,10 @@ def test_patch_merge_json_patch_put_and_delete(
     r = client.put(f"{STA}/Things({tid})", json={"name": "T", "description": "d"}, headers=key)
     assert r.status_code == 200
     assert "properties" not in get(client, f"/Things({tid})")
-    # Editing an Observation keeps the latest value and roll-ups right.
-    r = client.patch(f"{STA}/Observations(2)", json={"result": 10}, headers=key)
+    # Editing an Observation (operators and admins: an ingest key only adds) keeps the latest value and
+    # roll-ups right.
+    assert client.patch(f"{STA}/Observations(2)", json={"result": 10}, headers=key).status_code == 403
+    r = client.patch(f"{STA}/Observations(2)", json={"result": 10}, headers=admin_headers)
     assert r.status_code == 200, r.text
     with sessions() as s:
         hour = s.scalars(
@@ -367,7 +379,7 @@ def test_patch_merge_json_patch_put_and_delete(
             )
         ).one()
         assert (hour.count, hour.max) == (3, 10.0)
-    r = client.delete(f"{STA}/Observations(3)", headers=key)
+    r = client.delete(f"{STA}/Observations(3)", headers=admin_headers)
     assert r.status_code == 200
     assert client.get(f"{STA}/Observations(3)").status_code == 404
     with sessions() as s:
@@ -381,7 +393,7 @@ def test_patch_merge_json_patch_put_and_delete(
         ).one()
         assert (day.count, day.sum) == (2, 11.0)
     # Deleting a Thing removes its Datastreams and their Observations.
-    assert client.delete(f"{STA}/Things({tid})", headers=key).status_code == 200
+    assert client.delete(f"{STA}/Things({tid})", headers=admin_headers).status_code == 200
     assert client.get(f"{STA}/Things({tid})").status_code == 404
     with sessions() as s:
         assert s.scalars(select(Observation).where(Observation.datastream_id == 1)).all() == []

@@ -229,7 +229,10 @@ def test_each_inner_request_is_authorised_as_the_caller(
     assert count(client, "Things") == 1
     # In a change set, one refusal rolls back what the caller was allowed to do before it.
     cs = changeset(
-        [http("POST", "Datastreams(1)/Observations", {**obs, "result": 8}), http("POST", "Things", THING)]
+        [
+            http("POST", "Datastreams(1)/Observations", {**obs, "phenomenonTime": "2026-03-06T00:00:00Z"}),
+            http("POST", "Things", THING),
+        ]
     )
     status, _, _body, _ = parse(send(client, [cs], {"X-API-Key": bound}))[0]
     assert status == 403

@@ -39,7 +39,8 @@ from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
 from cityops.sensing.sta_expand import prefetch
 from cityops.sensing.sta_query import Context, QueryBudget, apply_options, nav_statement, next_link, page
-from cityops.sensing.sta_render import check_size, render, render_bytes
+from cityops.sensing.sta_render import render, render_bytes
+from cityops.sensing.sta_results import check_result, conflict_error, conflicts
 from cityops.sensing.sta_write import Writer, bad
 from cityops.urls import public_base
 
@@ -280,7 +281,8 @@ def writer_for(session: Session, principal: Any) -> Writer:
     """A :class:`Writer` whose checks apply the policy for ``principal`` (a ``cityops.identity.policy.Principal``).
 
     Operators/admins (``SENSING_MANAGE``) may write anything; an ``ingest`` key may create station trees
-    and Observations, a key bound to one Thing only Observations of that Thing's Datastreams.
+    and Observations, a key bound to one Thing only Observations of that Thing's Datastreams; no ingest
+    key may change or delete a stored Observation (``Writer.correct``).
     """
     from cityops.identity.policy import Action, authorize, can
 
@@ -293,7 +295,10 @@ def writer_for(session: Session, principal: Any) -> Writer:
             return
         authorize(principal, Action.SENSING_INGEST, _Target(thing_id) if thing_id is not None else None)
 
-    return Writer(session, check)
+    def correct() -> None:
+        authorize(principal, Action.SENSING_MANAGE)  # changing what was measured: operators and admins
+
+    return Writer(session, check, correct, principal)
 
 
 @router.get("", include_in_schema=False)
@@ -339,9 +344,13 @@ def create_observations(
         and isinstance(ref := g.get("Datastream"), dict)
         and isinstance(ref.get("@iot.id"), int)
     }
-    things = dict(
-        session.execute(select(Datastream.id, Datastream.thing_id).where(Datastream.id.in_(named))).all()
-    )
+    found = session.execute(
+        select(Datastream.id, Datastream.thing_id, Datastream.observation_type).where(
+            Datastream.id.in_(named)
+        )
+    ).all()
+    things = {ds_id: thing_id for ds_id, thing_id, _type in found}
+    types = {ds_id: kind for ds_id, _thing, kind in found}
     for group in data:
         if not isinstance(group, dict) or "components" not in group or "dataArray" not in group:
             raise bad("each CreateObservations item needs Datastream, components and dataArray")
@@ -365,6 +374,7 @@ def create_observations(
         if ds_ref["@iot.id"] not in things:
             raise bad(f"no Datastream with @iot.id {ds_ref['@iot.id']}")
         writer.check(things[ds_ref["@iot.id"]])
+        _check_results(types[ds_ref["@iot.id"]], comps, group["dataArray"], len(groups))
         groups.append(batch.add(ds_ref["@iot.id"], comps, group["dataArray"]))
     # Rows naming a FeatureOfInterest that does not exist are errors, not a failed batch.
     foi_ids = batch.feature_ids()
@@ -373,11 +383,25 @@ def create_observations(
     ids: list[int] = []
     if columns.datastream_id:
         try:
-            ids = ingest_columns(session, columns).ids  # one batch (and one event) per request
+            done = ingest_columns(session, columns)  # one batch (and one event) per request
         except IngestError as exc:
             raise bad(exc.message) from exc
+        ids = done.ids
+        clash = conflicts(session, columns.result, ids, done.duplicate_indexes)
+        if clash:  # nothing of the request is stored (the session rolls back)
+            raise conflict_error(clash)
     session.commit()  # before the answer is built: the write lock is held no longer than needed
     return json_response(_data_array_links(f"{base}/Observations(", groups, ids, remap), status=201)
+
+
+def _check_results(observation_type: str, comps: list[str], rows: Any, group: int) -> None:
+    """Every row's result fits the Datastream's observationType (:mod:`sta_results`), or 400 naming it."""
+    if not isinstance(rows, list):
+        return  # DataArrayBatch.add says what is wrong
+    at = comps.index("result")
+    for i, row in enumerate(rows):
+        if isinstance(row, list) and len(row) > at:
+            check_result(observation_type, row[at], f"item {group}, dataArray[{i}]: ")
 
 
 def _data_array_links(
@@ -470,7 +494,6 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
         if fmt == "dataarray":
             raise bad("$resultFormat=dataArray applies to collections of Observations")
         prefetch(ctx, et, [res.row], opts.expand)
-        check_size(ctx, et, [res.row], opts)
         if fmt in {"geojson", "csv"}:
             return _formatted(ctx, et, [res.row], opts, fmt)
         return Response(render_bytes(ctx, et, res.row, opts), media_type="application/json")
@@ -482,7 +505,6 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
     rows, more = page(ctx, et, stmt, res.alias, opts)
     if fmt in {"geojson", "csv"}:
         prefetch(ctx, et, rows, opts.expand)
-        check_size(ctx, et, rows, opts)
         return _formatted(ctx, et, rows, opts, fmt)
     head: dict[str, Any] = {}
     if opts.count:
@@ -496,7 +518,6 @@ def _get(ctx: Context, res: Resolved, params: dict[str, str], opts: QueryOptions
             {**head, "value": [{"@iot.selfLink": ctx.self_link(et, r.id)} for r in rows], **tail}
         )
     prefetch(ctx, et, rows, opts.expand)
-    check_size(ctx, et, rows, opts)
     # Each entity serialised as it is rendered, its bytes counted: an answer over the budget stops early.
     value = b"[" + b",".join(render_bytes(ctx, et, r, opts) for r in rows) + b"]"
     return Response(_object_with(head, value, tail), media_type="application/json")

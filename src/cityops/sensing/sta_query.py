@@ -50,6 +50,7 @@ class QueryBudget:
     seconds: float = MAX_SECONDS
     loaded: int = 0
     rendered_count: int = 0
+    planned: int = 0
     bytes: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -73,9 +74,10 @@ class QueryBudget:
             raise self._too_many()
         self.check_time()
 
-    def expect(self, n: int) -> None:
-        """``n`` entities are about to be rendered."""
-        if n > self.max_entities:
+    def plan(self, n: int) -> None:
+        """``n`` more entities will be rendered (counted while expands are loaded, before rendering)."""
+        self.planned += n
+        if self.planned > self.max_entities:
             raise self._too_many()
         self.check_time()
 

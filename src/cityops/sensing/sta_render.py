@@ -105,38 +105,6 @@ def _expand(ctx: Context, et: EntityType, row: Any, item: ExpandItem, out: dict[
         out[f"{name}@iot.nextLink"] = next_link(f"{link}/{name}", item.options.raw, item.options, len(rows))
 
 
-def check_size(ctx: Context, et: EntityType, rows: list[Any], opts: QueryOptions) -> None:
-    """Count the entities rendering ``rows`` will produce, from what :func:`prefetch` loaded, before
-    rendering any: a shared to-one entity expands its to-many children under each of its parents, so a
-    few thousand loaded rows can render millions (#21). Each (expand, entity) pair is counted once
-    (memoised), so this costs no more than the rows loaded."""
-    memo: dict[tuple[int, int], int] = {}
-
-    def size(et: EntityType, row: Any, opts: QueryOptions) -> int:
-        key = (id(opts), row.id)
-        if key in memo:
-            return memo[key]
-        n = 1
-        for item in opts.expand:
-            nav = et.navs.get(item.path[0])
-            if nav is None:
-                continue  # render() says so
-            target = ENTITIES[nav.target]
-            if nav.fk is not None:
-                fk = getattr(row, nav.fk)
-                child = None
-                if fk is not None and item.options.filter is None:
-                    child = ctx.session.get(target.model, fk)  # prefetched: in the identity map
-                n += size(target, child, item.options) if child is not None else 1
-                continue
-            cached = ctx.many.get((id(item), row.id))
-            n += sum(size(target, r, item.options) for r in cached[0]) if cached is not None else 1
-        memo[key] = n
-        return n
-
-    ctx.budget.expect(sum(size(et, r, opts) for r in rows))
-
-
 def render_bytes(ctx: Context, et: EntityType, row: Any, opts: QueryOptions) -> bytes:
     """:func:`render` serialised, its size counted in the read's budget."""
     out = orjson.dumps(render(ctx, et, row, opts), option=orjson.OPT_NON_STR_KEYS)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from cityops.audit import service as audit
 from cityops.clock import utcnow
 from cityops.errors import ApiError
 from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
@@ -38,6 +39,7 @@ from cityops.sensing.models import (
 )
 from cityops.sensing.odata import ODataError, parse_datetime
 from cityops.sensing.sta_entities import ENTITIES, REQUIRED, EntityType, Nav
+from cityops.sensing.sta_results import check_result, conflict_error, conflicts
 from cityops.text import nfc
 
 Check = Callable[[int | None], None]
@@ -182,14 +184,25 @@ REQUIRED_NAVS = {
     "HistoricalLocation": {"Thing"},
 }
 READ_ONLY = {"@iot.selfLink", "phenomenonTime", "resultTime"}
+# Entities whose deletion deletes stored Observations with them (only SENSING_MANAGE may).
+HOLDS_OBSERVATIONS = {"Thing", "Datastream", "MultiDatastream", "FeatureOfInterest"}
 FEATURE_LOCK_SPACE = 0x53_54_41  # "STA": the first key of the advisory locks on feature generation
 UCUM_RE = re.compile(r"^(?:ucum:|http://unitsofmeasure\.org/ucum\.html#para-\d+)?(.+)$")
 
 
 class Writer:
-    def __init__(self, session: Session, check: Check) -> None:
+    """Validates and applies STA writes. ``check(thing_id)`` decides whether the caller may add to a Thing;
+    ``correct()`` whether it may change or delete stored Observations (#21: an ingest key may only add:
+    a device that could rewrite its station's history could hide what it measured). Every change or delete
+    of a stored Observation is audited for ``principal`` (None: the system)."""
+
+    def __init__(
+        self, session: Session, check: Check, correct: Callable[[], None] | None = None, principal: Any = None
+    ) -> None:
         self.session = session
         self.check = check
+        self.correct = correct or (lambda: None)
+        self.principal = principal
 
     # --- create -----------------------------------------------------------------------------
 
@@ -369,10 +382,13 @@ class Writer:
             n = len(owner.multi_observation_data_types)
             if not isinstance(result, list) or len(result) != n:
                 raise bad(f"the result of a MultiDatastream Observation must be an array of {n} values")
+            for i, (kind, value) in enumerate(zip(owner.multi_observation_data_types, result, strict=True)):
+                check_result(kind, value, f"result[{i}]: ")
             if foi_id is None:
                 values["feature_of_interest_id"] = self._mds_feature(owner)
             values.update(multi_datastream_id=mds_id, result_json=result)
             return None, values
+        check_result(owner.observation_type, data["result"])
         return (
             ObservationIn(
                 datastream_id=owner.id,
@@ -471,6 +487,8 @@ class Writer:
             result = ingest_observations(self.session, [row_in])
         except IngestError as exc:
             raise bad(exc.message) from exc
+        if conflicts(self.session, [row_in.result], result.ids, result.duplicate_indexes):
+            raise conflict_error()
         obs_row = self.session.get(Observation, result.ids[0])
         assert obs_row is not None
         return obs_row
@@ -489,7 +507,10 @@ class Writer:
             else:
                 batch.append(row_in)
         if batch:
-            ingest_observations(self.session, batch)
+            done = ingest_observations(self.session, batch)
+            clash = conflicts(self.session, [r.result for r in batch], done.ids, done.duplicate_indexes)
+            if clash:
+                raise conflict_error(clash)
 
     # --- update -----------------------------------------------------------------------------
 
@@ -541,9 +562,11 @@ class Writer:
         return row
 
     def update_observation(self, row: Observation, data: dict[str, Any], *, replace: bool) -> Observation:
+        self.correct()
         if replace and "result" not in data:
             raise bad("PUT needs every mandatory property; missing result")
         old_time, old_ds = row.phenomenon_time, row.datastream_id
+        before = _observation_snapshot(row)
         merged: dict[str, Any] = {}
         if not replace:
             merged.update(
@@ -589,6 +612,10 @@ class Writer:
             refresh_after_change(self.session, old_ds, [old_time])
         if row.datastream_id is not None:
             refresh_after_change(self.session, row.datastream_id, [row.phenomenon_time])
+        audit.record(
+            self.session, self.principal, "observation.update", "observation", row.id, before,
+            _observation_snapshot(row),
+        )  # fmt: skip
         return row
 
     def json_patch(self, et: EntityType, row: Any, ops: Any, current: dict[str, Any]) -> Any:
@@ -603,14 +630,22 @@ class Writer:
 
     def delete(self, et: EntityType, row: Any) -> None:
         if et.name == "Observation":
-            ds = self.session.get(Datastream, row.datastream_id) if row.datastream_id else None
-            self.check(ds.thing_id if ds else None)
+            self.correct()
             when, ds_id = row.phenomenon_time, row.datastream_id
+            audit.record(
+                self.session, self.principal, "observation.delete", "observation", row.id,
+                _observation_snapshot(row),
+            )  # fmt: skip
             self.session.execute(delete(Observation).where(Observation.id == row.id))
             if ds_id is not None:
                 refresh_after_change(self.session, ds_id, [when])
             return
         self.check(None)
+        if et.name in HOLDS_OBSERVATIONS:
+            self.correct()  # deleting it deletes its stored Observations too
+        audit.record(
+            self.session, self.principal, f"sta.{et.name.lower()}.delete", f"sta.{et.name.lower()}", row.id
+        )
         affected: list[int] = []
         if et.name == "FeatureOfInterest":
             affected = [
@@ -634,6 +669,19 @@ class Writer:
             from cityops.sensing.ingest.rollups import rebuild_rollups
 
             rebuild_rollups(self.session, ds_id)
+
+
+def _observation_snapshot(row: Observation) -> dict[str, Any]:
+    """What the audit log keeps of a stored Observation (before/after a change)."""
+    return {
+        "datastream_id": row.datastream_id,
+        "multi_datastream_id": row.multi_datastream_id,
+        "phenomenon_time": _interval_text(row.phenomenon_time, row.phenomenon_time_end),
+        "result": row.result_json if row.result_number is None else row.result_number,
+        "result_time": _interval_text(row.result_time, None),
+        "result_quality": row.result_quality,
+        "feature_of_interest_id": row.feature_of_interest_id,
+    }
 
 
 def _only_reference(et: EntityType, key: str, item: Any) -> None:
