@@ -572,7 +572,7 @@ def test_notifications_render_as_sta_does(
     body = {
         "phenomenonTime": "2026-03-01T10:00:00.250Z/2026-03-01T10:15:00Z",
         "resultTime": "2026-03-01T10:16:00Z",
-        "result": {"mean": 1.5, "n": 3},
+        "result": 1.5,  # an OM_Measurement: a number (#21)
         "resultQuality": {"flag": "ok"},
         "validTime": "2026-03-01T10:00:00Z/2026-03-01T11:00:00Z",
         "parameters": {"depth_m": 1.2},

@@ -33,6 +33,7 @@ from cityops.sensing.mqtt.intake import (
     parse_json,
     safe_topic,
     store_sta_batch,
+    topic_id,
 )
 from cityops.sensing.mqtt.publisher import Publisher
 from cityops.sensing.mqtt.subscription import SubscriberSlot, share_group, stale_filters, subscription_filters
@@ -77,6 +78,10 @@ DRAIN_IDLE_S = 0.5  # a member leaving the share group stops once nothing arrive
 
 
 DRAIN_MAX_S = 10.0  # … or after this long at most
+
+
+# Refusals for the message's content, parked at once in mqtt_dead_letters (not unknown topics or echoes).
+PARKED_REFUSALS = frozenset({"invalid", "rejected"})
 
 
 # Outcomes that leave a message unacknowledged, for the broker to deliver again after a reconnect.
@@ -366,7 +371,7 @@ class MqttBridge:
                             data["phenomenonTime"] = self._given_time(m).isoformat()
                         simple = SIMPLE_STA_RE.match(path[len(STA_ROOT) :])
                         if simple is not None and not DEEP_KEYS & data.keys():
-                            fast.append((i, int(simple.group(1)), data))
+                            fast.append((i, topic_id(simple.group(1)), data))
                             continue
                     slow.append((i, data))
                 elif DEVICE_RE.match(path) is not None:
@@ -448,6 +453,7 @@ class MqttBridge:
                     "error": str(refusal),
                 },
             )
+        await self._park_refused(batch, errors)
         if self._attempts:
             for i, result in enumerate(results):
                 if result is not None and result[1] not in _UNSETTLED:  # stored, refused or parked
@@ -518,6 +524,22 @@ class MqttBridge:
                 extra={"topic": safe_topic(batch[i].topic), "error": failed[i]},
             )
         return set(due)
+
+    async def _park_refused(self, batch: Sequence[Incoming], errors: dict[int, BadMessage]) -> None:
+        """Park the messages refused for their content at once (attempts 0: never tried to store), as HTTP
+        answers 422 and the client keeps its body: an operator sees topic, payload and why, and nothing is
+        retried (#21). Messages on topics cityops does not handle are only counted."""
+        rows = [
+            (batch[i].topic, batch[i].payload, 0, f"{refusal.outcome}: {refusal}")
+            for i, refusal in errors.items()
+            if refusal.outcome in PARKED_REFUSALS
+        ]
+        if not rows:
+            return
+        try:
+            await asyncio.to_thread(self._park, rows)
+        except Exception:
+            log.exception("refused MQTT messages could not be parked; they are acknowledged all the same")
 
     def _park(self, rows: list[tuple[str, bytes, int, str]]) -> None:
         with self.sessions() as session:

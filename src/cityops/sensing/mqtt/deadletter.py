@@ -1,7 +1,9 @@
 """MQTT messages the bridge gave up on: stored here, then acknowledged, so the broker stops redelivering them.
 
 A message lands here when storing it failed ``settings.mqtt_max_attempts`` times for a reason of cityops'
-own (not bad input, which is refused at once). Parking is a database write like storing, so while the
+own, or at once (``attempts`` 0, never retried) when it was refused for its content — what HTTP answers
+with a 4xx: bad JSON, an id out of range, a result that does not fit the Datastream, a conflicting value.
+Parking is a database write like storing, so while the
 database is down nothing can be parked and every message stays unacknowledged with the broker: an outage
 never diverts traffic here, only a message that fails while the database works does. Operators read the
 rows (topic, payload, error) and replay or delete them.

@@ -1,7 +1,9 @@
 """What an incoming MQTT message becomes: an STA Observation (``v1.1/...`` topics, created as an STA POST
 would, under the broker's principal) or device telemetry (``cityops/v1/devices/<api key>/telemetry``, matched
 to the Thing's Datastreams by name or property code). A message that can never be stored raises
-:class:`BadMessage` (counted, logged, acknowledged). The callers commit.
+:class:`BadMessage` (counted, logged, parked at once in the dead letters, acknowledged) — the same checks as
+HTTP (:mod:`cityops.sensing.sta_results`), and a number no column holds is such a message, not a failure
+retried until parked (#21). The callers commit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import unquote
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
@@ -41,6 +44,24 @@ SIMPLE_STA_RE = re.compile(r"^Datastreams\((\d+)\)/Observations$")
 
 
 DEEP_KEYS = {"FeatureOfInterest", "Datastream", "MultiDatastream"}
+
+
+MAX_ID = 2**63 - 1  # the largest id a BIGINT holds: a larger one in a topic names nothing
+
+
+def topic_id(text: str) -> int:
+    """An entity id from a topic; one no column can hold is refused at once (#21: it failed in the database
+    and the message was retried four times before being parked, where HTTP answers 422)."""
+    value = int(text)
+    if value > MAX_ID:
+        raise BadMessage("invalid", f"the id {text[:30]} is out of range")
+    return value
+
+
+_IDS_RE = re.compile(r"\((\d+)\)")
+
+
+OUT_OF_RANGE = "a number in the message is out of range for its field"
 
 
 class BadMessage(Exception):
@@ -76,12 +97,16 @@ def handle_sta(session: Session, path: str, data: Any) -> int:
         raise BadMessage("rejected", f"MQTT may only create Observations, not publish to {path!r}")
     if not isinstance(data, dict):
         raise BadMessage("invalid", "an Observation must be a JSON object")
+    for ident in _IDS_RE.findall(path):
+        topic_id(ident)
     try:
         et, row = create_at_path(session, path, data, writer_for(session, broker_principal()))
     except ApiError as exc:
         if exc.status >= 500:
             raise
         raise BadMessage("rejected", exc.message) from None
+    except (DataError, OverflowError):  # a number no column holds: HTTP answers 422
+        raise BadMessage("invalid", OUT_OF_RANGE) from None
     if et.name != "Observation":  # pragma: no cover - the path pattern only allows Observations
         raise BadMessage("rejected", "MQTT may only create Observations")
     return int(row.id)
@@ -138,7 +163,9 @@ def handle_device(
     from cityops.identity.deps import principal_for_api_key
     from cityops.identity.models import ApiScope
     from cityops.sensing.ingest import IngestError, ObservationIn, ingest_observations
+    from cityops.sensing.models import Datastream
     from cityops.sensing.sta_api import writer_for
+    from cityops.sensing.sta_results import conflict_error, conflicts, result_error
 
     principal = principal_for_api_key(session, unquote(key))
     if principal is None or ApiScope.INGEST not in principal.scopes:
@@ -150,6 +177,13 @@ def handle_device(
     if not items or len(items) > MAX_DEVICE_ITEMS:
         raise BadMessage("invalid", f"send 1 to {MAX_DEVICE_ITEMS} readings per message")
     streams = device_streams(session, principal.thing_id)
+    types = dict(
+        session.execute(
+            select(Datastream.id, Datastream.observation_type).where(
+                Datastream.thing_id == principal.thing_id
+            )
+        ).all()
+    )
     rows: list[ObservationIn] = []
     unknown: list[str] = []
     for item in items:
@@ -166,13 +200,20 @@ def handle_device(
             if ds_id is None:
                 unknown.append(name)
                 continue
+            error = result_error(types.get(ds_id), value)
+            if error is not None:
+                raise BadMessage("invalid", f"{name}: {error}")
             rows.append(ObservationIn(datastream_id=ds_id, phenomenon_time=moment, result=value))
     if rows:
         writer_for(session, principal).check(principal.thing_id)
         try:
-            ingest_observations(session, rows)
+            done = ingest_observations(session, rows)
         except IngestError as exc:
             raise BadMessage("rejected", exc.message) from None
+        except (DataError, OverflowError):
+            raise BadMessage("invalid", OUT_OF_RANGE) from None
+        if conflicts(session, [r.result for r in rows], done.ids, done.duplicate_indexes):
+            raise BadMessage("rejected", conflict_error().message)  # nothing of it stored, as HTTP's 409
     return len(rows), unknown
 
 
@@ -207,6 +248,7 @@ def store_sta_batch(session: Session, fast: list[tuple[int, int, dict[str, Any]]
     from cityops.sensing.ingest import ingest_observations
     from cityops.sensing.models import Datastream
     from cityops.sensing.sta_api import writer_for
+    from cityops.sensing.sta_results import conflict_error, conflicts
 
     refused: dict[int, BadMessage] = {}
     writer = writer_for(session, broker_principal())
@@ -227,6 +269,7 @@ def store_sta_batch(session: Session, fast: list[tuple[int, int, dict[str, Any]]
     # validation of each message finds its Datastream there instead of querying it again.
     loaded: dict[int, Datastream | None] = {}
     rows = []
+    stored_from: list[int] = []  # the message index of each row
     for i, ds_id, data in fast:
         if ds_id not in loaded:
             loaded[ds_id] = session.get(Datastream, ds_id)
@@ -242,6 +285,9 @@ def store_sta_batch(session: Session, fast: list[tuple[int, int, dict[str, Any]]
             continue
         if row is not None:
             rows.append(row)
+            stored_from.append(i)
     if rows:
-        ingest_observations(session, rows)
+        done = ingest_observations(session, rows)
+        for k in conflicts(session, [r.result for r in rows], done.ids, done.duplicate_indexes):
+            refused[stored_from[k]] = BadMessage("rejected", conflict_error().message)
     return refused
