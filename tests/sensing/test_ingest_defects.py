@@ -68,6 +68,26 @@ def test_observations_beyond_the_future_tolerance_are_refused(session: Session) 
     assert len(flags(session, ds)) == 1
 
 
+def test_a_forecast_datastream_holds_future_times(session: Session) -> None:
+    ds = salinity_stream(session)
+    plain = salinity_stream(session)
+    stream = session.get(Datastream, ds)
+    assert stream is not None
+    stream.properties = {**(stream.properties or {}), "forecast": {"of": plain, "horizon_hours": 48}}
+    session.commit()
+    target = datetime.now(UTC) + timedelta(hours=24)
+    ingest_observations(session, [ObservationIn(ds, target, 3.2)])
+    session.commit()
+    assert len(flags(session, ds)) == 1
+    # one batch with a future row on a plain Datastream is refused whole
+    with pytest.raises(IngestError):
+        ingest_observations(
+            session, [ObservationIn(ds, target + timedelta(hours=1), 3.3), ObservationIn(plain, target, 3.3)]
+        )
+    session.rollback()
+    assert len(flags(session, ds)) == 1
+
+
 def test_future_observation_over_http_is_a_400_and_stores_nothing(
     client: TestClient, session: Session, key: dict[str, str]
 ) -> None:

@@ -3,7 +3,8 @@
 
 Three observations of one datastream (result: phenomenonTime, resultTime):
 1: 2026-03-05T10:20:30.250Z, 30 minutes later; 2: 2026-03-06T23:59:59Z, 2 h 0 min 1 s later;
-3: 2099-12-31T18:00:00Z (after now() for this century), no resultTime.
+3: 2099-12-31T18:00:00Z (after now() for this century), no resultTime; the Datastream is a forecast, the
+only kind that may hold future times.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from tests.sensing.test_sta_api import STA, get, tree, values  # noqa: F401  (fi
 @pytest.fixture
 def timed(client: TestClient, key: dict[str, str]) -> int:
     """The id of a Datastream holding the three observations above."""
-    r = client.post(f"{STA}/Things", json=station("Clock", 106.0, 10.0, []), headers=key)
+    body = station("Clock", 106.0, 10.0, [])
+    # observation 3 lies in 2099: only a forecast Datastream may hold future times (ingest refuses them)
+    body["Datastreams"][0]["properties"] = {"forecast": {"model": "test"}}
+    r = client.post(f"{STA}/Things", json=body, headers=key)
     assert r.status_code == 201, r.text
     ds = values(client, f"/Things({r.json()['@iot.id']})/Datastreams")[0]["@iot.id"]
     for result, phenomenon, result_time in [

@@ -11,7 +11,7 @@ and ``GET /api/v1/places?type=station&status=offline`` agree with the station li
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,11 +44,20 @@ class ThingHealth:
     datastreams: dict[int, StationHealth]
 
 
-def thing_health(session: Session, things: Iterable[Thing], now: datetime) -> dict[int, ThingHealth]:
-    """The health of each Thing and of its datastreams (one query for all the datastreams)."""
+def thing_health(
+    session: Session,
+    things: Iterable[Thing],
+    now: datetime,
+    datastreams: Mapping[int, Sequence[Datastream]] | None = None,
+) -> dict[int, ThingHealth]:
+    """The health of each Thing and of its datastreams (one query for all the datastreams, none when the
+    caller already holds them as ``datastreams``: Thing id → its Datastreams)."""
     by_id = {t.id: t for t in things}
     streams: dict[int, list[Datastream]] = {tid: [] for tid in by_id}
-    if by_id:
+    if datastreams is not None:
+        for tid in by_id:
+            streams[tid].extend(datastreams.get(tid, ()))
+    elif by_id:
         for ds in session.scalars(select(Datastream).where(Datastream.thing_id.in_(sorted(by_id)))):
             streams[ds.thing_id].append(ds)
     out: dict[int, ThingHealth] = {}

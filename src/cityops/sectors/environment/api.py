@@ -72,7 +72,7 @@ def station_statuses(session: Session, now: datetime, kind: str | None = None) -
     ).all()
     for thing_id, lat, lon in rows:
         where.setdefault(thing_id, (lat, lon))
-    health = thing_health(session, things, now)
+    health = thing_health(session, things, now, streams)
     out = []
     for thing in things:
         props: dict[str, Any] = thing.properties or {}

@@ -136,7 +136,7 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         if foi_ids - found:
             unknown = ", ".join(map(str, sorted(i for i in foi_ids - found if i is not None)))
             raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
-    _refuse_future(cols.phenomenon_time)
+    _refuse_future(session, ds_col, cols.phenomenon_time)
     # Repeated (datastream, time) inside the batch: the first row wins (reversed, so the first is kept).
     keys: list[Any] = (
         cols.phenomenon_time if len(ds_ids) == 1 else list(zip(ds_col, cols.phenomenon_time, strict=True))
@@ -214,18 +214,33 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
 
 
 # How far ahead of the server's clock a phenomenon time may be (clock drift of a station's logger); beyond
-# it the batch is refused (#22: rows ~40 minutes ahead were stored and opened an alert).
+# it the batch is refused (#22: rows ~40 minutes ahead were stored and opened an alert). A forecast Datastream
+# (``properties.forecast``, issue #16) holds target times ahead of now by design and is exempt.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-def _refuse_future(texts: Sequence[str]) -> None:
-    """IngestError (a 400, nothing stored) when a phenomenon time is beyond :data:`FUTURE_TOLERANCE`."""
-    latest = max(texts)
+def _refuse_future(session: Session, ds_col: Sequence[int], texts: Sequence[str]) -> None:
+    """IngestError (a 400, nothing stored) when a phenomenon time is beyond :data:`FUTURE_TOLERANCE` on a
+    Datastream that is not a forecast (one query, and only when such a row exists)."""
     limit = time_text(datetime.now(UTC) + FUTURE_TOLERANCE)
-    if latest > limit:
+    ahead = [i for i, text in enumerate(texts) if text > limit]
+    if not ahead:
+        return
+    ids = {ds_col[i] for i in ahead}
+    forecasts = {
+        ds_id
+        for ds_id, props in session.execute(
+            select(Datastream.id, Datastream.properties).where(Datastream.id.in_(ids))
+        )
+        if isinstance(props, dict) and props.get("forecast")
+    }
+    refused = [texts[i] for i in ahead if ds_col[i] not in forecasts]
+    if refused:
+        latest = max(refused)
         raise IngestError(
             f"phenomenonTime {iso_z([latest])[0]} is in the future (more than "
-            f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes ahead of the server's clock)"
+            f"{int(FUTURE_TOLERANCE.total_seconds() // 60)} minutes ahead of the server's clock); only a "
+            "forecast Datastream (properties.forecast) may hold future times"
         )
 
 
