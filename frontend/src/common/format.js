@@ -50,6 +50,12 @@ const UNITS = {
   "{vehicles}/h": { vi: "xe/giờ", en: "vehicles/h" },
   "/h": { vi: "/giờ", en: "/h" },
   "km/h": "km/h",
+  // indicator units
+  d: { vi: "ngày", en: "days" },
+  h: { vi: "giờ", en: "h" },
+  "10*9.{VND}": { vi: "tỷ đồng", en: "bn VND" },
+  "{score}": { vi: "điểm", en: "points" },
+  "{reports}/10.10*3{residents}": { vi: "/10.000 dân", en: "/10,000 residents" },
 };
 /** A UCUM code as people write it in the page's language (Cel → °C, {vehicles}/h → xe/giờ, {AQI} → none). */
 export function unit(code) {

@@ -71,7 +71,7 @@ function indicatorTile(panel, d, en) {
 }
 
 function latestTile(panel, d, en) {
-  const el = tile(`${panel.code}-${d.id}`, `${en ? d.property_en : d.property_vi} – ${d.name}`, fmtMeasure(d.value, d.unit, 2));
+  const el = tile(`${panel.code}-${d.id}`, d.name, fmtMeasure(d.value, d.unit, 2)); // the datastream's name says its property
   if (d.colour || LEVEL_COLOUR[d.level]) el.style.borderTopColor = d.colour || LEVEL_COLOUR[d.level];
   return el;
 }
