@@ -118,8 +118,11 @@ def test_create_observations_large_data_array(
         s.commit()
     fast = [[(T0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"), i / 10] for i in range(500)]
     slow: list[Any] = [
-        ["2026-03-01T17:00:00+07:00", 1],  # stored already by the first group (same instant): its link
-        ["2026-03-02T00:00:00Z/2026-03-02T01:00:00Z", "text"],
+        [
+            "2026-03-01T17:00:00+07:00",
+            0.0,
+        ],  # the first group's first row again (same instant, same value): its link
+        ["2026-03-02T00:00:00Z/2026-03-02T01:00:00Z", 2.5],  # an interval (a number: OM_Measurement)
         ["not a time", 1],
         [1],
     ]
@@ -138,7 +141,7 @@ def test_create_observations_large_data_array(
         rows = {o.id: o for o in s.scalars(select(Observation).where(Observation.id.in_(ids)))}
         assert rows[ids[499]].phenomenon_time == T0 + timedelta(seconds=499)
         assert rows[ids[499]].result_number == pytest.approx(49.9)
-        assert rows[ids[501]].result_json == "text"
+        assert rows[ids[501]].result_number == pytest.approx(2.5)
         assert rows[ids[501]].phenomenon_time_end == datetime(2026, 3, 2, 1, tzinfo=UTC)
         assert s.scalar(select(func.count()).select_from(Observation)) == 501
     again = client.post(f"{STA}/CreateObservations", json=body[:1], headers=key)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import frost_sta_client as fsc
 import pytest
+import requests
 import uvicorn
 from frost_sta_client.service.auth_handler import AuthHandler
 from geojson import Point
@@ -123,7 +124,10 @@ def test_round_trip(server: str, sessions: sessionmaker[Session]) -> None:
     assert service.things().find(thing.id).description == "moved"
     service.things().patch(found, [{"op": "replace", "path": "/name", "value": "Trạm mới"}])
     assert service.things().find(thing.id).name == "Trạm mới"
+    # a device key adds readings but may not remove them (#21 finding 8: only operators and admins correct data)
     victim = service.observations().find(obs.id)
-    service.delete(victim)
+    with pytest.raises(requests.exceptions.HTTPError) as refused:
+        service.delete(victim)
+    assert refused.value.response.status_code == 403
     remaining = service.observations().query().list()
-    assert len(list(remaining)) == 6
+    assert len(list(remaining)) == 7
