@@ -20,7 +20,6 @@ from cityops.reports.categories import sync_categories
 from cityops.reports.intake import Submission, submit
 from cityops.reports.models import Case
 from cityops.settings import Settings
-from tests.security.logscrub import no_personal_data_in_logs  # every report test: no personal data logged
 
 # Monday 2 March 2026, 09:00 in Hồ Chí Minh (02:00 UTC): a working morning.
 MONDAY_9 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -191,5 +190,4 @@ __all__ = [
     "build_world",
     "jpeg_bytes",
     "make_open311_key",
-    "no_personal_data_in_logs",
 ]

@@ -3,8 +3,8 @@ an e-mail address (#21 finding 12).
 
 It sees every record a logger handles (``Logger.handle``, so the ``cityops`` loggers, which do not propagate
 to pytest's capture, are seen too) before any handler filter masks it: the rule is checked on what code
-logs, not on what the production filter (``cityops.ops.logs.PersonalDataFilter``) leaves. Imported into the
-conftest of each test folder that opts in; one regex pass per record keeps it cheap.
+logs, not on what the production filter (``cityops.ops.logs.PersonalDataFilter``) leaves. Registered for the
+whole suite in ``tests/conftest.py``; one regex pass per record keeps it cheap.
 """
 
 from __future__ import annotations
