@@ -137,6 +137,7 @@ class Action(StrEnum):
     ALERT_MANAGE = "alert.manage"  # acknowledge, close alerts; edit rules
     ALERT_RULE_MANAGE = "alert.rule.manage"  # create, edit, delete alert rules
     ALERT_SUBSCRIBE = "alert.subscribe"  # follow the alerts of an area (own subscriptions)
+    PUSH_SUBSCRIBE = "push.subscribe"  # a browser (anonymous device or signed in) gets area alerts by Web Push
     IOC_VIEW = "ioc.view"
     # indicators: values are public aggregates; entering and target-setting are staff jobs
     INDICATOR_ENTER = "indicator.enter"  # hand-entered values with their source document
@@ -313,6 +314,7 @@ RULES: dict[Action, Rule] = {
     Action.ALERT_MANAGE: IOC,
     Action.ALERT_RULE_MANAGE: ADMIN,
     Action.ALERT_SUBSCRIBE: signed_in,
+    Action.PUSH_SUBSCRIBE: anyone,  # the device proves itself with its unguessable key afterwards
     Action.IOC_VIEW: any_of(IOC, roles(Role.OFFICER), scope(ApiScope.READ)),
     # indicators: the IOC operator compiles the entered figures; targets are the administration's decision
     Action.INDICATOR_ENTER: roles(Role.OPERATOR, Role.ADMIN),
