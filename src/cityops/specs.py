@@ -100,6 +100,9 @@ class CategorySpec:
     questions: tuple[QuestionSpec, ...] = field(default_factory=tuple)
     sector: str = "core"
     order: int = 100
+    # restricted: its cases are seen only by the agency holding them and the IOC operator (policy
+    # ``case.view_restricted``), never on the public map, search, Open311 or open data (public order)
+    restricted: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------

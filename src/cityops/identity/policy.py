@@ -121,6 +121,7 @@ class Action(StrEnum):
     # cases (citizen reports, hotline calls, incidents): targets have ``agency_id`` and ``reporter_id``
     CASE_CREATE = "case.create"
     CASE_VIEW = "case.view"  # public view: no personal data
+    CASE_VIEW_RESTRICTED = "case.view_restricted"  # a case of a restricted category (public order)
     CASE_VIEW_PERSONAL = "case.view_personal"  # reporter name, phone, email, device/account (not the place)
     CASE_TRANSITION = "case.transition"  # acknowledge, start, resolve, transfer, comment as staff
     CASE_ASSIGN = "case.assign"  # route a case to an agency / officer
@@ -139,9 +140,15 @@ class Action(StrEnum):
     ALERT_SUBSCRIBE = "alert.subscribe"  # follow the alerts of an area (own subscriptions)
     PUSH_SUBSCRIBE = "push.subscribe"  # a browser (anonymous device or signed in) gets area alerts by Web Push
     IOC_VIEW = "ioc.view"
+    IOC_VIEW_STAFF = "ioc.view_staff"  # staff-only IOC panels and map layers (audience="staff")
     # indicators: values are public aggregates; entering and target-setting are staff jobs
     INDICATOR_ENTER = "indicator.enter"  # hand-entered values with their source document
     INDICATOR_TARGET = "indicator.target"  # set the yearly targets
+    # administrative dossiers (public services): pushed by the one-stop-shop system, looked up by citizens
+    DOSSIER_PUSH = "dossier.push"  # upsert dossiers through the push API
+    DOSSIER_IMPORT = "dossier.import"  # a CSV/JSON file of dossiers
+    DOSSIER_LOOKUP = "dossier.lookup"  # by code and second factor (a guessed code reveals nothing)
+    DOSSIER_VIEW = "dossier.view"  # staff read a dossier and its steps by code, without the factor
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -298,6 +305,8 @@ RULES: dict[Action, Rule] = {
     # the admin runs the system and does not see reporters' personal data.
     Action.CASE_CREATE: anyone,  # anonymous reports are allowed (reporter identity optional)
     Action.CASE_VIEW: anyone,
+    # a restricted category's case (public order): the agency holding it (the police) and the IOC operator only
+    Action.CASE_VIEW_RESTRICTED: any_of(member_of_holding_agency, roles(Role.OPERATOR)),
     Action.CASE_VIEW_PERSONAL: any_of(member_of_holding_agency, roles(Role.OPERATOR), is_reporter),
     Action.CASE_TRANSITION: any_of(member_of_holding_agency, roles(Role.OPERATOR)),
     Action.CASE_ASSIGN: any_of(supervisor_of_holding_agency, roles(Role.OPERATOR)),
@@ -316,9 +325,15 @@ RULES: dict[Action, Rule] = {
     Action.ALERT_SUBSCRIBE: signed_in,
     Action.PUSH_SUBSCRIBE: anyone,  # the device proves itself with its unguessable key afterwards
     Action.IOC_VIEW: any_of(IOC, roles(Role.OFFICER), scope(ApiScope.READ)),
+    Action.IOC_VIEW_STAFF: STAFF,
     # indicators: the IOC operator compiles the entered figures; targets are the administration's decision
     Action.INDICATOR_ENTER: roles(Role.OPERATOR, Role.ADMIN),
     Action.INDICATOR_TARGET: ADMIN,
+    # dossiers: only the one-stop-shop system's own key writes (not an ingest or read key); admins import files
+    Action.DOSSIER_PUSH: any_of(scope(ApiScope.DOSSIERS), ADMIN),
+    Action.DOSSIER_IMPORT: ADMIN,
+    Action.DOSSIER_LOOKUP: anyone,
+    Action.DOSSIER_VIEW: any_of(STAFF, scope(ApiScope.DOSSIERS)),
 }
 
 
