@@ -42,6 +42,7 @@ class ApiScope(StrEnum):
     INGEST = "ingest"  # a device or gateway pushes observations (limited to its thing_id when set)
     READ = "read"  # a read-only integrator
     OPEN311 = "open311"  # the `api_key` of Open311 POST requests
+    DOSSIERS = "dossiers"  # the province's one-stop-shop system pushes dossier statuses (#19)
 
 
 class SessionKind(StrEnum):
