@@ -136,3 +136,48 @@ def test_rollups_skip_unfit_rows_of_a_mixed_batch(session: Session) -> None:
         )
     ).one()
     assert (day.count, day.max) == (1, 4.0)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1970, 1, 1, 0, 3, tzinfo=UTC),
+        datetime(1980, 1, 6, 12, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ],
+    ids=["unix-epoch", "gps-epoch", "year-1"],
+)
+def test_a_clock_that_was_never_set_is_refused(session: Session, when: datetime) -> None:
+    """#21: the plausible window has a past side too; a forecast Datastream is no exception to it."""
+    ds = salinity_stream(session)
+    forecast = salinity_stream(session, forecast={"of": ds, "horizon_hours": 48})
+    session.commit()
+    for stream in (ds, forecast):
+        with pytest.raises(IngestError) as exc:
+            ingest_observations(session, [ObservationIn(stream, T0, 3.0), ObservationIn(stream, when, 3.0)])
+        assert exc.value.status == 400
+        assert "never set" in str(exc.value)
+        session.rollback()
+    assert (
+        session.scalars(select(Observation.id).where(Observation.datastream_id.in_([ds, forecast]))).all()
+        == []
+    )
+    # the day after the GPS epoch is a plausible (archived) reading
+    ingest_observations(session, [ObservationIn(ds, datetime(1980, 1, 7, tzinfo=UTC), 3.0)])
+    session.commit()
+    assert len(flags(session, ds)) == 1
+
+
+def test_an_unset_clock_over_http_is_a_400_and_stores_nothing(
+    client: TestClient, session: Session, key: dict[str, str]
+) -> None:
+    ds = salinity_stream(session)
+    session.commit()
+    r = client.post(
+        "/sta/v1.1/Observations",
+        json={"Datastream": {"@iot.id": ds}, "phenomenonTime": "1970-01-01T00:00:05Z", "result": 3.0},
+        headers=key,
+    )
+    assert r.status_code == 400, r.text
+    assert "never set" in r.text
+    assert session.scalars(select(Observation.id).where(Observation.datastream_id == ds)).all() == []

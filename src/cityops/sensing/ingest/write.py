@@ -136,7 +136,7 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
         if foi_ids - found:
             unknown = ", ".join(map(str, sorted(i for i in foi_ids - found if i is not None)))
             raise IngestError(f"unknown FeatureOfInterest id(s): {unknown}")
-    _refuse_future(session, ds_col, cols.phenomenon_time)
+    _refuse_implausible(session, ds_col, cols.phenomenon_time)
     # Repeated (datastream, time) inside the batch: the first row wins (reversed, so the first is kept).
     keys: list[Any] = (
         cols.phenomenon_time if len(ds_ids) == 1 else list(zip(ds_col, cols.phenomenon_time, strict=True))
@@ -218,10 +218,22 @@ def ingest_columns(session: Session, cols: ObservationColumns, *, emit_event: bo
 # (``properties.forecast``, issue #16) holds target times ahead of now by design and is exempt.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
+# The earliest plausible phenomenon time (#21): a logger whose clock was never set counts from the Unix epoch
+# (1970-01-01) or the GPS epoch (1980-01-06); anything before the day after the GPS epoch is such a clock, not a
+# reading. Archives from before it are not accepted through ingest (docs/sta.md says so).
+EARLIEST_TIME = datetime(1980, 1, 7, tzinfo=UTC)
 
-def _refuse_future(session: Session, ds_col: Sequence[int], texts: Sequence[str]) -> None:
-    """IngestError (a 400, nothing stored) when a phenomenon time is beyond :data:`FUTURE_TOLERANCE` on a
-    Datastream that is not a forecast (one query, and only when such a row exists)."""
+
+def _refuse_implausible(session: Session, ds_col: Sequence[int], texts: Sequence[str]) -> None:
+    """IngestError (a 400, nothing stored) when a phenomenon time is before :data:`EARLIEST_TIME`, or beyond
+    :data:`FUTURE_TOLERANCE` on a Datastream that is not a forecast (one query, only when such a row exists)."""
+    floor = time_text(EARLIEST_TIME)
+    early = [text for text in texts if text < floor]
+    if early:
+        raise IngestError(
+            f"phenomenonTime {iso_z([min(early)])[0]} is before {iso_z([floor])[0]}: a station clock that was "
+            "never set, not a reading"
+        )
     limit = time_text(datetime.now(UTC) + FUTURE_TOLERANCE)
     ahead = [i for i, text in enumerate(texts) if text > limit]
     if not ahead:
