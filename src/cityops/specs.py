@@ -326,6 +326,9 @@ class IndicatorSpec:
     # sum of denominators: rates and means), "per_capita" (sum of numerators over the area's population,
     # times params["per"]), "direct" (computed again over the whole area: medians, day counts).
     aggregation: Literal["sum", "ratio", "per_capita", "direct"] = "ratio"
+    # Also keep one cell per agency (cases grouped by the agency holding them) beside the all-agencies cell;
+    # its calculator must have ``by_agency``.
+    by_agency: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +362,13 @@ class IndicatorCalculatorSpec:
     subjects: tuple[str, ...] = ()
     touched: Callable[[Session, Event], list[tuple[int | None, datetime]]] | None = None
     description: str = ""
+    # ``by_agency(session, indicator, groups, start, end)``: the same measures per (target, agency id), for
+    # indicators declared ``by_agency`` (only agencies with facts; facts held by no agency count only in the
+    # all-agencies cell).
+    by_agency: (
+        Callable[[Session, IndicatorSpec, AreaGroups, datetime, datetime], Mapping[tuple[int, int], Measure]]
+        | None
+    ) = None
 
     @property
     def code(self) -> str:
