@@ -126,7 +126,7 @@ class AlertArea(Base):
 
 
 class AlertSubscription(Base):
-    """Someone who wants the alerts of an area (a user, or a bare phone/e-mail added by an operator)."""
+    """Someone who wants the alerts of an area (a user, a browser by Web Push, or a bare phone/e-mail)."""
 
     __tablename__ = "alert_subscriptions"
     __table_args__ = (Index("ix_alert_subscriptions_area_active", "area_id", "active"),)
@@ -136,6 +136,10 @@ class AlertSubscription(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
+    # a browser's Web Push subscription (an anonymous device, or one of the user's browsers)
+    push_subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="CASCADE"), index=True
+    )
     min_severity: Mapped[Severity] = mapped_column(_enum(Severity, 16), default=Severity.WATCH)
     locale: Mapped[str] = mapped_column(String(8), default="vi")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

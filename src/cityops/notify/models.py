@@ -44,13 +44,18 @@ class Delivery(Base):
 
 
 class PushSubscription(Base):
-    """A browser's Web Push subscription (endpoint + keys), optionally tied to a user."""
+    """A browser's Web Push subscription (endpoint + keys), optionally tied to a user.
+
+    ``key_hash`` is the SHA-256 of the device key handed to the browser once when it registered: an
+    anonymous device manages its area subscriptions with that key, never with the endpoint (personal data).
+    """
 
     __tablename__ = "push_subscriptions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     p256dh: Mapped[str] = mapped_column(String(255))
     auth: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
