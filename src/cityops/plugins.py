@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         CategorySpec,
         DashboardPanelSpec,
         EventConsumerSpec,
+        ForecastTargetSpec,
         IndicatorCalculatorSpec,
         IndicatorSetSpec,
         IndicatorSpec,
@@ -161,6 +162,11 @@ class Hooks:
     @hookspec
     def alert_channels(self, settings: Settings) -> list[Any]:
         """Alert/notification channels (web push, SMS, email, IOC stream)."""
+
+    @hookspec
+    def forecast_targets(self) -> list[ForecastTargetSpec]:
+        """The series a sector wants forecast (``ForecastTargetSpec``: station, property, method, lead
+        times); ``cityops/forecasting/`` fits, backtests and publishes each as forecast Datastreams."""
 
 
 T = TypeVar("T")

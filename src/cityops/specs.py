@@ -455,3 +455,40 @@ class PersonalDataSpec:
     erase: Callable[[Session, int], int]
     purge: Callable[[Session, datetime], Mapping[str, int]] | None = None
     erase_key: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Forecasting
+
+
+FORECAST_METHODS = ("harmonic", "salinity", "profile", "weekly")
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastTargetSpec:
+    """A series a sector wants forecast (``forecast_targets`` hook), read by ``cityops/forecasting/``.
+
+    ``station``/``property_code`` name the observed Datastream (the Thing's ``station_code`` and the
+    observed property's code); ``method`` is ``harmonic`` (tidal harmonic analysis), ``salinity`` (tide
+    harmonics plus a regression on lagged values, tide range, season and the ``upstream`` stations'
+    same property), ``profile`` (diurnal and weekly profile plus recent values) or ``weekly`` (daily counts,
+    weekly seasonality with the working calendar). ``leads_hours`` are the lead times published, each as
+    one forecast Datastream; ``season_hours`` is the seasonal-naive baseline's period (24.84 for tides).
+    """
+
+    code: str
+    station: str
+    property_code: str
+    method: Literal["harmonic", "salinity", "profile", "weekly"]
+    leads_hours: tuple[int, ...]
+    season_hours: float
+    upstream: tuple[str, ...] = ()
+    history_days: int = 60
+
+    def __post_init__(self) -> None:
+        if self.method not in FORECAST_METHODS:
+            raise SpecError(f"forecast target {self.code}: method must be one of {FORECAST_METHODS}")
+        if not self.leads_hours or any(h <= 0 for h in self.leads_hours):
+            raise SpecError(f"forecast target {self.code}: leads_hours must be positive hours")
+        if self.season_hours <= 0 or self.history_days < 7:
+            raise SpecError(f"forecast target {self.code}: season_hours > 0 and history_days >= 7")
