@@ -143,7 +143,10 @@ class Hooks:
 
     @hookspec
     def dashboard_panels(self) -> list[DashboardPanelSpec]:
-        """Panels a sector adds to the IOC."""
+        """Panels a sector adds to the IOC (``DashboardPanelSpec``): indicator tiles or charts, latest values,
+        place layers, or a ``map_layer`` — a GeoJSON path of the sector's own API drawn with a legend and a
+        layer toggle, fetched with ``area_id=`` when the IOC drills into an area. ``audience="staff"`` panels
+        are listed to signed-in staff only."""
 
     @hookspec
     def event_consumers(self, settings: Settings) -> list[EventConsumerSpec]:

@@ -7,6 +7,7 @@ there, naming the plugin). This module is kernel: it imports no capability, so a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -381,19 +382,38 @@ class IndicatorCalculatorSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LegendEntry:
+    """One class of a ``map_layer``: features whose style property equals ``value`` are drawn in ``colour``."""
+
+    value: str
+    colour: str  # "#rrggbb"
+    label_vi: str
+    label_en: str
+
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardPanelSpec:
     """What a sector adds to the IOC wall (``dashboard_panels`` hook).
 
     ``kind`` says how the IOC draws it: ``indicator_tiles`` (the latest value of each indicator, with its
     target status), ``indicator_chart`` (their series), ``place_layer`` (places of ``place_types`` on the map,
-    coloured by status), ``latest_values`` (the latest observations of ``property_codes``).
+    coloured by status), ``latest_values`` (the latest observations of ``property_codes``), ``map_layer``
+    (a GeoJSON FeatureCollection the sector serves at ``layer_url``, a path of its own API: points, lines
+    and polygons, each coloured by the ``legend`` entry matching its ``style_property``; the IOC fetches it
+    with ``area_id=`` when drilled into an area, shows it when ``default_on``, refetches it every
+    ``refresh_seconds`` (0: only on changes of scope) and lists it, with its legend, in the layer toggle).
+    ``audience="staff"`` panels are listed only to signed-in staff; the sector's own endpoint must still
+    check its caller.
     """
 
     code: str
     title_vi: str
     title_en: str
     sector: str
-    kind: Literal["indicator_tiles", "indicator_chart", "place_layer", "latest_values"]
+    kind: Literal["indicator_tiles", "indicator_chart", "place_layer", "latest_values", "map_layer"]
     indicators: tuple[str, ...] = ()
     place_types: tuple[str, ...] = ()
     property_codes: tuple[str, ...] = ()
@@ -401,6 +421,30 @@ class DashboardPanelSpec:
     # for ``latest_values`` and the IOC station levels: (property code, warn at, bad at); a latest value at or
     # above "warn at" is "warn", at or above "bad at" is "bad" (the sector's scale, not the core's)
     thresholds: tuple[tuple[str, float, float], ...] = ()
+    audience: Literal["public", "staff"] = "public"
+    # ``map_layer`` only
+    layer_url: str = ""
+    style_property: str = ""
+    legend: tuple[LegendEntry, ...] = ()
+    default_on: bool = True
+    refresh_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.audience not in ("public", "staff"):
+            raise SpecError(f"panel {self.code}: audience must be 'public' or 'staff'")
+        if self.kind != "map_layer":
+            return
+        if not self.layer_url.startswith("/api/") or "//" in self.layer_url or "?" in self.layer_url:
+            raise SpecError(
+                f"panel {self.code}: layer_url must be a path of cityops' API (/api/...), no query"
+            )
+        if self.refresh_seconds < 0 or 0 < self.refresh_seconds < 10:
+            raise SpecError(f"panel {self.code}: refresh_seconds must be 0 or at least 10")
+        if self.legend and not self.style_property:
+            raise SpecError(f"panel {self.code}: a legend needs the style_property it reads")
+        for entry in self.legend:
+            if not isinstance(entry, LegendEntry) or not _COLOUR.match(entry.colour):
+                raise SpecError(f"panel {self.code}: legend entries are LegendEntry with a #rrggbb colour")
 
 
 # ---------------------------------------------------------------------------------------------------------

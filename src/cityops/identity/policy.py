@@ -138,7 +138,9 @@ class Action(StrEnum):
     ALERT_MANAGE = "alert.manage"  # acknowledge, close alerts; edit rules
     ALERT_RULE_MANAGE = "alert.rule.manage"  # create, edit, delete alert rules
     ALERT_SUBSCRIBE = "alert.subscribe"  # follow the alerts of an area (own subscriptions)
-    PUSH_SUBSCRIBE = "push.subscribe"  # a browser (anonymous device or signed in) gets area alerts by Web Push
+    PUSH_SUBSCRIBE = (
+        "push.subscribe"  # a browser (anonymous device or signed in) gets area alerts by Web Push
+    )
     IOC_VIEW = "ioc.view"
     IOC_VIEW_STAFF = "ioc.view_staff"  # staff-only IOC panels and map layers (audience="staff")
     # indicators: values are public aggregates; entering and target-setting are staff jobs

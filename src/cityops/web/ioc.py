@@ -5,7 +5,9 @@ or one area, read from indicator cells (``cases.received_daily``, this month's `
 ``cases.satisfied_share``); open and overdue are the live backlog (state, not a period's series).
 ``GET /api/v1/ioc/stations`` — located stations with their datastreams' latest values, levelled by the
 thresholds the sectors' panels declare and by open alerts. ``GET /api/v1/dashboard/panels`` — every
-declared panel with its current data. Public aggregate data only: no case text, no personal data.
+declared panel the caller may see (``audience="staff"`` ones only for staff) with its current data, a
+``map_layer`` with its ``layer`` (GeoJSON path, style property, legend). Aggregate data only: no case text,
+no personal data.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from cityops.areas.models import Area
 from cityops.clock import to_local, utcnow
 from cityops.deps import ReadSessionDep
 from cityops.errors import NotFound
+from cityops.identity.deps import CurrentPrincipal
+from cityops.identity.policy import Action, can
 from cityops.indicators import periods
 from cityops.indicators.models import Indicator, IndicatorTarget, IndicatorValue
 from cityops.indicators.service import cell_area, status_of
@@ -311,14 +315,36 @@ def _place_data(session: Session, panel: DashboardPanelSpec) -> list[dict[str, A
     ]
 
 
-def panels(session: Session, area_id: int | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every declared panel with its current data, drawn by kind (no panel kind knows a sector)."""
+def _layer(panel: DashboardPanelSpec) -> dict[str, Any]:
+    """How the IOC draws a ``map_layer``: the sector's GeoJSON path, the style property and the legend."""
+    return {
+        "url": panel.layer_url,
+        "style_property": panel.style_property or None,
+        "legend": [
+            {"value": e.value, "colour": e.colour, "label_vi": e.label_vi, "label_en": e.label_en}
+            for e in panel.legend
+        ],
+        "default_on": panel.default_on,
+        "refresh_seconds": panel.refresh_seconds,
+    }
+
+
+def panels(
+    session: Session, area_id: int | None = None, now: datetime | None = None, *, staff: bool = False
+) -> list[dict[str, Any]]:
+    """Every declared panel the caller may see with its current data, drawn by kind (no panel kind knows
+    a sector); ``audience="staff"`` panels only when ``staff``."""
     area = _target_area(session, area_id)
     today = to_local(now or utcnow()).date()
     out = []
     for panel in declared_panels():
+        if panel.audience == "staff" and not staff:
+            continue
         data: list[dict[str, Any]]
-        if panel.kind in ("indicator_tiles", "indicator_chart"):
+        extra: dict[str, Any] = {}
+        if panel.kind == "map_layer":
+            data, extra = [], {"layer": _layer(panel)}
+        elif panel.kind in ("indicator_tiles", "indicator_chart"):
             data = _indicator_data(session, panel, area, today)
         elif panel.kind == "place_layer":
             data = _place_data(session, panel)
@@ -327,7 +353,8 @@ def panels(session: Session, area_id: int | None = None, now: datetime | None = 
         out.append(
             {
                 "code": panel.code, "title_vi": panel.title_vi, "title_en": panel.title_en,
-                "sector": panel.sector, "kind": panel.kind, "order": panel.order, "data": data,
+                "sector": panel.sector, "kind": panel.kind, "order": panel.order, "audience": panel.audience,
+                "data": data, **extra,
             }
         )  # fmt: skip
     return out
@@ -353,10 +380,11 @@ def stations_route(session: ReadSessionDep) -> list[dict[str, Any]]:
 )
 def panels_route(
     session: ReadSessionDep,
+    principal: CurrentPrincipal,
     area_id: Annotated[
         int | None, Query(description="Indicator tiles of this area (default: the province)")
     ] = None,
 ) -> list[dict[str, Any]]:
     if area_id is not None and session.get(Area, area_id) is None:
         raise NotFound("No such area", code="unknown_area")
-    return panels(session, area_id)
+    return panels(session, area_id, staff=can(principal, Action.IOC_VIEW_STAFF))
