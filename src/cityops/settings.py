@@ -427,6 +427,18 @@ class Settings(BaseSettings):
         description="`Strict-Transport-Security` max-age, sent on requests that came over HTTPS (directly "
         "or `X-Forwarded-Proto: https`) and on every request when `cookie_secure` is set; 0 disables.",
     )
+    dossier_lookups_per_client_per_hour: int = Field(
+        30,
+        ge=1,
+        description="Dossier status lookups (tra cứu hồ sơ) one client address may make per hour (429 with "
+        "`Retry-After` above); counted in the database, so every worker agrees.",
+    )
+    dossier_failures_per_code_per_hour: int = Field(
+        5,
+        ge=1,
+        description="Failed lookups of one dossier code per hour, from every address together (a wrong "
+        "second factor or an unknown code); above it that code answers 429 for the rest of the hour.",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:
