@@ -6,6 +6,7 @@ from cityops.areas import models as areas_models
 from cityops.audit import models as audit_models
 from cityops.db import Base
 from cityops.events import models as events_models
+from cityops.forecasting import models as forecasting_models
 from cityops.identity import models as identity_models
 from cityops.indicators import models as indicators_models
 from cityops.media import models as media_models
@@ -23,6 +24,7 @@ __all__ = [
     "areas_models",
     "audit_models",
     "events_models",
+    "forecasting_models",
     "idempotency_models",
     "identity_models",
     "indicators_models",
