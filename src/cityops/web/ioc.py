@@ -13,6 +13,7 @@ no personal data.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from cityops import plugins
 from cityops.alerts.models import Alert, AlertState, Severity
+from cityops.areas.lookup import area_index
 from cityops.areas.models import Area
 from cityops.clock import to_local, utcnow
 from cityops.deps import ReadSessionDep
@@ -35,6 +37,7 @@ from cityops.places.models import Place, PlaceType
 from cityops.reports.models import Case
 from cityops.reports.workflow import OPEN_STATES
 from cityops.sensing import properties as props
+from cityops.sensing.health import thing_health
 from cityops.sensing.indicators import property_code
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 from cityops.specs import DashboardPanelSpec, Period
@@ -187,11 +190,15 @@ def _stream(ds: Datastream, code: str, level: str, alert: Severity | None) -> di
     }
 
 
-def _streams(session: Session, codes: tuple[str, ...] | None = None) -> dict[int, list[dict[str, Any]]]:
-    """Per Thing: its datastreams (of ``codes``, or all) with their latest value and level."""
+def _stream_rows(
+    session: Session, codes: tuple[str, ...] | None = None
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[Datastream]]]:
+    """Per Thing: its datastreams (of ``codes``, or all) as IOC rows with their latest value and level, and
+    the Datastreams themselves (for the health rule). Two statements: datastreams, open alerts."""
     scale = thresholds()
     alerts = _open_alerts(session)
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    held: dict[int, list[Datastream]] = defaultdict(list)
     rows = session.execute(
         select(Datastream, ObservedProperty).join(ObservedProperty).order_by(Datastream.id)
     ).all()  # one statement: datastreams are few (hundreds), their properties fewer
@@ -203,26 +210,57 @@ def _streams(session: Session, codes: tuple[str, ...] | None = None) -> dict[int
         alert = alerts.get(ds.id)
         if alert is not None and LEVEL_RANK[SEVERITY_LEVEL[alert]] > LEVEL_RANK[level]:
             level = SEVERITY_LEVEL[alert]
-        out[ds.thing_id].append(_stream(ds, code, level, alert))
-    return out
+        row = _stream(ds, code, level, alert)
+        if code in scale:
+            row["warn_at"], row["bad_at"] = scale[code]
+        out[ds.thing_id].append(row)
+        held[ds.thing_id].append(ds)
+    return out, held
 
 
-def stations(session: Session) -> list[dict[str, Any]]:
-    """Located Things with their datastreams' latest values, each with a level; the station's is the worst."""
+def _streams(session: Session, codes: tuple[str, ...] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Per Thing: its datastreams (of ``codes``, or all) with their latest value and level."""
+    return _stream_rows(session, codes)[0]
+
+
+def _in_scope(session: Session, area: Area | None) -> Callable[[float, float], bool]:
+    """Whether a point lies in ``area`` (the drill-down scope, already its lineage successor); all when None."""
+    if area is None or area.level == "province":
+        return lambda _lat, _lon: True
+    index = area_index(session)
+    today = to_local(utcnow()).date()
+    return lambda lat, lon: any(hit.id == area.id for hit in index.find(lon, lat, at=today, level=None))
+
+
+def stations(
+    session: Session, area_id: int | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Located Things with their datastreams' latest values, each with a level (the station's is the worst)
+    and a health (``sensing.health``'s one rule: online, late, offline); with ``area_id``, only the stations
+    inside that area (an old unit: its lineage successor)."""
+    now = now or utcnow()
+    inside = _in_scope(session, cell_area(session, area_id) if area_id is not None else None)
     located = session.execute(
         select(Thing, Location)
         .join(thing_locations, thing_locations.c.thing_id == Thing.id)
         .join(Location, and_(Location.id == thing_locations.c.location_id, Location.lat.is_not(None)))
         .order_by(Thing.id)
     ).all()
-    streams = _streams(session)
+    streams, held = _stream_rows(session)
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
+    things: list[tuple[Thing, Location]] = []
     for thing, loc in located:
-        if thing.id in seen:
+        if thing.id in seen or loc.lat is None or loc.lon is None or not inside(loc.lat, loc.lon):
             continue
         seen.add(thing.id)
+        things.append((thing, loc))
+    health = thing_health(session, [t for t, _l in things], now, datastreams=held)
+    for thing, loc in things:
         ds_list = streams.get(thing.id, [])
+        known = health[thing.id]
+        for d in ds_list:
+            d["health"] = known.datastreams[d["id"]].value
         level = max((d["level"] for d in ds_list), key=LEVEL_RANK.__getitem__, default="nodata")
         out.append(
             {
@@ -232,6 +270,8 @@ def stations(session: Session) -> list[dict[str, Any]]:
                 "lat": loc.lat,
                 "lon": loc.lon,
                 "level": level,
+                "health": known.health.value,
+                "last_time": known.last_time.isoformat() if known.last_time else None,
                 "datastreams": ds_list,
             }
         )
@@ -368,9 +408,16 @@ def summary_route(
     return summary(session, area_id)
 
 
-@router.get("/ioc/stations", summary="Stations with their latest values and level, for the IOC map")
-def stations_route(session: ReadSessionDep) -> list[dict[str, Any]]:
-    return stations(session)
+@router.get(
+    "/ioc/stations",
+    summary="Stations with their latest values, level and health, for the IOC map and station list",
+    responses={404: {"description": "No such area"}},
+)
+def stations_route(
+    session: ReadSessionDep,
+    area_id: Annotated[int | None, Query(description="Only the stations inside this area (ward)")] = None,
+) -> list[dict[str, Any]]:
+    return stations(session, area_id)
 
 
 @router.get(
