@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
     from cityops.events.bus import Event
     from cityops.settings import Settings
-    from cityops.specs import CategorySpec, EventConsumerSpec, PlaceTypeSpec, PropertySpec, StationSpec
+    from cityops.specs import (
+        CategorySpec,
+        EventConsumerSpec,
+        ForecastTargetSpec,
+        PlaceTypeSpec,
+        PropertySpec,
+        StationSpec,
+    )
 
 AQI_DURABLE = "environment-aqi"
 
@@ -114,3 +121,11 @@ def dashboard_panels() -> list[DashboardPanelSpec]:
     from cityops.sectors.environment.panels import panels
 
     return panels()
+
+
+@hookimpl
+def forecast_targets() -> list[ForecastTargetSpec]:
+    """Water level and salinity at the river stations, PM2.5 and VN_AQI at the air stations (#16)."""
+    from cityops.sectors.environment.forecasts import targets
+
+    return targets()
