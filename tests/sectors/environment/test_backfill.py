@@ -94,7 +94,7 @@ def test_demo_hook_backfills_the_last_day_up_to_now(session: Session, settings: 
     buffer = io.StringIO()
     load_demo(session=session, settings=settings, console=Console(file=buffer, width=200))
     after = utcnow()
-    assert "Station history: 6912 simulated observations over the last 24 hours" in buffer.getvalue()
+    assert "Station history: 10944 simulated observations over the last 24 hours" in buffer.getvalue()
     streams = session.scalars(select(Datastream)).all()
     assert len(streams) == sum(len(s.properties) for s in STATIONS) + 2  # + the two computed AQI streams
     for ds in streams:

@@ -72,7 +72,11 @@ def test_station_and_rule_tables_are_read_strictly() -> None:
     assert len(BY_CODE) == len(STATIONS)  # codes are unique
     assert len({t.code for t in TEMPLATES}) == len(TEMPLATES)
     assert {t.sector for t in TEMPLATES} == {"environment"}
-    assert BY_CODE["AQ-TANAN"].properties == ("pm25", "pm10")  # from the row's kind
+    # from the row's kind: the six VN_AQI inputs
+    assert BY_CODE["AQ-TANAN"].properties == ("pm25", "pm10", "o3", "no2", "so2", "co")
+    # a water row adds its water-quality probes to what the kind measures
+    assert BY_CODE["VCT-TANAN"].properties[-3:] == ("ph", "dissolved_oxygen", "turbidity")
+    assert "ph" not in BY_CODE["VC-TANTRU"].properties
     row = {"code": "X", "name": "Trạm X", "kind": "air", "lat": 10.5, "lon": 106.4}
     assert station_specs([row])[0].interval_s == 300  # columns left out take the spec's defaults
     with pytest.raises(TypeError):  # a misspelt column is an error, not silently dropped
@@ -105,7 +109,8 @@ def test_load_stations_is_idempotent(session: Session, settings: Settings) -> No
     assert (tan_an.properties or {})["datum"] == "Hòn Dấu"
     load_alert_rules(session=session, settings=settings, console=QUIET)
     load_alert_rules(session=session, settings=settings, console=QUIET)
-    assert session.scalar(select(func.count()).select_from(Rule)) == len(TEMPLATES)
+    ours = select(func.count()).select_from(Rule).where(Rule.code.in_([t.code for t in TEMPLATES]))
+    assert session.scalar(ours) == len(TEMPLATES)  # once each (other sectors add their own templates)
 
 
 def _datastream(session: Session, station: str, code: str) -> Datastream:
@@ -167,11 +172,11 @@ def test_simulator_feeds_sensorthings_over_http(client: TestClient, sessions: se
     assert ("AQ-TANAN", "pm25") in index
     start = datetime(2026, 4, 1, tzinfo=UTC)
     stats = run([BY_CODE["VCT-TANAN"], BY_CODE["AQ-TANAN"]], sender, start=start, minutes=30, speed=0)
-    # 6 readings (every 5 min) × (4 water + 2 air) properties
-    assert stats.sent == 36
+    # 6 readings (every 5 min) × (4 water + 3 water-quality + 6 air) properties
+    assert stats.sent == 78
     assert stats.skipped == 0
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Observation)) == 36
+        assert s.scalar(select(func.count()).select_from(Observation)) == 78
         ds = s.get(Datastream, index[("VCT-TANAN", "salinity")])
         assert ds is not None
         assert ds.last_phenomenon_time == start + timedelta(minutes=25)
@@ -327,7 +332,7 @@ def test_hourly_aqi_appears_after_observations_are_posted_through_the_app(
     sender = HttpSender("http://testserver", client=client, api_key=key)
     # Three hours of readings every 5 minutes: the hours they complete get their VN_AQI from the consumer.
     stats = run([station], sender, start=datetime(2026, 1, 10, tzinfo=UTC), minutes=180, speed=0)
-    assert stats.sent == 36 * 2
+    assert stats.sent == 36 * 6  # the six VN_AQI inputs
     deadline = time.monotonic() + 30
     aqi: list[Observation] = []
     while time.monotonic() < deadline and not aqi:
@@ -345,6 +350,10 @@ def test_hourly_aqi_appears_after_observations_are_posted_through_the_app(
             time.sleep(0.2)
     assert aqi, "no hourly VN_AQI was published from the posted observations"
     assert all(o.phenomenon_time.minute == 0 and o.result_number for o in aqi)
+    # the full VN_AQI: a sub-index for every pollutant the station measures, not PM alone
+    subs = (aqi[0].parameters or {})["sub_indices"]
+    assert set(subs) == {"pm25", "pm10", "o3_1h", "no2", "so2", "co"}
+    assert aqi[0].result_number == max(subs.values())
 
 
 def _codes(session: Session) -> set[tuple[str, str]]:

@@ -84,3 +84,25 @@ def test_models_are_deterministic_per_seed_and_simulate_only_their_properties() 
     assert AIR.value_of("pm10", t, AIR_STATION) == round(AIR.pm25(t, "AQ") * 1.6 + 4.0, 1)
     assert AIR.value_of("noise", t, AIR_STATION) is None
     assert UPSTREAM.value_of("pm25", t, AIR_STATION) is None
+
+
+def test_gases_follow_traffic_and_the_sun() -> None:
+    day = datetime(2026, 3, 25, tzinfo=UTC)  # local time = UTC + 7
+    at = {h: day + timedelta(hours=h - 7) for h in (8, 13, 14, 19)}
+    # O3 is photochemical: higher at 14:00 than in the morning rush hour
+    assert AIR.o3(at[14], "AQ") > 2 * AIR.o3(at[8], "AQ")
+    # NO2 and CO follow the rush hours: higher at 19:00 than at 13:00
+    assert AIR.no2(at[19], "AQ") > AIR.no2(at[13], "AQ")
+    assert AIR.co(at[19], "AQ") > AIR.co(at[13], "AQ")
+    assert AIR.value_of("so2", at[8], AIR_STATION) == AIR.so2(at[8], "AQ")
+
+
+def test_water_quality_probes() -> None:
+    t = datetime(2026, 3, 25, 8, tzinfo=UTC)
+    assert 6.0 < UPSTREAM.ph(t, "X") < 8.0
+    # DO between 65 % and 100 % of saturation at the water temperature
+    temp = UPSTREAM.value_of("water_temperature", t, AIR_STATION)
+    assert temp is not None
+    saturation = 14.652 - 0.41022 * temp + 0.0079910 * temp**2 - 0.000077774 * temp**3
+    assert 0.65 * saturation < UPSTREAM.dissolved_oxygen(t, "X") < saturation
+    assert UPSTREAM.turbidity(t, "X") > 0

@@ -1,8 +1,8 @@
 """The environment's indicators: days with good air (VN_AQI), salinity exceedance days, stations.
 
-Days with good air count the local days whose daily VN_AQI (Decision 1459/QĐ-TCMT: 24-hour means of PM2.5
-and PM10, at least 18 hours) at the worst station of the area is at most 50 ("Tốt") or 100 ("Trung
-bình"). Salinity days count the days whose highest hourly salinity at the worst station reached 1 g/L
+Days with good air count the local days whose daily VN_AQI (Decision 1459/QĐ-TCMT: 24-hour means of PM2.5,
+PM10, CO, SO2 and NO2, at least 18 hours, and O3 from the day's highest 1-hour mean) at the worst station of
+the area is at most 50 ("Tốt") or 100 ("Trung bình"). A day needs a PM sub-index, as the decision requires. Salinity days count the days whose highest hourly salinity at the worst station reached 1 g/L
 (harms sensitive crops) or 4 g/L (harms rice). Both read the sensing roll-ups.
 """
 
@@ -28,24 +28,32 @@ def _daily_sub_index(pollutant: Pollutant, min_hours: int) -> Any:
     def day_value(hours: list[float]) -> float | None:
         if len(hours) < min_hours:
             return None
-        index = sub_index(pollutant, sum(hours) / len(hours))
+        value = max(hours) if pollutant is Pollutant.O3_1H else sum(hours) / len(hours)
+        index = sub_index(pollutant, value)
         return None if index is None else float(index)
 
     return day_value
 
 
+#: The daily VN_AQI inputs: PM first (a day needs one of them), then the gases.
+PM_INPUTS = (("pm25", Pollutant.PM25), ("pm10", Pollutant.PM10))
+GAS_INPUTS = (("co", Pollutant.CO), ("so2", Pollutant.SO2), ("no2", Pollutant.NO2), ("o3", Pollutant.O3_1H))
+
+
 def aqi_days(
     session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
 ) -> Mapping[int, Measure]:
-    """Days whose daily VN_AQI (the larger PM sub-index) at the worst station is ``<= params["max_aqi"]``."""
+    """Days whose daily VN_AQI (the largest sub-index) at the worst station is ``<= params["max_aqi"]``."""
     min_hours = int(spec.params.get("min_hours", MIN_HOURS))
     per_area: dict[int | None, dict[date, float]] = {}
-    for code, pollutant in (("pm25", Pollutant.PM25), ("pm10", Pollutant.PM10)):
-        days = daily_worst(session, code, start, end, _daily_sub_index(pollutant, min_hours), stat="mean")
-        for area, values in days.items():
-            merged = per_area.setdefault(area, {})
-            for day, v in values.items():
-                merged[day] = max(merged.get(day, v), v)
+    for inputs, pm in ((PM_INPUTS, True), (GAS_INPUTS, False)):
+        for code, pollutant in inputs:
+            days = daily_worst(session, code, start, end, _daily_sub_index(pollutant, min_hours), stat="mean")
+            for area, values in days.items():
+                merged = per_area.setdefault(area, {})
+                for day, v in values.items():
+                    if pm or day in merged:  # a gas counts only on a day with a PM sub-index
+                        merged[day] = max(merged.get(day, v), v)
     limit = float(spec.params["max_aqi"])
     return count_days(groups, per_area, lambda v: v <= limit)
 

@@ -7,7 +7,8 @@ in metres above the Hòn Dấu datum: replace them with the levels the province 
 are read from the Thing's ``alarm_levels`` property, so an operator can edit them; see ``data/rules.json``).
 
 A row holds the :class:`~cityops.specs.StationSpec` fields; ``attributes`` are stored on the station's Thing
-(river, datum, alarm_levels, distance_to_sea_km); ``model`` tunes its simulation (tide amplitude and phase); what
+(river, datum, alarm_levels, distance_to_sea_km); ``also_measures`` adds properties to what the kind
+measures (the water-quality probes: pH, dissolved oxygen, turbidity); ``model`` tunes its simulation (tide amplitude and phase); what
 a station measures and how it is simulated follow from its ``kind``.
 """
 
@@ -20,7 +21,7 @@ from cityops.sectors.tables import read_table
 from cityops.specs import StationModel, StationSpec
 
 WATER = ("salinity", "conductivity", "water_level", "water_temperature")
-AIR = ("pm25", "pm10")
+AIR = ("pm25", "pm10", "o3", "no2", "so2", "co")
 PROPERTIES_BY_KIND: dict[str, tuple[str, ...]] = {"water": WATER, "air": AIR}
 
 
@@ -38,7 +39,7 @@ def station_specs(rows: list[dict[str, Any]]) -> tuple[StationSpec, ...]:
     for row in rows:
         fields = dict(row)
         kind = fields["kind"]
-        measures = PROPERTIES_BY_KIND[kind]
+        measures = PROPERTIES_BY_KIND[kind] + tuple(fields.pop("also_measures", ()))
         attributes = dict(fields.pop("attributes", {}))
         model = _model(kind, attributes, dict(fields.pop("model", {})))
         specs.append(StationSpec(**fields, properties=measures, model=model, attributes=attributes))
