@@ -15,6 +15,7 @@ from cityops.places import models as places_models
 from cityops.programmes import models as programmes_models
 from cityops.reports import map_cells as reports_map_cells_models
 from cityops.reports import models as reports_models
+from cityops.sectors.public_services import models as public_services_models
 from cityops.sensing import models as sensing_models
 from cityops.sensing.mqtt import deadletter as sensing_deadletter_models
 
@@ -32,6 +33,7 @@ __all__ = [
     "notify_models",
     "places_models",
     "programmes_models",
+    "public_services_models",
     "reports_map_cells_models",
     "reports_models",
     "sensing_deadletter_models",
