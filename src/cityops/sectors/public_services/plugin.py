@@ -1,4 +1,4 @@
-"""The public services sector plugin: case categories, place types, demo places (hook implementations only)."""
+"""The public services sector plugin: case categories, place types, the dossier API, demo data (hooks only)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from rich.console import Console
     from sqlalchemy.orm import Session
 
@@ -29,8 +30,17 @@ def place_types() -> list[PlaceTypeSpec]:
 
 
 @hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    """The dossier store, the citizen's lookup and the receipt QR code."""
+    from cityops.sectors.public_services.api import router
+
+    app.include_router(router)
+
+
+@hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
-    """The demo places: markets (chợ Tân An, ...) and the one-stop shops of the pilot wards (approximate positions)."""
-    from cityops.sectors.public_services.demo import load
+    """The demo places (markets, one-stop shops; approximate positions) and demo dossiers."""
+    from cityops.sectors.public_services.demo import load, load_dossiers
 
     load(session, console)
+    load_dossiers(session, console, settings.secret_key)

@@ -1,0 +1,166 @@
+"""``/api/v1/public-services``: the dossier store (push, import, staff read), the citizen lookup and the QR.
+
+| route | who |
+|---|---|
+| ``POST /dossiers`` | the one-stop-shop system's key (scope ``dossiers``) or an admin: upsert a batch |
+| ``POST /dossiers/import`` | admin: a CSV or JSON file |
+| ``POST /dossiers/lookup`` | anyone: ``{code, digits}``, rate-limited, logged without personal data |
+| ``GET /dossiers/overdue`` | anyone: open dossiers past due now, per agency and procedure (counts only) |
+| ``GET /dossiers/qr.svg?code=`` | anyone: the receipt's QR code, opening the lookup page |
+| ``GET /dossiers/{code}`` | staff or the system's key: one dossier without the second factor |
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from cityops.audit.service import record
+from cityops.clock import utcnow
+from cityops.deps import ReadSessionDep, SessionDep, SettingsDep
+from cityops.errors import Invalid, NotFound
+from cityops.identity.deps import CurrentPrincipal
+from cityops.identity.policy import Action, Principal, authorize
+from cityops.sectors.public_services import dossiers, lookup, receipts
+from cityops.sectors.public_services.models import Dossier
+from cityops.sectors.public_services.statuses import CLOSED, WAITING_ON_APPLICANT
+from cityops.urls import public_base
+
+router = APIRouter(prefix="/api/v1/public-services", tags=["public services"])
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+class LookupBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=64)
+    digits: str = Field(max_length=8)
+
+
+def _store(
+    session: Any, settings: Any, rows: list[Any], source: str, principal: Principal, request: Request
+) -> dict[str, Any]:
+    if len(rows) > dossiers.MAX_ROWS:
+        raise Invalid(
+            f"At most {dossiers.MAX_ROWS} dossiers per request",
+            code="too_many_rows",
+            details={"limit": dossiers.MAX_ROWS, "given": len(rows)},
+        )
+    report = dossiers.upsert(session, rows, secret=settings.secret_key, source=source)
+    if rows and len(report.rejected) == len(rows):
+        session.rollback()
+        raise Invalid("Every row was rejected", code="rows_rejected", details=report.as_dict())
+    record(
+        session,
+        principal,
+        "dossier.upsert",
+        "dossier_batch",
+        None,
+        after={k: v for k, v in report.as_dict().items() if k != "rejected"}
+        | {"rejected": len(report.rejected), "source": source},
+        request=request,
+    )
+    session.commit()
+    return report.as_dict()
+
+
+@router.post("/dossiers")
+def push_dossiers(
+    body: list[dict[str, Any]] | dict[str, Any],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """Upsert dossiers: a JSON array, or ``{"dossiers": [...]}``; returns the counts and rejected rows."""
+    authorize(principal, Action.DOSSIER_PUSH)
+    rows = body.get("dossiers") if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise Invalid('Send a JSON array of dossiers or {"dossiers": [...]}', details={"field": "dossiers"})
+    return _store(session, settings, rows, "push", principal, request)
+
+
+@router.post("/dossiers/import")
+async def import_dossiers(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    file: Annotated[UploadFile, File()],
+) -> dict[str, Any]:
+    """Import a CSV or JSON file of dossiers (admin)."""
+    authorize(principal, Action.DOSSIER_IMPORT)
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise Invalid(
+            "The file is larger than 5 MB", code="file_too_large", details={"limit": MAX_FILE_BYTES}
+        )
+    try:
+        rows = dossiers.read_file(data, file.filename or "")
+    except ValueError as exc:
+        raise Invalid(f"The file cannot be read: {exc}", code="unreadable_file") from None
+    name = (file.filename or "upload")[:50]
+    return _store(session, settings, rows, f"file:{name}", principal, request)
+
+
+@router.post("/dossiers/lookup")
+def lookup_dossier(
+    body: LookupBody,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """A citizen's lookup by code and the last 4 digits of the phone or ID number on record."""
+    authorize(principal, Action.DOSSIER_LOOKUP)
+    client = request.client.host if request.client else "unknown"
+    row = lookup.lookup(session, settings, body.code, body.digits, client)
+    return lookup.public_view(row)
+
+
+@router.get("/dossiers/overdue")
+def overdue_dossiers(session: ReadSessionDep) -> dict[str, Any]:
+    """Open dossiers past their due time now, per agency and procedure (counts only, nothing personal)."""
+    now = utcnow()
+    rows = session.execute(
+        select(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name, func.count())
+        .where(
+            Dossier.due_at < now,
+            Dossier.returned_at.is_(None),
+            Dossier.status.not_in(sorted(CLOSED | WAITING_ON_APPLICANT)),
+        )
+        .group_by(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name)
+        .order_by(func.count().desc(), Dossier.agency_code, Dossier.procedure_name)
+        .limit(500)
+    ).all()
+    agencies: dict[str, dict[str, Any]] = {}
+    for code, name, procedure, count in rows:
+        entry = agencies.setdefault(
+            code, {"agency_code": code, "agency_name": name, "overdue": 0, "procedures": []}
+        )
+        entry["overdue"] += count
+        entry["procedures"].append({"procedure_name": procedure, "overdue": count})
+    items = sorted(agencies.values(), key=lambda e: (-e["overdue"], e["agency_code"]))
+    return {"as_of": now.isoformat(), "total": sum(e["overdue"] for e in items), "agencies": items}
+
+
+@router.get("/dossiers/qr.svg")
+def dossier_qr(request: Request, code: Annotated[str, Query(max_length=64)]) -> Response:
+    """The receipt's QR code: the lookup page with the code filled in (never the digits)."""
+    text = lookup.normalise_code(code)
+    svg = receipts.qr_svg(receipts.lookup_url(public_base(request), text))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/dossiers/{code}")
+def staff_dossier(code: str, session: ReadSessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """One dossier for staff or the one-stop-shop system (the same view; the factor is never shown)."""
+    authorize(principal, Action.DOSSIER_VIEW)
+    text = lookup.normalise_code(code)
+    row = session.scalars(select(Dossier).where(Dossier.code == text)).one_or_none()
+    if row is None:
+        raise NotFound("Unknown dossier", code="dossier_not_found")
+    return lookup.public_view(row) | {"agency_code": row.agency_code, "source": row.source, "demo": row.demo}
