@@ -6,4 +6,4 @@ from tests.sectors.sector_checks import assert_categories
 
 
 def test_case_categories_come_from_the_sector() -> None:
-    assert_categories("cityops.sectors.traffic.plugin", ["roads", "traffic"])
+    assert_categories("cityops.sectors.traffic.plugin", ["roads", "traffic", "traffic_incident"])

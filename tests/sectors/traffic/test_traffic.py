@@ -46,8 +46,16 @@ def test_declares_its_properties_and_counters() -> None:
     assert props["mean_speed"][1].unit_symbol == "km/h"
     assert properties.get("traffic_heavy") is props["traffic_heavy"][1]  # what sensing reads
     stations = [(plugin, s) for plugin, s in declarations("demo_stations", StationSpec) if plugin == PLUGIN]
-    assert {s.code for _, s in stations} == {"TF-QL1-TANAN", "TF-QL1-BENLUC", "TF-QL62-TANAN"}
-    assert {s.attributes["road"] for _, s in stations} == {"QL1", "QL62"}
+    assert {s.code for _, s in stations} == {
+        "TF-QL1-TANAN",
+        "TF-QL1-BENLUC",
+        "TF-QL62-TANAN",
+        "TF-QL50-CANGIUOC",
+        "TF-N2-THANHHOA",
+        "TF-DT830-BENLUC",
+        "TF-HUNGVUONG-TANAN",
+    }
+    assert {s.attributes["road"] for _, s in stations} == {"QL1", "QL62", "QL50", "N2", "ĐT830", "Hùng Vương"}
     assert all(s.kind == "traffic" and s.properties == COUNTER_PROPERTIES for _, s in stations)
 
 
@@ -68,7 +76,9 @@ def test_demo_loads_the_counters_as_linked_station_places_idempotently(
     load_demo(session=session, settings=settings, console=Console(file=buffer, width=200))
     load_demo(session=session, settings=settings, console=Console(file=io.StringIO()))
     session.commit()
-    assert "Traffic counters: 3 new counters, 12 datastreams; 3456 simulated counts" in buffer.getvalue()
+    out = buffer.getvalue()
+    assert "Traffic counters: 7 new counters, 28 datastreams; 8064 simulated counts" in out
+    assert "levels of service computed for 7 demo segments" in out  # the eighth has no counter
     things = {
         (t.properties or {})["station_code"]: t
         for t in session.scalars(select(Thing)).all()
@@ -76,13 +86,14 @@ def test_demo_loads_the_counters_as_linked_station_places_idempotently(
     }
     assert set(things) == {s.code for s in STATIONS}
     assert (things["TF-QL62-TANAN"].properties or {})["road"] == "QL62"
-    assert session.scalar(select(func.count()).select_from(Datastream)) == 12
-    assert session.scalar(select(func.count()).select_from(Observation)) == 12 * 24 * 12  # once, not twice
+    # 4 measured series per counter, and the computed level of service of the segment each counter watches
+    assert session.scalar(select(func.count()).select_from(Datastream)) == 7 * 5
+    assert session.scalar(select(func.count()).select_from(Observation)) == 7 * 5 * 24 * 12  # once, not twice
     for ds in session.scalars(select(Datastream)).all():
         assert ds.last_phenomenon_time is not None
         assert before - timedelta(minutes=5) <= ds.last_phenomenon_time <= datetime.now(UTC)
     places = session.scalars(select(Place).where(Place.thing_id.in_([t.id for t in things.values()]))).all()
-    assert len(places) == 3
+    assert len(places) == 7
     assert {p.type_code for p in places} == {"station"}
     assert {(p.attributes or {}).get("kind") for p in places} == {"traffic"}
 

@@ -1,17 +1,24 @@
-"""The traffic sector's demo data: its counters, with the last day of simulated counts.
+"""The traffic sector's demo data: its counters with the last day of simulated counts, the road segments they
+watch (with the levels of service of that day), a closure and cameras.
 
 The counters (``data/stations.json``) become SensorThings entities through sensing's loader, then get 24 hours
-of history up to now, so the IOC shows today's flows at once. No rule runs on them (the sector ships no rule
-template), so the history is stored as it is. Idempotent: loaded stations and stored points are kept.
+of history up to now, so the IOC shows today's flows at once. The segments, closures and cameras come from
+``data/demo_<type>.geojson`` (approximate geometry, marked demo); the day's levels of service are then computed
+from the stored history (:func:`cityops.sectors.traffic.congestion.backfill`), as the consumer does for live
+readings. Idempotent: loaded stations, places and stored points are kept.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cityops.clock import utcnow
 from cityops.places.stations import link_things
+from cityops.sectors.demo_places import load_demo_places
+from cityops.sectors.traffic.congestion import backfill
+from cityops.sectors.traffic.specs import PLACE_TYPES
 from cityops.sectors.traffic.stations import STATIONS
 from cityops.sensing.stations import load_stations, store_history
 
@@ -20,16 +27,21 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 HISTORY_HOURS = 24.0
+DATA = Path(__file__).parent / "data"
 
 
 def load_demo(session: Session, console: Console) -> None:
-    """Load the counters and store their counts of the last day."""
+    """Load the counters, their counts of the last day, the network's places and the day's levels."""
     result = load_stations(session, STATIONS)
     link_things(session)  # each station is a place of type "station", linked to its Thing
     end = utcnow()
-    history = store_history(session, STATIONS, start=end - timedelta(hours=HISTORY_HOURS), end=end)
+    start = end - timedelta(hours=HISTORY_HOURS)
+    history = store_history(session, STATIONS, start=start, end=end)
     console.print(
         f"Traffic counters: {result.things} new counters, {result.datastreams} datastreams; "
         f"{history.inserted} simulated counts over the last {HISTORY_HOURS:g} hours "
         f"({history.duplicates} already stored)."
     )
+    load_demo_places(session, DATA, [spec.code for spec in PLACE_TYPES], console)
+    segments = backfill(session, start, end)
+    console.print(f"Traffic: levels of service computed for {segments} demo segments.")

@@ -1,5 +1,6 @@
-"""The traffic sector plugin: its case categories, the counters' observed properties, the demo counters and
-their simulation."""
+"""The traffic sector plugin: case categories, the road network's place types, the counters' observed
+properties and simulation, the congestion consumer, the persistent-congestion rule, the cameras' staleness
+task, the IOC panels and the routes (hook implementations only)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,76 @@ from typing import TYPE_CHECKING
 from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from rich.console import Console
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from cityops.events.bus import Event
     from cityops.settings import Settings
-    from cityops.specs import CategorySpec, PropertySpec, StationSpec
+    from cityops.specs import (
+        BackgroundTaskSpec,
+        CategorySpec,
+        DashboardPanelSpec,
+        EventConsumerSpec,
+        PlaceTypeSpec,
+        PropertySpec,
+        RuleTemplate,
+        StationSpec,
+    )
+
+CONGESTION_DURABLE = "traffic-congestion"
+
+
+def update_congestion(sessions: sessionmaker[Session], event: Event) -> int:
+    """The levels of service of the segments whose counters reported (idempotent)."""
+    from cityops.db import session_scope
+    from cityops.sectors.traffic.congestion import on_observations
+
+    with session_scope(sessions) as session:
+        return len(on_observations(session, event.payload))
+
+
+def flag_stale_cameras(sessions: sessionmaker[Session], settings: Settings) -> int:
+    from cityops.db import session_scope
+    from cityops.sectors.traffic.cameras import mark_stale
+
+    with session_scope(sessions) as session:
+        return len(mark_stale(session))
 
 
 @hookimpl
 def case_categories() -> list[CategorySpec]:
-    from cityops.sectors.traffic.specs import CATEGORIES
+    from cityops.sectors.traffic.specs import ALL_CATEGORIES
 
-    return list(CATEGORIES)
+    return list(ALL_CATEGORIES)
 
 
 @hookimpl
 def observed_properties() -> list[PropertySpec]:
-    from cityops.sectors.traffic.specs import PROPERTIES
+    from cityops.sectors.traffic.specs import CONGESTION_LEVEL, PROPERTIES
 
-    return list(PROPERTIES)
+    return [*PROPERTIES, CONGESTION_LEVEL]
+
+
+@hookimpl
+def place_types() -> list[PlaceTypeSpec]:
+    from cityops.sectors.traffic.specs import PLACE_TYPES
+
+    return list(PLACE_TYPES)
+
+
+@hookimpl
+def rule_templates() -> list[RuleTemplate]:
+    from cityops.sectors.traffic.templates import TEMPLATES
+
+    return list(TEMPLATES)
+
+
+@hookimpl
+def dashboard_panels() -> list[DashboardPanelSpec]:
+    from cityops.sectors.traffic.panels import panels
+
+    return panels()
 
 
 @hookimpl
@@ -37,8 +89,43 @@ def demo_stations() -> list[StationSpec]:
 
 
 @hookimpl
-def load_demo(session: Session, settings: Settings, console: Console) -> None:
-    """The demo counters on QL1 and QL62, with the last 24 hours of simulated counts."""
-    from cityops.sectors.traffic.demo import load_demo as load_counters
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.sectors.traffic.api import router
 
-    load_counters(session, console)
+    app.include_router(router)
+
+
+@hookimpl
+def event_consumers() -> list[EventConsumerSpec]:
+    """Congestion per segment, kept current as the counters' observations arrive."""
+    from cityops.sensing.observation_events import SUBJECT
+    from cityops.specs import EventConsumerSpec
+
+    return [
+        EventConsumerSpec(
+            CONGESTION_DURABLE, SUBJECT, update_congestion, "levels of service of the road segments"
+        )
+    ]
+
+
+@hookimpl
+def background_tasks() -> list[BackgroundTaskSpec]:
+    from cityops.specs import BackgroundTaskSpec
+
+    return [
+        BackgroundTaskSpec(
+            "traffic.cameras_stale",
+            60.0,
+            flag_stale_cameras,
+            30.0,
+            "flags cameras without a heartbeat as stale",
+        )
+    ]
+
+
+@hookimpl
+def load_demo(session: Session, settings: Settings, console: Console) -> None:
+    """The demo counters with the last 24 hours, the road segments, a closure and cameras."""
+    from cityops.sectors.traffic.demo import load_demo as load_traffic
+
+    load_traffic(session, console)

@@ -1,0 +1,174 @@
+"""The traffic sector's routes: the segments' congestion as GeoJSON (the IOC's and the citizen map's layer),
+the camera registry for staff, and cameras' heartbeats.
+
+| route | who |
+|---|---|
+| ``GET /api/v1/traffic/segments.geojson`` | anyone: each current segment with its level of service, ``closed`` while a closure or works naming it is valid, and ``state`` (``closed`` or the level) |
+| ``GET /api/v1/traffic/closures.geojson`` | anyone: closures and works valid today (the permit number only for staff) |
+| ``GET /api/v1/traffic/cameras`` | staff (``place.view_staff``): cameras with status, ``stale`` flag, stream URL and credentials |
+| ``POST /api/v1/traffic/cameras/{id}/heartbeat`` | an ingest API key or an admin (``sensing.ingest``): 204 |
+
+Nothing here computes congestion: the levels are the segments' statuses, kept by ``congestion.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cityops.clock import to_local, utcnow
+from cityops.deps import SessionDep
+from cityops.errors import NotFound
+from cityops.identity.deps import CurrentPrincipal
+from cityops.identity.policy import Action, authorize, can
+from cityops.places.models import Place
+from cityops.sectors.traffic.cameras import heartbeat, is_stale
+from cityops.sectors.traffic.specs import CAMERA, ROAD_CLOSURE, ROAD_SEGMENT
+
+router = APIRouter(prefix="/api/v1/traffic", tags=["traffic"])
+GEOJSON = "application/geo+json"
+
+
+def today() -> date:
+    """Today's date in Vietnam (closures are valid by local dates)."""
+    return to_local(utcnow()).date()
+
+
+def valid_closures(session: Session, on: date) -> list[Place]:
+    """Closures and works valid on ``on`` (``valid_from`` ≤ on < ``valid_to``)."""
+    return list(
+        session.scalars(
+            select(Place)
+            .where(
+                Place.type_code == ROAD_CLOSURE.code,
+                or_(Place.valid_from.is_(None), Place.valid_from <= on),
+                or_(Place.valid_to.is_(None), Place.valid_to > on),
+            )
+            .order_by(Place.id)
+        )
+    )
+
+
+def _feature(place: Place, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "id": place.id, "geometry": place.geometry, "properties": properties}
+
+
+def segment_features(session: Session, on: date) -> list[dict[str, Any]]:
+    """The current segments with their level and closure state."""
+    closed_by: dict[str, Place] = {}
+    for closure in valid_closures(session, on):
+        ref = (closure.attributes or {}).get("segment")
+        if ref and (closure.attributes or {}).get("kind") in ("closure", "works"):
+            closed_by.setdefault(str(ref), closure)
+    features = []
+    for seg in session.scalars(
+        select(Place)
+        .where(
+            Place.type_code == ROAD_SEGMENT.code,
+            or_(Place.valid_from.is_(None), Place.valid_from <= on),
+            or_(Place.valid_to.is_(None), Place.valid_to > on),
+        )
+        .order_by(Place.id)
+    ):
+        attrs = seg.attributes or {}
+        shut = closed_by.get(seg.external_id or "")
+        level = seg.status if seg.status and seg.status != "unknown" else None
+        features.append(
+            _feature(
+                seg,
+                {
+                    "name": seg.name,
+                    "road": attrs.get("road"),
+                    "road_class": attrs.get("road_class"),
+                    "lanes": attrs.get("lanes"),
+                    "free_flow_kmh": attrs.get("free_flow_kmh"),
+                    "capacity_pcu_h": attrs.get("capacity_pcu_h"),
+                    "los": level,
+                    "los_at": seg.status_at.isoformat() if seg.status_at and level else None,
+                    "closed": shut is not None,
+                    "closure_id": shut.id if shut else None,
+                    "closure_name": shut.name if shut else None,
+                    "state": "closed" if shut else (level or "unknown"),
+                    "area_id": seg.area_id,
+                    "demo": seg.demo,
+                },
+            )
+        )
+    return features
+
+
+def _collection(features: list[dict[str, Any]]) -> Response:
+    import json
+
+    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    return Response(body, media_type=GEOJSON)
+
+
+@router.get("/segments.geojson", summary="Road segments with their congestion (GeoJSON)")
+def segments(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    authorize(principal, Action.PLACE_READ)
+    return _collection(segment_features(session, today()))
+
+
+@router.get("/closures.geojson", summary="Closures and works valid today (GeoJSON)")
+def closures(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    authorize(principal, Action.PLACE_READ)
+    staff = can(principal, Action.PLACE_VIEW_STAFF)
+    features = []
+    for c in valid_closures(session, today()):
+        attrs = dict(c.attributes or {})
+        if not staff:
+            attrs.pop("permit", None)
+        features.append(
+            _feature(
+                c,
+                {
+                    "name": c.name,
+                    **attrs,
+                    "valid_from": c.valid_from.isoformat() if c.valid_from else None,
+                    "valid_to": c.valid_to.isoformat() if c.valid_to else None,
+                    "demo": c.demo,
+                },
+            )
+        )
+    return _collection(features)
+
+
+@router.get("/cameras", summary="The camera registry with stream URLs (staff only)")
+def cameras(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    authorize(principal, Action.PLACE_VIEW_STAFF)
+    now = utcnow()
+    items = []
+    for cam in session.scalars(
+        select(Place).where(Place.type_code == CAMERA.code, Place.valid_to.is_(None)).order_by(Place.id)
+    ):
+        attrs = cam.attributes or {}
+        items.append(
+            {
+                "id": cam.id,
+                "name": cam.name,
+                "lat": cam.lat,
+                "lon": cam.lon,
+                "area_id": cam.area_id,
+                "status": cam.status,
+                "status_at": cam.status_at.isoformat() if cam.status_at else None,
+                "stale": is_stale(cam, now) or cam.status == "stale",
+                **{key: attrs.get(key) for key in (a.code for a in CAMERA.attributes)},
+            }
+        )
+    return {"items": items, "total": len(items)}
+
+
+@router.post("/cameras/{place_id}/heartbeat", status_code=204, summary="A camera is alive")
+def camera_heartbeat(place_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    authorize(principal, Action.SENSING_INGEST)
+    place = session.get(Place, place_id)
+    if place is None or place.type_code != CAMERA.code:
+        raise NotFound("No such camera", details={"place_id": place_id})
+    heartbeat(session, place, principal)
+    session.commit()
+    return Response(status_code=204)
