@@ -122,6 +122,7 @@ class Action(StrEnum):
     CASE_CREATE = "case.create"
     CASE_VIEW = "case.view"  # public view: no personal data
     CASE_VIEW_RESTRICTED = "case.view_restricted"  # a case of a restricted category (public order)
+    HOTSPOT_VIEW_FULL = "hotspot.view_full"  # public-order hotspots: every cell and exact times
     CASE_VIEW_PERSONAL = "case.view_personal"  # reporter name, phone, email, device/account (not the place)
     CASE_TRANSITION = "case.transition"  # acknowledge, start, resolve, transfer, comment as staff
     CASE_ASSIGN = "case.assign"  # route a case to an agency / officer
@@ -309,6 +310,8 @@ RULES: dict[Action, Rule] = {
     Action.CASE_VIEW: anyone,
     # a restricted category's case (public order): the agency holding it (the police) and the IOC operator only
     Action.CASE_VIEW_RESTRICTED: any_of(member_of_holding_agency, roles(Role.OPERATOR)),
+    # its hotspot map: staff see every cell; everyone else only cells of at least k cases (public_order/hotspots.py)
+    Action.HOTSPOT_VIEW_FULL: STAFF,
     Action.CASE_VIEW_PERSONAL: any_of(member_of_holding_agency, roles(Role.OPERATOR), is_reporter),
     Action.CASE_TRANSITION: any_of(member_of_holding_agency, roles(Role.OPERATOR)),
     Action.CASE_ASSIGN: any_of(supervisor_of_holding_agency, roles(Role.OPERATOR)),
