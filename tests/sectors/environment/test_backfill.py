@@ -14,6 +14,7 @@ from cityops.alerts.plugin import load_demo as load_alert_rules
 from cityops.alerts.service import sweep_staleness
 from cityops.clock import utcnow
 from cityops.sectors.environment.backfill import backfill, backfill_year
+from cityops.sectors.environment.demo import LAB_SAMPLES
 from cityops.sectors.environment.plugin import load_demo
 from cityops.sectors.environment.simulation import RiverStation
 from cityops.sectors.environment.stations import BY_CODE, STATIONS
@@ -95,10 +96,16 @@ def test_demo_hook_backfills_the_last_day_up_to_now(session: Session, settings: 
     load_demo(session=session, settings=settings, console=Console(file=buffer, width=200))
     after = utcnow()
     assert "Station history: 10944 simulated observations over the last 24 hours" in buffer.getvalue()
+    lab_results = sum(len(v) for v in LAB_SAMPLES.values())
+    assert f"Water samples: {lab_results} laboratory results for VN_WQI." in buffer.getvalue()
     streams = session.scalars(select(Datastream)).all()
-    assert len(streams) == sum(len(s.properties) for s in STATIONS) + 2  # + the two computed AQI streams
+    # + the two computed AQI streams and one lab stream per sampled parameter
+    assert len(streams) == sum(len(s.properties) for s in STATIONS) + 2 + lab_results
     for ds in streams:
         assert ds.last_phenomenon_time is not None, ds.name
+        if (ds.properties or {}).get("lab_sample"):  # sampled two days ago at 10:00 local time
+            assert after - timedelta(days=3) <= ds.last_phenomenon_time <= after - timedelta(days=1), ds.name
+            continue
         # Readings every 5 minutes (hourly for the AQI) ending at the time of loading.
         step = timedelta(hours=2) if (ds.properties or {}).get("computed") else timedelta(minutes=5)
         assert before - step <= ds.last_phenomenon_time <= after, ds.name

@@ -1,4 +1,5 @@
-"""``GET /api/v1/environment/stations``: the monitoring stations with their latest values and health.
+"""``GET /api/v1/environment/stations``: the monitoring stations with their latest values and health;
+``GET /api/v1/environment/water-quality``: each water station's VN_WQI.
 
 Public (station data is open): each Thing that carries a ``station_code``, its location, areas, and per
 datastream the latest value and a health status, by the one rule of :mod:`cityops.sensing.health` (which also
@@ -112,3 +113,56 @@ def list_stations(
     kind: Annotated[str | None, Query(pattern="^(water|air|traffic)$")] = None,
 ) -> list[StationStatus]:
     return station_statuses(session, utcnow(), kind)
+
+
+class StationWaterQuality(BaseModel):
+    """A water station's VN_WQI (Decision 1460/QĐ-TCMT) from its latest laboratory sample and probes."""
+
+    id: int
+    code: str
+    name: str
+    wqi: int | None
+    class_vi: str | None
+    class_en: str | None
+    use_vi: str | None
+    use_en: str | None
+    colour: str | None
+    sample_time: datetime | None
+    values: dict[str, float]
+    sub_indices: dict[str, float]
+    reason: str | None
+
+
+@router.get("/water-quality", response_model=list[StationWaterQuality])
+def list_water_quality(session: SessionDep) -> list[StationWaterQuality]:
+    """VN_WQI of every water station (null with a reason when its sample is missing or incomplete)."""
+    from cityops.sectors.environment.water_quality import stations_wqi
+
+    things = [
+        t
+        for t in session.scalars(select(Thing).order_by(Thing.id)).all()
+        if (t.properties or {}).get("station_code") and (t.properties or {}).get("kind") == "water"
+    ]
+    results = stations_wqi(session, [t.id for t in things], utcnow())
+    out = []
+    for thing in things:
+        item = results[thing.id]
+        cls = item.result.wqi_class
+        out.append(
+            StationWaterQuality(
+                id=thing.id,
+                code=str((thing.properties or {})["station_code"]),
+                name=thing.name,
+                wqi=item.result.wqi,
+                class_vi=cls.label_vi if cls else None,
+                class_en=cls.label_en if cls else None,
+                use_vi=cls.use_vi if cls else None,
+                use_en=cls.use_en if cls else None,
+                colour=cls.hex if cls else None,
+                sample_time=item.sample_time,
+                values={k: round(v, 3) for k, v in item.values.items()},
+                sub_indices=item.result.sub_indices,
+                reason=item.result.reason,
+            )
+        )
+    return out

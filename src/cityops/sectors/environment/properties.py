@@ -157,6 +157,24 @@ WATER_PROPERTIES: tuple[PropertySpec, ...] = (
     _p("rainfall", "Lượng mưa", "Rainfall", SDM_ENV + "precipitation", "mm", "millimetre", 0, 500),
 )
 
+#: Laboratory parameters of VN_WQI (Decision 1460/QĐ-TCMT), entered from water samples (no probe measures them).
+LAB = "Laboratory result of a water sample, an input of VN_WQI (Decision 1460/QĐ-TCMT)."
+WATER_LAB_PROPERTIES: tuple[PropertySpec, ...] = (
+    _p("bod5", "Nhu cầu ôxy sinh hóa (BOD5)", "Biochemical oxygen demand (BOD5)", SDM_ENV + "BOD",
+       "mg/L", "milligram per litre", 0, 1000, LAB),
+    _p("cod", "Nhu cầu ôxy hóa học (COD)", "Chemical oxygen demand (COD)", SDM_ENV + "COD",
+       "mg/L", "milligram per litre", 0, 5000, LAB),
+    _p("n_nh4", "Amoni (N-NH4)", "Ammonium (N-NH4)", SDM_ENV + "NH4", "mg/L", "milligram per litre", 0, 500, LAB),
+    _p("n_no3", "Nitrat (N-NO3)", "Nitrate (N-NO3)", SDM_ENV + "NO3", "mg/L", "milligram per litre", 0, 500, LAB),
+    _p("n_no2", "Nitrit (N-NO2)", "Nitrite (N-NO2)", SDM_ENV + "NO2", "mg/L", "milligram per litre", 0, 100, LAB),
+    _p("p_po4", "Phốt phát (P-PO4)", "Phosphate (P-PO4)", SDM_ENV + "PO4", "mg/L", "milligram per litre", 0, 100,
+       LAB),
+    _p("coliform", "Coliform", "Coliform", SDM_ENV + "coliform", "[MPN]/100mL", "MPN per 100 millilitre", 0,
+       10_000_000, LAB),
+    _p("e_coli", "E. coli", "E. coli", SDM_ENV + "Ecoli", "[MPN]/100mL", "MPN per 100 millilitre", 0,
+       10_000_000, LAB),
+)  # fmt: skip
+
 NOISE_PROPERTIES: tuple[PropertySpec, ...] = (
     _p(
         "noise",
@@ -171,5 +189,7 @@ NOISE_PROPERTIES: tuple[PropertySpec, ...] = (
     ),
 )
 
-PROPERTIES: tuple[PropertySpec, ...] = AIR_PROPERTIES + WATER_PROPERTIES + NOISE_PROPERTIES
+PROPERTIES: tuple[PropertySpec, ...] = (
+    AIR_PROPERTIES + WATER_PROPERTIES + WATER_LAB_PROPERTIES + NOISE_PROPERTIES
+)
 BY_CODE: dict[str, PropertySpec] = {p.code: p for p in PROPERTIES}
