@@ -65,6 +65,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.sectors.education.plugin",
     "cityops.sectors.tourism.plugin",
     "cityops.sectors.public_services.plugin",
+    "cityops.forecasting.plugin",  # after the sectors: its demo forecasts their stations
     "cityops.demo.plugin",
 )
 

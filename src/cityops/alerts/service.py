@@ -123,6 +123,35 @@ def rules_for(session: Session, ds: Datastream, *, kinds: Iterable[RuleKind] | N
     return out
 
 
+def datastreams_with_rules(session: Session, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` some enabled rule targets (as :func:`rules_for` decides), in two statements for
+    the whole batch: the enabled rules, then the batch's datastreams with their property and station."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rules = session.scalars(select(Rule).where(Rule.enabled.is_(True))).all()
+    found = {r.datastream_id for r in rules if r.datastream_id is not None and r.datastream_id in wanted}
+    by_code = [r for r in rules if r.datastream_id is None and r.property_code]
+    if not by_code:
+        return found
+    rows = session.execute(
+        select(Datastream.id, ObservedProperty.properties, Thing.properties)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .outerjoin(Thing, Thing.id == Datastream.thing_id)
+        .where(Datastream.id.in_(wanted))
+    )
+    for ds_id, op_props, thing_props in rows:
+        raw_code = (op_props or {}).get("code")
+        code = str(raw_code) if raw_code else None
+        raw_areas = (thing_props or {}).get("area_ids") or []
+        areas = {int(a) for a in raw_areas if isinstance(a, int | str) and str(a).isdigit()}
+        for rule in by_code:
+            if rule.property_code == code and (not rule.area_ids or areas & set(rule.area_ids)):
+                found.add(int(ds_id))
+                break
+    return found
+
+
 def _levels(rule: Rule, params: ThresholdParams, thing: Thing | None) -> list[Level] | None:
     if not params.levels_from_thing:
         return list(params.levels)

@@ -120,6 +120,16 @@ class SalinityRegression:
         self.upstream_times = upstream_times
         self.harmonic = Harmonic()
         self.models: dict[int, object] = {}
+        self._tide: dict[int, float] = {}
+
+    def tide_at(self, times: Array) -> Array:
+        """The harmonic tide at whole hours, each hour reconstructed once (utide is costly per call)."""
+        hours = np.round(times).astype(np.int64)
+        missing = sorted({int(h) for h in hours} - self._tide.keys())
+        if missing:
+            values = self.harmonic.tide(np.asarray(missing, dtype=float))
+            self._tide.update(zip(missing, (float(v) for v in values), strict=True))
+        return np.array([self._tide[int(h)] for h in hours])
 
     def _up(self, at: float) -> list[float]:
         if self.upstream_times is None:
@@ -130,12 +140,12 @@ class SalinityRegression:
     def _features(self, times: Array, values: Array, i: int, lead: int) -> list[float]:
         target = times[i] + lead
         window = target - LUNAR_DAY_H + np.arange(0, 25, dtype=float)
-        tide_window = self.harmonic.tide(window)
+        tide_window = self.tide_at(window)
         doy = 2 * np.pi * (datetime.fromtimestamp(target * 3600, UTC).timetuple().tm_yday / 365.25)
         lags = [values[i - lag] if i - lag >= 0 else np.nan for lag in self.LAGS]
         return [
             *lags,
-            float(self.harmonic.tide(np.array([target]))[0]),
+            float(self.tide_at(np.array([target]))[0]),
             float(tide_window.max() - tide_window.min()),
             float(np.sin(doy)),
             float(np.cos(doy)),
@@ -146,6 +156,8 @@ class SalinityRegression:
         from sklearn.linear_model import Ridge
 
         self.harmonic.fit(times, values)
+        self._tide = {}
+        self.tide_at(np.arange(times[0] - 26, times[-1] + max(self.leads) + 2, dtype=float))
         for lead in self.leads:
             rows, ys = [], []
             for i in range(24, len(values) - lead, 3):

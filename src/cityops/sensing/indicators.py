@@ -8,15 +8,19 @@ hours × datastreams rows. Days are local (Asia/Ho_Chi_Minh) days.
 
 from __future__ import annotations
 
+import math
+import threading
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cityops.areas.lookup import find_area
+from cityops.areas.lookup import AreaIndex, area_index
+from cityops.areas.service import today
 from cityops.clock import to_local, utcnow
 from cityops.events.bus import Event
 from cityops.indicators.calc import Partial, fold, members
@@ -41,25 +45,61 @@ def property_code(op: ObservedProperty) -> str:
     return op.name.strip().lower()
 
 
-def datastream_areas(session: Session, codes: tuple[str, ...] | None = None) -> dict[int, int | None]:
-    """Datastream id → the commune its Thing is located in (None when unlocated), for ``codes`` (or all)."""
-    ops = list(session.scalars(select(ObservedProperty)))
-    wanted = [op.id for op in ops if codes is None or property_code(op) in codes]
-    if not wanted:
-        return {}
-    rows = session.execute(
+# Per area index (a new one is built whenever stored geometries change): (lon, lat, day) → commune id.
+# Stations do not move between events, so an event's lookups are dictionary hits, not STRtree queries.
+_communes: weakref.WeakKeyDictionary[AreaIndex, dict[tuple[float, float, date], int | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_communes_lock = threading.Lock()
+_COMMUNES_MAX = 100_000
+
+
+def commune_at(session: Session, lat: float, lon: float) -> int | None:
+    """The id of the commune containing (lat, lon) today, remembered per area index."""
+    index = area_index(session)
+    day = today()
+    key = (lon, lat, day)
+    with _communes_lock:
+        memo = _communes.setdefault(index, {})
+        if key in memo:
+            return memo[key]
+    if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    hits = index.find(lon, lat, at=day, level="commune")
+    found = hits[0].id if hits else None
+    with _communes_lock:
+        if len(memo) >= _COMMUNES_MAX:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
+def datastream_areas(
+    session: Session, codes: tuple[str, ...] | None = None, ids: Collection[int] | None = None
+) -> dict[int, int | None]:
+    """Datastream id → the commune its Thing is located in (None when unlocated), for ``codes`` (or all),
+    only the datastreams ``ids`` when given (an event's batch: one query over its datastreams)."""
+    stmt = (
         select(Datastream.id, Location.lat, Location.lon)
         .outerjoin(thing_locations, thing_locations.c.thing_id == Datastream.thing_id)
         .outerjoin(Location, Location.id == thing_locations.c.location_id)
-        .where(Datastream.observed_property_id.in_(wanted))
         .order_by(Datastream.id)
     )
+    if codes is not None:
+        ops = list(session.scalars(select(ObservedProperty)))
+        wanted = [op.id for op in ops if property_code(op) in codes]
+        if not wanted:
+            return {}
+        stmt = stmt.where(Datastream.observed_property_id.in_(wanted))
+    if ids is not None:
+        if not ids:
+            return {}
+        stmt = stmt.where(Datastream.id.in_(sorted(ids)))
     found: dict[int, int | None] = {}
-    for ds_id, lat, lon in rows:
+    for ds_id, lat, lon in session.execute(stmt):
         if found.get(ds_id) is not None:
             continue
-        area = find_area(session, lat, lon) if lat is not None and lon is not None else None
-        found[ds_id] = area.id if area is not None else None
+        found[ds_id] = commune_at(session, lat, lon) if lat is not None and lon is not None else None
     return found
 
 
@@ -196,8 +236,7 @@ def touched(session: Session, event: Event) -> list[tuple[int | None, datetime]]
     ]
     if not ids:
         return []
-    wanted = {int(d) for d in ids if d is not None}
-    areas = {d: a for d, a in datastream_areas(session).items() if d in wanted}
+    areas = datastream_areas(session, ids={int(d) for d in ids if d is not None})
     facts: set[tuple[int | None, datetime]] = set()
     for ds_id, text in zip(ids, times, strict=False):
         if ds_id is None or not text or int(ds_id) not in areas:

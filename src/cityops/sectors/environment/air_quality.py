@@ -175,13 +175,18 @@ def publish_aqi_hours(
 def completed_hours(session: Session, obs: CreatedObservations) -> set[tuple[int, datetime]]:
     """(thing, hour) pairs whose hour is complete given new observations of AQI inputs.
 
-    Each datastream is looked up once; times are parsed only for the AQI inputs' observations."""
-    input_ds: dict[int, int | None] = {}
-    for ds_id in set(obs.datastreams):
-        ds = session.get(Datastream, int(ds_id))
-        op = session.get(ObservedProperty, ds.observed_property_id) if ds else None
-        code = (op.properties or {}).get("code") if op else None
-        input_ds[ds_id] = ds.thing_id if ds is not None and code in INPUTS else None
+    The batch's datastreams are looked up in one query; times are parsed only for the AQI inputs'."""
+    input_ds: dict[int, int | None] = dict.fromkeys(set(obs.datastreams))
+    if not input_ds:
+        return set()
+    rows = session.execute(
+        select(Datastream.id, Datastream.thing_id, ObservedProperty.properties)
+        .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+        .where(Datastream.id.in_(sorted(int(d) for d in input_ds)))
+    )
+    for ds_id, thing_id, op_props in rows:
+        if (op_props or {}).get("code") in INPUTS:
+            input_ds[ds_id] = thing_id
     out: set[tuple[int, datetime]] = set()
     if not any(thing is not None for thing in input_ds.values()):
         return out
