@@ -307,8 +307,8 @@ class Settings(BaseSettings):
     smtp_from: str = Field("cityops@localhost", description="Sender address of notification e-mails.")
     webpush_vapid_private_key: str | None = Field(
         None,
-        description="VAPID private key for Web Push; empty (or `pywebpush` not installed) disables sending "
-        "web push, subscriptions are still recorded.",
+        description="VAPID private key for Web Push (raw P-256 key, base64url: `cityops push keys --new`); "
+        "empty means the key in `<data_dir>/webpush-vapid.key`, generated on first use (see docs/webpush.md).",
     )
     webpush_vapid_subject: str = Field(
         "mailto:admin@localhost", description="VAPID subject (`mailto:` or `https:` URL) for Web Push."
