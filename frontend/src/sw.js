@@ -69,3 +69,41 @@ self.addEventListener("fetch", (event) => {
     );
   }
 });
+
+// Web Push: an area alert arrives encrypted; show it, and open the alert when the notification is tapped.
+// The payload is JSON {title, body, category, alert_id, severity, opened_at, url} (cityops.alerts.delivery).
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  const url = typeof data.url === "string" && data.url.startsWith("/") ? data.url : "/#/alerts";
+  event.waitUntil(
+    self.registration.showNotification(data.title || "Cảnh báo", {
+      body: data.body || "",
+      tag: data.alert_id ? `alert-${data.alert_id}` : undefined, // an escalation replaces the earlier notice
+      renotify: Boolean(data.alert_id),
+      requireInteraction: data.severity === "critical",
+      timestamp: data.opened_at ? Date.parse(data.opened_at) : Date.now(),
+      data: { url },
+      icon: "/static/dist/icons/icon.svg",
+    }),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || "/#/alerts", self.location.origin).href;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((wins) => {
+      for (const win of wins) {
+        if (new URL(win.url).origin === self.location.origin && "focus" in win) {
+          return win.navigate(url).then((w) => (w || win).focus());
+        }
+      }
+      return self.clients.openWindow(url);
+    }),
+  );
+});

@@ -110,8 +110,10 @@ def sweep(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
     from cityops.alerts.api import router
+    from cityops.alerts.push import router as push_router
 
     app.include_router(router)
+    app.include_router(push_router)
 
 
 def _on_observations(sessions: sessionmaker[Session], event: Event) -> None:

@@ -25,6 +25,7 @@ from cityops.privacy.masking import mask_contacts
 from cityops.settings import Environment, Settings
 
 log = logging.getLogger("cityops.notify")
+PUSH_TTL_SECONDS = 12 * 3600  # a push service keeps an undelivered alert this long (phone off, no network)
 
 
 @dataclass(frozen=True, repr=False)
@@ -41,8 +42,8 @@ class Recipient:
             return self.phone
         if self.email:
             return self.email
-        if self.push:
-            return str(self.push.get("endpoint", ""))
+        if self.push:  # a subscription by its id: the endpoint is personal data and stays in its table
+            return f"push:{self.push['id']}" if self.push.get("id") else "push:?"
         return f"user:{self.user_id}"
 
     def __repr__(self) -> str:
@@ -75,6 +76,9 @@ class Message:
     def to_record(self) -> dict[str, Any]:
         """What a delivery row keeps (the text of a sensitive message is left out)."""
         record = asdict(self)
+        push = record["recipient"].get("push")
+        if push:  # kept by id only; the notifier reads the endpoint and keys again before a retry
+            record["recipient"]["push"] = {"id": push.get("id"), "ref": push.get("ref")}
         if self.sensitive:
             for key in ("subject_vi", "body_vi", "subject_en", "body_en"):
                 record[key] = "[redacted]"
@@ -93,6 +97,7 @@ class DeliveryResult:
     error: str | None = None
     permanent: bool = False  # retrying cannot help (bad address, subscription gone)
     provider_id: str | None = None
+    gone: bool = False  # the address no longer exists (push service 404/410): the subscription is removed
 
 
 @runtime_checkable
@@ -234,23 +239,26 @@ class EmailChannel:
 
 
 class WebPushChannel:
-    """Web Push to recorded browser subscriptions.
+    """Web Push to recorded browser subscriptions, with ``pywebpush`` (VAPID + aes128gcm encryption).
 
-    Sending uses ``pywebpush`` (VAPID + payload encryption) when it is installed and
-    ``webpush_vapid_private_key`` is set. It is deliberately not a hard dependency (it pulls in
-    ``requests``, ``py-vapid`` and ``http-ece``); without it the channel is disabled, subscriptions are
-    still recorded and messages still reach the other channels. Install ``pywebpush`` to enable it.
+    The VAPID key is ``webpush_vapid_private_key`` or the one generated into the data directory
+    (:mod:`cityops.notify.vapid`). The payload is JSON ``{"title", "body", "category", "url", ...data}``
+    that the service worker shows. A 404 or 410 from the push service means the browser dropped the
+    subscription: the result is ``gone`` and the notifier deletes it. Error texts never carry the endpoint.
     """
 
     name = "webpush"
 
     def __init__(self, settings: Settings) -> None:
+        from cityops.notify.vapid import private_key
+
         self.settings = settings
         try:
             self._webpush: Any = importlib.import_module("pywebpush")
         except ImportError:
             self._webpush = None
-        self.enabled = self._webpush is not None and bool(settings.webpush_vapid_private_key)
+        self._key = private_key(settings) if self._webpush is not None else None
+        self.enabled = self._webpush is not None and bool(self._key)
 
     def accepts(self, message: Message) -> bool:
         return bool(message.recipient.push)
@@ -263,20 +271,28 @@ class WebPushChannel:
             {"title": message.subject, "body": message.body, "category": message.category, **message.data},
             ensure_ascii=False,
         )
+        if not push.get("endpoint") or not push.get("keys"):
+            return DeliveryResult(False, "push subscription no longer exists", permanent=True, gone=True)
         info = {"endpoint": push["endpoint"], "keys": push["keys"]}
+        host = mask_address(str(push["endpoint"]))
         try:
             self._webpush.webpush(
                 subscription_info=info,
                 data=payload,
-                vapid_private_key=self.settings.webpush_vapid_private_key,
+                vapid_private_key=self._key,
                 vapid_claims={"sub": self.settings.webpush_vapid_subject},
                 timeout=10,
+                ttl=PUSH_TTL_SECONDS,
             )
         except self._webpush.WebPushException as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
-            return DeliveryResult(False, f"push service: {exc}", permanent=status in (404, 410))
-        except Exception as exc:  # network errors from requests
-            return DeliveryResult(False, f"push error: {exc.__class__.__name__}: {exc}")
+            gone = status in (404, 410)
+            permanent = gone or (status is not None and 400 <= status < 500 and status not in (408, 429))
+            return DeliveryResult(
+                False, f"push service {host} answered {status}", permanent=permanent, gone=gone
+            )
+        except Exception as exc:  # network errors from requests: their text names the endpoint's path
+            return DeliveryResult(False, f"push service {host} unreachable: {exc.__class__.__name__}")
         return DeliveryResult(True)
 
 

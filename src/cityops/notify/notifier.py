@@ -18,8 +18,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session, object_session
 
 from cityops.clock import utcnow
 from cityops.errors import Invalid
@@ -284,6 +284,12 @@ class Notifier:
         """One attempt of one delivery; updates the row (the caller commits)."""
         now = utcnow()
         message = message or Message.from_record(row.message)
+        session = object_session(row)
+        push = message.recipient.push
+        if push and push.get("id") and not push.get("endpoint") and session is not None:
+            sub = session.get(PushSubscription, int(push["id"]))  # a retry: the row keeps only the id
+            live = _push_info(sub) if sub is not None and sub.disabled_at is None else {"id": push["id"]}
+            message = replace(message, recipient=replace(message.recipient, push=live))
         channel = self.channels.get(row.channel)
         if channel is None:
             result = DeliveryResult(False, f"channel {row.channel!r} is not enabled", permanent=True)
@@ -296,6 +302,8 @@ class Notifier:
                 log.exception("channel %s failed", row.channel)
                 result = DeliveryResult(False, f"{exc.__class__.__name__}: {exc}")
         row.attempts += 1
+        if result.gone and push and push.get("id") and session is not None:
+            session.execute(delete(PushSubscription).where(PushSubscription.id == int(push["id"])))
         if result.ok:
             row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
         elif result.permanent or message.sensitive or row.attempts >= self.settings.notify_max_attempts:
@@ -358,16 +366,32 @@ def notify(
     return Notifier.from_settings(settings).send(session, message)
 
 
+_LOOPBACK = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
+
+
+def _push_endpoint_ok(endpoint: str, settings: Settings | None) -> bool:
+    """https always; http only to a loopback push service outside production (local emulators, tests)."""
+    if endpoint.startswith("https://"):
+        return True
+    return (
+        settings is not None and settings.env is not Environment.PRODUCTION and endpoint.startswith(_LOOPBACK)
+    )
+
+
 def save_push_subscription(
-    session: Session, subscription: Mapping[str, Any], user_id: int | None = None
+    session: Session,
+    subscription: Mapping[str, Any],
+    user_id: int | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> PushSubscription:
     """Record a browser's ``PushSubscription.toJSON()`` (``endpoint`` + ``keys``); same endpoint → updated."""
     endpoint = subscription.get("endpoint")
     keys = subscription.get("keys")
-    if not isinstance(endpoint, str) or not endpoint.startswith("https://") or len(endpoint) > 1024:
-        raise Invalid("A push subscription needs an https endpoint.")
+    if not isinstance(endpoint, str) or not _push_endpoint_ok(endpoint, settings) or len(endpoint) > 1024:
+        raise Invalid("A push subscription needs an https endpoint.", code="push_endpoint_invalid")
     if not isinstance(keys, Mapping) or not all(isinstance(keys.get(k), str) for k in ("p256dh", "auth")):
-        raise Invalid("A push subscription needs keys.p256dh and keys.auth.")
+        raise Invalid("A push subscription needs keys.p256dh and keys.auth.", code="push_keys_missing")
     sub = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is None:
         sub = PushSubscription(endpoint=endpoint, created_at=utcnow())

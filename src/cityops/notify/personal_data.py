@@ -38,10 +38,11 @@ def export(session: Session, user_id: int) -> list[dict[str, Any]]:
 
 def erase(session: Session, user_id: int) -> int:
     """Delete the user's push subscriptions, finished deliveries and codes; returns the subscriptions."""
+    push_ids = session.scalars(select(PushSubscription.id).where(PushSubscription.user_id == user_id)).all()
     pushes = session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))
     user = session.get(User, user_id)
     phone, email = (user.phone, user.email) if user is not None else (None, None)
-    addresses = {a for a in (phone, email, f"user:{user_id}") if a}
+    addresses = {a for a in (phone, email, f"user:{user_id}", *(f"push:{i}" for i in push_ids)) if a}
     session.execute(
         delete(Delivery).where(
             or_(Delivery.user_id == user_id, Delivery.address.in_(addresses)), Delivery.status.in_(FINISHED)

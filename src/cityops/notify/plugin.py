@@ -74,3 +74,29 @@ def register_cli(cli: typer.Typer) -> None:
         console.print(f"{count} delivery attempt(s) made.")
 
     cli.add_typer(notify_cli, name="notify")
+
+    push_cli = typer_.Typer(help="Web Push (VAPID keys).", no_args_is_help=True)
+
+    @push_cli.command("keys")
+    def keys(
+        new: bool = typer_.Option(
+            False, "--new", help="Print a new key pair for webpush_vapid_private_key; write nothing."
+        ),
+    ) -> None:
+        """Show the VAPID public key, creating <data_dir>/webpush-vapid.key when no key is configured."""
+        from cityops.cli_options import console, settings_from_cli
+        from cityops.notify.vapid import generate_private_key, key_path, private_key, public_key_of
+
+        if new:
+            fresh = generate_private_key()
+            console.print(f"CITYOPS_WEBPUSH_VAPID_PRIVATE_KEY={fresh}")
+            console.print(f"public key: {public_key_of(fresh)}")
+            return
+        settings = settings_from_cli()
+        key = private_key(settings)
+        assert key is not None  # created when missing
+        source = "settings" if settings.webpush_vapid_private_key else str(key_path(settings))
+        console.print(f"VAPID key from {source}")
+        console.print(f"public key: {public_key_of(key)}")
+
+    cli.add_typer(push_cli, name="push")
