@@ -53,7 +53,7 @@ from cityops.errors import Conflict, NotFound
 from cityops.events.outbox import emit
 from cityops.identity.policy import Principal
 from cityops.sensing import properties as props
-from cityops.sensing.models import Datastream, ObservedProperty, Thing
+from cityops.sensing.models import Datastream, Observation, ObservedProperty, Thing
 
 log = logging.getLogger("cityops.alerts")
 
@@ -61,6 +61,15 @@ STATION_LEVEL_SEVERITIES: tuple[SeverityName, ...] = ("watch", "warning", "criti
 
 DEFAULT_MESSAGE_VI = "{severity_vi}: {property_vi} tại {station} là {value} {unit} lúc {time}{level_text_vi}."
 DEFAULT_MESSAGE_EN = "{severity_en}: {property_en} at {station} is {value} {unit} at {time}{level_text_en}."
+# A rule on a forecast Datastream (properties.forecast, #16) says it is a forecast and when it was issued.
+FORECAST_MESSAGE_VI = (
+    "{severity_vi} (DỰ BÁO): {property_vi} tại {station} được dự báo đạt {value} {unit} lúc {time}"
+    "{level_text_vi}, trước {lead_hours} giờ; bản dự báo phát hành lúc {issued}. Đây là dự báo, chưa phải số đo."
+)
+FORECAST_MESSAGE_EN = (
+    "{severity_en} (FORECAST): {property_en} at {station} is forecast to reach {value} {unit} at {time}"
+    "{level_text_en}, {lead_hours} h ahead; forecast issued at {issued}. This is a forecast, not a measurement."
+)
 # Station names already say what they are ("Trạm …", "Đếm xe …"): the texts do not add "trạm"/"station".
 STALE_MESSAGE_VI = (
     "{severity_vi}: {station} đã ngừng gửi số liệu {property_vi_lower}; "
@@ -256,7 +265,9 @@ def _context(
     session: Session, rule: Rule, ds: Datastream, thing: Thing | None, tr: Transition
 ) -> dict[str, Any]:
     code = property_code(session, ds)
-    spec = props.get(code) if code else None
+    forecast = _forecast_of(session, ds, tr.at)
+    measured = (forecast or {}).get("code") or code  # a forecast speaks of the property it forecasts
+    spec = props.get(measured) if measured else None
     unit = (ds.unit_of_measurement or {}).get("symbol") or (spec.unit_symbol if spec else "")
     severity = tr.severity or Severity.INFO
     seen = to_local(ds.last_phenomenon_time) if ds.last_phenomenon_time else None
@@ -284,6 +295,28 @@ def _context(
         "last_seen_time": seen.strftime("%H:%M") if seen else "—",
         "never_reported": seen is None,
         "rule": rule.name_vi,
+        "forecast": forecast is not None,
+        "lead_hours": (forecast or {}).get("lead_hours", ""),
+        "issued": (forecast or {}).get("issued", ""),
+    }
+
+
+def _forecast_of(session: Session, ds: Datastream, at: datetime) -> dict[str, Any] | None:
+    """For a forecast Datastream: the forecast property's code, the lead and the issue time (local) of the
+    forecast for ``at`` (its Observation's resultTime); None for a measured Datastream."""
+    info = (ds.properties or {}).get("forecast")
+    if not isinstance(info, dict):
+        return None
+    issued = session.scalar(
+        select(Observation.result_time).where(
+            Observation.datastream_id == ds.id, Observation.phenomenon_time == at
+        )
+    )
+    op = session.get(ObservedProperty, ds.observed_property_id)
+    return {
+        "code": str(((op.properties if op else None) or {}).get("forecast_of") or ""),
+        "lead_hours": info.get("horizon_hours", ""),
+        "issued": format_datetime(to_local(issued)) if issued else "—",
     }
 
 
@@ -308,6 +341,8 @@ def _messages(ctx: dict[str, Any], rule: Rule) -> tuple[str, str]:
     if rule.kind is RuleKind.STALENESS:
         never = bool(ctx["never_reported"])
         vi, en = (NEVER_MESSAGE_VI, NEVER_MESSAGE_EN) if never else (STALE_MESSAGE_VI, STALE_MESSAGE_EN)
+    elif ctx.get("forecast"):
+        vi, en = FORECAST_MESSAGE_VI, FORECAST_MESSAGE_EN
     else:
         vi, en = DEFAULT_MESSAGE_VI, DEFAULT_MESSAGE_EN
     in_vi = {**ctx, "value": ctx["value_vi"]}
