@@ -8,6 +8,7 @@
 | ``GET /dossiers/overdue`` | anyone: open dossiers past due now, per agency and procedure (counts only) |
 | ``GET /dossiers/qr.svg?code=`` | anyone: the receipt's QR code, opening the lookup page |
 | ``GET /dossiers/{code}`` | staff or the system's key: one dossier without the second factor |
+| ``GET /nearby?near=lat,lon&type=...`` | anyone: the nearest public facilities, distance, open now |
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cityops.deps import ReadSessionDep, SessionDep, SettingsDep
 from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize
-from cityops.sectors.public_services import dossiers, lookup, receipts
+from cityops.sectors.public_services import dossiers, lookup, nearby, receipts
 from cityops.sectors.public_services.models import Dossier
 from cityops.sectors.public_services.statuses import CLOSED, WAITING_ON_APPLICANT
 from cityops.urls import public_base
@@ -164,3 +165,25 @@ def staff_dossier(code: str, session: ReadSessionDep, principal: CurrentPrincipa
     if row is None:
         raise NotFound("Unknown dossier", code="dossier_not_found")
     return lookup.public_view(row) | {"agency_code": row.agency_code, "source": row.source, "demo": row.demo}
+
+
+@router.get("/nearby")
+def nearby_places(
+    session: ReadSessionDep,
+    principal: CurrentPrincipal,
+    near: Annotated[str, Query(max_length=64, description="lat,lon in WGS 84 degrees")],
+    type: Annotated[list[str], Query(description="public place type codes (repeat, at most 10)")],
+    radius_m: Annotated[int, Query(ge=100, le=nearby.MAX_RADIUS_M)] = 20_000,
+    limit: Annotated[int, Query(ge=1, le=nearby.MAX_LIMIT)] = 10,
+    q: Annotated[
+        str | None, Query(max_length=100, description="words of the name, diacritics ignored")
+    ] = None,
+    open_now: bool = False,
+) -> dict[str, Any]:
+    """The nearest public facilities of the given types, nearest first, with distance and open-now."""
+    authorize(principal, Action.PLACE_READ)
+    if len(type) > 10:
+        raise Invalid("type: at most 10 place types", details={"field": "type"})
+    lat, lon = nearby.parse_near(near)
+    query = nearby.NearbyQuery(lat, lon, tuple(type), radius_m, limit, q, open_now)
+    return nearby.nearby(session, query, utcnow())
