@@ -34,6 +34,8 @@ from cityops.errors import ApiError, NotFound, Unauthorized
 from cityops.sensing import sta_formats, sta_idempotency
 from cityops.sensing.data_array import COMPONENTS, DataArrayBatch
 from cityops.sensing.ingest import IngestError, ingest_columns
+from cityops.sensing.ingest.batch import ObservationColumns
+from cityops.sensing.ingest.group import Clash, Outcome, ingest_grouped
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
 from cityops.sensing.sta_entities import BY_SET, ENTITIES, EntityType, Nav
@@ -336,6 +338,7 @@ def create_observations(
     base = service_root(request, settings)
     batch = DataArrayBatch()
     groups: list[list[str] | list[int | None]] = []  # per group: MultiDatastream links, or batch indexes
+    multi = False  # MultiDatastream rows were written in this session: the rest joins their transaction
     # The Things of every named Datastream in one query, not one per group (#22: a station names ten).
     named = {
         ref["@iot.id"]
@@ -367,6 +370,7 @@ def create_observations(
             and isinstance(mds_ref.get("@iot.id"), int)
         ):
             groups.append(_create_multi(writer, base, mds_ref["@iot.id"], comps, group["dataArray"]))
+            multi = True
             continue
         ds_ref = group.get("Datastream")
         if not isinstance(ds_ref, dict) or not isinstance(ds_ref.get("@iot.id"), int):
@@ -381,7 +385,15 @@ def create_observations(
     known = set(session.scalars(select(FeatureOfInterest.id).where(FeatureOfInterest.id.in_(foi_ids))))
     columns, remap = batch.columns(foi_ids - known)
     ids: list[int] = []
-    if columns.datastream_id:
+    if columns.datastream_id and not multi:
+        # Committed with concurrent requests' rows: one transaction and one event for them all (#22).
+        outcome = _ingest_grouped(session, columns)
+        if isinstance(outcome, IngestError):
+            raise bad(outcome.message)
+        if isinstance(outcome, Clash):  # nothing of the request is stored
+            raise conflict_error(outcome.rows)
+        ids = outcome.ids
+    elif columns.datastream_id:
         try:
             done = ingest_columns(session, columns)  # one batch (and one event) per request
         except IngestError as exc:
@@ -392,6 +404,17 @@ def create_observations(
             raise conflict_error(clash)
     session.commit()  # before the answer is built: the write lock is held no longer than needed
     return json_response(_data_array_links(f"{base}/Observations(", groups, ids, remap), status=201)
+
+
+def _ingest_grouped(session: Session, columns: ObservationColumns) -> Outcome:
+    """:func:`~cityops.sensing.ingest.group.ingest_grouped`, a 503 when no write turn came in time."""
+    from cityops.db import WriterBusy
+    from cityops.errors import ServiceUnavailable
+
+    try:
+        return ingest_grouped(session, columns)
+    except WriterBusy as exc:
+        raise ServiceUnavailable() from exc
 
 
 def _check_results(observation_type: str, comps: list[str], rows: Any, group: int) -> None:
