@@ -55,6 +55,24 @@ SLUICE_GATE = PlaceTypeSpec(
         AttributeSpec(
             "built_year", "Năm xây dựng", "Year built", AttributeType.INTEGER, minimum=1900, maximum=2100
         ),
+        AttributeSpec(
+            "outer_station",
+            "Trạm đo phía sông (ngoài cống)",
+            "Station on the river side (outer)",
+            max_length=64,
+        ),
+        AttributeSpec(
+            "inner_station",
+            "Trạm đo phía đồng (trong cống)",
+            "Station on the field side (inner)",
+            max_length=64,
+        ),
+        AttributeSpec(
+            "protects",
+            "Cây trồng, vật nuôi được bảo vệ (mã, cách nhau dấu phẩy)",
+            "Crops protected (codes, comma-separated)",
+            max_length=200,
+        ),
         AttributeSpec("operator", "Đơn vị quản lý vận hành", "Operator", max_length=200),
         AttributeSpec(
             "operator_phone",

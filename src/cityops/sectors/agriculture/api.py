@@ -1,0 +1,192 @@
+"""Agriculture's public API: crop tolerances, intrusion distances, sluice gates with recommendations.
+
+``GET /api/v1/agriculture/crops``, ``/intrusion``, ``/intrusion.geojson``, ``/gates``, ``/gates.geojson``.
+All public (the data is what farmers read); the GeoJSON endpoints are the IOC's map layers and accept the
+IOC's ``area_id`` (an unknown one is 404 ``unknown_area``; rivers and gates are shown whole).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.areas.models import Area
+from cityops.clock import utcnow
+from cityops.deps import ReadSessionDep
+from cityops.errors import NotFound
+from cityops.places.models import Place
+from cityops.sectors.agriculture.crops import CROPS
+from cityops.sectors.agriculture.gates import recommend_for
+from cityops.sectors.agriculture.intrusion import Reach, geojson, intrusion
+from cityops.sectors.agriculture.salinity import salinity_outlook
+
+router = APIRouter(prefix="/api/v1/agriculture", tags=["agriculture"])
+AreaQuery = Annotated[int | None, Query(description="The IOC's area scope (checked, not filtered)")]
+
+
+class CropOut(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    caution_g_l: float
+    harm_g_l: float
+    source: str
+
+
+class ReachOut(BaseModel):
+    threshold_g_l: float
+    km: float | None
+    bound: str
+    bound_km: float | None
+    text_vi: str
+    text_en: str
+
+
+class StationPoint(BaseModel):
+    code: str
+    name: str
+    km: float | None
+    observed_max: float | None
+    forecast_max: float | None
+
+
+class RiverOut(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    approximate: bool = True
+    stations: list[StationPoint]
+    observed: list[ReachOut]
+    forecast: list[ReachOut]
+
+
+class GateOut(BaseModel):
+    id: int
+    name: str
+    lat: float
+    lon: float
+    status: str | None
+    status_at: datetime | None
+    outer_station: str | None
+    protects: list[str]
+    action: str
+    threshold_g_l: float
+    observed_g_l: float | None
+    forecast_g_l: float | None
+    text_vi: str
+    text_en: str
+
+
+def _reach(r: Reach) -> ReachOut:
+    return ReachOut(
+        threshold_g_l=r.threshold,
+        km=r.km,
+        bound=r.bound,
+        bound_km=r.bound_km,
+        text_vi=r.text_vi,
+        text_en=r.text_en,
+    )
+
+
+def _check_area(session: Session, area_id: int | None) -> None:
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise NotFound("No such area", code="unknown_area", details={"area_id": area_id})
+
+
+@router.get("/crops", response_model=list[CropOut])
+def list_crops() -> list[CropOut]:
+    """Crop salinity tolerances (g/L) with their sources."""
+    return [CropOut(**{f: getattr(c, f) for f in CropOut.model_fields}) for c in CROPS.values()]
+
+
+@router.get("/intrusion", response_model=list[RiverOut])
+def list_intrusion(session: ReadSessionDep) -> list[RiverOut]:
+    """How far 1 g/L and 4 g/L reach up each river (km from the mouth, approximate): observed and forecast."""
+    now = utcnow()
+    return [
+        RiverOut(
+            code=r.code,
+            name_vi=r.name_vi,
+            name_en=r.name_en,
+            stations=[
+                StationPoint(
+                    code=s.code,
+                    name=s.name,
+                    km=s.km,
+                    observed_max=s.observed_max,
+                    forecast_max=s.forecast_max,
+                )
+                for s in r.stations
+            ],
+            observed=[_reach(x) for x in r.observed],
+            forecast=[_reach(x) for x in r.forecast],
+        )
+        for r in intrusion(salinity_outlook(session, now), now)
+    ]
+
+
+@router.get("/intrusion.geojson", responses={404: {"description": "No such area"}})
+def intrusion_layer(session: ReadSessionDep, area_id: AreaQuery = None) -> dict[str, Any]:
+    _check_area(session, area_id)
+    now = utcnow()
+    return geojson(intrusion(salinity_outlook(session, now), now))
+
+
+def gates(session: Session, now: datetime) -> list[GateOut]:
+    """Every sluice gate with its status and recommendation (a fixed number of statements)."""
+    stations = salinity_outlook(session, now)
+    out = []
+    for place in session.scalars(
+        select(Place).where(Place.type_code == "sluice_gate", Place.valid_to.is_(None)).order_by(Place.id)
+    ):
+        attrs = dict(place.attributes or {})
+        rec = recommend_for(place.status, attrs, stations, now)
+        out.append(
+            GateOut(
+                id=place.id,
+                name=place.name,
+                lat=place.lat,
+                lon=place.lon,
+                status=place.status,
+                status_at=place.status_at,
+                outer_station=attrs.get("outer_station"),
+                protects=[c.strip() for c in str(attrs.get("protects") or "").split(",") if c.strip()],
+                action=rec.action,
+                threshold_g_l=rec.threshold,
+                observed_g_l=rec.observed,
+                forecast_g_l=rec.forecast,
+                text_vi=rec.text_vi,
+                text_en=rec.text_en,
+            )
+        )
+    return out
+
+
+@router.get("/gates", response_model=list[GateOut])
+def list_gates(session: ReadSessionDep) -> list[GateOut]:
+    """Sluice gates, their state and what the salinity rule recommends."""
+    return gates(session, utcnow())
+
+
+@router.get("/gates.geojson", responses={404: {"description": "No such area"}})
+def gates_layer(session: ReadSessionDep, area_id: AreaQuery = None) -> dict[str, Any]:
+    _check_area(session, area_id)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [g.lon, g.lat]},
+            "properties": {
+                "name": f"{g.name} – {g.text_vi}",
+                "name_en": f"{g.name} – {g.text_en}",
+                "status": g.status or "",
+                "action": g.action,
+            },
+        }
+        for g in gates(session, utcnow())
+    ]
+    return {"type": "FeatureCollection", "features": features}
