@@ -9,12 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cityops.cli_options import DataDirOpt, settings_from_cli
 from cityops.db import make_engine, make_sessionmaker, session_scope
 from cityops.forecasting.models import ForecastScore
 from cityops.forecasting.service import run_all
-from cityops.forecasting.targets import declared_targets
+from cityops.forecasting.targets import all_targets
+from cityops.specs import ForecastTargetSpec
 
 forecast_cli = typer.Typer(help="Forecasts: run the models, show their backtests.", no_args_is_help=True)
 
@@ -26,8 +28,8 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}".replace(".", ",")
 
 
-def _specs(target: list[str] | None) -> list:  # type: ignore[type-arg]
-    specs = declared_targets()
+def _specs(session: Session, target: list[str] | None) -> list[ForecastTargetSpec]:
+    specs = all_targets(session)
     if target:
         unknown = set(target) - {s.code for s in specs}
         if unknown:
@@ -45,11 +47,10 @@ def run_cmd(
 ) -> None:
     """Forecast every target from its latest readings (one Observation per lead, every run kept)."""
     console = Console(highlight=False)
-    specs = _specs(target)
     engine = make_engine(settings_from_cli(data_dir).effective_database_url)
     started = time.perf_counter()
     with session_scope(make_sessionmaker(engine)) as session:
-        results = run_all(session, specs, backtest=backtest)
+        results = run_all(session, _specs(session, target), backtest=backtest)
     for r in results:
         published = ", ".join(f"{h} h: {p}" for h, p in r.published.items())
         console.print(f"{r.target}: {r.written} forecasts ({published}) in {r.seconds:.2f} s")
@@ -66,9 +67,9 @@ def backtest_cmd(
 ) -> None:
     """Backtest every target (rolling origin vs persistence and seasonal naive) and show the scores."""
     console = Console(highlight=False)
-    specs = _specs(target)
     engine = make_engine(settings_from_cli(data_dir).effective_database_url)
     with session_scope(make_sessionmaker(engine)) as session:
+        specs = _specs(session, target)
         if not show_only:
             run_all(session, specs, backtest=True)
         codes = [s.code for s in specs]
