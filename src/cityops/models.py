@@ -15,12 +15,14 @@ from cityops.places import models as places_models
 from cityops.programmes import models as programmes_models
 from cityops.reports import map_cells as reports_map_cells_models
 from cityops.reports import models as reports_models
+from cityops.sectors.agriculture import models as agriculture_models
 from cityops.sectors.public_services import models as public_services_models
 from cityops.sensing import models as sensing_models
 from cityops.sensing.mqtt import deadletter as sensing_deadletter_models
 
 __all__ = [
     "Base",
+    "agriculture_models",
     "alerts_models",
     "areas_models",
     "audit_models",
