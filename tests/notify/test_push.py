@@ -7,20 +7,9 @@ aes128gcm, with ``http_ece``) — so the VAPID signature and the payload encrypt
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-import http_ece
-import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,75 +23,11 @@ from cityops.notify.models import Delivery, PushSubscription
 from cityops.notify.vapid import public_key_of
 from cityops.settings import Settings
 from tests.alerts.support import make_area, make_station, salinity_rule
+from tests.notify.pushkit import Browser, PushService, push_service, unb64
+
+__all__ = ["push_service"]  # the fixture
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass
-class PushService:
-    """A push service on 127.0.0.1: records every request and answers ``status[path]`` (default 201)."""
-
-    base: str = ""
-    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    status: dict[str, int] = field(default_factory=dict)
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    service = PushService()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            service.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(service.status.get(self.path, 201))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    service.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield service
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
-class Browser:
-    """A browser's push subscription: its ECDH key pair and auth secret, at an endpoint of the service."""
-
-    endpoint: str
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    auth: bytes = field(default_factory=lambda: os.urandom(16))
-
-    def subscription(self) -> dict[str, Any]:
-        point = self.key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        return {
-            "endpoint": self.endpoint,
-            "expirationTime": None,
-            "keys": {"p256dh": b64(point), "auth": b64(self.auth)},
-        }
-
-    def decrypt(self, body: bytes) -> dict[str, Any]:
-        plain = http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm")
-        data: dict[str, Any] = json.loads(plain)
-        return data
 
 
 def _alert(session: Session, area_id: int, name: str) -> int:

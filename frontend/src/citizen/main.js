@@ -11,10 +11,14 @@ import { questionLabel, questionValues } from "../common/categories.js";
 import { applyI18n, getLang, langToggle, nameOf, t } from "../common/i18n.js";
 import { flush, startAutoFlush } from "./outbox.js";
 import { mine, newKey, outbox } from "./store.js";
+import { viewNearby, viewServices } from "./nearby.js";
+import { viewEvents } from "./events.js";
+import { viewDossier } from "./dossier.js";
 
 const main = $("#main");
 // Leaflet is loaded with the first view that shows a map (the service worker precaches it for offline use).
 const loadMap = () => import("../common/map.js");
+import { alertAge, alertsLoadFailed, renderSubscription } from "./alerts-sub.js";
 let categories = null;
 let currentMap = null;
 
@@ -501,7 +505,7 @@ async function renderAlerts(box, mineOnly, limit) {
     if (mineOnly && area) qs.set("area", area);
     list = items(await api(`${EP.alerts}?${qs}`));
   } catch {
-    list = [];
+    return box.append(h("p.error", { dataset: { state: "load-failed" } }, alertsLoadFailed())); // not "no alerts"
   }
   if (!list.length) return box.append(h("p.muted", t("alerts.none")));
   const ul = h("ul.alerts");
@@ -516,16 +520,24 @@ export function alertMessage(a) {
 function alertItem(a) {
   return h(
     `li.alert.sev-${a.severity || "warning"}`,
+    { id: `alert-${a.id}` },
     h("strong", t(`severity.${a.severity || "warning"}`)),
     h("span.muted", ` · ${fmtDateTime(a.opened_at)}`),
+    alertAge(a.opened_at) ? h("span.age", ` · ${alertAge(a.opened_at)}`) : null,
     h("p", alertMessage(a)),
   );
 }
 
-async function viewAlerts() {
+async function viewAlerts(alertId) {
   const box = h("div", { id: "alerts-list" });
   main.append(h("h1", t("alerts.title")), box);
   await renderAlerts(box, false);
+  renderSubscription(main);
+  const opened = alertId && document.getElementById(`alert-${alertId}`); // from a push notification
+  if (opened) {
+    opened.classList.add("focus");
+    opened.scrollIntoView({ block: "center" });
+  }
 }
 
 // ---- router ----
@@ -535,7 +547,11 @@ const routes = [
   [/^#\/mine$/, "mine", viewMine],
   [/^#\/case\/([^/]+)$/, "mine", viewCase],
   [/^#\/map$/, "map", viewMap],
-  [/^#\/alerts$/, "alerts", viewAlerts],
+  [/^#\/services$/, "services", () => viewServices(main)],
+  [/^#\/nearby$/, "services", () => viewNearby(main)],
+  [/^#\/events$/, "services", () => viewEvents(main)],
+  [/^#\/dossier(?:\?(.*))?$/, "services", (q) => viewDossier(main, q)],
+  [/^#\/alerts(?:\/(\d+))?$/, "alerts", viewAlerts],
 ];
 
 const route = serialRenderer(render);
