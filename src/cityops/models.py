@@ -1,6 +1,7 @@
 """Imports every capability's models so one metadata holds the whole schema (Alembic, tests)."""
 
 from cityops import idempotency as idempotency_models
+from cityops.admin import models as admin_models
 from cityops.alerts import models as alerts_models
 from cityops.areas import models as areas_models
 from cityops.audit import models as audit_models
@@ -22,6 +23,7 @@ from cityops.sensing.mqtt import deadletter as sensing_deadletter_models
 
 __all__ = [
     "Base",
+    "admin_models",
     "agriculture_models",
     "alerts_models",
     "areas_models",
