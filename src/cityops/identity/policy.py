@@ -110,6 +110,8 @@ class Action(StrEnum):
     # areas
     AREA_READ = "area.read"
     AREA_IMPORT = "area.import"  # load official boundaries / new units
+    AREA_ROLLOUT_MANAGE = "area.rollout.manage"  # make areas live, per-area settings (admin pages)
+    CATEGORY_MANAGE = "category.manage"  # add and change the administration's own case categories
     # places (stations, sluice gates, schools, ...)
     PLACE_READ = "place.read"  # public places and their public attributes
     PLACE_VIEW_STAFF = "place.view_staff"  # staff-only place types and attributes (an operator's phone)
@@ -296,6 +298,8 @@ RULES: dict[Action, Rule] = {
     # areas
     Action.AREA_READ: anyone,
     Action.AREA_IMPORT: ADMIN,
+    Action.AREA_ROLLOUT_MANAGE: ADMIN,
+    Action.CATEGORY_MANAGE: ADMIN,
     # places: the registry is the IOC's (operators keep it current, admins load it); staff-only parts are
     # for every staff role, never citizens or anonymous callers (an integrator's read key included)
     Action.PLACE_READ: anyone,
