@@ -34,10 +34,14 @@ def collect_specs() -> list[CategorySpec]:
     return sorted(specs, key=lambda s: (s.order, s.code))
 
 
+ADMIN_SECTOR = "admin"  # categories added on the admin pages (cityops.admin), not declared by a plugin
+
+
 def sync_categories(session: Session, specs: list[CategorySpec] | None = None) -> int:
     """Upsert the declared categories into the table (idempotent); return how many there are.
 
-    Categories no longer declared are deactivated, never deleted (cases keep pointing at them).
+    Categories no longer declared are deactivated, never deleted (cases keep pointing at them); those the
+    administration added (sector ``admin``) are left alone.
     """
     from cityops.reports.models import Category
 
@@ -61,7 +65,7 @@ def sync_categories(session: Session, specs: list[CategorySpec] | None = None) -
             session.add(row)
         seen.add(spec.code)
     for code, row in existing.items():
-        if code not in seen:
+        if code not in seen and row.sector != ADMIN_SECTOR:  # the administration's own stay as they are
             row.active = False
     session.flush()
     return len(seen)
