@@ -37,6 +37,7 @@ def test_default_categories_are_vietnamese_with_english() -> None:
         "environment",
         "public_order",
         "traffic",
+        "traffic_incident",
         "health",
         "education",
         "tourism",
@@ -46,7 +47,8 @@ def test_default_categories_are_vietnamese_with_english() -> None:
         "other",
     ]
     assert all(c.name_vi and c.name_en and c.sla_hours > 0 for c in declared)
-    assert {c.code for c in declared if c.urgent} == {"public_order", "traffic"}
+    assert {c.code for c in declared if c.urgent} == {"public_order", "traffic", "traffic_incident"}
+    assert {c.code for c in declared if c.restricted} == {"public_order"}  # police and operators only (#18)
     assert {c.code for c in declared if c.sector == "core"} == {"other"}
 
 
@@ -82,7 +84,7 @@ def test_sync_updates_and_deactivates(world: World) -> None:
         questions=(QuestionSpec("gate", "Tên cống", Datatype.STRING, required=True),),
         sector="agri",
     )
-    assert sync_categories(s, [*collect_specs(), extra]) == 15
+    assert sync_categories(s, [*collect_specs(), extra]) == 16
     s.commit()
     row = s.get(Category, "flood_gate")
     assert row is not None

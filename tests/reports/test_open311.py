@@ -47,7 +47,7 @@ def test_services_json_and_xml(world: World, client: TestClient) -> None:
     codes = [s["service_code"] for s in services]
     assert "roads" in codes
     assert "other" in codes
-    assert len(codes) == 14
+    assert len(codes) == 15
     roads = next(s for s in services if s["service_code"] == "roads")
     assert roads["metadata"] is True
     assert roads["type"] == "realtime"

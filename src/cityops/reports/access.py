@@ -112,6 +112,23 @@ def can_view_personal(session: Session, actor: Actor, case: Case) -> bool:
     )
 
 
+def may_see_restricted(session: Session, actor: Actor, case: Case) -> bool:
+    """A case of a restricted category (public order) is for the policy's ``case.view_restricted`` (the agency
+    holding it, the IOC operator) and its own reporter; every other case answers True."""
+    from cityops.reports.categories import restricted_codes
+
+    if case.category_code not in restricted_codes():
+        return True
+    if can(actor.principal, Action.CASE_VIEW_RESTRICTED, target(session, actor, case)):
+        return True
+    if any(  # an agency the holding one asked for support
+        can(actor.principal, Action.CASE_VIEW_RESTRICTED, target(session, actor, case, agency_id=a))
+        for a in supporting_agencies(session, case)
+    ):
+        return True
+    return is_reporter(session, actor, case)
+
+
 def can_note(session: Session, actor: Actor, case: Case) -> bool:
     """Internal notes: staff of the lead or a supporting agency, or the operator."""
     return (

@@ -34,6 +34,13 @@ def collect_specs() -> list[CategorySpec]:
     return sorted(specs, key=lambda s: (s.order, s.code))
 
 
+def restricted_codes() -> frozenset[str]:
+    """Codes of the restricted categories (``CategorySpec.restricted``, public order): their cases are stored
+    hidden, so no public view (map, search, Open311, open data, duplicate suggestions) ever holds them, and only
+    the policy's ``case.view_restricted`` (the holding agency, the IOC operator) opens them to staff."""
+    return frozenset(spec.code for spec in collect_specs() if spec.restricted)
+
+
 ADMIN_SECTOR = "admin"  # categories added on the admin pages (cityops.admin), not declared by a plugin
 
 

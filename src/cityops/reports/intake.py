@@ -30,7 +30,7 @@ from cityops.idempotency import MAX_KEY, IdempotencyRecord, find_replay, request
 from cityops.privacy.masking import mask_contacts
 from cityops.reports import integrations, sla
 from cityops.reports.access import Actor
-from cityops.reports.categories import validate_answers
+from cityops.reports.categories import restricted_codes, validate_answers
 from cityops.reports.duplicates import nearby_open_cases
 from cityops.reports.models import (
     Case,
@@ -211,7 +211,8 @@ def _prepare(session: Session, settings: Settings, sub: Submission, now: datetim
     category, answers = validate(session, settings, sub)
     area_id, agency_id = route(session, sub.lat, sub.lon, category.code, to_local(now).date())
     duplicates = []
-    if sub.lat is not None and sub.lon is not None:
+    restricted = category.code in restricted_codes()  # never suggest (show) a restricted case to a submitter
+    if sub.lat is not None and sub.lon is not None and not restricted:
         for near in nearby_open_cases(
             session, category.code, sub.lat, sub.lon, settings.reports_duplicate_radius_m
         ):
@@ -440,7 +441,7 @@ def _case_rows(
         "overdue": False,
         "warned_at": None,
         "escalated_at": None,
-        "hidden": False,
+        "hidden": draft.category_code in restricted_codes(),  # a restricted category is never public
         "version": 1,  # the optimistic-lock counter starts where the ORM starts it
     }
     rows[_CASES].append(case)

@@ -27,6 +27,7 @@ from cityops.reports.access import (
     Actor,
     can_note,
     can_view_personal,
+    may_see_restricted,
     supporting_agencies,
     target,
 )
@@ -292,6 +293,14 @@ def inbox(
     return {"total": total(session, query), "items": [staff_summary(c, now) for c in cases]}
 
 
+def _visible_case(session: Session, principal: Principal, ref: str) -> Case:
+    """The case, unless it is of a restricted category the caller may not see: then 404, as if absent."""
+    case = get_case(session, ref)
+    if not may_see_restricted(session, Actor(principal), case):
+        raise NotFound(f"No case {ref}")
+    return case
+
+
 def _staff_actor(session: Session, principal: Principal, case: Case) -> Actor:
     actor = Actor(principal)
     if not (
@@ -310,7 +319,7 @@ def case_detail(
 ) -> dict[str, Any]:
     """Staff view of a case: full timeline with internal notes; reporter details if allowed."""
     require_staff(principal)
-    case = get_case(session, ref)
+    case = _visible_case(session, principal, ref)
     actor = _staff_actor(session, principal, case)
     return staff_case(session, actor, case, request)
 
@@ -335,7 +344,7 @@ def case_action(
         raise Invalid(
             f"Unknown action '{body.action}'", details={"allowed": [a.value for a in CaseAction]}
         ) from None
-    case = get_case(session, ref)
+    case = _visible_case(session, principal, ref)
     comment = body.comment
     if body.template_id is not None:
         template = usable_template(session, principal, body.template_id)
@@ -372,7 +381,7 @@ def case_action(
 def add_note(ref: str, body: NoteIn, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """An internal note: visible to staff handling the case, never public."""
     require_staff(principal)
-    case = get_case(session, ref)
+    case = _visible_case(session, principal, ref)
     actor = Actor(principal)
     if not can_note(session, actor, case):
         raise Forbidden("This case is not handled by your agency")
@@ -388,7 +397,7 @@ def bulk_assign(
     """Assign several cases to one officer; all or nothing."""
     require_staff(principal)
     actor = Actor(principal)
-    cases = [get_case(session, ref) for ref in dict.fromkeys(body.refs)]
+    cases = [_visible_case(session, principal, ref) for ref in dict.fromkeys(body.refs)]
     try:
         for case in cases:
             if case.state == State.SUBMITTED.value:
@@ -453,7 +462,7 @@ def _case_media(session: Session, principal: Principal, ref: str, media_id: int)
     """The case of a media review or redaction and who acts: staff handling or moderating the case; 404
     when the media is not the case's."""
     require_staff(principal)
-    case = get_case(session, ref)
+    case = _visible_case(session, principal, ref)
     actor = Actor(principal)
     if not (
         can_note(session, actor, case) or can(principal, Action.CASE_MODERATE, target(session, actor, case))
@@ -511,14 +520,20 @@ def set_visibility(
     ref: str, body: HideIn, session: SessionDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Moderation: hide a case from every public view (or show it again)."""
-    case = get_case(session, ref)
+    case = _visible_case(session, principal, ref)
     actor = Actor(principal)
     if not can(principal, Action.CASE_MODERATE, target(session, actor, case)):
         if principal.is_anonymous:
             raise Unauthorized()
         raise Forbidden("You may not moderate this case")
     from cityops.reports import integrations
+    from cityops.reports.categories import restricted_codes
 
+    if not body.hidden and case.category_code in restricted_codes():
+        raise Invalid(
+            "A case of a restricted category (public order) is never shown publicly",
+            code="restricted_category",
+        )
     before = {"hidden": case.hidden}
     case.hidden = body.hidden
     integrations.audit(
