@@ -23,7 +23,7 @@ def test_case_categories_come_from_the_sector() -> None:
 
 
 def test_place_types_come_from_the_sector() -> None:
-    assert_place_types(PLUGIN, ["market", "public_service_office"])
+    assert_place_types(PLUGIN, ["market", "public_service_office", "public_event"])
 
 
 @pytest.mark.parametrize("spec", specs.PLACE_TYPES, ids=lambda spec: spec.code)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cityops.clock import utcnow
-from cityops.sectors.demo_places import load_demo_places
+from cityops.sectors.demo_places import DEMO_SOURCE, load_demo_places
 from cityops.sectors.public_services import dossiers
-from cityops.sectors.public_services.specs import PLACE_TYPES
+from cityops.sectors.public_services.specs import PLACE_TYPES, PUBLIC_EVENT
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,3 +64,35 @@ def load_dossiers(session: Session, console: Console, secret: str) -> None:
         f"dossiers: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected"
     )
+
+
+def demo_events(now: datetime | None = None) -> dict[str, Any]:
+    """The demo events as a GeoJSON FeatureCollection, dated from today (``start``/``end``: days from now);
+    each retires (``valid_to``) the day after it ends."""
+    today = (now or utcnow()).astimezone(dossiers.VN).date()
+    rows: list[dict[str, Any]] = json.loads((DATA / "demo_events.json").read_text(encoding="utf-8"))
+    features = []
+    for row in rows:
+        start, end = today + timedelta(days=row["start"]), today + timedelta(days=row["end"])
+        props = {k: v for k, v in row.items() if k not in ("start", "end", "lon", "lat")}
+        props |= {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        props |= {"valid_to": (end + timedelta(days=1)).isoformat()}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def load_events(session: Session, console: Console) -> None:
+    """Import the demo events (unchanged within a day; their dates move with today's)."""
+    from cityops.places.importer import import_features
+
+    body = json.dumps(demo_events()).encode()
+    report = import_features(session, body, PUBLIC_EVENT.code, source_name=DEMO_SOURCE, demo=True)
+    console.print(f"Demo events: {report.summary()}.")
+    for label, reason in report.rejected:
+        console.print(f"[yellow]  {label}: {reason}[/yellow]")

@@ -24,9 +24,9 @@ def case_categories() -> list[CategorySpec]:
 
 @hookimpl
 def place_types() -> list[PlaceTypeSpec]:
-    from cityops.sectors.public_services.specs import PLACE_TYPES
+    from cityops.sectors.public_services.specs import EVENT_TYPES, PLACE_TYPES
 
-    return list(PLACE_TYPES)
+    return [*PLACE_TYPES, *EVENT_TYPES]
 
 
 @hookimpl
@@ -40,7 +40,8 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """The demo places (markets, one-stop shops; approximate positions) and demo dossiers."""
-    from cityops.sectors.public_services.demo import load, load_dossiers
+    from cityops.sectors.public_services.demo import load, load_dossiers, load_events
 
     load(session, console)
+    load_events(session, console)
     load_dossiers(session, console, settings.secret_key)

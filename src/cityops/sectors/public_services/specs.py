@@ -1,9 +1,10 @@
-"""What the public-services sector declares to the core: utility categories, markets and one-stop shops.
+"""What the public-services sector declares to the core: utility categories, markets, one-stop shops, events.
 
 Street lighting, tap water and street trees are public utility services (dịch vụ công ích) run by the urban
 works and water supply companies under the ward, so their reports come here. Markets (chợ, ranked I–III by the
 2024 decree on markets) and the one-stop shops (bộ phận một cửa) where residents file administrative dossiers
-are the places residents look for.
+are the places residents look for. Public events (festivals, vaccination days, school enrolment periods) are
+places too, so they reach the map, open data and NGSI-LD as every place does.
 """
 
 from __future__ import annotations
@@ -124,4 +125,38 @@ PUBLIC_SERVICE_OFFICE = PlaceTypeSpec(
     description="Nơi tiếp nhận và trả kết quả thủ tục hành chính (bộ phận một cửa, trung tâm phục vụ hành chính công).",
 )
 
+PUBLIC_EVENT = PlaceTypeSpec(
+    code="public_event",
+    name_vi="Sự kiện",
+    name_en="Event",
+    sector=SECTOR,
+    icon="event",
+    attributes=(
+        AttributeSpec(
+            "category",
+            "Loại sự kiện",
+            "Category",
+            AttributeType.ENUM,
+            required=True,
+            values=(
+                ("festival", "Lễ hội", "Festival"),
+                ("vaccination", "Ngày tiêm chủng", "Vaccination day"),
+                ("enrolment", "Tuyển sinh", "School enrolment"),
+                ("other", "Khác", "Other"),
+            ),
+        ),
+        AttributeSpec("start_date", "Ngày bắt đầu", "Starts on", AttributeType.DATE, required=True),
+        AttributeSpec("end_date", "Ngày kết thúc", "Ends on", AttributeType.DATE),
+        AttributeSpec("hours", "Thời gian", "Hours", max_length=100),
+        AttributeSpec("venue", "Địa điểm", "Venue", max_length=300),
+        AttributeSpec("organizer", "Đơn vị tổ chức", "Organised by", max_length=200),
+        AttributeSpec("description", "Nội dung", "Description", AttributeType.TEXT, max_length=2000),
+        AttributeSpec("url", "Thông tin thêm", "More information", AttributeType.URL),
+    ),
+    description="Lễ hội, ngày tiêm chủng, đợt tuyển sinh: thời gian, địa điểm, loại; hết hạn (valid_to) "
+    "sau ngày kết thúc, nên tự rời khỏi danh sách hiện hành.",
+)
+
+# Places with a static demo in data/demo_<type>.geojson; events have a demo dated from today (demo.py).
 PLACE_TYPES: tuple[PlaceTypeSpec, ...] = (MARKET, PUBLIC_SERVICE_OFFICE)
+EVENT_TYPES: tuple[PlaceTypeSpec, ...] = (PUBLIC_EVENT,)
