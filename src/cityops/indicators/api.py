@@ -41,6 +41,7 @@ from cityops.indicators.schemas import (
 )
 from cityops.indicators.service import (
     ManualEntry,
+    cell_agency,
     cell_area,
     enter_value,
     get_indicator,
@@ -136,20 +137,38 @@ def read_values(
     ] = None,
     from_: Annotated[date | None, Query(alias="from", description="First period start (inclusive)")] = None,
     to: Annotated[date | None, Query(description="Last period start (inclusive)")] = None,
+    agency_id: Annotated[
+        int | None, Query(description="One agency's cells (indicators kept by_agency); absent: all agencies")
+    ] = None,
+    breakdown: Annotated[
+        Literal["agency"] | None, Query(description="'agency': every agency's cells instead of the total")
+    ] = None,
     format: Annotated[Format, Query()] = "json",
 ) -> ValuePage | Response:
     indicator = get_indicator(session, code)
     if from_ is not None and to is not None and to < from_:
         raise Invalid("'to' is before 'from'", code="bad_range", details={"from": str(from_), "to": str(to)})
+    if (agency_id is not None or breakdown is not None) and not indicator.by_agency:
+        raise Invalid(
+            f"{code} is not kept per agency", code="no_agency_breakdown", details={"indicator": code}
+        )
+    if agency_id is not None:
+        cell_agency(session, agency_id)
     area = cell_area(session, area_id) if area_id is not None else None
     stmt = select(IndicatorValue).where(IndicatorValue.indicator_code == code)
+    if agency_id is not None:
+        stmt = stmt.where(IndicatorValue.agency_id == agency_id)
+    elif breakdown == "agency":
+        stmt = stmt.where(IndicatorValue.agency_id.is_not(None))
+    else:
+        stmt = stmt.where(IndicatorValue.agency_id.is_(None))
     if area is not None:
         stmt = stmt.where(IndicatorValue.area_id == area.id)
     if from_ is not None:
         stmt = stmt.where(IndicatorValue.period_start >= from_)
     if to is not None:
         stmt = stmt.where(IndicatorValue.period_start <= to)
-    ordered = stmt.order_by(IndicatorValue.period_start, IndicatorValue.area_id)
+    ordered = stmt.order_by(IndicatorValue.period_start, IndicatorValue.area_id, IndicatorValue.agency_id)
     rows = list(session.scalars(page.of(ordered)))
     if format != "json":
         names = {
@@ -168,6 +187,7 @@ def read_values(
     return ValuePage(
         indicator=code,
         area_id=area.id if area is not None else None,
+        agency_id=agency_id,
         items=[ValueOut.of(r) for r in rows],
         total=total(session, stmt),
         limit=page.limit,
@@ -213,6 +233,7 @@ def _targets(session: Session, indicator: Indicator) -> list[TargetOut]:
         .where(
             IndicatorValue.indicator_code == indicator.code,
             IndicatorValue.area_id.in_({t.area_id for t in targets}),
+            IndicatorValue.agency_id.is_(None),
             IndicatorValue.period_start >= date(min(years), 1, 1),
             IndicatorValue.period_start < date(max(years) + 1, 1, 1),
             IndicatorValue.value.is_not(None),

@@ -91,6 +91,48 @@ def medians(
     return out
 
 
+AgencyKey = tuple[int | None, int | None]  # (the fact's area, the agency holding it)
+
+
+def by_agency(per_key: Mapping[AgencyKey, T]) -> dict[int, dict[int | None, T]]:
+    """Split per-(area, agency) facts into per-area facts of each agency (facts of no agency are left out)."""
+    out: dict[int, dict[int | None, T]] = {}
+    for (area_id, agency_id), item in per_key.items():
+        if agency_id is not None:
+            out.setdefault(agency_id, {})[area_id] = item
+    return out
+
+
+def fold_agencies(
+    session: Session,
+    spec: IndicatorSpec,
+    groups: AreaGroups,
+    per_key: Mapping[AgencyKey, Partial],
+    year: int,
+) -> dict[tuple[int, int], Measure]:
+    """:func:`fold` for each agency's facts: a measure per (target, agency) where the agency has facts."""
+    out: dict[tuple[int, int], Measure] = {}
+    for agency_id, per_area in by_agency(per_key).items():
+        for target, m in fold(session, spec, groups, per_area, year).items():
+            if m.inputs:
+                out[(target, agency_id)] = m
+    return out
+
+
+def median_agencies(
+    groups: AreaGroups,
+    samples: Mapping[AgencyKey, list[float]],
+    pick: Callable[[list[float]], float] | None = None,
+) -> dict[tuple[int, int], Measure]:
+    """:func:`medians` for each agency's samples, per (target, agency) where the agency has any."""
+    out: dict[tuple[int, int], Measure] = {}
+    for agency_id, per_area in by_agency(samples).items():
+        for target, m in medians(groups, per_area, pick).items():
+            if m.inputs:
+                out[(target, agency_id)] = m
+    return out
+
+
 def population(session: Session, area_id: int, year: int) -> int | None:
     """The area's population in ``year``, else the latest before it, else the earliest known."""
     rows = session.execute(

@@ -114,6 +114,7 @@ def load(session: Session, console: Console) -> None:
                     IndicatorValue.indicator_code == code,
                     IndicatorValue.area_id == province,
                     IndicatorValue.period_start == start,
+                    IndicatorValue.agency_id.is_(None),
                 )
             )
             if row is None:

@@ -2,7 +2,8 @@
 
 An event marks only the cells whose facts it touched stale and recomputes just those (a calculator call
 per (indicator, period), over the few areas touched), so the cost of an event does not grow with history.
-Reads never compute. :func:`recompute` rebuilds a range (``cityops indicators recompute``); a background
+Reads never compute. An indicator declared ``by_agency`` also keeps one cell per agency beside each
+all-agencies cell, recomputed with it (staleness is kept on the all-agencies cell). :func:`recompute` rebuilds a range (``cityops indicators recompute``); a background
 task (:func:`refresh_stale`) finishes any cell left stale by a failed recompute.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,24 +39,20 @@ def compute(
     if calc is None or not targets:
         return 0
     t0, t1 = periods.bounds(start, spec.period)
-    measures = calc.compute(session, spec, amap.groups(targets), t0, t1)
-    return store(session, spec, start, targets, measures)
+    groups = amap.groups(targets)
+    written = store(session, spec, start, targets, calc.compute(session, spec, groups, t0, t1))
+    if spec.by_agency and calc.by_agency is not None:
+        written += store_agencies(
+            session, spec, start, targets, calc.by_agency(session, spec, groups, t0, t1)
+        )
+    return written
 
 
 def store(
     session: Session, spec: IndicatorSpec, start: date, targets: list[int], measures: Mapping[int, Measure]
 ) -> int:
     """Upsert the computed cells (one read of the existing rows); a target without data loses its cell."""
-    existing = {
-        row.area_id: row
-        for row in session.scalars(
-            select(IndicatorValue).where(
-                IndicatorValue.indicator_code == spec.code,
-                IndicatorValue.period_start == start,
-                IndicatorValue.area_id.in_(targets),
-            )
-        )
-    }
+    existing = {row.area_id: row for row in _stored(session, spec, start, targets, agencies=False)}
     now = utcnow()
     written = 0
     for area_id in targets:
@@ -68,12 +65,64 @@ def store(
         if row is None:
             row = IndicatorValue(indicator_code=spec.code, area_id=area_id, period_start=start)
             session.add(row)
-        row.value = None if m.value is None else round(m.value, max(spec.decimals, 0) + 2)
-        row.numerator, row.denominator, row.inputs = m.numerator, m.denominator, m.inputs
-        row.origin, row.method, row.computed_at, row.stale = "computed", spec.method, now, False
+        _fill(row, spec, m, now)
         written += 1
     session.flush()
     return written
+
+
+def store_agencies(
+    session: Session,
+    spec: IndicatorSpec,
+    start: date,
+    targets: list[int],
+    measures: Mapping[tuple[int, int], Measure],
+) -> int:
+    """Replace the per-agency cells of ``targets`` for one period (an agency without facts loses its cell)."""
+    existing = {
+        (row.area_id, row.agency_id): row for row in _stored(session, spec, start, targets, agencies=True)
+    }
+    wanted = set(targets)
+    now = utcnow()
+    written = 0
+    for key, m in sorted(measures.items()):
+        if key[0] not in wanted or m.value is None:
+            continue
+        row = existing.pop(key, None)
+        if row is None:
+            row = IndicatorValue(
+                indicator_code=spec.code, area_id=key[0], agency_id=key[1], period_start=start
+            )
+            session.add(row)
+        _fill(row, spec, m, now)
+        written += 1
+    for row in existing.values():
+        session.delete(row)
+    session.flush()
+    return written
+
+
+def _stored(
+    session: Session, spec: IndicatorSpec, start: date, targets: list[int], *, agencies: bool
+) -> list[IndicatorValue]:
+    """The stored cells of one period for ``targets``: the all-agencies ones, or the per-agency ones."""
+    agency = IndicatorValue.agency_id.is_not(None) if agencies else IndicatorValue.agency_id.is_(None)
+    return list(
+        session.scalars(
+            select(IndicatorValue).where(
+                IndicatorValue.indicator_code == spec.code,
+                IndicatorValue.period_start == start,
+                IndicatorValue.area_id.in_(targets),
+                agency,
+            )
+        )
+    )
+
+
+def _fill(row: IndicatorValue, spec: IndicatorSpec, m: Measure, now: datetime) -> None:
+    row.value = None if m.value is None else round(m.value, max(spec.decimals, 0) + 2)
+    row.numerator, row.denominator, row.inputs = m.numerator, m.denominator, m.inputs
+    row.origin, row.method, row.computed_at, row.stale = "computed", spec.method, now, False
 
 
 def computed_specs(reg: Registry, codes: Iterable[str] | None = None) -> list[IndicatorSpec]:
@@ -129,7 +178,8 @@ def mark_stale(session: Session, cells: Iterable[Cell]) -> None:
             select(IndicatorValue).where(
                 tuple_(
                     IndicatorValue.indicator_code, IndicatorValue.area_id, IndicatorValue.period_start
-                ).in_(wanted)
+                ).in_(wanted),
+                IndicatorValue.agency_id.is_(None),
             )
         )
     }

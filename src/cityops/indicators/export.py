@@ -11,7 +11,7 @@ from cityops.indicators.models import Indicator, IndicatorValue
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (
     "indicator", "area_id", "area", "period_start", "value", "unit", "origin", "inputs", "numerator",
-    "denominator", "source_document", "note", "computed_at",
+    "denominator", "source_document", "note", "computed_at", "agency_id",
 )  # fmt: skip
 
 
@@ -33,6 +33,7 @@ def _rows(
             v.source_document,
             v.note,
             v.computed_at.isoformat(),
+            v.agency_id,
         ]
         for v in values
     ]

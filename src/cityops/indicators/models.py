@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base, JSONType, UTCDateTime
@@ -54,6 +54,7 @@ class Indicator(Base):
     decimals: Mapped[int] = mapped_column(Integer, default=1)
     plugin: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    by_agency: Mapped[bool] = mapped_column(Boolean, default=False)  # also kept per agency
 
 
 class IndicatorSetMember(Base):
@@ -74,19 +75,24 @@ class IndicatorValue(Base):
     """One cell with its provenance: computed (method, inputs, computed_at) or manual (who, document, note).
 
     ``stale`` is set when an event touched the cell's facts and cleared when it is recomputed; a read never
-    recomputes. ``numerator``/``denominator`` keep what a rate or mean was made of.
+    recomputes. ``numerator``/``denominator`` keep what a rate or mean was made of. ``agency_id`` is the
+    agency breakdown: NULL is the cell of all agencies (the only one staleness is kept on), a row with an
+    agency holds that agency's share of the same facts, recomputed with its all-agencies cell. One row per
+    (indicator, area, period, agency) — unique over ``coalesce(agency_id, 0)``, as NULLs are distinct in a
+    unique key on both backends.
     """
 
     __tablename__ = "indicator_values"
     __table_args__ = (
-        UniqueConstraint("indicator_code", "area_id", "period_start"),
         Index("ix_indicator_values_area", "area_id", "indicator_code", "period_start"),
         Index("ix_indicator_values_stale", "stale"),
+        Index("ix_indicator_values_agency", "agency_id", "indicator_code", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     period_start: Mapped[date] = mapped_column(Date)
     value: Mapped[float | None] = mapped_column(Float)
     numerator: Mapped[float | None] = mapped_column(Float)
@@ -100,6 +106,16 @@ class IndicatorValue(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     stale: Mapped[bool] = mapped_column(Boolean, default=False)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+Index(
+    "uq_indicator_values_cell",
+    IndicatorValue.indicator_code,
+    IndicatorValue.area_id,
+    IndicatorValue.period_start,
+    func.coalesce(IndicatorValue.agency_id, 0),
+    unique=True,
+)
 
 
 class IndicatorTarget(Base):

@@ -60,12 +60,16 @@ def _check(
     if spec.source is IndicatorSource.MANUAL:
         if spec.method:
             fail("is entered by hand but names a method")
+        if spec.by_agency:
+            fail("is entered by hand but asks for an agency breakdown")
         return
     calc = calcs.get(spec.method)
     if calc is None:
         fail(f"names unknown method {spec.method!r}")
     elif calc.source is not spec.source:
         fail(f"has source {spec.source.value} but method {spec.method!r} computes from {calc.source.value}")
+    elif spec.by_agency and calc.by_agency is None:
+        fail(f"asks for an agency breakdown but method {spec.method!r} has no by_agency")
 
 
 def load() -> Registry:
@@ -107,6 +111,7 @@ def sync(session: Session, registry: Registry | None = None) -> Registry:
         row.levels, row.aggregation, row.decimals = list(spec.levels), spec.aggregation, spec.decimals
         row.description_vi, row.description_en = spec.description_vi, spec.description_en
         row.source_document, row.plugin, row.active = spec.source_document, reg.plugin_of[code], True
+        row.by_agency = spec.by_agency
         session.add(row)
     for code, row in known.items():
         if code not in reg.indicators:

@@ -66,6 +66,7 @@ class IndicatorOut(BaseModel):
     description_en: str
     source_document: str
     decimals: int
+    by_agency: bool = Field(description="Also kept per agency (values?agency_id= or breakdown=agency)")
     sets: list[Membership]
 
     @classmethod
@@ -75,7 +76,7 @@ class IndicatorOut(BaseModel):
             period=row.period, source=row.source, sector=row.sector, method=row.method, params=row.params or {},
             levels=list(row.levels or []), aggregation=row.aggregation, description_vi=row.description_vi,
             description_en=row.description_en, source_document=row.source_document, decimals=row.decimals,
-            sets=[Membership(set=s, number=n) for s, n in sets],
+            by_agency=bool(row.by_agency), sets=[Membership(set=s, number=n) for s, n in sets],
         )  # fmt: skip
 
 
@@ -87,6 +88,7 @@ class IndicatorPage(BaseModel):
 
 
 class ValueOut(BaseModel):
+    agency_id: int | None = Field(None, description="The agency of a breakdown cell (None: all agencies)")
     area_id: int
     period_start: date
     value: float | None
@@ -105,7 +107,7 @@ class ValueOut(BaseModel):
     @classmethod
     def of(cls, row: IndicatorValue) -> ValueOut:
         return cls(
-            area_id=row.area_id, period_start=row.period_start, value=row.value, numerator=row.numerator,
+            agency_id=row.agency_id, area_id=row.area_id, period_start=row.period_start, value=row.value, numerator=row.numerator,
             denominator=row.denominator, inputs=row.inputs, origin=row.origin, method=row.method,
             computed_at=row.computed_at, entered_by=row.entered_by, source_document=row.source_document,
             note=row.note, stale=row.stale, demo=row.demo,
@@ -115,6 +117,9 @@ class ValueOut(BaseModel):
 class ValuePage(BaseModel):
     indicator: str
     area_id: int | None = Field(description="The unit the values are kept for (an old unit's successor)")
+    agency_id: int | None = Field(
+        None, description="The agency asked for (None: all agencies or a breakdown)"
+    )
     items: list[ValueOut]
     total: int
     limit: int

@@ -21,6 +21,7 @@ from cityops.areas.models import Area
 from cityops.audit.service import record
 from cityops.clock import utcnow
 from cityops.errors import Invalid, NotFound
+from cityops.identity.models import Agency
 from cityops.identity.policy import Principal
 from cityops.indicators import periods
 from cityops.indicators.models import Indicator, IndicatorTarget, IndicatorValue
@@ -47,6 +48,14 @@ def cell_area(session: Session, area_id: int) -> Area:
     return default_successor(session, area_id) or area
 
 
+def cell_agency(session: Session, agency_id: int) -> Agency:
+    """The agency a breakdown is asked for (404 ``unknown_agency``)."""
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound("No such agency", code="unknown_agency", details={"agency_id": agency_id})
+    return agency
+
+
 def status_of(direction: str, value: float | None, target: float) -> Status | None:
     """on_track / at_risk / off_track by the rule in this module's docstring."""
     if value is None or direction not in ("higher", "lower"):
@@ -63,6 +72,7 @@ def latest_in_year(session: Session, code: str, area_id: int, year: int) -> Indi
         .where(
             IndicatorValue.indicator_code == code,
             IndicatorValue.area_id == area_id,
+            IndicatorValue.agency_id.is_(None),
             IndicatorValue.period_start >= date(year, 1, 1),
             IndicatorValue.period_start < date(year + 1, 1, 1),
             IndicatorValue.value.is_not(None),
@@ -125,6 +135,7 @@ def enter_value(
             IndicatorValue.indicator_code == indicator.code,
             IndicatorValue.area_id == area.id,
             IndicatorValue.period_start == entry.period_start,
+            IndicatorValue.agency_id.is_(None),
         )
     )
     before = _snapshot(row) if row is not None else None

@@ -87,6 +87,7 @@ def summary(session: Session, area_id: int | None = None, now: datetime | None =
         rows = session.execute(
             select(IndicatorValue.indicator_code, IndicatorValue.period_start, IndicatorValue.value).where(
                 IndicatorValue.area_id == area.id,
+                IndicatorValue.agency_id.is_(None),  # all agencies, not a breakdown cell
                 (
                     (IndicatorValue.indicator_code == DAILY)
                     & (IndicatorValue.period_start >= days[0])
@@ -295,6 +296,7 @@ def _indicator_data(
         .where(
             IndicatorValue.indicator_code.in_(panel.indicators),
             IndicatorValue.area_id == area.id,
+            IndicatorValue.agency_id.is_(None),
             IndicatorValue.period_start >= since,
             IndicatorValue.value.is_not(None),
         )
