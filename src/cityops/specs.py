@@ -282,6 +282,7 @@ class IndicatorSource(StrEnum):
     OBSERVATIONS = "observations"  # computed from observation roll-ups
     PLACES = "places"  # computed from the places registry
     PROGRAMMES = "programmes"  # computed from a programme's projects and disbursements (the scheme as data)
+    DOSSIERS = "dossiers"  # computed from the administrative dossiers of the one-stop-shop system (#19)
     MANUAL = "manual"  # entered by hand (or imported) with its source document
 
 
