@@ -44,7 +44,9 @@ def layer_plugin() -> Iterator[None]:
 
 
 def _layers(body: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {p["code"]: p for p in body if p["kind"] == "map_layer"}
+    return {
+        p["code"]: p for p in body if p["kind"] == "map_layer" and p["sector"] == "test"
+    }  # sectors add theirs
 
 
 def test_public_layers_reach_everyone_staff_layers_only_staff(

@@ -29,5 +29,10 @@ export const EP = {
   iocSummary: "/api/v1/ioc/summary",
   panels: "/api/v1/dashboard/panels",
   iocStations: "/api/v1/ioc/stations",
+  alertAck: (id) => `/api/v1/alerts/${id}/acknowledge`,
+  publicList: `${R}/public`,
+  scorecards: `${R}/scorecards`,
+  indicator: (code) => `/api/v1/indicators/${enc(code)}`,
+  indicatorValues: (code) => `/api/v1/indicators/${enc(code)}/values`,
   live: "/api/v1/live",
 };

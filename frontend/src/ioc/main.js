@@ -1,32 +1,36 @@
-// IOC dashboard: province map (area boundaries, approximate cells dashed), clustered cases, stations
-// coloured by their latest state, active alerts, KPI tiles, charts, drill-down province → ward, and
-// live updates over Server-Sent Events (no reload).
+// IOC dashboard: province map (area boundaries, approximate cells dashed), clustered cases, stations coloured
+// by level, sector map layers, active alerts with acknowledgement, KPI tiles and trends, station list and
+// charts, case table, agency scorecards; a drill-down province → ward scopes every one of them; live updates
+// over Server-Sent Events (no reload). Each part lives in its own module of this folder.
 import "./ioc.css";
-import uPlot from "uplot";
 import "../common/cluster.js";
 import { api, items } from "../common/api.js";
 import { $, announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
-import { esc, fmtDate, fmtDateTime, fmtMeasure, fmtNumber, unit } from "../common/format.js";
+import { esc, fmtDateTime, fmtMeasure, fmtNumber } from "../common/format.js";
 import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas } from "../common/map.js";
+import { loadAlerts } from "./alerts.js";
+import { caseFilters, caseState, loadCases as loadCaseTable } from "./cases.js";
+import { chartState, drawDaily, drawStation, rangePicker } from "./charts.js";
+import { drawForecasts } from "./forecast.js"; // the forecast band (#16)
+import { relabelLayers, setLayers } from "./layers.js";
+import { scope, viewer } from "./scope.js";
+import { LEVEL_COLOUR, loadStations as loadStationList, stationState } from "./stations.js";
+import { loadScorecards, loadTrends } from "./trends.js";
 
-const scope = { areaId: null, areaName: null, layer: null };
-const state = { alerts: [], stations: [], stationId: null, datastreamId: null };
 const map = createMap($("#map"), { zoomControl: true });
 let wards = null;
 let province = null;
 const cases = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 50, chunkedLoading: true });
 const stationLayer = L.layerGroup();
 const alertLayer = L.layerGroup();
-cases.addTo(map);
-stationLayer.addTo(map);
-alertLayer.addTo(map);
+const placeLayer = L.layerGroup();
+for (const layer of [cases, stationLayer, alertLayer, placeLayer]) layer.addTo(map);
 
 const OPEN = new Set(["submitted", "acknowledged", "assigned", "in_progress", "reopened"]);
-const AXIS = { stroke: "#b8c7d6", grid: { stroke: "rgba(255,255,255,.08)" }, ticks: { stroke: "rgba(255,255,255,.15)" } };
-const hhmm = (v) => fmtDateTime(v * 1000).slice(0, 5);
-const LEVEL_COLOUR = { good: "#2e7d32", warn: "#e0a100", bad: "#c62828", nodata: "#757575" };
+const STATUS_COLOUR = { on_track: "#2e7d32", at_risk: "#e0a100", off_track: "#c62828" };
+const PLACE_COLOUR = { online: "#2e7d32", open: "#2e7d32", offline: "#c62828", closed: "#c62828", maintenance: "#e0a100" };
 
 // ---- KPI tiles ----
 function tile(id, label, value, extra = "", cls = "") {
@@ -43,6 +47,7 @@ async function loadKpis() {
   }
   const box = clear($("#kpis"));
   const pct = (v) => (v == null ? "–" : `${fmtNumber(v, 1)}%`);
+  box.dataset.area = String(scope.areaId || "");
   box.append(
     tile("today", t("kpi.today"), fmtNumber(s.reports_today)),
     tile("open", t("kpi.open"), fmtNumber(s.open)),
@@ -51,15 +56,11 @@ async function loadKpis() {
     tile("satisfaction", t("kpi.satisfaction"), pct(s.satisfaction_pct)),
   );
   drawDaily(s.daily || []);
+  fitGrid();
   loadPanels();
 }
 
 // ---- sector panels: what each sector declares through the core's dashboard hook ----
-const placeLayer = L.layerGroup();
-placeLayer.addTo(map);
-const STATUS_COLOUR = { on_track: "#2e7d32", at_risk: "#e0a100", off_track: "#c62828" };
-const PLACE_COLOUR = { online: "#2e7d32", open: "#2e7d32", offline: "#c62828", closed: "#c62828", maintenance: "#e0a100" };
-
 function indicatorTile(panel, d, en) {
   const value = d.value == null ? "–" : fmtMeasure(d.value, d.unit, 1);
   const name = en ? d.name_en : d.name_vi;
@@ -70,7 +71,7 @@ function indicatorTile(panel, d, en) {
   return el;
 }
 
-function latestTile(panel, d, en) {
+function latestTile(panel, d) {
   const el = tile(`${panel.code}-${d.id}`, d.name, fmtMeasure(d.value, d.unit, 2)); // the datastream's name says its property
   if (d.colour || LEVEL_COLOUR[d.level]) el.style.borderTopColor = d.colour || LEVEL_COLOUR[d.level];
   return el;
@@ -87,11 +88,14 @@ async function loadPanels() {
   const en = getLang() === "en";
   const box = clear($("#panels"));
   placeLayer.clearLayers();
+  setLayers(map, $("#layers"), panels);
   for (const panel of panels) {
     const data = panel.data || [];
+    if (panel.kind === "map_layer") continue;
     if (panel.kind === "place_layer") {
       for (const p of data) {
         if (p.lat == null || p.lon == null) continue;
+        if (scope.areaId && p.area_id !== scope.areaId) continue;
         const colour = PLACE_COLOUR[p.status] || "#5c6bc0";
         L.circleMarker([p.lat, p.lon], { radius: 5, color: colour, fillColor: colour, fillOpacity: 0.7, weight: 1 })
           .bindTooltip(esc(p.name))
@@ -99,81 +103,14 @@ async function loadPanels() {
       }
       continue;
     }
-    const tiles =
-      panel.kind === "latest_values" ? data.slice(0, 8).map((d) => latestTile(panel, d, en)) : data.map((d) => indicatorTile(panel, d, en));
+    const tiles = panel.kind === "latest_values" ? data.slice(0, 8).map((d) => latestTile(panel, d)) : data.map((d) => indicatorTile(panel, d, en));
     if (!tiles.length) continue;
     box.append(h("section.sector-panel", { "aria-label": en ? panel.title_en : panel.title_vi }, h("h2", en ? panel.title_en : panel.title_vi), h("div.kpis", ...tiles)));
   }
 }
 
-// ---- charts ----
-let dailyPlot = null;
-function drawDaily(daily) {
-  const el = $("#daily-chart");
-  const xs = daily.map((d) => new Date(`${d.day}T12:00:00+07:00`).getTime() / 1000);
-  const ys = daily.map((d) => d.count);
-  const width = Math.max(el.clientWidth - 8, 240);
-  if (dailyPlot) dailyPlot.destroy();
-  clear(el);
-  dailyPlot = new uPlot(
-    {
-      width,
-      height: 180,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Asia/Ho_Chi_Minh"),
-      scales: { x: { time: true } },
-      axes: [{ ...AXIS, values: (u, vals) => vals.map((v) => fmtDate(v * 1000).slice(0, 5)) }, { ...AXIS, size: 40 }],
-      series: [{}, { label: t("legend.cases"), stroke: "#b3261e", fill: "rgba(179,38,30,.15)", width: 2, points: { show: true } }],
-      legend: { show: false },
-    },
-    [xs, ys],
-    el,
-  );
-  el.setAttribute("aria-label", `${t("ioc.perDay")}: ${daily.map((d) => `${fmtDate(d.day + "T12:00:00+07:00")} ${d.count}`).join(", ")}`);
-  el.setAttribute("role", "img");
-}
-
-let seriesPlot = null;
-async function drawSeries(station, ds) {
-  state.stationId = station.id;
-  state.datastreamId = ds.id;
-  $("#series-title").textContent = `${station.name} – ${getLang() === "en" ? ds.property_en : ds.property_vi}${unit(ds.unit) ? ` (${unit(ds.unit)})` : ""}`;
-  const el = $("#series-chart");
-  let obs = [];
-  try {
-    obs = items(await api(EP.observations(ds.id, 300)));
-  } catch {
-    obs = [];
-  }
-  const pts = obs
-    .map((o) => [new Date(o.phenomenonTime?.split("/")[0] || o.resultTime).getTime() / 1000, Number(o.result)])
-    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
-    .sort((a, b) => a[0] - b[0]);
-  const thresholds = ds.property === "salinity" ? [1, 4] : [];
-  const xs = pts.map((p) => p[0]);
-  const data = [xs, pts.map((p) => p[1]), ...thresholds.map((v) => xs.map(() => v))];
-  if (seriesPlot) seriesPlot.destroy();
-  clear(el);
-  if (!pts.length) return el.append(h("p.muted", "–"));
-  seriesPlot = new uPlot(
-    {
-      width: Math.max(el.clientWidth - 8, 240),
-      height: 180,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Asia/Ho_Chi_Minh"),
-      axes: [{ ...AXIS, values: (u, vals) => vals.map(hhmm) }, { ...AXIS, size: 44 }],
-      series: [
-        {},
-        { label: ds.property, stroke: "#4fc3f7", width: 2 },
-        ...thresholds.map((v, i) => ({ label: `${v}`, stroke: i ? "#c62828" : "#e0a100", dash: [6, 4], width: 1.5, points: { show: false } })),
-      ],
-      legend: { show: false },
-    },
-    data,
-    el,
-  );
-}
-
-// ---- map layers ----
-async function loadCases() {
+// ---- cases on the map ----
+async function loadCaseMarkers() {
   let data;
   try {
     data = await api(`${EP.publicGeojson}?limit=5000`);
@@ -197,61 +134,24 @@ async function loadCases() {
   $("#map").dataset.cases = String(markers.length);
 }
 
+// ---- stations, charts and alerts ----
+function pickStation(s) {
+  drawStation(s).then(() => drawForecasts(s));
+}
+
 async function loadStations() {
-  try {
-    state.stations = items(await api(EP.iocStations));
-  } catch {
-    state.stations = [];
-  }
-  stationLayer.clearLayers();
-  for (const s of state.stations) {
-    const colour = s.datastreams.find((d) => d.colour && d.level === s.level)?.colour || LEVEL_COLOUR[s.level];
-    const icon = L.divIcon({ className: `station lvl-${s.level}`, html: "<span></span>", iconSize: [18, 18], iconAnchor: [9, 9] });
-    const m = L.marker([s.lat, s.lon], { icon, title: s.name, keyboard: true, zIndexOffset: 500 });
-    // colour through the CSSOM (allowed by the CSP, unlike inline style attributes)
-    m.on("add", () => {
-      const dot = m.getElement()?.querySelector("span");
-      if (dot) dot.style.backgroundColor = colour;
-    });
-    const rows = s.datastreams
-      .map((d) => `<tr><td>${esc(getLang() === "en" ? d.property_en : d.property_vi)}</td><td class="lvl-${d.level}">${d.value == null ? "–" : esc(fmtNumber(d.value, 2))} ${esc(unit(d.unit))}</td></tr>`)
-      .join("");
-    m.bindPopup(`<strong>${esc(s.name)}</strong><table>${rows}</table>`);
-    m.on("click", () => {
-      const ds = s.datastreams.find((d) => d.level === s.level && d.value != null) || s.datastreams[0];
-      if (ds) drawSeries(s, ds);
-    });
-    m.addTo(stationLayer);
+  await loadStationList(stationLayer, pickStation);
+  const current = chartState.station && stationState.stations.find((s) => s.id === chartState.station.id);
+  if (current) drawStation(current);
+  else if (chartState.station) {
+    chartState.station = null;
+    clear($("#series-chart")).append(h("p.muted", t("ioc.pickStation")));
+    $("#series-title").textContent = t("ioc.series");
   }
 }
 
-async function loadAlerts() {
-  try {
-    state.alerts = items(await api(`${EP.alerts}?state=open`));
-  } catch {
-    state.alerts = [];
-  }
-  const ul = clear($("#alerts"));
-  const en = getLang() === "en";
-  for (const a of state.alerts) {
-    ul.append(
-      h(
-        `li.alert.sev-${a.severity}`,
-        { dataset: { id: String(a.id) } },
-        h("strong", t(`severity.${a.severity}`)),
-        h("span.muted", ` · ${fmtDateTime(a.opened_at)}`),
-        h("p", (en ? a.message_en : a.message_vi) || a.message_vi || ""),
-      ),
-    );
-  }
-  if (!state.alerts.length) ul.append(h("li.muted", t("ioc.noAlerts")));
-  // ring the stations that carry an alert
-  alertLayer.clearLayers();
-  const byDs = new Map(state.alerts.filter((a) => a.datastream_id).map((a) => [a.datastream_id, a]));
-  for (const s of state.stations) {
-    const a = s.datastreams.map((d) => byDs.get(d.id)).find(Boolean);
-    if (a) L.circleMarker([s.lat, s.lon], { radius: 16, color: a.severity === "critical" ? "#c62828" : "#e0a100", weight: 3, fill: false, className: "alert-ring", interactive: false }).addTo(alertLayer);
-  }
+function refreshAlerts() {
+  return loadAlerts(stationState.stations, alertLayer, refreshAlerts);
 }
 
 // ---- drill-down ----
@@ -263,14 +163,42 @@ function crumbs() {
   if (scope.areaId) nav.append(h("span.sep", "›"), h("span.crumb", { "aria-current": "page" }, scope.areaName));
 }
 
+// wards by id, for the keyboard picker and the case table; each outline carries its id for tests and tools
+const wardLayers = new Map();
+function wardPicker() {
+  const pick = $("#ward-pick");
+  if (wards) {
+    wards.eachLayer((l) => {
+      const id = l.feature?.properties?.id ?? l.feature?.id;
+      if (id == null) return;
+      wardLayers.set(id, l);
+      caseState.areaNames.set(id, l.feature.properties.name);
+      l.getElement()?.setAttribute("data-area-id", String(id));
+    });
+  }
+  const sorted = [...caseState.areaNames].sort((a, b) => a[1].localeCompare(b[1], "vi"));
+  clear(pick).append(h("option", { value: "" }, t("ioc.province")), ...sorted.map(([id, name]) => h("option", { value: String(id) }, name)));
+  pick.value = scope.areaId ? String(scope.areaId) : "";
+  pick.onchange = () => {
+    const id = Number(pick.value) || null;
+    setScope(id, id ? caseState.areaNames.get(id) : null, id ? wardLayers.get(id) : null);
+  };
+}
+
 function setScope(areaId, name, layer) {
   scope.areaId = areaId;
   scope.areaName = name;
   if (layer) map.fitBounds(layer.getBounds(), { maxZoom: 13, padding: [20, 20] });
   else if (province) map.fitBounds(province.getBounds(), { padding: [8, 8] });
+  $("#main").dataset.scope = String(areaId || "");
   crumbs();
+  $("#ward-pick").value = areaId ? String(areaId) : "";
+  caseState.offset = 0;
   loadKpis();
-  loadCases();
+  loadCaseMarkers();
+  loadCaseTable();
+  loadTrends();
+  loadStations().then(refreshAlerts);
 }
 
 // ---- live (SSE) ----
@@ -300,13 +228,13 @@ function live() {
       id = setTimeout(fn, ms);
     };
   };
-  const refreshCases = debounce(() => (loadCases(), loadKpis()));
-  const refreshAlerts = debounce(() => (loadAlerts(), loadStations().then(loadAlerts)), 150);
-  const refreshStations = debounce(() => (loadStations().then(loadAlerts), loadKpis()), 1000);
+  const refreshCases = debounce(() => (loadCaseMarkers(), loadKpis(), loadCaseTable()));
+  const refreshAlertsSoon = debounce(() => (refreshAlerts(), loadStations().then(refreshAlerts)), 150);
+  const refreshStations = debounce(() => (loadStations().then(refreshAlerts), loadKpis()), 1000);
   for (const s of ["cases.created", "cases.transitioned", "cases.updated", "cases.overdue", "cases.escalated", "cases.rated"]) es.addEventListener(s, refreshCases);
   for (const s of ["alerts.opened", "alerts.escalated", "alerts.acknowledged", "alerts.closed", "alerts.updated"]) {
     es.addEventListener(s, (ev) => {
-      refreshAlerts();
+      refreshAlertsSoon();
       if (s !== "alerts.opened") return;
       try {
         const p = JSON.parse(ev.data).payload || {};
@@ -338,26 +266,60 @@ function legend() {
   );
 }
 
+// the grid takes the screen below the header and KPI row, whatever their height (CSSOM: allowed by the CSP)
+function fitGrid() {
+  const top = $(".ioc-grid").getBoundingClientRect().top + window.scrollY;
+  document.documentElement.style.setProperty("--grid-top", `${Math.ceil(top)}px`);
+  map.invalidateSize();
+}
+
+async function whoAmI() {
+  try {
+    viewer.me = await api(EP.me);
+  } catch {
+    viewer.me = null; // anonymous: the public wall (no acknowledgement, no staff layers)
+  }
+  $("#who").textContent = viewer.me ? viewer.me.username : "";
+}
+
+async function categories() {
+  try {
+    return items(await api(EP.categories));
+  } catch {
+    return [];
+  }
+}
+
+function redraw() {
+  crumbs();
+  $("#ward-pick").options[0].textContent = t("ioc.province");
+  legend();
+  rangePicker(() => chartState.station && drawStation(chartState.station));
+  loadKpis();
+  loadStations().then(refreshAlerts);
+  loadCaseMarkers();
+  loadCaseTable();
+  loadTrends();
+  loadScorecards();
+  relabelLayers();
+  const badge = $("#live");
+  if (badge.dataset.state === "on") badge.textContent = `● ${t("ioc.live")}`;
+}
+
 async function start() {
   langToggle($("#lang"));
-  document.addEventListener("langchange", () => {
-    crumbs();
-    legend();
-    loadKpis();
-    loadStations().then(loadAlerts);
-    loadCases();
-    const badge = $("#live");
-    if (badge.dataset.state === "on") badge.textContent = `● ${t("ioc.live")}`;
-    if (state.stationId) {
-      const st = state.stations.find((x) => x.id === state.stationId);
-      const ds = st?.datastreams.find((d) => d.id === state.datastreamId);
-      if (st && ds) drawSeries(st, ds);
-    }
-  });
   tick();
   setInterval(tick, 30000);
   crumbs();
   legend();
+  await whoAmI();
+  rangePicker(() => chartState.station && drawStation(chartState.station));
+  const cats = await categories();
+  caseFilters(cats);
+  document.addEventListener("langchange", () => {
+    caseFilters(cats);
+    redraw();
+  });
   province = await drawAreas(map, { url: `${EP.areasGeojson}?level=province`, fit: true });
   wards = await drawAreas(map, {
     url: `${EP.areasGeojson}?level=commune`,
@@ -365,13 +327,13 @@ async function start() {
     onClick: (f, lyr) => setScope(f.properties.id ?? f.id, f.properties.name, lyr),
   });
   if (province) province.bringToBack();
+  wardPicker();
   $("#map").dataset.areas = String((wards ? wards.getLayers().length : 0) + (province ? province.getLayers().length : 0));
-  await Promise.all([loadKpis(), loadCases(), loadStations().then(loadAlerts)]);
+  await Promise.all([loadKpis(), loadCaseMarkers(), loadCaseTable(), loadTrends(), loadScorecards(), loadStations().then(refreshAlerts)]);
   applyI18n(document);
   live();
-  window.addEventListener("resize", () => {
-    map.invalidateSize();
-  });
+  fitGrid();
+  window.addEventListener("resize", () => (fitGrid(), map.invalidateSize()));
 }
 
 start();
