@@ -54,6 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
     "cityops.programmes.plugin",
+    "cityops.admin.plugin",
     "cityops.backup.plugin",
     "cityops.privacy.plugin",
     "cityops.web.plugin",
