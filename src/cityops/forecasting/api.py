@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import ensure_utc
 from cityops.deps import ReadSessionDep
 from cityops.errors import NotFound
-from cityops.forecasting.datastreams import forecast_info
+from cityops.forecasting.datastreams import forecast_info, forecast_streams_of
 from cityops.forecasting.models import ForecastScore
 from cityops.sensing.models import Datastream, Observation
 
@@ -93,12 +93,7 @@ def _source(session: Session, datastream_id: int) -> Datastream:
 
 
 def _forecast_streams(session: Session, source: Datastream) -> dict[int, Datastream]:
-    streams = session.scalars(select(Datastream).where(Datastream.thing_id == source.thing_id)).all()
-    out = {}
-    for ds in streams:
-        info = forecast_info(ds)
-        if info and info.get("of") == source.id:
-            out[ds.id] = ds
+    out = {ds.id: ds for ds in forecast_streams_of(session, source)}
     if not out:
         raise NotFound(f"Datastream {source.id} has no forecasts")
     return out

@@ -1,4 +1,4 @@
-"""Forecast Datastreams: one per forecast target and lead time, on the observed station's Thing.
+"""Forecast Datastreams: one per forecast target and lead time, on a forecast Thing beside the station's.
 
 A forecast Datastream has its own observed property (``<code>_forecast``), so the rules, indicators and
 latest-value panels of the observed property never read forecasts as observations, and
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.sensing.models import Datastream, ObservedProperty, Sensor
+from cityops.sensing.models import Datastream, ObservedProperty, Sensor, Thing
 from cityops.sensing.stations import OM_MEASUREMENT
 
 SENSOR_NAME = "cityops forecasting"
@@ -60,12 +60,50 @@ def forecast_property(session: Session, source: Datastream) -> ObservedProperty:
     return row
 
 
+def forecast_thing(session: Session, thing_id: int, *, create: bool = True) -> Thing | None:
+    """The Thing holding the forecasts of station ``thing_id``: its name and areas (for area-scoped rules),
+    but no ``station_code`` and no Location — so station listings, the IOC map, health and the station's
+    charts never show forecasts as a station (the forecasts API and the IOC's forecast band do)."""
+    for thing in session.scalars(select(Thing).order_by(Thing.id)).all():
+        if (thing.properties or {}).get("forecast_of_thing") == thing_id:
+            return thing
+    station = session.get(Thing, thing_id)
+    if station is None or not create:
+        return None
+    props = station.properties or {}
+    thing = Thing(
+        name=station.name,
+        description=f"Dự báo của {station.name} (forecasts of Thing {thing_id})",
+        properties={
+            "forecast_of_thing": thing_id,
+            "kind": "forecast",
+            "area_ids": list(props.get("area_ids") or []),
+            "area_name": props.get("area_name"),
+            **{k: props[k] for k in ("approximate", "synthetic") if k in props},
+        },
+    )
+    session.add(thing)
+    session.flush()
+    return thing
+
+
+def forecast_streams_of(session: Session, source: Datastream) -> list[Datastream]:
+    """The forecast Datastreams of ``source`` (two statements)."""
+    thing = forecast_thing(session, source.thing_id, create=False)
+    if thing is None:
+        return []
+    rows = session.scalars(select(Datastream).where(Datastream.thing_id == thing.id).order_by(Datastream.id))
+    return [ds for ds in rows if (forecast_info(ds) or {}).get("of") == source.id]
+
+
 def ensure_forecast_datastreams(
     session: Session, source: Datastream, target_code: str, leads: tuple[int, ...]
 ) -> dict[int, Datastream]:
     """Lead hours → the forecast Datastream of ``source`` at that lead (created when missing)."""
     found: dict[int, Datastream] = {}
-    for ds in session.scalars(select(Datastream).where(Datastream.thing_id == source.thing_id)).all():
+    holder = forecast_thing(session, source.thing_id)
+    assert holder is not None  # the source's Thing exists: the source points at it
+    for ds in session.scalars(select(Datastream).where(Datastream.thing_id == holder.id)).all():
         info = forecast_info(ds)
         if info and info.get("of") == source.id and info.get("target") == target_code:
             found[int(info.get("horizon_hours", 0))] = ds
@@ -91,7 +129,7 @@ def ensure_forecast_datastreams(
                     "baseline": True,
                 },
             },
-            thing_id=source.thing_id,
+            thing_id=holder.id,
             sensor_id=sensor.id,
             observed_property_id=op.id,
         )

@@ -1,6 +1,7 @@
 """Report volume per ward and category, as daily-count Datastreams the forecasting capability keeps itself.
 
-Each (ward, category) pair followed gets a Thing ``station_code = "reports:<area id>:<category>"`` with one
+Each (ward, category) pair followed gets a Thing ``volume_code = "reports:<area id>:<category>"`` (not a
+``station_code``: it is no monitoring station) with one
 ``report_count`` Datastream: one Observation per local day (at its 00:00 Asia/Ho_Chi_Minh) counting the
 visible, unmerged cases submitted that day (:func:`record_days`, complete days only). Its forecast target
 (:func:`volume_targets`) uses the ``weekly`` method (weekly seasonality with the working calendar), leads of 1
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from cityops.areas.models import Area
 from cityops.reports.models import Case, Category
 from cityops.sensing.ingest import ObservationIn, ingest_observations
-from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing, thing_locations
+from cityops.sensing.models import Datastream, ObservedProperty, Sensor, Thing
 from cityops.sensing.stations import OM_MEASUREMENT
 from cityops.specs import ForecastTargetSpec
 
@@ -56,7 +57,7 @@ def volume_datastream(
     """The daily-count Datastream of (ward, category), created on first use."""
     station = f"reports:{area_id}:{category}"
     for thing in session.scalars(select(Thing)).all():
-        if (thing.properties or {}).get("station_code") == station:
+        if (thing.properties or {}).get("volume_code") == station:
             found = session.scalars(
                 select(Datastream).where(Datastream.thing_id == thing.id).order_by(Datastream.id)
             )
@@ -71,7 +72,7 @@ def volume_datastream(
         name=f"Phản ánh {cat_name} – {area_name}",
         description=f"Reports of category {category} in area {area_id}",
         properties={
-            "station_code": station,
+            "volume_code": station,
             "kind": KIND,
             "area_ids": [area_id],
             "area_name": area_name,
@@ -87,17 +88,6 @@ def volume_datastream(
     )
     session.add_all([thing, sensor])
     session.flush()
-    if area is not None and area.lat is not None and area.lon is not None:
-        location = Location(
-            name=area_name,
-            description=area_name,
-            location={"type": "Point", "coordinates": [area.lon, area.lat]},
-            lat=area.lat,
-            lon=area.lon,
-        )
-        session.add(location)
-        session.flush()
-        session.execute(thing_locations.insert().values(thing_id=thing.id, location_id=location.id))
     ds = Datastream(
         name=f"Số phản ánh {cat_name} mỗi ngày – {area_name}",
         description=f"Daily reports, category {category}, area {area_id}",
@@ -118,11 +108,11 @@ def volume_targets(session: Session) -> list[ForecastTargetSpec]:
     out = []
     for thing in session.scalars(select(Thing).order_by(Thing.id)).all():
         props = thing.properties or {}
-        if props.get("kind") == KIND and props.get("station_code"):
+        if props.get("kind") == KIND and props.get("volume_code"):
             out.append(
                 ForecastTargetSpec(
-                    code=str(props["station_code"]),
-                    station=str(props["station_code"]),
+                    code=str(props["volume_code"]),
+                    station=str(props["volume_code"]),
                     property_code=CODE,
                     method="weekly",
                     leads_hours=LEADS,
@@ -202,3 +192,12 @@ def demo_pairs(session: Session, limit: int = 3) -> list[tuple[int, str]]:
         .limit(limit)
     ).all()
     return [(int(a), str(c)) for a, c in rows if a is not None]
+
+
+def find_source(session: Session, volume_code: str) -> Datastream | None:
+    """The daily-count Datastream of a followed pair, by its ``volume_code``."""
+    for thing in session.scalars(select(Thing).order_by(Thing.id)).all():
+        if (thing.properties or {}).get("volume_code") == volume_code:
+            rows = session.scalars(select(Datastream).where(Datastream.thing_id == thing.id))
+            return next((ds for ds in rows if (ds.properties or {}).get("property_code") == CODE), None)
+    return None

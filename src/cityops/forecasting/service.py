@@ -112,6 +112,10 @@ def prepare(
     """The target's observed Datastream, its history up to the last reading, and its model's factory."""
     index = index if index is not None else datastream_index(session)
     source = index.get((spec.station, spec.property_code))
+    if source is None and spec.method == "weekly":
+        from cityops.forecasting.report_volume import find_source
+
+        source = find_source(session, spec.station)
     if source is None:
         raise TargetMissing(f"no Datastream for station {spec.station!r}, property {spec.property_code!r}")
     start = now - timedelta(days=spec.history_days)
