@@ -15,6 +15,7 @@ from cityops.identity.models import ApiKey
 from cityops.identity.tokens import new_api_key
 from cityops.places.models import Place
 from cityops.plugins import DEFAULT_PLUGINS, declarations
+from cityops.reports.models import Case
 from cityops.sectors.traffic.plugin import load_demo
 from cityops.sectors.traffic.specs import COUNTER_PROPERTIES
 from cityops.sectors.traffic.stations import STATIONS, station_specs
@@ -79,6 +80,11 @@ def test_demo_loads_the_counters_as_linked_station_places_idempotently(
     out = buffer.getvalue()
     assert "Traffic counters: 7 new counters, 28 datastreams; 8064 simulated counts" in out
     assert "levels of service computed for 7 demo segments" in out  # the eighth has no counter
+    assert "a demo incident on QL1" in out
+    incidents = session.scalars(select(Case).where(Case.category_code == "traffic_incident")).all()
+    assert len(incidents) == 1  # once, not twice
+    assert incidents[0].answers == {"vehicles": 2, "injuries": "minor", "lanes_blocked": 1}
+    assert incidents[0].hidden is False  # traffic incidents are public (on the citizen map)
     things = {
         (t.properties or {})["station_code"]: t
         for t in session.scalars(select(Thing)).all()

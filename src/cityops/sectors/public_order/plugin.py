@@ -1,4 +1,5 @@
-"""The public order sector plugin: case categories (hook implementations only)."""
+"""The public order sector plugin: case categories (public order is restricted), the k-anonymous hotspot map,
+its indicators and the IOC panel (hook implementations only)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from typing import TYPE_CHECKING
 from cityops.plugins import hookimpl
 
 if TYPE_CHECKING:
-    from cityops.specs import CategorySpec
+    from fastapi import FastAPI
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from cityops.settings import Settings
+    from cityops.specs import CategorySpec, DashboardPanelSpec, IndicatorCalculatorSpec, IndicatorSpec
 
 
 @hookimpl
@@ -15,3 +21,49 @@ def case_categories() -> list[CategorySpec]:
     from cityops.sectors.public_order.specs import CATEGORIES
 
     return list(CATEGORIES)
+
+
+@hookimpl
+def register_routes(app: FastAPI, settings: Settings) -> None:
+    from cityops.sectors.public_order.api import router
+
+    app.include_router(router)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    from cityops.sectors.public_order.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sectors.public_order.indicators import calculators
+
+    return calculators()
+
+
+@hookimpl
+def dashboard_panels() -> list[DashboardPanelSpec]:
+    from cityops.specs import DashboardPanelSpec
+
+    return [
+        DashboardPanelSpec(
+            code="public_order.cases",
+            title_vi="Vụ việc an ninh trật tự theo tháng",
+            title_en="Public-order incidents by month",
+            sector="public_order",
+            kind="indicator_tiles",
+            indicators=("public_order.cases",),
+            order=60,
+        )
+    ]
+
+
+@hookimpl
+def load_demo(session: Session, settings: Settings, console: Console) -> None:
+    """Demo public-order reports around Tân An (restricted: police and operators only), for the hotspot map."""
+    from cityops.sectors.public_order.demo import load
+
+    load(session, settings, console)

@@ -128,4 +128,4 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """The demo counters with the last 24 hours, the road segments, a closure and cameras."""
     from cityops.sectors.traffic.demo import load_demo as load_traffic
 
-    load_traffic(session, console)
+    load_traffic(session, settings, console)
