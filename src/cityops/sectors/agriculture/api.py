@@ -1,28 +1,31 @@
 """Agriculture's public API: crop tolerances, intrusion distances, sluice gates with recommendations.
 
-``GET /api/v1/agriculture/crops``, ``/intrusion``, ``/intrusion.geojson``, ``/gates``, ``/gates.geojson``.
+``GET /api/v1/agriculture/crops``, ``/intrusion``, ``/intrusion.geojson``, ``/gates``, ``/gates.geojson``,
+``/bulletins`` (the current bulletin per commune and crop) and ``/bulletins/history``.
 All public (the data is what farmers read); the GeoJSON endpoints are the IOC's map layers and accept the
 IOC's ``area_id`` (an unknown one is 404 ``unknown_area``; rivers and gates are shown whole).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
 from cityops.clock import utcnow
 from cityops.deps import ReadSessionDep
-from cityops.errors import NotFound
+from cityops.errors import Invalid, NotFound
 from cityops.places.models import Place
+from cityops.sectors.agriculture.bulletins import area_names
 from cityops.sectors.agriculture.crops import CROPS
 from cityops.sectors.agriculture.gates import recommend_for
 from cityops.sectors.agriculture.intrusion import Reach, geojson, intrusion
+from cityops.sectors.agriculture.models import SalinityBulletin
 from cityops.sectors.agriculture.salinity import salinity_outlook
 
 router = APIRouter(prefix="/api/v1/agriculture", tags=["agriculture"])
@@ -190,3 +193,104 @@ def gates_layer(session: ReadSessionDep, area_id: AreaQuery = None) -> dict[str,
         for g in gates(session, utcnow())
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+class BulletinOut(BaseModel):
+    id: int
+    area_id: int
+    area_name: str
+    crop: str
+    crop_vi: str
+    crop_en: str
+    day: date
+    issued_at: datetime
+    station_code: str
+    level: str
+    observed_g_l: float | None
+    forecast_g_l: float | None
+    season: str | None
+    intake_window: dict[str, Any] | None
+    text_vi: str
+    text_en: str
+
+
+def _bulletins_out(session: Session, rows: list[SalinityBulletin]) -> list[BulletinOut]:
+    names = area_names(session, [b.area_id for b in rows])
+    return [
+        BulletinOut(
+            id=b.id,
+            area_id=b.area_id,
+            area_name=names.get(b.area_id, ""),
+            crop=b.crop,
+            crop_vi=CROPS[b.crop].name_vi if b.crop in CROPS else b.crop,
+            crop_en=CROPS[b.crop].name_en if b.crop in CROPS else b.crop,
+            day=b.day,
+            issued_at=b.issued_at,
+            station_code=b.station_code,
+            level=b.level,
+            observed_g_l=b.observed_g_l,
+            forecast_g_l=b.forecast_g_l,
+            season=b.season,
+            intake_window=b.intake_window,
+            text_vi=b.text_vi,
+            text_en=b.text_en,
+        )
+        for b in rows
+    ]
+
+
+def _filters(session: Session, area_id: int | None, crop: str | None) -> list[Any]:
+    where: list[Any] = []
+    if area_id is not None:
+        if session.get(Area, area_id) is None:
+            raise Invalid("No such area", code="unknown_area", details={"field": "area_id"})
+        where.append(SalinityBulletin.area_id == area_id)
+    if crop is not None:
+        if crop not in CROPS:
+            raise Invalid(
+                "No such crop", code="unknown_crop", details={"field": "crop", "allowed": sorted(CROPS)}
+            )
+        where.append(SalinityBulletin.crop == crop)
+    return where
+
+
+@router.get(
+    "/bulletins", response_model=list[BulletinOut], responses={422: {"description": "Unknown area or crop"}}
+)
+def latest_bulletins(
+    session: ReadSessionDep,
+    area_id: AreaQuery = None,
+    crop: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[BulletinOut]:
+    """The current salinity bulletin of each commune and crop (optionally of one area, one crop)."""
+    where = _filters(session, area_id, crop)
+    newest = (
+        select(func.max(SalinityBulletin.id))
+        .where(*where)
+        .group_by(SalinityBulletin.area_id, SalinityBulletin.crop)
+    )
+    rows = session.scalars(
+        select(SalinityBulletin)
+        .where(SalinityBulletin.id.in_(newest))
+        .order_by(SalinityBulletin.area_id, SalinityBulletin.crop)
+    ).all()
+    return _bulletins_out(session, list(rows))
+
+
+@router.get(
+    "/bulletins/history",
+    response_model=list[BulletinOut],
+    responses={422: {"description": "Unknown area or crop"}},
+)
+def bulletin_history(
+    session: ReadSessionDep,
+    area_id: AreaQuery = None,
+    crop: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[BulletinOut]:
+    """Published bulletins, newest first."""
+    where = _filters(session, area_id, crop)
+    rows = session.scalars(
+        select(SalinityBulletin).where(*where).order_by(SalinityBulletin.id.desc()).limit(limit)
+    ).all()
+    return _bulletins_out(session, list(rows))

@@ -10,10 +10,34 @@ from cityops.plugins import hookimpl
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from rich.console import Console
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.settings import Settings
-    from cityops.specs import DashboardPanelSpec, PlaceTypeSpec
+    from cityops.specs import BackgroundTaskSpec, DashboardPanelSpec, PlaceTypeSpec
+
+
+def publish_bulletins(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Publish the salinity bulletins that are new for the day or changed (see bulletins.publish)."""
+    from cityops.clock import utcnow
+    from cityops.db import session_scope
+    from cityops.sectors.agriculture.bulletins import publish
+
+    with session_scope(sessions) as session:
+        return len(publish(session, utcnow()))
+
+
+@hookimpl
+def background_tasks(settings: Settings) -> list[BackgroundTaskSpec]:
+    """The salinity bulletins: the day's issue and re-issues on change, every 15 minutes."""
+    from cityops.sectors.agriculture.bulletins import PUBLISH_EVERY_S
+    from cityops.specs import BackgroundTaskSpec
+
+    return [
+        BackgroundTaskSpec(
+            "agriculture-bulletins", PUBLISH_EVERY_S, publish_bulletins, initial_delay_seconds=5.0,
+            description="publishes the salinity bulletins per commune and crop (daily and on change)",
+        )
+    ]  # fmt: skip
 
 
 @hookimpl
@@ -41,6 +65,12 @@ def place_types() -> list[PlaceTypeSpec]:
 @hookimpl
 def load_demo(session: Session, settings: Settings, console: Console) -> None:
     """The demo places: sluice gates on the Vàm Cỏ Tây and the Bảo Định canal near Tân An (approximate positions)."""
+    from cityops.clock import utcnow
+    from cityops.sectors.agriculture.bulletins import publish
     from cityops.sectors.agriculture.demo import load
 
     load(session, console)
+    stored = publish(
+        session, utcnow()
+    )  # empty when the stations load after this plugin: the task will publish
+    console.print(f"Salinity bulletins: {len(stored)} published for the pilot communes and crops.")
