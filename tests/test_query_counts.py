@@ -99,11 +99,37 @@ def _my_cases(f: Factory, n: int) -> None:
 
 
 def _agency_cases(f: Factory, n: int) -> None:
-    """Each case in its own ward, held by that ward's own agency (one scorecard row each)."""
+    """Each case in its own ward of one province, held by that ward's own agency (one scorecard row each);
+    then this month's case indicator cells are computed, as the indicators' consumers would (the scorecard
+    reads them)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from cityops.areas.models import Area
+    from cityops.indicators import periods
+    from cityops.indicators.engine import recompute
+    from cityops.indicators.registry import sync
+    from cityops.reports.scorecards import CODES
+
+    with f.sessions() as s:
+        province_id = s.scalar(select(Area.id).where(Area.level == "province"))
+    province = f.area(level="province") if province_id is None else None
+    with f.sessions() as s:
+        parent = s.get(Area, province_id) if province is None else province
     for _ in range(n):
-        ward = f.area()
+        ward = f.area(parent=parent)
         f.agency(area=ward)
         f.case(area=ward, now=utcnow())
+    month = periods.start_of(utcnow().date(), "month")
+    for _attempt in range(3):  # the app's own cells consumer may be writing the same cells meanwhile
+        with f.sessions() as s:
+            try:
+                recompute(s, month, month, CODES, sync(s))
+                s.commit()
+                return
+            except IntegrityError:
+                s.rollback()
+    raise AssertionError("the scorecard cells could not be computed")
 
 
 def _templates(f: Factory, n: int) -> None:
@@ -125,6 +151,30 @@ def _indicator_sets(f: Factory, n: int) -> None:
 
 def _programmes(f: Factory, n: int) -> None:
     f.batch(n, f.programme)
+
+
+def _water_stations(f: Factory, n: int) -> None:
+    f.batch(n, lambda: f.station("ph", area=f.area(), kind="water"))
+
+
+def _gates(f: Factory, n: int) -> None:
+    attrs = {"waterway": "Kênh thử", "outer_station": "KIT", "protects": "rice"}
+    f.batch(n, lambda: f.place("sluice_gate", attributes=attrs, status="open"))
+
+
+def _bulletins(f: Factory, n: int) -> None:
+    from cityops.sectors.agriculture.models import SalinityBulletin
+
+    areas = f.batch(n, f.area)
+    with f.sessions() as s:
+        for area in areas:
+            s.add(
+                SalinityBulletin(
+                    area_id=area.id, crop="rice", day=utcnow().date(), issued_at=utcnow(), station_code="KIT",
+                    level="safe", fingerprint="x", text_vi="Có thể lấy nước.", text_en="Water can be taken.",
+                )
+            )  # fmt: skip
+        s.commit()
 
 
 PINNED: dict[str, Listed] = {
@@ -153,6 +203,11 @@ PINNED: dict[str, Listed] = {
     # PostgreSQL asks once more: the body cache's change fingerprint is two statements there
     "/api/v1/sensing/latest": Listed(_stations, 2, postgresql=3),
     "/api/v1/environment/stations": Listed(_stations, 4),
+    "/api/v1/environment/water-quality": Listed(_water_stations, 3),
+    "/api/v1/agriculture/gates": Listed(_gates, 2),
+    "/api/v1/agriculture/gates.geojson": Listed(_gates, 2),
+    "/api/v1/agriculture/bulletins": Listed(_bulletins, 2),
+    "/api/v1/agriculture/bulletins/history": Listed(_bulletins, 2),
     "/api/v1/ioc/stations": Listed(_stations, 3, role="operator"),
     "/api/v1/indicators": Listed(_indicators, 3),
     "/api/v1/indicator-sets": Listed(_indicator_sets, 2),
@@ -166,6 +221,9 @@ NOT_LISTS: dict[str, str] = {
     "/api/v1/live": "an event stream (server-sent events), no database rows",
     "/api/v1/privacy/export": "one person's data across capabilities, each with its own tests",
     "/api/v1/dashboard/panels": "the panels the deployment's plugins declare (a fixed set), each with its data",
+    "/api/v1/agriculture/crops": "the crop tolerance table shipped as data (no database rows)",
+    "/api/v1/agriculture/intrusion": "the rivers of agriculture's data/rivers.json (a fixed set)",
+    "/api/v1/agriculture/intrusion.geojson": "the rivers of agriculture's data/rivers.json (a fixed set)",
 }
 
 
