@@ -14,6 +14,7 @@ import { mine, newKey, outbox } from "./store.js";
 import { viewNearby, viewServices } from "./nearby.js";
 import { viewEvents } from "./events.js";
 import { viewDossier } from "./dossier.js";
+import { viewBulletins } from "./bulletins.js";
 
 const main = $("#main");
 // Leaflet is loaded with the first view that shows a map (the service worker precaches it for offline use).
@@ -68,6 +69,7 @@ async function viewHome() {
   main.append(
     h("section.hero", h("h1", t("home.title")), h("p", t("home.lead")), h("a.btn.btn-primary.btn-big", { href: "#/report" }, t("home.cta"))),
     h("section", h("h2", t("home.alerts")), alertsBox),
+    h("p", h("a.btn", { href: "#/bulletins", id: "home-bulletins" }, getLang() === "en" ? "Salinity bulletins for farmers" : "Bản tin mặn cho nhà nông")),
     h("section", h("h2", t("home.recent")), list),
   );
   const reports = (await mine.all()).slice(0, 5);
@@ -551,6 +553,7 @@ const routes = [
   [/^#\/nearby$/, "services", () => viewNearby(main)],
   [/^#\/events$/, "services", () => viewEvents(main)],
   [/^#\/dossier(?:\?(.*))?$/, "services", (q) => viewDossier(main, q)],
+  [/^#\/bulletins$/, "services", () => viewBulletins(main)],
   [/^#\/alerts(?:\/(\d+))?$/, "alerts", viewAlerts],
 ];
 
