@@ -152,3 +152,26 @@ def test_demo_has_one_published_hotspot(
     assert [f["properties"]["count"] for f in public] == [7]
     staff = client.get("/api/v1/public-order/hotspots.geojson", headers=factory.headers("operator")).json()
     assert sorted(f["properties"]["count"] for f in staff["features"]) == [1, 1, 1, 1, 7]
+
+
+def test_public_area_scope_keeps_whole_cells(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, factory: Factory
+) -> None:
+    """A cell of 5 cases, one of them in the area asked for: the public gets the whole cell's 5 (a scoped 1
+    could be differenced), staff the scoped 1; an unknown area is 404."""
+    area = factory.area()
+    ids = _report(sessions, settings, BUSY, K)
+    from cityops.reports.models import Case
+
+    with sessions() as s:
+        case = s.get(Case, ids[0])
+        assert case is not None
+        case.area_id = area.id
+        s.commit()
+    url = f"{MAP}&area_id={area.id}"
+    assert [f["properties"]["count"] for f in client.get(url).json()["features"]] == [K]
+    staff = client.get(url, headers=factory.headers("operator")).json()["features"]
+    assert [(f["properties"]["count"], f["properties"]["band"]) for f in staff] == [(1, "1-4")]
+    r = client.get(f"{MAP}&area_id=999999")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "unknown_area"

@@ -134,3 +134,36 @@ def test_heartbeat_brings_a_camera_online_and_silence_makes_it_stale(
     assert client.post(url, headers=key).status_code == 204
     with sessions() as s:
         assert s.get(Place, cam).status == "online"  # type: ignore[union-attr]
+
+
+def test_map_layers_scope_to_an_area_and_refuse_an_unknown_one(
+    client: TestClient, sessions: sessionmaker[Session], factory: Factory
+) -> None:
+    ids = _load(sessions)
+    area = factory.area()
+    with sessions() as s:
+        seg = s.get(Place, ids["demo-seg-ql62-tanan"])
+        assert seg is not None
+        seg.area_id = area.id
+        s.commit()
+    features = client.get(f"/api/v1/traffic/segments.geojson?area_id={area.id}").json()["features"]
+    assert [f["id"] for f in features] == [ids["demo-seg-ql62-tanan"]]
+    assert client.get(f"/api/v1/traffic/closures.geojson?area_id={area.id}").json()["features"] == []
+    for url in ("segments.geojson", "closures.geojson", "cameras.geojson"):
+        r = client.get(f"/api/v1/traffic/{url}?area_id=999999", headers=factory.headers("operator"))
+        assert r.status_code == 404, url
+        assert r.json()["error"]["code"] == "unknown_area"
+
+
+def test_camera_layer_is_for_staff_only(
+    client: TestClient, sessions: sessionmaker[Session], factory: Factory
+) -> None:
+    ids = _load(sessions)
+    url = "/api/v1/traffic/cameras.geojson"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=factory.headers("citizen")).status_code == 403
+    r = client.get(url, headers=factory.headers("officer"))
+    assert r.status_code == 200
+    by_id = {f["id"]: f["properties"] for f in r.json()["features"]}
+    assert by_id[ids["demo-cam-ql62"]]["status"] == "offline"
+    assert by_id[ids["demo-cam-ql1-tanan"]]["stream_url"].startswith("rtsp://")

@@ -2,7 +2,7 @@
 
 Query: ``from`` and ``to`` (months, ``YYYY-MM``, both included, at most 12; default the current month),
 ``category`` (one of the sector's restricted categories; default all of them), ``resolution`` (H3, 5–9; default
-7). Staff (policy ``hotspot.view_full``) get every cell with its first and last report time; everyone else gets
+7), ``area_id`` (the IOC's drill-down: cells holding a case of the area; 404 ``unknown_area``). Staff (policy ``hotspot.view_full``) get every cell with its first and last report time; everyone else gets
 resolution at most 7 and only cells of at least 5 cases, with months for times. Errors: 422 in the native format.
 """
 
@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from cityops.areas.models import Area
 from cityops.clock import to_local, utcnow
 from cityops.deps import SessionDep
-from cityops.errors import Invalid
+from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, can
+from cityops.places.query import area_scope
 from cityops.sectors.public_order.hotspots import (
     MIN_RESOLUTION,
     PUBLIC_MAX_RESOLUTION,
@@ -41,6 +43,7 @@ def hotspots(
     to: str | None = None,
     category: str | None = None,
     resolution: int = PUBLIC_MAX_RESOLUTION,
+    area_id: int | None = None,
 ) -> JSONResponse:
     full = can(principal, Action.HOTSPOT_VIEW_FULL)
     this_month = to_local(utcnow()).strftime("%Y-%m")
@@ -60,7 +63,13 @@ def hotspots(
             details=[{"field": "resolution", "msg": f"between {MIN_RESOLUTION} and {STAFF_MAX_RESOLUTION}"}],
         )
     resolution = min(resolution, top)  # the public's cells are never finer than 7
-    cells = hotspot_cells(session, (category,) if category else allowed, start, end, resolution)
+    areas = None
+    if area_id is not None:
+        if session.get(Area, area_id) is None:
+            raise NotFound("No such area", code="unknown_area", details={"area_id": area_id})
+        areas = area_scope(session, area_id)
+    cats = (category,) if category else allowed
+    cells = hotspot_cells(session, cats, start, end, resolution, areas, whole_cells=not full)
     if not full:
         cells = publishable(cells)
     body: dict[str, Any] = feature_collection(

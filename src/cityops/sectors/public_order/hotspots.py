@@ -77,14 +77,25 @@ def month_range(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def hotspot_cells(
-    session: Session, categories: tuple[str, ...], start: datetime, end: datetime, resolution: int
+    session: Session,
+    categories: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    resolution: int,
+    areas: set[int] | None = None,
+    *,
+    whole_cells: bool = True,
 ) -> list[Cell]:
-    """Every cell (at ``resolution``) with its count of the categories' cases submitted in ``[start, end)``."""
+    """Every cell (at ``resolution``) with its count of the categories' cases submitted in ``[start, end)``.
+
+    With ``areas`` (an area scope), only cells holding a case of those areas; ``whole_cells`` counts such a cell
+    over all its cases (the public's answer: a scoped count of a cell could be differenced with the whole one to
+    reveal fewer than k cases), else only the cases in the areas (staff)."""
     counts: dict[str, int] = defaultdict(int)
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
     rows = session.execute(
-        select(Case.h3_cell, Case.submitted_at).where(
+        select(Case.h3_cell, Case.submitted_at, Case.area_id).where(
             Case.category_code.in_(categories),
             Case.master_id.is_(None),
             Case.h3_cell.is_not(None),
@@ -92,15 +103,27 @@ def hotspot_cells(
             Case.submitted_at < end,
         )
     )
-    for fine, at in rows:
+    touched: set[str] = set()
+    for fine, at, area_id in rows:
         if not fine:
+            continue
+        if areas is not None and not whole_cells and area_id not in areas:
             continue
         cell = str(h3.cell_to_parent(fine, resolution)) if h3.get_resolution(fine) > resolution else str(fine)
         at = ensure_utc(at)
         counts[cell] += 1
+        if areas is None or area_id in areas:
+            touched.add(cell)
         first[cell] = min(first.get(cell, at), at)
         last[cell] = max(last.get(cell, at), at)
-    return [Cell(c, n, first[c], last[c]) for c, n in sorted(counts.items())]
+    return [Cell(c, n, first[c], last[c]) for c, n in sorted(counts.items()) if c in touched]
+
+
+def band(count: int) -> str:
+    """The map's colour class of a count."""
+    if count < K:
+        return "1-4"
+    return "5-9" if count < 10 else "10-19" if count < 20 else "20+"
 
 
 def publishable(cells: list[Cell]) -> list[Cell]:
@@ -123,6 +146,7 @@ def feature_collection(
         props: dict[str, Any] = {
             "cell": c.cell,
             "count": c.count,
+            "band": band(c.count),
             "from": first.strftime("%Y-%m"),
             "to": last.strftime("%Y-%m"),
         }

@@ -46,9 +46,27 @@ def indicator_calculators() -> list[IndicatorCalculatorSpec]:
 
 @hookimpl
 def dashboard_panels() -> list[DashboardPanelSpec]:
-    from cityops.specs import DashboardPanelSpec
+    from cityops.specs import DashboardPanelSpec, LegendEntry
 
     return [
+        DashboardPanelSpec(
+            code="public_order.hotspots",
+            title_vi="Điểm nóng an ninh trật tự (tháng này)",
+            title_en="Public-order hotspots (this month)",
+            sector="public_order",
+            kind="map_layer",
+            layer_url="/api/v1/public-order/hotspots.geojson",
+            style_property="band",
+            legend=(
+                LegendEntry("1-4", "#ffe0b2", "1–4 vụ (chỉ cán bộ)", "1–4 cases (staff only)"),
+                LegendEntry("5-9", "#ffb74d", "5–9 vụ", "5–9 cases"),
+                LegendEntry("10-19", "#f57c00", "10–19 vụ", "10–19 cases"),
+                LegendEntry("20+", "#bf360c", "Từ 20 vụ", "20 cases or more"),
+            ),
+            default_on=False,
+            refresh_seconds=300,
+            order=61,
+        ),
         DashboardPanelSpec(
             code="public_order.cases",
             title_vi="Vụ việc an ninh trật tự theo tháng",
@@ -57,7 +75,7 @@ def dashboard_panels() -> list[DashboardPanelSpec]:
             kind="indicator_tiles",
             indicators=("public_order.cases",),
             order=60,
-        )
+        ),
     ]
 
 

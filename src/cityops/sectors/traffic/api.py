@@ -5,32 +5,48 @@ the camera registry for staff, and cameras' heartbeats.
 |---|---|
 | ``GET /api/v1/traffic/segments.geojson`` | anyone: each current segment with its level of service, ``closed`` while a closure or works naming it is valid, and ``state`` (``closed`` or the level) |
 | ``GET /api/v1/traffic/closures.geojson`` | anyone: closures and works valid today (the permit number only for staff) |
-| ``GET /api/v1/traffic/cameras`` | staff (``place.view_staff``): cameras with status, ``stale`` flag, stream URL and credentials |
+| ``GET /api/v1/traffic/cameras`` (and ``cameras.geojson``) | staff (``place.view_staff``): cameras with status, ``stale`` flag, stream URL and credentials |
 | ``POST /api/v1/traffic/cameras/{id}/heartbeat`` | an ingest API key or an admin (``sensing.ingest``): 204 |
 
-Nothing here computes congestion: the levels are the segments' statuses, kept by ``congestion.py``.
+Every GET takes ``area_id`` (the IOC's drill-down: the unit, its lineage, the units inside; an unknown id is 404
+``unknown_area``). Nothing here computes congestion: the levels are the segments' statuses, kept by ``congestion.py``.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from cityops.areas.models import Area
 from cityops.clock import to_local, utcnow
 from cityops.deps import SessionDep
 from cityops.errors import NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, authorize, can
 from cityops.places.models import Place
+from cityops.places.query import area_scope
 from cityops.sectors.traffic.cameras import heartbeat, is_stale
 from cityops.sectors.traffic.specs import CAMERA, ROAD_CLOSURE, ROAD_SEGMENT
 
 router = APIRouter(prefix="/api/v1/traffic", tags=["traffic"])
 GEOJSON = "application/geo+json"
+
+
+def scope(session: Session, area_id: int | None) -> set[int] | None:
+    """The areas an ``area_id`` filter covers (the unit, its lineage, the units inside); None: everywhere."""
+    if area_id is None:
+        return None
+    if session.get(Area, area_id) is None:
+        raise NotFound("No such area", code="unknown_area", details={"area_id": area_id})
+    return area_scope(session, area_id)
+
+
+def in_scope(place: Place, areas: set[int] | None) -> bool:
+    return areas is None or place.area_id in areas
 
 
 def today() -> date:
@@ -57,7 +73,7 @@ def _feature(place: Place, properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Feature", "id": place.id, "geometry": place.geometry, "properties": properties}
 
 
-def segment_features(session: Session, on: date) -> list[dict[str, Any]]:
+def segment_features(session: Session, on: date, areas: set[int] | None = None) -> list[dict[str, Any]]:
     """The current segments with their level and closure state."""
     closed_by: dict[str, Place] = {}
     for closure in valid_closures(session, on):
@@ -74,6 +90,8 @@ def segment_features(session: Session, on: date) -> list[dict[str, Any]]:
         )
         .order_by(Place.id)
     ):
+        if not in_scope(seg, areas):
+            continue
         attrs = seg.attributes or {}
         shut = closed_by.get(seg.external_id or "")
         level = seg.status if seg.status and seg.status != "unknown" else None
@@ -108,18 +126,24 @@ def _collection(features: list[dict[str, Any]]) -> Response:
     return Response(body, media_type=GEOJSON)
 
 
+AreaParam = Annotated[int | None, Query(description="only this area (its lineage and the units inside it)")]
+
+
 @router.get("/segments.geojson", summary="Road segments with their congestion (GeoJSON)")
-def segments(session: SessionDep, principal: CurrentPrincipal) -> Response:
+def segments(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_READ)
-    return _collection(segment_features(session, today()))
+    return _collection(segment_features(session, today(), scope(session, area_id)))
 
 
 @router.get("/closures.geojson", summary="Closures and works valid today (GeoJSON)")
-def closures(session: SessionDep, principal: CurrentPrincipal) -> Response:
+def closures(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_READ)
     staff = can(principal, Action.PLACE_VIEW_STAFF)
+    areas = scope(session, area_id)
     features = []
     for c in valid_closures(session, today()):
+        if not in_scope(c, areas):
+            continue
         attrs = dict(c.attributes or {})
         if not staff:
             attrs.pop("permit", None)
@@ -138,29 +162,47 @@ def closures(session: SessionDep, principal: CurrentPrincipal) -> Response:
     return _collection(features)
 
 
-@router.get("/cameras", summary="The camera registry with stream URLs (staff only)")
-def cameras(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    authorize(principal, Action.PLACE_VIEW_STAFF)
+def camera_items(session: Session, areas: set[int] | None) -> list[tuple[Place, dict[str, Any]]]:
+    """Current cameras with their registry fields (stream URL and credentials included: staff only)."""
     now = utcnow()
     items = []
     for cam in session.scalars(
         select(Place).where(Place.type_code == CAMERA.code, Place.valid_to.is_(None)).order_by(Place.id)
     ):
+        if not in_scope(cam, areas):
+            continue
         attrs = cam.attributes or {}
         items.append(
-            {
-                "id": cam.id,
-                "name": cam.name,
-                "lat": cam.lat,
-                "lon": cam.lon,
-                "area_id": cam.area_id,
-                "status": cam.status,
-                "status_at": cam.status_at.isoformat() if cam.status_at else None,
-                "stale": is_stale(cam, now) or cam.status == "stale",
-                **{key: attrs.get(key) for key in (a.code for a in CAMERA.attributes)},
-            }
+            (
+                cam,
+                {
+                    "id": cam.id,
+                    "name": cam.name,
+                    "lat": cam.lat,
+                    "lon": cam.lon,
+                    "area_id": cam.area_id,
+                    "status": cam.status,
+                    "status_at": cam.status_at.isoformat() if cam.status_at else None,
+                    "stale": is_stale(cam, now) or cam.status == "stale",
+                    **{key: attrs.get(key) for key in (a.code for a in CAMERA.attributes)},
+                },
+            )
         )
+    return items
+
+
+@router.get("/cameras", summary="The camera registry with stream URLs (staff only)")
+def cameras(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> dict[str, Any]:
+    authorize(principal, Action.PLACE_VIEW_STAFF)
+    items = [item for _, item in camera_items(session, scope(session, area_id))]
     return {"items": items, "total": len(items)}
+
+
+@router.get("/cameras.geojson", summary="The camera registry as a map layer (staff only)")
+def cameras_geojson(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
+    authorize(principal, Action.PLACE_VIEW_STAFF)
+    pairs = camera_items(session, scope(session, area_id))
+    return _collection([_feature(cam, item) for cam, item in pairs])
 
 
 @router.post("/cameras/{place_id}/heartbeat", status_code=204, summary="A camera is alive")
