@@ -36,13 +36,20 @@ class LeadScore:
         return 1.0 - (self.rmse[model] / base) ** 2
 
     def best_baseline(self) -> str:
-        return PERSISTENCE if self.rmse[PERSISTENCE] <= self.rmse[SEASONAL] else SEASONAL
+        seasonal = self.rmse[SEASONAL]
+        if not np.isfinite(seasonal) or self.rmse[PERSISTENCE] <= seasonal:
+            return PERSISTENCE
+        return SEASONAL
 
     def published(self, model: str) -> str:
-        """The model when it beats persistence at this lead, else the better baseline (labelled as such)."""
-        if self.n and self.rmse[model] < self.rmse[PERSISTENCE]:
+        """The model only where it beats persistence (and is not beaten by the seasonal naive) at this lead;
+        otherwise the better baseline, labelled as such. Not scored at all: persistence."""
+        if not self.n:
+            return PERSISTENCE
+        best = self.best_baseline()
+        if self.rmse[model] < self.rmse[PERSISTENCE] and self.rmse[model] <= self.rmse[best]:
             return model
-        return self.best_baseline()
+        return best
 
 
 @dataclass(slots=True)
@@ -68,8 +75,8 @@ def rolling_origin(
     """Score ``make()``'s forecasts over the last ``test_steps`` of the series (see the module docstring)."""
     n = len(values)
     first = max(min_train, n - test_steps - max(leads))
-    if first >= n - min(leads):
-        raise ValueError("the series is too short for a backtest")
+    if first >= n - min(leads) or int(np.isfinite(values[:first]).sum()) < min_train // 2:
+        raise ValueError("the series is too short (or too sparse) for a backtest")
     naive = seasonal_naive(season_h, step_h)
     model = make()
     errors: dict[int, dict[str, list[float]]] = {

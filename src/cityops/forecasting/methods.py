@@ -105,8 +105,8 @@ class Harmonic:
 
 
 class SalinityRegression:
-    """Salinity: tide harmonics plus a ridge regression per lead on lagged salinity (now, 6 h and 24 h ago),
-    the harmonic tide at the target, the tide range over the target's lunar day (spring–neap), the season
+    """Salinity: tide harmonics plus a ridge regression per lead on lagged salinity (now, 6 h and 24 h ago,
+    and whole lunar days before the target), the harmonic tide at the target, the tide range over the target's lunar day (spring–neap), the season
     (day of year) and the upstream stations' latest values (``upstream``: their series on the same grid)."""
 
     name = "salinity"
@@ -143,8 +143,14 @@ class SalinityRegression:
         tide_window = self.tide_at(window)
         doy = 2 * np.pi * (datetime.fromtimestamp(target * 3600, UTC).timetuple().tm_yday / 365.25)
         lags = [values[i - lag] if i - lag >= 0 else np.nan for lag in self.LAGS]
+        # the value whole lunar days before the target (what the seasonal naive forecasts)
+        back = i + lead - np.ceil(lead / LUNAR_DAY_H - 1e-9) * LUNAR_DAY_H
+        lo = int(np.floor(back))
+        frac = back - lo
+        season = values[lo] * (1 - frac) + values[min(lo + 1, i)] * frac if lo >= 0 else np.nan
         return [
             *lags,
+            float(season),
             float(self.tide_at(np.array([target]))[0]),
             float(tide_window.max() - tide_window.min()),
             float(np.sin(doy)),

@@ -224,8 +224,8 @@ def run_target(session: Session, prepared: Prepared, *, issued_at: datetime | No
     spec, step = prepared.spec, prepared.step_h
     issued = (issued_at or utcnow()).replace(microsecond=0)
     result = RunResult(spec.code, prepared.source.id, None, 0)
-    if len(prepared.values) < 7 * 24 / step or not np.isfinite(prepared.values[-1]):
-        return result
+    if int(np.isfinite(prepared.values).sum()) < 7 * 24 / step or not np.isfinite(prepared.values[-1]):
+        return result  # under a week of readings: nothing to fit
     streams = fds.ensure_forecast_datastreams(session, prepared.source, spec.code, spec.leads_hours)
     scores = {
         s.forecast_datastream_id: s.published
@@ -234,6 +234,11 @@ def run_target(session: Session, prepared: Prepared, *, issued_at: datetime | No
         ).all()
     }
     steps = _steps(spec, step)
+    origin = prepared.times[-1]
+    first = streams[spec.leads_hours[0]]
+    if first.last_phenomenon_time == time_of(origin + steps[0] * step):
+        result.published = {lead: scores.get(streams[lead].id, PERSISTENCE) for lead in spec.leads_hours}
+        return result  # no reading since the last run: its forecasts stand (no refit, nothing written)
     model = prepared.make()
     model.fit(prepared.times, prepared.values)
     forecasts = {
@@ -242,7 +247,6 @@ def run_target(session: Session, prepared: Prepared, *, issued_at: datetime | No
         SEASONAL: seasonal_naive(spec.season_hours, step)(prepared.times, prepared.values, steps),
     }
     rows: list[ObservationIn] = []
-    origin = prepared.times[-1]
     for k, (lead_h, lead_steps) in enumerate(zip(spec.leads_hours, steps, strict=True)):
         ds = streams[lead_h]
         published = scores.get(ds.id, PERSISTENCE)  # never backtested: the baseline, labelled as such
