@@ -62,7 +62,7 @@ def test_caution_for_rice_with_the_low_tide_window() -> None:
     assert "Chỉ lấy nước lúc triều thấp, khoảng" in d.text_vi
     assert "lùi khoảng 50 phút" in d.text_vi
     assert "Chưa có dự báo" in d.text_vi
-    assert "Limit irrigation intake for rice" in d.text_en
+    assert "Limit taking irrigation water for rice" in d.text_en
 
 
 def test_harm_safe_and_forecast() -> None:
@@ -84,6 +84,9 @@ def test_harm_safe_and_forecast() -> None:
     assert ahead.window["source"] == "forecast"
     assert "Dự báo 2 ngày tới: độ mặn cao nhất khoảng 4,5 g/L (gây hại cho lúa)." in ahead.text_vi
     assert "peak salinity about 4.5 g/L (harm for rice)" in ahead.text_en
+    # aquaculture takes water into its ponds, not for irrigation
+    ponds = compose(_station(0.4, 0.2), CROPS["aquaculture"], NOW)
+    assert "Có thể lấy nước vào ao nuôi thủy sản nước ngọt bình thường" in ponds.text_vi
     # no data at all
     empty = StationSalinity("X", "X", "Vàm Cỏ", 10, None, None, [1])
     assert compose(empty, CROPS["rice"], NOW).level == "unknown"

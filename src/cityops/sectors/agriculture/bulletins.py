@@ -144,17 +144,17 @@ def compose(station: StationSalinity, crop: Crop, now: datetime) -> Draft:
         en.append(f"No salinity data for {name_en} yet; follow local announcements.")
     elif level == "safe":
         vi.append(
-            f"Có thể lấy nước tưới {name_vi} bình thường: {basis_vi}, dưới ngưỡng {_g(crop.caution_g_l)} g/L."
+            f"Có thể {crop.intake_vi} {name_vi} bình thường: {basis_vi}, dưới ngưỡng {_g(crop.caution_g_l)} g/L."
         )
         en.append(
-            f"Irrigation water for {name_en} can be taken as usual: {basis_en}, below {crop.caution_g_l:.1f} g/L."
+            f"{crop.intake_en.capitalize()} for {name_en} can be taken as usual: {basis_en}, below {crop.caution_g_l:.1f} g/L."
         )
     elif level == "caution":
         vi.append(
-            f"Hạn chế lấy nước tưới {name_vi}: {basis_vi} (ngưỡng thận trọng {_g(crop.caution_g_l)} g/L)."
+            f"Hạn chế {crop.intake_vi} {name_vi}: {basis_vi} (ngưỡng thận trọng {_g(crop.caution_g_l)} g/L)."
         )
         en.append(
-            f"Limit irrigation intake for {name_en}: {basis_en} (caution level {crop.caution_g_l:.1f} g/L)."
+            f"Limit taking {crop.intake_en} for {name_en}: {basis_en} (caution level {crop.caution_g_l:.1f} g/L)."
         )
         if window is not None:
             vi.append(f"Chỉ lấy nước lúc triều thấp, khoảng {span_vi}.")
@@ -163,9 +163,9 @@ def compose(station: StationSalinity, crop: Crop, now: datetime) -> Draft:
             vi.append("Không có khung giờ an toàn trong 24 giờ tới; dùng nước đã trữ.")
             en.append("No safe window in the next 24 h; use stored water.")
     else:
-        vi.append(f"KHÔNG lấy nước tưới {name_vi}: {basis_vi}, từ ngưỡng {_g(crop.harm_g_l)} g/L gây hại.")
+        vi.append(f"KHÔNG {crop.intake_vi} {name_vi}: {basis_vi}, từ ngưỡng {_g(crop.harm_g_l)} g/L gây hại.")
         en.append(
-            f"Do NOT take irrigation water for {name_en}: {basis_en}, at or above the harmful {crop.harm_g_l:.1f} g/L."
+            f"Do NOT take {crop.intake_en} for {name_en}: {basis_en}, at or above the harmful {crop.harm_g_l:.1f} g/L."
         )
         if window is not None:
             vi.append(f"Nếu thật cần, chỉ lấy lúc triều thấp khoảng {span_vi} và đo độ mặn trước khi lấy.")

@@ -23,6 +23,8 @@ class Crop:
     caution_g_l: float
     harm_g_l: float
     source: str
+    intake_vi: str = "lấy nước tưới"  # what "taking water" is for this crop, in the bulletins
+    intake_en: str = "irrigation water"
 
     def level(self, salinity: float) -> Level:
         """safe below the caution level, caution up to the harm level, harm from it on."""
