@@ -97,13 +97,17 @@ bench-full: $(STAMP) $(PEER_VENV)/.installed $(BIN)/py-spy
 ## make cluster-test: a fresh cluster, the replica read test, the mixed load with faults, then down (docs/scale.md)
 CLUSTER_DIR ?= /tmp/cityops-cluster
 export CLUSTER_DIR
-cluster: $(STAMP) system-deps
+CLUSTER_STAMP := $(VENV)/.installed-cluster
+$(CLUSTER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,cluster]' && touch $@
+
+cluster: $(STAMP) $(CLUSTER_STAMP) system-deps
 	$(BIN)/python scripts/cluster/cluster.py up
 
 cluster-down: $(STAMP)
 	$(BIN)/python scripts/cluster/cluster.py down
 
-cluster-test: $(STAMP) system-deps
+cluster-test: $(STAMP) $(CLUSTER_STAMP) system-deps
 	$(BIN)/python scripts/cluster/cluster.py up
 	rc=0; CITYOPS_TEST_BACKENDS=postgresql $(BIN)/pytest -q -n 0 -p no:cacheprovider tests/cluster || rc=1; \
 	$(BIN)/python scripts/cluster/cluster_test.py || rc=1; \

