@@ -140,3 +140,19 @@ def test_unknown_or_unforecast_datastreams_are_404(client: TestClient, loaded: d
         client.get(f"/api/v1/forecasts/{loaded['water_level']}", params={"issued_at": "soon"}).status_code
         == 422
     )
+
+
+def test_the_forecast_reads_cost_a_fixed_number_of_statements(
+    client: TestClient, loaded: dict[str, int]
+) -> None:
+    from tests.kit.queries import app_engine, count_queries
+
+    sal = loaded["salinity"]
+    client.get(f"/api/v1/forecasts/{sal}/latest")  # warm the app's caches
+    with count_queries(app_engine(client)) as latest:
+        assert client.get(f"/api/v1/forecasts/{sal}/latest").status_code == 200
+    with count_queries(app_engine(client)) as backtest:
+        assert client.get(f"/api/v1/forecasts/{sal}/backtest").status_code == 200
+    # the Datastream, the forecast Thing, its Datastreams, (the latest issue time,) the rows — not one per lead
+    assert latest.count == 5, latest
+    assert backtest.count == 4, backtest
