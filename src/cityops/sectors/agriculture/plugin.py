@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from cityops.settings import Settings
-    from cityops.specs import BackgroundTaskSpec, DashboardPanelSpec, PlaceTypeSpec
+    from cityops.specs import (
+        BackgroundTaskSpec,
+        DashboardPanelSpec,
+        IndicatorCalculatorSpec,
+        IndicatorSpec,
+        PlaceTypeSpec,
+    )
 
 
 def publish_bulletins(sessions: sessionmaker[Session], settings: Settings) -> int:
@@ -46,6 +52,21 @@ def register_routes(app: FastAPI, settings: Settings) -> None:
     from cityops.sectors.agriculture.api import router
 
     app.include_router(router)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """Sluice gate operations per month and quarter."""
+    from cityops.sectors.agriculture.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sectors.agriculture.indicators import calculators
+
+    return calculators()
 
 
 @hookimpl
