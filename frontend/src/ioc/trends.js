@@ -1,4 +1,5 @@
-// Agency scorecards (last 30 days, the public scorecards) and KPI trends read from indicator values for the
+// Agency scorecards (this month, the public scorecards: read from the case indicators' agency cells of the
+// scope) and KPI trends read from indicator values for the
 // drill-down scope: this year's months of on-time handling and satisfaction, with the change since last month.
 import { api } from "../common/api.js";
 import { clear, h, $ } from "../common/dom.js";
@@ -64,7 +65,7 @@ export async function loadScorecards() {
   const body = clear($("#score-rows"));
   let data;
   try {
-    data = await api(`${EP.scorecards}?by=agency`);
+    data = await api(scoped(`${EP.scorecards}?by=agency`));
   } catch {
     body.append(h("tr", h("td.muted", { colSpan: 5 }, t("ioc.loadFailed"))));
     return;

@@ -1,32 +1,34 @@
-"""Scorecards per agency and per area: received, resolved, on-time %, median working hours to
-acknowledge and to resolve, satisfaction — as rows, CSV or XLSX.
+"""Scorecards per agency and per area, read from the case indicators' cells — as rows, CSV or XLSX.
 
-Counted over the cases *submitted* in the period ``[since, until)`` that the case indicators count
-(:func:`cityops.reports.indicators.counted`: visible, not merged duplicates — their master is), so both
-count the same cases. Indicator cells are kept per area (following lineage) and calendar period; a
-scorecard is per agency, or per filed area, over any range, so it is computed here with the same rule.
-Times are in working hours on the working calendar, so a report filed on Friday evening is not charged
-the weekend. ``on_time_pct`` is over resolved cases: resolved by the (possibly
-extended) deadline.
+Nothing is counted here: every figure is a stored indicator cell (``cityops.indicators``), kept current
+by the indicators' event consumers and ``cityops indicators recompute``. A scorecard covers whole months
+(the cells' period) of cases *submitted* in them (the indicators' cohort rule, :func:`counted`):
+
+- ``by="agency"``: one row per agency from the per-agency cells of the scope unit (the province unless
+  ``area_id`` names another), and a total row (``key`` None) from its all-agencies cells — which also
+  counts the dispatcher's queue (cases no agency holds yet).
+- ``by="area"``: one row per commune of the scope, and the scope's total row.
+
+Over several months, counts add up, rates and the mean rating are summed numerators over summed
+denominators (exact); a median cannot be made from monthly medians, so the median columns are given when
+one month of the range has a median cell (None when several have). Hours are elapsed hours (the indicators' definition).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cityops.reports import public, sla
-from cityops.reports.indicators import counted
-from cityops.reports.models import Case, CaseRating
-from cityops.settings import Settings
+from cityops.areas.models import Area
+from cityops.indicators.models import IndicatorValue
+from cityops.reports import public
 
 By = Literal["agency", "area"]
 COLUMNS = (
@@ -36,12 +38,28 @@ COLUMNS = (
     "open",
     "resolved",
     "rejected",
+    "overdue_open",
     "on_time_pct",
     "median_ack_hours",
     "median_resolve_hours",
     "ratings",
     "satisfaction",
 )
+TOTAL_NAME = "Tổng cộng"
+# column -> the indicator its figure is read from
+COUNTS = {
+    "received": "cases.received",
+    "open": "cases.open",
+    "resolved": "cases.resolved",
+    "rejected": "cases.rejected",
+    "overdue_open": "cases.overdue_open",
+}
+RATES = {"on_time_pct": ("cases.on_time_rate", 100.0, 1), "satisfaction": ("cases.satisfaction", 1.0, 2)}
+MEDIANS = {
+    "median_ack_hours": "cases.median_ack_hours",
+    "median_resolve_hours": "cases.median_handling_hours",
+}
+CODES = (*COUNTS.values(), *(c for c, _s, _d in RATES.values()), *MEDIANS.values())
 
 
 @dataclass
@@ -52,6 +70,7 @@ class ScoreRow:
     open: int = 0
     resolved: int = 0
     rejected: int = 0
+    overdue_open: int = 0
     on_time_pct: float | None = None
     median_ack_hours: float | None = None
     median_resolve_hours: float | None = None
@@ -59,56 +78,91 @@ class ScoreRow:
     satisfaction: float | None = None
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 2) if values else None
+Cell = tuple[float | None, float | None, float | None]  # value, numerator, denominator
+
+
+def scope_units(session: Session, area_id: int | None) -> list[int]:
+    """The unit(s) a scorecard covers: ``area_id`` (already resolved to today's unit), else the current
+    province(s)."""
+    if area_id is not None:
+        return [area_id]
+    return list(
+        session.scalars(
+            select(Area.id).where(Area.level == "province", Area.valid_to.is_(None)).order_by(Area.id)
+        )
+    )
 
 
 def scorecard(
-    session: Session, settings: Settings, by: By, since: datetime, until: datetime
+    session: Session, by: By, first: date, last: date, area_id: int | None = None
 ) -> list[ScoreRow]:
-    """One row per agency (lead) or area, plus no-key rows for the dispatcher queue / unlocated cases."""
-    cal = sla.calendar(settings)
-    cases = list(session.scalars(select(Case).where(*counted(since, until))))
-    ratings: dict[int, list[int]] = defaultdict(list)
-    if cases:
-        for case_id, score in session.execute(
-            select(CaseRating.case_id, CaseRating.score).where(CaseRating.case_id.in_([c.id for c in cases]))
-        ):
-            ratings[int(case_id)].append(int(score))
-    groups: dict[int | None, list[Case]] = defaultdict(list)
-    for case in cases:
-        groups[case.agency_id if by == "agency" else case.area_id].append(case)
-    keys = {k for k in groups if k is not None}
-    names = public.agency_names(session, keys) if by == "agency" else public.area_names(session, keys)
-    rows = []
-    for key, members in groups.items():
-        row = ScoreRow(
-            key, names.get(key, "") if key is not None else ("(dispatcher)" if by == "agency" else "(none)")
+    """Rows for the months starting ``first`` to ``last`` (month starts), then the total row."""
+    scope = scope_units(session, area_id)
+    if not scope:
+        return []
+    in_range = [
+        IndicatorValue.indicator_code.in_(CODES),
+        IndicatorValue.period_start >= first,
+        IndicatorValue.period_start <= last,
+    ]
+    cells: dict[int | None, dict[str, list[Cell]]] = defaultdict(lambda: defaultdict(list))
+    names: dict[int, str] = {}
+    if by == "agency":
+        rows = session.execute(
+            select(
+                IndicatorValue.agency_id,
+                IndicatorValue.indicator_code,
+                IndicatorValue.value,
+                IndicatorValue.numerator,
+                IndicatorValue.denominator,
+            ).where(*in_range, IndicatorValue.area_id.in_(scope))
         )
-        ack_hours, resolve_hours, on_time = [], [], 0
-        scores: list[int] = []
-        for case in members:
-            row.received += 1
-            if case.state in ("resolved", "closed") and case.resolved_at is not None:
-                row.resolved += 1
-                resolve_hours.append(cal.working_hours_between(case.submitted_at, case.resolved_at))
-                if sla.resolved_on_time(case):
-                    on_time += 1
-            elif case.state == "rejected":
-                row.rejected += 1
-            else:
-                row.open += 1
-            if case.acknowledged_at is not None:
-                ack_hours.append(cal.working_hours_between(case.submitted_at, case.acknowledged_at))
-            scores.extend(ratings.get(case.id, []))
-        row.on_time_pct = round(100.0 * on_time / row.resolved, 1) if row.resolved else None
-        row.median_ack_hours = _median(ack_hours)
-        row.median_resolve_hours = _median(resolve_hours)
-        row.ratings = len(scores)
-        row.satisfaction = round(sum(scores) / len(scores), 2) if scores else None
-        rows.append(row)
-    rows.sort(key=lambda r: (r.key is None, r.name, r.key or 0))
-    return rows
+        for key, code, value, num, den in rows:
+            cells[key][code].append((value, num, den))
+        names = public.agency_names(session, {k for k in cells if k is not None})
+    else:
+        area_rows = session.execute(
+            select(
+                IndicatorValue.area_id,
+                Area.name,
+                IndicatorValue.indicator_code,
+                IndicatorValue.value,
+                IndicatorValue.numerator,
+                IndicatorValue.denominator,
+            )
+            .join(Area, Area.id == IndicatorValue.area_id)
+            .where(
+                *in_range,
+                IndicatorValue.agency_id.is_(None),
+                or_(Area.id.in_(scope), Area.parent_id.in_(scope)),
+            )
+        )
+        for area, name, code, value, num, den in area_rows:
+            key = None if area in scope else int(area)
+            cells[key][code].append((value, num, den))
+            if key is not None:
+                names[key] = str(name)
+    out = [_row(k, names.get(k, ""), c) for k, c in cells.items() if k is not None]
+    out.sort(key=lambda r: (r.name, r.key or 0))
+    if cells:
+        out.append(_row(None, TOTAL_NAME, cells.get(None, {})))
+    return out
+
+
+def _row(key: int | None, name: str, cells: dict[str, list[Cell]]) -> ScoreRow:
+    row = ScoreRow(key, name)
+    for column, code in COUNTS.items():
+        setattr(row, column, int(sum(v or 0 for v, _n, _d in cells.get(code, []))))
+    for column, (code, scale, decimals) in RATES.items():
+        num = sum(n or 0 for _v, n, _d in cells.get(code, []))
+        den = sum(d or 0 for _v, _n, d in cells.get(code, []))
+        setattr(row, column, round(num * scale / den, decimals) if den else None)
+    for column, code in MEDIANS.items():
+        found = cells.get(code, [])
+        value = found[0][0] if len(found) == 1 else None  # one month's median, never a median of medians
+        setattr(row, column, round(value, 2) if value is not None else None)
+    row.ratings = int(sum(d or 0 for _v, _n, d in cells.get(RATES["satisfaction"][0], [])))
+    return row
 
 
 def to_csv(rows: list[ScoreRow]) -> bytes:

@@ -32,7 +32,6 @@ from cityops.reports.api.cases import (
     base_url,
     filtered,
     get_case,
-    local_day_start,
     public_query,
 )
 from cityops.reports.models import Case, Category
@@ -247,25 +246,29 @@ def public_detail(ref: str, request: Request, session: SessionDep) -> dict[str, 
 @router.get("/scorecards", responses=success_types(CSV, XLSX))
 def scorecards(
     session: SessionDep,
-    settings: SettingsDep,
     by: Literal["agency", "area"] = "agency",
     since: date | None = None,
     until: date | None = None,
+    area_id: Annotated[int | None, Query(description="Scope unit (default: the province)")] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
-    """Public scorecards over cases submitted between ``since`` and ``until`` (local dates, inclusive;
-    default: the last 30 days). ``format=csv`` or ``xlsx`` downloads the table."""
+    """Public scorecards read from the case indicators: whole months, from the month holding ``since`` to
+    the month holding ``until`` (local dates; default: this month), of cases submitted in them.
+    ``format=csv`` or ``xlsx`` downloads the table."""
+    from cityops.indicators import periods
+    from cityops.indicators.service import cell_area
     from cityops.reports import scorecards as sc
 
     today = utcnow().astimezone(LOCAL_TZ).date()
     until = until or today
-    since = since or until - timedelta(days=29)
+    since = since or until
     if since > until:
         raise Invalid("since is after until")
-    rows = sc.scorecard(
-        session, settings, by, local_day_start(since), local_day_start(until + timedelta(days=1))
-    )
-    name = f"scorecard-{by}-{since.isoformat()}-{until.isoformat()}"
+    first, last = periods.start_of(since, "month"), periods.start_of(until, "month")
+    scope = cell_area(session, area_id).id if area_id is not None else None
+    rows = sc.scorecard(session, by, first, last, scope)
+    end = periods.following(last, "month") - timedelta(days=1)
+    name = f"scorecard-{by}-{first.isoformat()}-{end.isoformat()}"
     if format == "csv":
         return Response(
             sc.to_csv(rows),
@@ -274,10 +277,17 @@ def scorecards(
         )
     if format == "xlsx":
         return Response(
-            sc.to_xlsx(rows, f"{by} {since.isoformat()}"),
+            sc.to_xlsx(rows, f"{by} {first.isoformat()}"),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
     return JSONResponse(
-        {"by": by, "since": since.isoformat(), "until": until.isoformat(), "rows": [asdict(r) for r in rows]}
+        {
+            "by": by,
+            "since": first.isoformat(),
+            "until": end.isoformat(),
+            "area_id": scope,
+            "source": "indicators",
+            "rows": [asdict(r) for r in rows],
+        }
     )
