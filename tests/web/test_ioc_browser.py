@@ -138,6 +138,12 @@ def test_operator_acknowledges_an_alert_and_drills_into_a_ward(
 
     page.set_viewport_size({"width": 3840, "height": 2160})
     page.wait_for_function("() => getComputedStyle(document.documentElement).fontSize === '32px'")
+    # the charts are redrawn at the wall's size, not left at 1080p's
+    page.wait_for_function(
+        "() => document.querySelector('#daily-chart .uplot').offsetWidth"
+        " > 0.9 * document.querySelector('#daily-chart').clientWidth - 20"
+        " && document.querySelector('#daily-chart').clientWidth > 800"
+    )
     wall = page.evaluate(
         "() => ({bottom: document.querySelector('.ioc-grid').getBoundingClientRect().bottom,"
         " wide: document.documentElement.scrollWidth})"

@@ -8,7 +8,9 @@ import { EP } from "../common/endpoints.js";
 import { fmtDate, fmtDateTime, fmtNumber, unit } from "../common/format.js";
 import { getLang, t } from "../common/i18n.js";
 
-const AXIS = { stroke: "#b8c7d6", grid: { stroke: "rgba(255,255,255,.08)" }, ticks: { stroke: "rgba(255,255,255,.15)" } };
+const AXIS_STYLE = { stroke: "#b8c7d6", grid: { stroke: "rgba(255,255,255,.08)" }, ticks: { stroke: "rgba(255,255,255,.15)" } };
+// axis text in rem, so a 4K wall's charts read like a 1080p screen's
+const axis = () => ({ ...AXIS_STYLE, font: `${Math.round(0.75 * remPx())}px system-ui, sans-serif` });
 const TZ_DATE = (ts) => uPlot.tzDate(new Date(ts * 1000), "Asia/Ho_Chi_Minh");
 const HOUR = 3600 * 1000;
 export const RANGES = { "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR };
@@ -46,7 +48,9 @@ function yAxisSize(u, values) {
 }
 
 let dailyPlot = null;
+let lastDaily = [];
 export function drawDaily(daily) {
+  lastDaily = daily;
   const el = $("#daily-chart");
   const xs = daily.map((d) => new Date(`${d.day}T12:00:00+07:00`).getTime() / 1000);
   const ys = daily.map((d) => d.count);
@@ -58,7 +62,7 @@ export function drawDaily(daily) {
       height: Math.round(10 * remPx()),
       tzDate: TZ_DATE,
       scales: { x: { time: true } },
-      axes: [{ ...AXIS, values: (u, vals) => vals.map((v) => fmtDate(v * 1000).slice(0, 5)) }, { ...AXIS, size: yAxisSize, values: (u, vals) => vals.map((v) => fmtNumber(v)) }],
+      axes: [{ ...axis(), size: Math.round(2.6 * remPx()), space: Math.round(4 * remPx()), values: (u, vals) => vals.map((v) => fmtDate(v * 1000).slice(0, 5)) }, { ...axis(), size: yAxisSize, values: (u, vals) => vals.map((v) => fmtNumber(v)) }],
       series: [{}, { label: t("legend.cases"), stroke: "#ff8a80", fill: "rgba(255,138,128,.15)", width: 2, points: { show: true } }],
       legend: { show: false },
     },
@@ -104,7 +108,7 @@ function plotOne(box, ds, pts, [from, to]) {
       height: Math.round(9 * remPx()),
       tzDate: TZ_DATE,
       scales: { x: { time: true, range: () => [from.getTime() / 1000, to.getTime() / 1000] }, y: { range: () => [lo - pad, hi + pad] } },
-      axes: [{ ...AXIS, values: tickLabel(to - from) }, { ...AXIS, size: yAxisSize, values: (u2, vals) => vals.map((v) => fmtNumber(v, 2)) }],
+      axes: [{ ...axis(), size: Math.round(2.6 * remPx()), space: Math.round(4 * remPx()), values: tickLabel(to - from) }, { ...axis(), size: yAxisSize, values: (u2, vals) => vals.map((v) => fmtNumber(v, 2)) }],
       series: [
         {},
         { label: title, stroke: "#4fc3f7", width: 2 },
@@ -168,4 +172,10 @@ export function rangePicker(onChange) {
     bar.append(b);
   }
   bar.append(custom);
+}
+
+/** Redraw the charts at the new size (a window resized, a wall switched on at another resolution). */
+export function resizeCharts() {
+  if (dailyPlot) drawDaily(lastDaily);
+  if (chartState.station) drawStation(chartState.station);
 }

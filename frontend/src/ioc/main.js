@@ -12,7 +12,7 @@ import { applyI18n, getLang, langToggle, t } from "../common/i18n.js";
 import { L, createMap, drawAreas } from "../common/map.js";
 import { loadAlerts } from "./alerts.js";
 import { caseFilters, caseState, loadCases as loadCaseTable } from "./cases.js";
-import { chartState, drawDaily, drawStation, rangePicker } from "./charts.js";
+import { chartState, drawDaily, drawStation, rangePicker, resizeCharts } from "./charts.js";
 import { drawForecasts } from "./forecast.js"; // the forecast band (#16)
 import { relabelLayers, setLayers } from "./layers.js";
 import { scope, viewer } from "./scope.js";
@@ -198,6 +198,7 @@ function setScope(areaId, name, layer) {
   loadCaseMarkers();
   loadCaseTable();
   loadTrends();
+  loadScorecards();
   loadStations().then(refreshAlerts);
 }
 
@@ -333,7 +334,12 @@ async function start() {
   applyI18n(document);
   live();
   fitGrid();
-  window.addEventListener("resize", () => (fitGrid(), map.invalidateSize()));
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    fitGrid();
+    clearTimeout(resizing);
+    resizing = setTimeout(resizeCharts, 250);
+  });
 }
 
 start();
