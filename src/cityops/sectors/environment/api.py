@@ -1,5 +1,6 @@
 """``GET /api/v1/environment/stations``: the monitoring stations with their latest values and health;
-``GET /api/v1/environment/water-quality``: each water station's VN_WQI.
+``GET /api/v1/environment/water-quality``: each water station's VN_WQI; ``/water-levels`` (and its IOC layer
+``/water-levels.geojson``): levels against the alarm levels I/II/III and today's tide peaks.
 
 Public (station data is open): each Thing that carries a ``station_code``, its location, areas, and per
 datastream the latest value and a health status, by the one rule of :mod:`cityops.sensing.health` (which also
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.clock import utcnow
+from cityops.clock import to_local, utcnow
 from cityops.deps import SessionDep
 from cityops.sensing.health import thing_health
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
@@ -166,3 +167,82 @@ def list_water_quality(session: SessionDep) -> list[StationWaterQuality]:
             )
         )
     return out
+
+
+class TidePeak(BaseModel):
+    time: datetime
+    level_m: float
+
+
+class StationWaterLevel(BaseModel):
+    """A water station's level against its alarm levels I/II/III, and today's high and low waters."""
+
+    id: int
+    code: str
+    name: str
+    level_m: float | None
+    time: datetime | None
+    alarm_levels: dict[str, float]
+    alarm: str | None
+    high_waters: list[TidePeak]
+    low_waters: list[TidePeak]
+
+
+def _levels(session: Session) -> list[StationWaterLevel]:
+    from cityops.sectors.environment.water_levels import station_levels
+
+    return [
+        StationWaterLevel(
+            id=s.thing_id,
+            code=s.code,
+            name=s.name,
+            level_m=s.level,
+            time=s.time,
+            alarm_levels=s.alarm_levels,
+            alarm=s.alarm,
+            high_waters=[TidePeak(time=t, level_m=v) for t, v in s.highs],
+            low_waters=[TidePeak(time=t, level_m=v) for t, v in s.lows],
+        )
+        for s in station_levels(session, utcnow())
+    ]
+
+
+@router.get("/water-levels", response_model=list[StationWaterLevel])
+def list_water_levels(session: SessionDep) -> list[StationWaterLevel]:
+    """Water levels with the alarm level reached (I, II, III or none) and today's tide peaks."""
+    return _levels(session)
+
+
+@router.get("/water-levels.geojson", responses={404: {"description": "No such area"}})
+def water_levels_layer(
+    session: SessionDep, area_id: Annotated[int | None, Query(description="The IOC's area scope")] = None
+) -> dict[str, Any]:
+    """The IOC layer: each station coloured by the alarm level its water level reached."""
+    from cityops.areas.models import Area
+    from cityops.errors import NotFound
+    from cityops.sectors.environment.water_levels import station_levels
+
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise NotFound("No such area", code="unknown_area", details={"area_id": area_id})
+    features = []
+    for s in station_levels(session, utcnow()):
+        if s.lat is None or s.lon is None:
+            continue
+        level = "–" if s.level is None else f"{s.level:.2f}".replace(".", ",")
+        highs = ", ".join(f"{to_local(t):%H:%M} ({v:.2f} m)".replace(".", ",") for t, v in s.highs)
+        alarm_vi = f"báo động {s.alarm}" if s.alarm else "dưới báo động I"
+        alarm_en = f"alarm level {s.alarm}" if s.alarm else "below alarm level I"
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "properties": {
+                    "name_vi": f"{s.name}: {level} m, {alarm_vi}"
+                    + (f"; đỉnh triều hôm nay {highs}" if highs else ""),
+                    "name_en": f"{s.name}: {level} m, {alarm_en}"
+                    + (f"; high waters today {highs}" if highs else ""),
+                    "alarm": s.alarm or "none",
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
