@@ -157,6 +157,10 @@ def _water_stations(f: Factory, n: int) -> None:
     f.batch(n, lambda: f.station("ph", area=f.area(), kind="water"))
 
 
+def _water_levels(f: Factory, n: int) -> None:
+    f.batch(n, lambda: f.station("water_level", area=f.area(), kind="water"))
+
+
 def _gates(f: Factory, n: int) -> None:
     attrs = {"waterway": "Kênh thử", "outer_station": "KIT", "protects": "rice"}
     f.batch(n, lambda: f.place("sluice_gate", attributes=attrs, status="open"))
@@ -204,6 +208,8 @@ PINNED: dict[str, Listed] = {
     "/api/v1/sensing/latest": Listed(_stations, 2, postgresql=3),
     "/api/v1/environment/stations": Listed(_stations, 4),
     "/api/v1/environment/water-quality": Listed(_water_stations, 3),
+    "/api/v1/environment/water-levels": Listed(_water_levels, 5),
+    "/api/v1/environment/water-levels.geojson": Listed(_water_levels, 5),
     "/api/v1/agriculture/gates": Listed(_gates, 2),
     "/api/v1/agriculture/gates.geojson": Listed(_gates, 2),
     "/api/v1/agriculture/bulletins": Listed(_bulletins, 2),
