@@ -8,7 +8,7 @@ PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint types pytest install system-deps docs clean bench bench-full frontend fuzz-long test-crash \
-	cluster cluster-down cluster-test audit
+	cluster cluster-down cluster-test cluster-single audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -106,6 +106,9 @@ cluster: $(STAMP) $(CLUSTER_STAMP) system-deps
 
 cluster-down: $(STAMP)
 	$(BIN)/python scripts/cluster/cluster.py down
+
+cluster-single: $(STAMP)  ## the cluster test's load against one `cityops serve` (PostgreSQL, Mosquitto), for comparison
+	$(BIN)/python scripts/cluster/cluster_test.py --single
 
 cluster-test: $(STAMP) $(CLUSTER_STAMP) system-deps
 	$(BIN)/python scripts/cluster/cluster.py up
