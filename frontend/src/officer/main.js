@@ -76,6 +76,8 @@ async function whoAmI() {
     else throw err;
   }
   $("#who").textContent = me ? me.full_name || me.username : "";
+  if (me && me.role === "admin" && !$("#admin-link")) $("#who").after(h("a.btn-link", { id: "admin-link", href: "#/admin" }));
+  if (!(me && me.role === "admin")) $("#admin-link")?.remove();
   $("#logout").hidden = !me;
   return me;
 }
@@ -432,8 +434,11 @@ async function render() {
       viewLogin();
     } else {
       const m = /^#\/case\/([^/]+)$/.exec(location.hash);
-      main.dataset.view = m ? "case" : "inbox";
-      await (m ? viewCase(m[1]) : viewInbox());
+      const admin = me.role === "admin" && /^#\/admin(?:\/(\w+))?$/.exec(location.hash);
+      if ($("#admin-link")) $("#admin-link").textContent = getLang() === "en" ? "Administration" : "Quản trị";
+      main.dataset.view = admin ? "admin" : m ? "case" : "inbox";
+      if (admin) await (await import("./admin.js")).viewAdmin(main, admin[1]); // admin pages load only for admins
+      else await (m ? viewCase(m[1]) : viewInbox());
     }
   } catch (err) {
     main.append(h("p.error", err.status ? errorText(err) : t("common.error", { msg: err.message || String(err) })));
