@@ -167,3 +167,34 @@ def test_camera_layer_is_for_staff_only(
     by_id = {f["id"]: f["properties"] for f in r.json()["features"]}
     assert by_id[ids["demo-cam-ql62"]]["status"] == "offline"
     assert by_id[ids["demo-cam-ql1-tanan"]]["stream_url"].startswith("rtsp://")
+
+
+def test_segment_days_from_the_counter_roll_ups(
+    client: TestClient, sessions: sessionmaker[Session], factory: Factory
+) -> None:
+    from datetime import UTC, datetime
+
+    from cityops.sectors.traffic.congestion import on_observations
+    from cityops.sectors.traffic.stations import STATIONS
+    from cityops.sensing.stations import load_stations
+    from tests.sectors.traffic.test_congestion import QL1, _ingest
+
+    ids = _load(sessions)
+    with sessions() as s:
+        load_stations(s, [st for st in STATIONS if st.code == QL1])
+        s.commit()
+        jam = {"mean_speed": 9.0, "traffic_motorbike": 1000.0, "traffic_car": 300.0, "traffic_heavy": 50.0}
+        on_observations(s, _ingest(s, datetime(2026, 5, 4, 10, 30, tzinfo=UTC), jam))  # 17:30 local
+        s.commit()
+    seg = ids["demo-seg-ql1-tanan"]
+    r = client.get(f"/api/v1/traffic/segments/{seg}/days?from=2026-05-04&to=2026-05-05")
+    assert r.status_code == 200
+    assert r.json() == {
+        "segment_id": seg,
+        "counter": QL1,
+        "days": [{"date": "2026-05-04", "congested_hours": 1.0, "peak_hour_volume": 1350, "peak_hour": 17}],
+    }
+    assert client.get(f"/api/v1/traffic/segments/{seg}/days?from=2026-05-06&to=2026-05-04").status_code == 422
+    assert client.get(f"/api/v1/traffic/segments/{seg}/days?from=2026-01-01&to=2026-05-04").status_code == 422
+    assert client.get(f"/api/v1/traffic/segments/{seg}/days?from=yesterday").status_code == 422
+    assert client.get(f"/api/v1/traffic/segments/{ids['demo-cam-ql62']}/days").status_code == 404

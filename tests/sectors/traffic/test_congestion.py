@@ -156,3 +156,31 @@ def test_simulated_incident_collapses_the_speed() -> None:
     reading = level_of_service(counter.mean_speed(during, "X"), 70.0, {}, 3600.0)
     assert reading is not None
     assert reading.level == "F"
+
+
+def test_indicators_count_congested_hours_and_the_peak_hour(session: Session) -> None:
+    from cityops.sectors.traffic.indicators import congested_hours, indicators, peak_hour_volume, segment_days
+
+    load_stations(session, [s for s in STATIONS if s.code == QL1])
+    load_demo_places(session, DATA, ["road_segment"], Console(quiet=True))
+    session.commit()
+    jam = {"mean_speed": 10.0, "traffic_motorbike": 2000.0, "traffic_car": 400.0, "traffic_heavy": 100.0}
+    free = {"mean_speed": 58.0, "traffic_motorbike": 300.0, "traffic_car": 100.0, "traffic_heavy": 10.0}
+    t0 = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)  # 14:00 in Vietnam
+    for at, values in ((t0, jam), (t0 + timedelta(minutes=5), jam), (t0 + timedelta(hours=1), free)):
+        on_observations(session, _ingest(session, at, values))
+        session.commit()
+    specs = {s.code: s for s in indicators()}
+    day = (datetime(2026, 5, 3, 17, 0, tzinfo=UTC), datetime(2026, 5, 4, 17, 0, tzinfo=UTC))  # 4 May, local
+    hours = congested_hours(session, specs["traffic.congested_hours"], {0: None}, *day)
+    assert hours[0].value == 1.0  # 14:00–15:00 at F, 15:00–16:00 at A
+    peak = peak_hour_volume(session, specs["traffic.peak_hour_volume"], {0: None}, *day)
+    assert peak[0].value == 2000 + 400 + 100  # the 14:00 hour's mean total flow
+    # the day before has no data: no value rather than 0
+    before = (day[0] - timedelta(days=1), day[0])
+    assert congested_hours(session, specs["traffic.congested_hours"], {0: None}, *before) == {}
+    thing_id = datastream_index(session)[(QL1, "mean_speed")].thing_id
+    days = segment_days(session, thing_id, *day)
+    assert days == {
+        datetime(2026, 5, 4).date(): {"congested_hours": 1.0, "peak_hour_volume": 2500, "peak_hour": 14}
+    }

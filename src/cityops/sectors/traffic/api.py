@@ -4,6 +4,7 @@ the camera registry for staff, and cameras' heartbeats.
 | route | who |
 |---|---|
 | ``GET /api/v1/traffic/segments.geojson`` | anyone: each current segment with its level of service, ``closed`` while a closure or works naming it is valid, and ``state`` (``closed`` or the level) |
+| ``GET /api/v1/traffic/segments/{id}/days`` | anyone: per local day, hours at E or F and the peak-hour volume |
 | ``GET /api/v1/traffic/closures.geojson`` | anyone: closures and works valid today (the permit number only for staff) |
 | ``GET /api/v1/traffic/cameras`` (and ``cameras.geojson``) | staff (``place.view_staff``): cameras with status, ``stale`` flag, stream URL and credentials |
 | ``POST /api/v1/traffic/cameras/{id}/heartbeat`` | an ingest API key or an admin (``sensing.ingest``): 204 |
@@ -14,7 +15,7 @@ Every GET takes ``area_id`` (the IOC's drill-down: the unit, its lineage, the un
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -22,15 +23,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
-from cityops.clock import to_local, utcnow
+from cityops.clock import LOCAL_TZ, ensure_utc, to_local, utcnow
 from cityops.deps import SessionDep
-from cityops.errors import NotFound
+from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, authorize, can
 from cityops.places.models import Place
 from cityops.places.query import area_scope
 from cityops.sectors.traffic.cameras import heartbeat, is_stale
+from cityops.sectors.traffic.indicators import segment_days
 from cityops.sectors.traffic.specs import CAMERA, ROAD_CLOSURE, ROAD_SEGMENT
+from cityops.sensing.models import Thing
 
 router = APIRouter(prefix="/api/v1/traffic", tags=["traffic"])
 GEOJSON = "application/geo+json"
@@ -133,6 +136,48 @@ AreaParam = Annotated[int | None, Query(description="only this area (its lineage
 def segments(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_READ)
     return _collection(segment_features(session, today(), scope(session, area_id)))
+
+
+MAX_DAYS = 31
+
+
+@router.get("/segments/{place_id}/days", summary="A segment's congested hours and peak hour per day")
+def segment_day_figures(
+    place_id: int,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> dict[str, Any]:
+    """Per local day (``from``–``to`` inclusive, at most 31 days; default the last 7): hours at level E or F,
+    the peak-hour volume and its hour, from the segment's counter's hourly roll-ups."""
+    authorize(principal, Action.PLACE_READ)
+    seg = session.get(Place, place_id)
+    if seg is None or seg.type_code != ROAD_SEGMENT.code:
+        raise NotFound("No such road segment", details={"place_id": place_id})
+    last = to or today()
+    first = from_ or last - timedelta(days=6)
+    if first > last or (last - first).days >= MAX_DAYS:
+        raise Invalid(
+            f"from must not be after to, and at most {MAX_DAYS} days",
+            details=[{"field": "from", "msg": f"within {MAX_DAYS} days before to"}],
+        )
+    code = (seg.attributes or {}).get("counter")
+    thing_id = None
+    if code:
+        for thing in session.scalars(select(Thing)):
+            if (thing.properties or {}).get("station_code") == code:
+                thing_id = thing.id
+    days = {}
+    if thing_id is not None:
+        start = ensure_utc(datetime.combine(first, datetime.min.time(), tzinfo=LOCAL_TZ))
+        end = ensure_utc(datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=LOCAL_TZ))
+        days = segment_days(session, thing_id, start, end)
+    return {
+        "segment_id": seg.id,
+        "counter": code,
+        "days": [{"date": d.isoformat(), **figures} for d, figures in days.items()],
+    }
 
 
 @router.get("/closures.geojson", summary="Closures and works valid today (GeoJSON)")

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         CategorySpec,
         DashboardPanelSpec,
         EventConsumerSpec,
+        IndicatorCalculatorSpec,
+        IndicatorSpec,
         PlaceTypeSpec,
         PropertySpec,
         RuleTemplate,
@@ -72,6 +74,21 @@ def rule_templates() -> list[RuleTemplate]:
     from cityops.sectors.traffic.templates import TEMPLATES
 
     return list(TEMPLATES)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """Congested segment-hours and the peak-hour volume per commune and day."""
+    from cityops.sectors.traffic.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sectors.traffic.indicators import calculators
+
+    return calculators()
 
 
 @hookimpl
