@@ -80,3 +80,24 @@ def test_an_operator_acknowledges_an_alert_once_and_it_is_audited(
     assert list(actions) == ["alert.acknowledge"]
     scoped = client.get("/api/v1/alerts", params={"area": ward.id, "state": "acknowledged"}).json()
     assert [a["id"] for a in scoped] == [alert.id]
+
+
+def test_latest_value_panels_follow_the_drill_down_scope(client: TestClient, factory: Factory) -> None:
+    ward = factory.area("Phường Panel")
+    other = factory.area("Phường Panel Khác")
+    here = factory.station("salinity", name="Mặn trong", area=ward)
+    there = factory.station("salinity", name="Mặn ngoài", area=other)
+    factory.observations(here, [0.7], start=utcnow() - timedelta(minutes=1))
+    factory.observations(there, [3.1], start=utcnow() - timedelta(minutes=1))
+
+    def streams(**params: int) -> set[int]:
+        body = client.get("/api/v1/dashboard/panels", params=params)
+        assert body.status_code == 200
+        panel = next(
+            p for p in body.json() if p["kind"] == "latest_values" and p["code"] == "environment.latest"
+        )
+        return {d["id"] for d in panel["data"]}
+
+    assert {here.id, there.id} <= streams()
+    assert streams(area_id=ward.id) == {here.id}
+    assert streams(area_id=other.id) == {there.id}

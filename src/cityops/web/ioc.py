@@ -357,6 +357,19 @@ def _place_data(session: Session, panel: DashboardPanelSpec) -> list[dict[str, A
     ]
 
 
+def _things_in(session: Session, area: Area | None) -> set[int] | None:
+    """The located Things inside ``area``; None (all of them) at province scope."""
+    inside = _in_scope(session, area)
+    if area is None or area.level == "province":
+        return None
+    rows = session.execute(
+        select(thing_locations.c.thing_id, Location.lat, Location.lon).join(
+            Location, and_(Location.id == thing_locations.c.location_id, Location.lat.is_not(None))
+        )
+    )
+    return {tid for tid, lat, lon in rows if lat is not None and lon is not None and inside(lat, lon)}
+
+
 def _layer(panel: DashboardPanelSpec) -> dict[str, Any]:
     """How the IOC draws a ``map_layer``: the sector's GeoJSON path, the style property and the legend."""
     return {
@@ -379,6 +392,10 @@ def panels(
     area = _target_area(session, area_id)
     today = to_local(now or utcnow()).date()
     out = []
+    local: set[int] | None = (
+        None  # the Things inside the scope (None: all), looked up once if a panel needs them
+    )
+    looked = False
     for panel in declared_panels():
         if panel.audience == "staff" and not staff:
             continue
@@ -391,7 +408,14 @@ def panels(
         elif panel.kind == "place_layer":
             data = _place_data(session, panel)
         else:
-            data = [s for streams in _streams(session, panel.property_codes).values() for s in streams]
+            if not looked:
+                local, looked = _things_in(session, area), True
+            data = [
+                s
+                for thing_id, streams in _streams(session, panel.property_codes).items()
+                if local is None or thing_id in local
+                for s in streams
+            ]
         out.append(
             {
                 "code": panel.code, "title_vi": panel.title_vi, "title_en": panel.title_en,
