@@ -6,6 +6,7 @@
 | ``POST /dossiers/import`` | admin: a CSV or JSON file |
 | ``POST /dossiers/lookup`` | anyone: ``{code, digits}``, rate-limited, logged without personal data |
 | ``GET /dossiers/overdue`` | anyone: open dossiers past due now, per agency and procedure (counts only) |
+| ``GET /dossiers/overdue.geojson`` | anyone: the same per agency, at its area's centre (the IOC's map layer) |
 | ``GET /dossiers/qr.svg?code=`` | anyone: the receipt's QR code, opening the lookup page |
 | ``GET /dossiers/{code}`` | staff or the system's key: one dossier without the second factor |
 | ``GET /nearby?near=lat,lon&type=...`` | anyone: the nearest public facilities, distance, open now |
@@ -13,11 +14,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cityops.audit.service import record
 from cityops.clock import utcnow
@@ -26,6 +29,7 @@ from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize
 from cityops.sectors.public_services import dossiers, lookup, nearby, receipts
+from cityops.sectors.public_services.layers import overdue_features
 from cityops.sectors.public_services.models import Dossier
 from cityops.sectors.public_services.statuses import CLOSED, WAITING_ON_APPLICANT
 from cityops.urls import public_base
@@ -122,21 +126,27 @@ def lookup_dossier(
     return lookup.public_view(row)
 
 
+def _overdue_rows(session: Session, now: datetime) -> list[Any]:
+    return list(
+        session.execute(
+            select(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name, func.count())
+            .where(
+                Dossier.due_at < now,
+                Dossier.returned_at.is_(None),
+                Dossier.status.not_in(sorted(CLOSED | WAITING_ON_APPLICANT)),
+            )
+            .group_by(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name)
+            .order_by(func.count().desc(), Dossier.agency_code, Dossier.procedure_name)
+            .limit(500)
+        ).all()
+    )
+
+
 @router.get("/dossiers/overdue")
 def overdue_dossiers(session: ReadSessionDep) -> dict[str, Any]:
     """Open dossiers past their due time now, per agency and procedure (counts only, nothing personal)."""
     now = utcnow()
-    rows = session.execute(
-        select(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name, func.count())
-        .where(
-            Dossier.due_at < now,
-            Dossier.returned_at.is_(None),
-            Dossier.status.not_in(sorted(CLOSED | WAITING_ON_APPLICANT)),
-        )
-        .group_by(Dossier.agency_code, Dossier.agency_name, Dossier.procedure_name)
-        .order_by(func.count().desc(), Dossier.agency_code, Dossier.procedure_name)
-        .limit(500)
-    ).all()
+    rows = _overdue_rows(session, now)
     agencies: dict[str, dict[str, Any]] = {}
     for code, name, procedure, count in rows:
         entry = agencies.setdefault(
@@ -146,6 +156,19 @@ def overdue_dossiers(session: ReadSessionDep) -> dict[str, Any]:
         entry["procedures"].append({"procedure_name": procedure, "overdue": count})
     items = sorted(agencies.values(), key=lambda e: (-e["overdue"], e["agency_code"]))
     return {"as_of": now.isoformat(), "total": sum(e["overdue"] for e in items), "agencies": items}
+
+
+@router.get("/dossiers/overdue.geojson")
+def overdue_layer(
+    session: ReadSessionDep, area_id: Annotated[int | None, Query(ge=1)] = None
+) -> dict[str, Any]:
+    """Each agency with dossiers, at the centre of the area it serves, with its overdue count and a level
+    (``none``, ``some`` 1–4, ``many`` 5+): the IOC's map layer. ``area_id`` keeps agencies serving inside it."""
+    now = utcnow()
+    counts: dict[str, int] = {}
+    for code, _name, _procedure, count in _overdue_rows(session, now):
+        counts[code] = counts.get(code, 0) + count
+    return overdue_features(session, counts, area_id)
 
 
 @router.get("/dossiers/qr.svg")

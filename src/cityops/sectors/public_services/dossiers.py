@@ -6,6 +6,8 @@ reason and changes nothing; the good rows of the same batch are stored. Field na
 or as the one-stop-shop systems write them (``maHoSo``, ``tenTTHC``, ``trangThaiHoSo``, ``ngayTiepNhan``,
 ``ngayHenTra``, ``ngayTra``, ...). Times without a zone are Vietnam's (Asia/Ho_Chi_Minh); stored in UTC.
 Phone and ID numbers are reduced to a salted keyed hash of their last 4 digits at once (:mod:`.factors`).
+A batch that changed anything emits one ``dossiers.changed`` event after commit, naming the due times it
+touched (the indicator cells to recompute), nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
+from cityops.events.outbox import emit
 from cityops.identity.models import Agency
 from cityops.sectors.public_services import factors
 from cityops.sectors.public_services.models import Dossier, DossierStep
@@ -270,12 +273,16 @@ def upsert(session: Session, rows: Iterable[Any], *, secret: str, source: str, d
         )
     }
     now = utcnow()
+    due: set[str] = set()
     for code, (_number, item) in checked.items():
         digest = _content_hash(secret, item)
         row = existing.get(code)
         if row is not None and row.content_hash == digest:
             report.unchanged += 1
             continue
+        for moment in (row.due_at if row is not None else None, item.values["due_at"]):
+            if moment is not None:  # the cells the old and the new due time count in
+                due.add(moment.isoformat())
         if row is None:
             row = Dossier(created_at=now, demo=demo)
             session.add(row)
@@ -293,6 +300,8 @@ def upsert(session: Session, rows: Iterable[Any], *, secret: str, source: str, d
         row.content_hash, row.source, row.updated_at = digest, source[:64], now
         row.steps.extend(DossierStep(**step) for step in item.steps)
     session.flush()
+    if due:
+        emit(session, "dossiers.changed", {"due": sorted(due)})
     return report
 
 

@@ -20,7 +20,7 @@ from cityops.errors import Invalid
 from cityops.places.models import Place, PlaceType
 from cityops.places.query import PlaceFilter, place_query, visible_types
 from cityops.places.render import PlaceOut
-from cityops.places.types import all_types
+from cityops.places.types import all_types, declared_types
 from cityops.sectors.public_services import opening_hours
 from cityops.sectors.public_services.dossiers import VN
 
@@ -63,8 +63,9 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def nearby(session: Session, query: NearbyQuery, now: datetime) -> dict[str, Any]:
     """The nearest places of ``query.types`` with ``distance_m`` and ``open_now`` (None: hours unknown)."""
+    declared = {spec.code for _plugin, spec in declared_types() if spec.visibility == "public"}
     public: dict[str, PlaceType] = {t.code: t for t in visible_types(all_types(session), staff=False)}
-    unknown = [t for t in query.types if t not in public]
+    unknown = [t for t in query.types if t not in declared]
     if unknown or not query.types:
         raise Invalid(
             "type: one or more public place types",
@@ -86,7 +87,9 @@ def nearby(session: Session, query: NearbyQuery, now: datetime) -> dict[str, Any
         distance = haversine_m(query.lat, query.lon, place.lat, place.lon)
         if distance > query.radius_m:
             continue
-        ptype = public[place.type_code]
+        ptype = public.get(place.type_code)
+        if ptype is None:  # a type no longer public
+            continue
         out = PlaceOut.of(place, ptype, (area_code, area_name), staff=False)
         hours = out.attributes.get("opening_hours")
         is_open = opening_hours.is_open(hours if isinstance(hours, str) else None, local)

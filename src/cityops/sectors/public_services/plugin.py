@@ -1,4 +1,4 @@
-"""The public services sector plugin: case categories, place types, the dossier API, demo data (hooks only)."""
+"""The public services sector plugin: categories, place types, the dossier API and indicators, IOC panels, demo."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
-    from cityops.specs import CategorySpec, PlaceTypeSpec
+    from cityops.specs import (
+        BackgroundTaskSpec,
+        CategorySpec,
+        DashboardPanelSpec,
+        IndicatorCalculatorSpec,
+        IndicatorSpec,
+        PlaceTypeSpec,
+    )
 
 
 @hookimpl
@@ -45,3 +52,31 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     load(session, console)
     load_events(session, console)
     load_dossiers(session, console, settings.secret_key)
+
+
+@hookimpl
+def indicator_calculators() -> list[IndicatorCalculatorSpec]:
+    from cityops.sectors.public_services.indicators import calculators
+
+    return calculators()
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    from cityops.sectors.public_services.indicators import indicators as declared
+
+    return declared()
+
+
+@hookimpl
+def dashboard_panels() -> list[DashboardPanelSpec]:
+    from cityops.sectors.public_services.indicators import panels
+
+    return panels()
+
+
+@hookimpl
+def background_tasks() -> list[BackgroundTaskSpec]:
+    from cityops.sectors.public_services.indicators import background_tasks as tasks
+
+    return tasks()
