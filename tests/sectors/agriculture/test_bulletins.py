@@ -10,14 +10,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.sectors.agriculture.bulletins import TIDAL_DAY, compose, intake_window, publish
+from cityops.alerts.models import AlertSubscription, Severity
+from cityops.notify.models import Delivery
+from cityops.sectors.agriculture.bulletins import TIDAL_DAY, compose, intake_window, publish, publish_changes
 from cityops.sectors.agriculture.calendar import season_of, seasons
 from cityops.sectors.agriculture.crops import CROPS
 from cityops.sectors.agriculture.models import SalinityBulletin
+from cityops.sectors.agriculture.push import push_changes, worth_pushing
 from cityops.sectors.agriculture.salinity import StationSalinity
 from cityops.sensing.ingest import ObservationIn, ingest_observations
 from cityops.sensing.models import Thing
 from cityops.sensing.stations import datastream_index, load_stations
+from cityops.settings import Settings
 from tests.kit.factories import Factory
 from tests.sectors.agriculture.test_salinity import STATIONS
 
@@ -185,3 +189,40 @@ def test_publish_daily_and_on_change_and_the_api(
     bad_area = client.get("/api/v1/agriculture/bulletins/history?area_id=99999999")
     assert bad_area.status_code == 422
     assert bad_area.json()["error"]["code"] == "unknown_area"
+
+
+def test_changed_bulletins_reach_the_communes_subscribers(
+    sessions: sessionmaker[Session], factory: Factory, settings: Settings
+) -> None:
+    assert worth_pushing("harm", "safe")
+    assert worth_pushing("safe", "caution")  # "you may take water again" is news too
+    assert not worth_pushing("safe", None)
+    assert not worth_pushing("harm", "harm")
+    now = (datetime.now(UTC) - timedelta(days=1)).replace(hour=3, minute=0, second=0, microsecond=0)
+    commune = factory.area()
+    with sessions() as s:
+        area_id = _setup(s, commune.id, now, 0.4)
+        s.add(
+            AlertSubscription(
+                area_id=area_id, email="nong.dan@example.vn", min_severity=Severity.WATCH, locale="vi"
+            )
+        )
+        s.commit()
+        assert push_changes(s, settings, publish_changes(s, now), {area_id: "Phường Thử"}) == 0  # all safe
+        ds = datastream_index(s)[("VCT-TANAN", "salinity")]
+        later = now + timedelta(minutes=30)
+        ingest_observations(s, [ObservationIn(ds.id, later - timedelta(minutes=1), 1.6)], emit_event=False)
+        changes = publish_changes(s, later)
+        assert sorted((b.crop, previous) for b, previous in changes) == [
+            ("fruit", "safe"),
+            ("vegetables", "safe"),
+        ]
+        assert push_changes(s, settings, changes, {area_id: "Phường Thử"}) == 2
+        s.commit()
+        sent = s.scalars(select(Delivery).where(Delivery.category == "bulletin")).all()
+    assert len(sent) == 2
+    assert {d.message["subject_vi"] for d in sent} == {
+        "Bản tin mặn: Cây ăn trái – Phường Thử",
+        "Bản tin mặn: Rau màu – Phường Thử",
+    }
+    assert all("KHÔNG lấy nước tưới" in d.message["body_vi"] for d in sent)

@@ -227,10 +227,15 @@ def drafts(session: Session, now: datetime) -> list[tuple[int, Draft]]:
 
 def publish(session: Session, now: datetime) -> list[SalinityBulletin]:
     """Store the bulletins that are new for the day or changed; returns them (the caller commits)."""
+    return [row for row, _previous in publish_changes(session, now)]
+
+
+def publish_changes(session: Session, now: datetime) -> list[tuple[SalinityBulletin, str | None]]:
+    """:func:`publish`, each stored bulletin with the level of the one before it (None: the first)."""
     pending = drafts(session, now)
     latest = _latest(session, [(a, d.crop) for a, d in pending])
     day = to_local(now).date()
-    stored = []
+    stored: list[tuple[SalinityBulletin, str | None]] = []
     for area_id, d in pending:
         last = latest.get((area_id, d.crop))
         if last is not None and last.day == day and last.fingerprint == d.fingerprint:
@@ -241,7 +246,7 @@ def publish(session: Session, now: datetime) -> list[SalinityBulletin]:
             fingerprint=d.fingerprint, text_vi=d.text_vi, text_en=d.text_en,
         )  # fmt: skip
         session.add(row)
-        stored.append(row)
+        stored.append((row, last.level if last is not None else None))
     session.flush()
     return stored
 

@@ -23,13 +23,17 @@ if TYPE_CHECKING:
 
 
 def publish_bulletins(sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Publish the salinity bulletins that are new for the day or changed (see bulletins.publish)."""
+    """Publish the salinity bulletins that are new for the day or changed (see bulletins.publish) and push the
+    changes worth it to the communes' subscribers (see push)."""
     from cityops.clock import utcnow
     from cityops.db import session_scope
-    from cityops.sectors.agriculture.bulletins import publish
+    from cityops.sectors.agriculture.bulletins import area_names, publish_changes
+    from cityops.sectors.agriculture.push import push_changes
 
     with session_scope(sessions) as session:
-        return len(publish(session, utcnow()))
+        changes = publish_changes(session, utcnow())
+        push_changes(session, settings, changes, area_names(session, [b.area_id for b, _ in changes]))
+        return len(changes)
 
 
 @hookimpl
