@@ -8,6 +8,7 @@ import io
 from datetime import date, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from cityops.reports.followup import rate
 from cityops.reports.handling import ActionRequest, perform
 from cityops.reports.models import Case
 from cityops.reports.scorecards import CODES, TOTAL_NAME, ScoreRow, scorecard, to_csv, to_xlsx
+from cityops.reports.sla import sweep_sla
 from cityops.reports.workflow import CaseAction
 from tests.reports.conftest import B_POINT, MONDAY_9, World
 
@@ -183,8 +185,15 @@ def test_a_case_event_changes_the_scorecard_a_read_does_not(
     assert _by_key(scorecard(s, "agency", MARCH, MARCH)) == after
 
 
-def test_csv_and_xlsx_exports(world: World, registry: Registry, client: TestClient) -> None:
+def test_csv_and_xlsx_exports(world: World, registry: Registry, app: FastAPI) -> None:
     _build(world, registry)
+    with TestClient(
+        app
+    ) as client:  # started after the cells are computed (its consumers would race the build)
+        _exports(world, client)
+
+
+def _exports(world: World, client: TestClient) -> None:
     rows = scorecard(world.session, "agency", MARCH, MARCH)
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows).decode("utf-8-sig"))))
     assert {r["name"] for r in parsed} == {"UBND phường Long An", "UBND phường Tân An", TOTAL_NAME}
@@ -208,3 +217,24 @@ def test_csv_and_xlsx_exports(world: World, registry: Registry, client: TestClie
     assert client.get("/api/v1/reports/scorecards?since=2026-03-05&until=2026-03-01").status_code == 422
     assert client.get("/api/v1/reports/scorecards?format=pdf").status_code == 422
     assert client.get("/api/v1/reports/scorecards?area_id=999999").status_code == 404
+
+
+def test_an_overdue_flag_reaches_the_scorecard_through_its_event(
+    world: World, registry: Registry, sessions: sessionmaker[Session]
+) -> None:
+    """The SLA sweep flags ward B's untouched case overdue and emits ``cases.overdue``; its consumer updates
+    the overdue-open cells the scorecard shows (escalation aside)."""
+    untouched = _build(world, registry)
+    s = world.session
+    mark = s.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1)) or 0
+    assert _by_key(scorecard(s, "agency", MARCH, MARCH))[world.ward_b_committee.id].overdue_open == 0
+    result = sweep_sla(s, MONDAY_9 + timedelta(days=30), world.settings, ids=[untouched.id])
+    s.commit()
+    assert result.overdue == [untouched.id]
+    events = s.scalars(select(OutboxEvent).where(OutboxEvent.id > mark).order_by(OutboxEvent.id)).all()
+    assert "cases.overdue" in {e.subject for e in events}
+    for e in events:
+        handle(sessions, Event(e.subject, e.payload, id=e.event_id, occurred_at=e.occurred_at))
+    s.expire_all()
+    rows = _by_key(scorecard(s, "agency", MARCH, MARCH))
+    assert (rows[world.ward_b_committee.id].overdue_open, rows[None].overdue_open) == (1, 1)

@@ -141,7 +141,8 @@ def recompute(
     reg = reg or load()
     amap = AreaMap.load(session)
     written = 0
-    for spec in computed_specs(reg, codes):
+    # by code, then period, as the consumers refresh: two writers lock shared cells in the same order
+    for spec in sorted(computed_specs(reg, codes), key=lambda s: s.code):
         targets = amap.targets(spec.levels)
         for start in periods.starts_between(first, last, spec.period):
             written += compute(session, reg, amap, spec, start, targets)

@@ -186,6 +186,8 @@ def sweep_sla(
                 case.overdue = True
                 result.overdue.append(case.id)
                 _mark(session, case, now, "overdue", {"due": due.isoformat()})
+                # its indicator cells (overdue open cases) follow at once, escalated or not
+                integrations.emit(session, "cases.overdue", {"id": case.id, "ref": case.ref})
             if case.escalated_at is None:
                 case.escalated_at = now
                 result.escalated.append(case.id)
