@@ -115,3 +115,41 @@ def test_water_quality_api(client: TestClient, sessions: sessionmaker[Session]) 
     assert body["VC-TANTRU"]["reason"] == "no laboratory sample"
     # a constant number of statements: things, observed properties, datastreams, lab rows, probe roll-ups
     assert len(log.statements) <= 6, log.statements
+
+
+def test_mean_wqi_indicator(sessions: sessionmaker[Session]) -> None:
+    from cityops.sectors.environment.indicators import indicators, wqi_mean
+
+    spec = next(i for i in indicators() if i.code == "environment.wqi_mean")
+    sample = datetime(2026, 3, 20, 3, 15, tzinfo=UTC)
+    with sessions() as s:
+        load_stations(s, [BY_CODE["VCT-TANAN"], BY_CODE["VCD-BENLUC"]])
+        _probes(
+            s,
+            "VCT-TANAN",
+            sample.replace(minute=0),
+            {"ph": 7.2, "dissolved_oxygen": 5.6, "water_temperature": 29},
+        )
+        _probes(
+            s,
+            "VCD-BENLUC",
+            sample.replace(minute=0),
+            {"ph": 7.0, "dissolved_oxygen": 7.0, "water_temperature": 29},
+        )
+        index = datastream_index(s)
+        record_sample(s, index[("VCT-TANAN", "salinity")].thing_id, sample, LAB)  # 71 (worked example)
+        clean = {"bod5": 3, "cod": 8, "n_nh4": 0.1, "coliform": 1000}
+        record_sample(
+            s, index[("VCD-BENLUC", "salinity")].thing_id, sample, clean
+        )  # every sub-index 100 → 100
+        s.commit()
+        march = wqi_mean(
+            s, spec, {1: None}, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+        )
+        april = wqi_mean(
+            s, spec, {1: None}, datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+        )
+    # (71 + 100) / 2 = 85.5 over 2 stations
+    assert (march[1].value, march[1].inputs, march[1].numerator) == (85.5, 2, 171.0)
+    # April: the March samples are the latest but not of the month → nothing
+    assert (april[1].value, april[1].inputs) == (None, 0)

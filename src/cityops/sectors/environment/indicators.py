@@ -9,7 +9,7 @@ the area is at most 50 ("Tốt") or 100 ("Trung bình"). A day needs a PM sub-in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -58,8 +58,44 @@ def aqi_days(
     return count_days(groups, per_area, lambda v: v <= limit)
 
 
+def wqi_mean(
+    session: Session, spec: IndicatorSpec, groups: AreaGroups, start: datetime, end: datetime
+) -> Mapping[int, Measure]:
+    """Mean VN_WQI of the water stations whose latest sample before ``end`` was taken in [start, end)."""
+    from sqlalchemy import select
+
+    from cityops.indicators.calc import members
+    from cityops.sectors.environment.water_quality import stations_wqi
+    from cityops.sensing.models import Thing
+
+    things = [
+        t
+        for t in session.scalars(select(Thing).order_by(Thing.id)).all()
+        if (t.properties or {}).get("station_code") and (t.properties or {}).get("kind") == "water"
+    ]
+    results = stations_wqi(session, [t.id for t in things], end - timedelta(microseconds=1))
+    per_area: dict[int | None, list[float]] = {}
+    for t in things:
+        r = results[t.id]
+        if r.result.wqi is None or r.sample_time is None or r.sample_time < start:
+            continue
+        areas = (t.properties or {}).get("area_ids") or [None]
+        per_area.setdefault(areas[0], []).append(float(r.result.wqi))
+    out = {}
+    for target, parts in members(groups, per_area).items():
+        values = [v for part in parts for v in part]
+        total = sum(values)
+        out[target] = Measure(total / len(values) if values else None, len(values), total, float(len(values)))
+    return out
+
+
 def calculators() -> list[IndicatorCalculatorSpec]:
-    return [calculator("environment.aqi_days", aqi_days, "days whose daily VN_AQI is at most a limit")]
+    return [
+        calculator("environment.aqi_days", aqi_days, "days whose daily VN_AQI is at most a limit"),
+        calculator(
+            "environment.wqi_mean", wqi_mean, "mean VN_WQI of the water stations sampled in the period"
+        ),
+    ]
 
 
 def _days(
@@ -89,6 +125,14 @@ def indicators() -> list[IndicatorSpec]:
         _days("environment.salinity_days_1", "Số ngày độ mặn ≥ 1 g/L", "Days with salinity ≥ 1 g/L", "lower",
               "observations.days_vs_threshold", {"property": "salinity", "threshold": 1.0, "op": "ge"},
               ((SCHEME, "MT.3"),)),
+        IndicatorSpec(
+            code="environment.wqi_mean", name_vi="Chỉ số chất lượng nước VN_WQI trung bình của các trạm",
+            name_en="Mean VN_WQI of the water stations", unit="1", direction="higher", period=Period.MONTH,
+            source=IndicatorSource.OBSERVATIONS, sector="environment", method="environment.wqi_mean",
+            description_vi="VN_WQI (Quyết định 1460/QĐ-TCMT) của mẫu nước mới nhất trong tháng ở mỗi trạm, trung bình theo địa bàn; 91–100 rất tốt, 76–90 tốt, 51–75 trung bình.",
+            description_en="VN_WQI (Decision 1460/QĐ-TCMT) of each station's latest sample of the month, averaged over the area; 91–100 very good, 76–90 good, 51–75 medium.",
+            decimals=0, aggregation="ratio",
+        ),
         _days("environment.salinity_days_4", "Số ngày độ mặn ≥ 4 g/L (gây hại lúa)",
               "Days with salinity ≥ 4 g/L (harms rice)", "lower", "observations.days_vs_threshold",
               {"property": "salinity", "threshold": 4.0, "op": "ge"}, ((SCHEME, "MT.4"),)),
