@@ -78,6 +78,8 @@ async function whoAmI() {
   $("#who").textContent = me ? me.full_name || me.username : "";
   if (me && me.role === "admin" && !$("#admin-link")) $("#who").after(h("a.btn-link", { id: "admin-link", href: "#/admin" }));
   if (!(me && me.role === "admin")) $("#admin-link")?.remove();
+  if (me && !$("#gates-link")) $("#who").after(h("a.btn-link", { id: "gates-link", href: "#/gates" }, getLang() === "en" ? "Sluice gates" : "Cống thủy lợi"));
+  if (!me) $("#gates-link")?.remove();
   $("#logout").hidden = !me;
   return me;
 }
@@ -436,8 +438,10 @@ async function render() {
       const m = /^#\/case\/([^/]+)$/.exec(location.hash);
       const admin = me.role === "admin" && /^#\/admin(?:\/(\w+))?$/.exec(location.hash);
       if ($("#admin-link")) $("#admin-link").textContent = getLang() === "en" ? "Administration" : "Quản trị";
-      main.dataset.view = admin ? "admin" : m ? "case" : "inbox";
+      const gates = /^#\/gates$/.test(location.hash);
+      main.dataset.view = admin ? "admin" : gates ? "gates" : m ? "case" : "inbox";
       if (admin) await (await import("./admin.js")).viewAdmin(main, admin[1]); // admin pages load only for admins
+      else if (gates) await (await import("./gates.js")).viewGates(main); // sluice gates (#17)
       else await (m ? viewCase(m[1]) : viewInbox());
     }
   } catch (err) {
