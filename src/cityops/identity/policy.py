@@ -110,6 +110,7 @@ class Action(StrEnum):
     # areas
     AREA_READ = "area.read"
     AREA_IMPORT = "area.import"  # load official boundaries / new units
+    AREA_POPULATION_ENTER = "area.population.enter"  # residents per area and year, with their source
     AREA_ROLLOUT_MANAGE = "area.rollout.manage"  # make areas live, per-area settings (admin pages)
     CATEGORY_MANAGE = "category.manage"  # add and change the administration's own case categories
     # places (stations, sluice gates, schools, ...)
@@ -298,6 +299,7 @@ RULES: dict[Action, Rule] = {
     # areas
     Action.AREA_READ: anyone,
     Action.AREA_IMPORT: ADMIN,
+    Action.AREA_POPULATION_ENTER: ADMIN,  # the denominators of every per-capita indicator
     Action.AREA_ROLLOUT_MANAGE: ADMIN,
     Action.CATEGORY_MANAGE: ADMIN,
     # places: the registry is the IOC's (operators keep it current, admins load it); staff-only parts are
