@@ -313,6 +313,15 @@ class Settings(BaseSettings):
     webpush_vapid_subject: str = Field(
         "mailto:admin@localhost", description="VAPID subject (`mailto:` or `https:` URL) for Web Push."
     )
+    basemap_tile_url: str | None = Field(
+        None,
+        description="Raster tile URL template (`{z}/{x}/{y}`) of a tile server the province runs, served from this "
+        "site's origin (a reverse-proxied path such as `/tiles/{z}/{x}/{y}.png`); empty: the PMTiles archive "
+        "imported with `cityops basemap import`, else no base map (see docs/basemap.md).",
+    )
+    basemap_attribution: str = Field(
+        "", max_length=300, description="Attribution shown on maps for the base map (its licence may require it)."
+    )
     notify_max_attempts: int = Field(
         5, ge=1, description="Delivery attempts per notification before it is marked `failed` for good."
     )
