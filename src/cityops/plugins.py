@@ -55,6 +55,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.alerts.plugin",
     "cityops.programmes.plugin",
     "cityops.admin.plugin",
+    "cityops.basemap.plugin",
     "cityops.backup.plugin",
     "cityops.privacy.plugin",
     "cityops.web.plugin",

@@ -1,0 +1,1 @@
+"""The base map: a local PMTiles archive served with HTTP range requests, or a tile URL the province runs."""
