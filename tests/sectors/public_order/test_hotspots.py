@@ -175,3 +175,19 @@ def test_public_area_scope_keeps_whole_cells(
     r = client.get(f"{MAP}&area_id=999999")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "unknown_area"
+
+
+def test_hotspot_query_count_is_pinned(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, factory: Factory
+) -> None:
+    from tests.kit.queries import get_counted
+
+    _report(sessions, settings, BUSY, K)
+    staff = factory.headers("operator")
+    few = {h: get_counted(client, MAP, headers)[1].count for h, headers in (("anon", {}), ("staff", staff))}
+    _report(sessions, settings, QUIET, 3 * K)
+    _report(sessions, settings, (10.60, 106.50), K)
+    assert get_counted(client, MAP)[1].count == few["anon"] <= 2
+    response, log = get_counted(client, MAP, staff)
+    assert log.count == few["staff"]
+    assert len(response.json()["features"]) == 3

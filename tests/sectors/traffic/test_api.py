@@ -198,3 +198,24 @@ def test_segment_days_from_the_counter_roll_ups(
     assert client.get(f"/api/v1/traffic/segments/{seg}/days?from=2026-01-01&to=2026-05-04").status_code == 422
     assert client.get(f"/api/v1/traffic/segments/{seg}/days?from=yesterday").status_code == 422
     assert client.get(f"/api/v1/traffic/segments/{ids['demo-cam-ql62']}/days").status_code == 404
+
+
+def test_layer_query_counts_are_pinned(
+    client: TestClient, sessions: sessionmaker[Session], factory: Factory
+) -> None:
+    from cityops.places.importer import import_features
+    from tests.kit.queries import get_counted
+
+    _load(sessions)
+    staff = factory.headers("operator")
+    urls = ("/api/v1/traffic/segments.geojson", "/api/v1/traffic/closures.geojson", "/api/v1/traffic/cameras")
+    few = {url: get_counted(client, url, staff)[1].count for url in urls}
+    with sessions() as s:  # the same network again from another source: twice the rows
+        for code in ("road_segment", "road_closure", "camera"):
+            import_features(s, DATA / f"demo_{code}.geojson", code, source_name="other", demo=True)
+        s.commit()
+    for url in urls:
+        response, log = get_counted(client, url, staff)
+        assert log.count == few[url], (url, str(log))
+    assert len(response.json()["items"]) == 6
+    assert few["/api/v1/traffic/segments.geojson"] <= 4, few

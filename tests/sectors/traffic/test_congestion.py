@@ -184,3 +184,35 @@ def test_indicators_count_congested_hours_and_the_peak_hour(session: Session) ->
     assert days == {
         datetime(2026, 5, 4).date(): {"congested_hours": 1.0, "peak_hour_volume": 2500, "peak_hour": 14}
     }
+
+
+def test_persistent_congestion_opens_an_alert_after_30_minutes(session: Session) -> None:
+    from cityops.alerts.models import Alert
+    from cityops.alerts.service import process_observations
+    from cityops.alerts.templates import declared_templates, install
+
+    install(session, [t for t in declared_templates() if t.code == "traffic.persistent-congestion"])
+    load_stations(session, [s for s in STATIONS if s.code == QL1])
+    load_demo_places(session, DATA, ["road_segment"], Console(quiet=True))
+    session.commit()
+    jam = {"mean_speed": 10.0, "traffic_motorbike": 2000.0, "traffic_car": 400.0, "traffic_heavy": 100.0}
+    t0 = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
+    level_ds = None
+    for step in range(8):  # F every 5 minutes for 35 minutes
+        at = t0 + timedelta(minutes=5 * step)
+        on_observations(session, _ingest(session, at, jam))
+        session.commit()
+        if level_ds is None:
+            level_ds = next(
+                ds
+                for ds in session.scalars(select(Datastream))
+                if (ds.properties or {}).get("property_code") == "congestion_level"
+            )
+        process_observations(session, level_ds.id, [(at, 6.0)], now=at)
+        session.commit()
+        opened = session.scalars(select(Alert)).all()
+        if step * 5 < 30:
+            assert opened == [], step  # a jam shorter than 30 minutes is not persistent
+    alerts = session.scalars(select(Alert)).all()
+    assert len(alerts) == 1
+    assert alerts[0].severity == "critical"  # level F (6) held for 30 minutes
