@@ -3,8 +3,11 @@
 ``/water-levels.geojson``): levels against the alarm levels I/II/III and today's tide peaks.
 
 Public (station data is open): each Thing that carries a ``station_code``, its location, areas, and per
-datastream the latest value and a health status, by the one rule of :mod:`cityops.sensing.health` (which also
-sets each station place's online/offline status in the places registry).
+datastream the latest value and a health status, by the one rule of :mod:`cityops.sensing.health` — the rule
+that also sets each station place's online/offline status in the places registry. This listing is the
+environment's view of its stations (latest values per datastream, health as of this request); the registry's
+answer is ``GET /api/v1/places?type=station`` (where, what, status kept by the health task), and each station
+here names its place (``place_id``, ``place_status``) so the two are read together.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import to_local, utcnow
 from cityops.deps import SessionDep
+from cityops.places.models import Place
 from cityops.sensing.health import thing_health
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 from cityops.sensing.quality import StationHealth
@@ -46,15 +50,22 @@ class StationStatus(BaseModel):
     health: StationHealth
     last_time: datetime | None
     datastreams: list[DatastreamStatus]
+    place_id: int | None = None  # its station place in the registry (None until linked)
+    place_status: str | None = None  # the registry's status: online/offline by the same rule, or maintenance
 
 
 def station_statuses(session: Session, now: datetime, kind: str | None = None) -> list[StationStatus]:
-    """Every station Thing with its datastreams' latest values; health by sensing's one rule."""
-    things = [
-        t
-        for t in session.scalars(select(Thing).order_by(Thing.id)).all()
-        if (t.properties or {}).get("station_code")
-    ]
+    """Every station Thing with its datastreams' latest values and its place; health by sensing's one rule."""
+    linked = select(Place.id).where(Place.thing_id == Thing.id).order_by(Place.id).limit(1)
+    status = select(Place.status).where(Place.thing_id == Thing.id).order_by(Place.id).limit(1)
+    places: dict[int, tuple[int | None, str | None]] = {}
+    things = []
+    for thing, place_id, place_status in session.execute(
+        select(Thing, linked.scalar_subquery(), status.scalar_subquery()).order_by(Thing.id)
+    ):
+        if (thing.properties or {}).get("station_code"):
+            things.append(thing)
+            places[thing.id] = (place_id, place_status)
     if kind:
         things = [t for t in things if (t.properties or {}).get("kind") == kind]
     if not things:
@@ -103,6 +114,8 @@ def station_statuses(session: Session, now: datetime, kind: str | None = None) -
                 health=known.health,
                 last_time=known.last_time,
                 datastreams=items,
+                place_id=places[thing.id][0],
+                place_status=places[thing.id][1],
             )
         )
     return out
