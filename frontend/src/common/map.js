@@ -1,5 +1,6 @@
-// Maps without tiles: area boundaries and features drawn on a plain background (no internet at run time).
-// A tile URL may be configured later (<body data-tiles="...">) when a tile server exists.
+// Maps: area boundaries and features over the configured base map (GET /api/v1/basemap): the province's tile
+// URL, or the PMTiles archive cityops serves with range requests (read by the pmtiles package, loaded only
+// then), or none — a plain background with the wards named (no internet at run time in any case).
 import L from "./leaflet-global.js";
 // leaflet.css is imported by each app's stylesheet (CSS of lazily loaded chunks is not injected).
 import { esc } from "./format.js";
@@ -8,12 +9,62 @@ import { nameOf, t } from "./i18n.js";
 export const PROVINCE_CENTER = [10.95, 106.25]; // Tây Ninh (with former Long An)
 export const PROVINCE_ZOOM = 9;
 
+const LABEL_ZOOM = 11; // ward names show from this zoom when there is no base map
+
+let basemapInfo = null;
+/** What GET /api/v1/basemap says (fetched once per page); {kind: "none"} when it cannot be read. */
+export function basemap() {
+  basemapInfo ??= fetch("/api/v1/basemap", { headers: { Accept: "application/json" } })
+    .then((r) => (r.ok ? r.json() : { kind: "none" }))
+    .catch(() => ({ kind: "none" }));
+  return basemapInfo;
+}
+
+const drawsTiles = (info) => info.kind === "url" || (info.kind === "pmtiles" && info.raster);
+
+async function addBasemap(map, el) {
+  const info = await basemap();
+  if (!drawsTiles(info)) return;
+  const opts = { maxZoom: 19, attribution: info.attribution || "" };
+  let layer;
+  if (info.kind === "url") {
+    layer = L.tileLayer(info.url, opts);
+  } else {
+    const { PMTiles, leafletRasterLayer } = await import("pmtiles");
+    layer = leafletRasterLayer(new PMTiles(info.url), { ...opts, maxNativeZoom: info.max_zoom, minNativeZoom: info.min_zoom });
+  }
+  layer.addTo(map);
+  layer.bringToBack();
+  if (info.attribution) L.control.attribution({ prefix: false }).addAttribution(info.attribution).addTo(map);
+  el.classList.remove("plain-map");
+  el.classList.add("has-basemap");
+  el.dataset.basemap = info.kind;
+}
+
 export function createMap(el, { center = PROVINCE_CENTER, zoom = PROVINCE_ZOOM, ...opts } = {}) {
   const map = L.map(el, { center, zoom, minZoom: 6, maxZoom: 19, zoomSnap: 0.25, attributionControl: false, ...opts });
-  const tiles = document.body.dataset.tiles;
-  if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
   el.classList.add("plain-map");
+  addBasemap(map, el);
   return map;
+}
+
+/** Without a base map, name the wards on the map (permanent labels from LABEL_ZOOM). */
+async function labelAreas(map, layer) {
+  if (drawsTiles(await basemap())) return;
+  const labelled = [];
+  layer.eachLayer((lyr) => {
+    const p = (lyr.feature && lyr.feature.properties) || {};
+    if (p.level !== "commune") return;
+    lyr.unbindTooltip();
+    lyr.bindTooltip(esc(areaName(p)), { permanent: true, direction: "center", className: "area-label", opacity: 0.85 });
+    labelled.push(lyr);
+  });
+  const show = () => {
+    const on = map.getZoom() >= LABEL_ZOOM;
+    for (const lyr of labelled) (on ? lyr.openTooltip() : lyr.closeTooltip());
+  };
+  map.on("zoomend", show);
+  show();
 }
 
 function areaName(props) {
@@ -53,6 +104,7 @@ export async function drawAreas(map, { url = "/api/v1/areas.geojson", onClick, f
     },
   }).addTo(map);
   layer.bringToBack();
+  labelAreas(map, layer);
   if (fit && layer.getLayers().length) {
     const b = layer.getBounds();
     if (b.isValid()) map.fitBounds(b, { padding: [8, 8] });
