@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.console import Console
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.places.models import Place, PlaceStatusHistory
 from cityops.sectors.demo_places import load_demo_places
@@ -216,3 +216,19 @@ def test_persistent_congestion_opens_an_alert_after_30_minutes(session: Session)
     alerts = session.scalars(select(Alert)).all()
     assert len(alerts) == 1
     assert alerts[0].severity == "critical"  # level F (6) held for 30 minutes
+
+
+def test_the_declared_consumer_handles_a_bus_event(session: Session, sessions: sessionmaker[Session]) -> None:
+    from cityops.events.bus import Event
+    from cityops.sectors.traffic.plugin import CONGESTION_DURABLE, event_consumers
+
+    [consumer] = event_consumers()
+    assert (consumer.durable, consumer.subject) == (CONGESTION_DURABLE, "observations.created")
+    load_stations(session, [s for s in STATIONS if s.code == QL1])
+    load_demo_places(session, DATA, ["road_segment"], Console(quiet=True))
+    session.commit()
+    payload = _ingest(session, datetime(2026, 5, 4, 7, 0, tzinfo=UTC), {"mean_speed": 20.0})  # 20/60 → E
+    assert consumer.handle(sessions, Event("observations.created", payload)) == 1
+    with sessions() as s:
+        seg = s.scalars(select(Place).where(Place.external_id == "demo-seg-ql1-tanan")).one()
+        assert seg.status == "E"
