@@ -183,6 +183,13 @@ def test_publish_daily_and_on_change_and_the_api(
     assert [b["level"] for b in one] == ["harm"]
     history = client.get(f"/api/v1/agriculture/bulletins/history?area_id={area_id}&crop=fruit").json()
     assert [b["level"] for b in history] == ["harm", "safe"]  # newest first
+    # the IOC layer: the commune at its centre, coloured by its worst current bulletin (fruit: harm)
+    layer = client.get(f"/api/v1/agriculture/bulletins.geojson?area_id={area_id}").json()
+    (feature,) = layer["features"]
+    assert feature["properties"]["level"] == "harm"
+    assert feature["geometry"]["coordinates"] == [commune.lon, commune.lat]
+    assert "Cây ăn trái: " in feature["properties"]["name_vi"]
+    assert client.get("/api/v1/agriculture/bulletins.geojson?area_id=99999999").status_code == 404
     bad_crop = client.get("/api/v1/agriculture/bulletins?crop=durian")
     assert bad_crop.status_code == 422
     assert bad_crop.json()["error"]["code"] == "unknown_crop"

@@ -294,3 +294,49 @@ def bulletin_history(
         select(SalinityBulletin).where(*where).order_by(SalinityBulletin.id.desc()).limit(limit)
     ).all()
     return _bulletins_out(session, list(rows))
+
+
+LEVEL_RANK = {"unknown": 0, "safe": 1, "caution": 2, "harm": 3}
+
+
+@router.get("/bulletins.geojson", responses={404: {"description": "No such area"}})
+def bulletins_layer(session: ReadSessionDep, area_id: AreaQuery = None) -> dict[str, Any]:
+    """The IOC layer: each pilot commune at its centre, coloured by the worst level of its current bulletins."""
+    _check_area(session, area_id)
+    newest = select(func.max(SalinityBulletin.id)).group_by(SalinityBulletin.area_id, SalinityBulletin.crop)
+    rows = session.scalars(
+        select(SalinityBulletin).where(SalinityBulletin.id.in_(newest)).order_by(SalinityBulletin.crop)
+    ).all()
+    by_area: dict[int, list[SalinityBulletin]] = {}
+    for b in rows:
+        by_area.setdefault(b.area_id, []).append(b)
+    areas = (
+        {a.id: a for a in session.scalars(select(Area).where(Area.id.in_(sorted(by_area))))}
+        if by_area
+        else {}
+    )
+    features = []
+    for aid, bulletins in sorted(by_area.items()):
+        area = areas.get(aid)
+        if area is None or area.lat is None or area.lon is None:
+            continue
+        worst = max(bulletins, key=lambda b: LEVEL_RANK.get(b.level, 0)).level
+        crops_vi = "; ".join(
+            f"{CROPS[b.crop].name_vi if b.crop in CROPS else b.crop}: {b.text_vi}" for b in bulletins
+        )
+        crops_en = "; ".join(
+            f"{CROPS[b.crop].name_en if b.crop in CROPS else b.crop}: {b.text_en}" for b in bulletins
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [area.lon, area.lat]},
+                "properties": {
+                    "name_vi": f"Bản tin mặn {area.name} – {crops_vi}",
+                    "name_en": f"Salinity bulletin {area.name} – {crops_en}",
+                    "level": worst,
+                    "area_id": aid,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

@@ -1,4 +1,5 @@
-"""What agriculture adds to the IOC: the sluice gates by state and the salinity lines on the rivers."""
+"""What agriculture adds to the IOC: the sluice gates by state, the salinity lines on the rivers, and the
+pilot communes coloured by their current salinity bulletins."""
 
 from __future__ import annotations
 
@@ -28,5 +29,15 @@ def panels() -> list[DashboardPanelSpec]:
                 LegendEntry("4", "#c62828", "Ranh mặn 4 g/L", "4 g/L line"),
             ),
             refresh_seconds=300, order=51,
+        ),
+        DashboardPanelSpec(
+            "agriculture.bulletins", "Bản tin mặn theo xã", "Salinity bulletins by commune", "agriculture",
+            "map_layer", layer_url="/api/v1/agriculture/bulletins.geojson", style_property="level",
+            legend=(
+                LegendEntry("safe", "#2e7d32", "Lấy nước bình thường", "Take water as usual"),
+                LegendEntry("caution", "#f9a825", "Hạn chế lấy nước", "Limit intake"),
+                LegendEntry("harm", "#c62828", "Không lấy nước", "Do not take water"),
+            ),
+            refresh_seconds=300, order=52,
         ),
     ]  # fmt: skip
