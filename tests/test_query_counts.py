@@ -218,6 +218,7 @@ PINNED: dict[str, Listed] = {
     "/api/v1/agriculture/gates.geojson": Listed(_gates, 2),
     "/api/v1/agriculture/bulletins": Listed(_bulletins, 2),
     "/api/v1/agriculture/bulletins/history": Listed(_bulletins, 2),
+    "/api/v1/agriculture/bulletins.geojson": Listed(_bulletins, 2),
     "/api/v1/public-services/nearby": Listed(_clinics, 2, query="?near=10.535,106.41&type=clinic&limit=50"),
     "/api/v1/ioc/stations": Listed(_stations, 3, role="operator"),
     "/api/v1/indicators": Listed(_indicators, 3),
