@@ -57,6 +57,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "filter_reps": 5,
         "mqtt_messages": 5_000,
         "mqtt_wait_seconds": 20,
+        "shape_clients": 8,  # the request shapes a province sends (#22): clients, seconds per shape
+        "shape_seconds": 6,
         # latency figures: up to ``reps`` requests, ending after latency_budget_s once 5 are in, or at
         # latency_cap_s even with fewer (a slow endpoint); each row says how many
         "latency_budget_s": 4.0,
@@ -77,6 +79,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "filter_reps": 20,
         "mqtt_messages": 100_000,
         "mqtt_wait_seconds": 600,
+        "shape_clients": 8,
+        "shape_seconds": 30,
         "latency_budget_s": 30.0,
         "latency_cap_s": 120.0,
     },
@@ -84,7 +88,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 # Every figure ``--figures`` can pick; seeding only makes what the picked ones read.
-FIGURES = ("ingest", "store", "peer", "latest", "aggregate", "filter", "reports", "map", "ioc", "mqtt", "rss")
+FIGURES = (
+    "ingest", "shapes", "store", "peer", "latest", "aggregate", "filter", "reports", "map", "ioc", "mqtt", "rss"
+)  # fmt: skip
 # Sizes ``--scale`` multiplies (never below 1); the rest (batch size, clients, repetitions) stays.
 SCALED = ("obs_total", "agg_days", "latest_n", "cases", "batches_per_client", "peer_batches_per_client",
           "report_seconds", "mqtt_messages")  # fmt: skip
@@ -422,7 +428,7 @@ def seed_into(p: Prepared, prof: dict[str, Any], figs: set[str]) -> dict[str, An
     return sizes
 
 
-HTTP_FIGURES = {"ingest", "latest", "aggregate", "filter", "map", "ioc", "reports", "rss"}
+HTTP_FIGURES = {"ingest", "shapes", "latest", "aggregate", "filter", "map", "ioc", "reports", "rss"}
 
 
 def prepare_backend(
@@ -605,6 +611,8 @@ def measure_backend(
                 )
                 data_args.setdefault("ours", {})[backend] = ours
                 data_args.setdefault("ours_cpu", {})[backend] = per_obs / 1e6 if acked else None
+        if "shapes" in figs:
+            rows += shape_rows(server, pg, p, prof, sizes, sampled)
         if "store" in figs and limit is not None:
             rows.append(store_row(backend, limit))
         category = None
@@ -730,7 +738,7 @@ def cache_key(prof: dict[str, Any], figs: set[str]) -> str:
     import hashlib
 
     needs = sorted(
-        figs & {"ingest", "store", "aggregate", "mqtt", "filter", "ioc", "latest", "map", "reports"}
+        figs & {"ingest", "shapes", "store", "aggregate", "mqtt", "filter", "ioc", "latest", "map", "reports"}
     )
     h = hashlib.sha256()
     sized = ("obs_total", "agg_days", "latest_n", "cases", "clients", "obs_per_datastream")
@@ -965,6 +973,66 @@ def evict(backend: str, keep: int) -> None:
         (CACHE / f"{old_key}.{backend}.lock").unlink(missing_ok=True)
 
 
+SHAPE_DATASTREAMS = 200  # the stations' datastreams the request shapes post to
+# Issue #22's targets per shape (path, datastreams, rows): (text, test on (req/s, obs/s)).
+SHAPE_TARGETS: dict[tuple[str, int, int], tuple[str, Any]] = {
+    ("CreateObservations", 10, 1): ("≥ 1,000 req/s (Orion-LD: 3,500)", lambda rps, ops: rps >= 1000),
+    ("CreateObservations", 100, 100): ("≥ 100,000 obs/s", lambda rps, ops: ops >= 100_000),
+    ("Observations", 1, 1): ("≥ 2,000 req/s", lambda rps, ops: rps >= 2000),
+}
+
+
+def shape_rows(
+    server: Server, pg: PgCpu | None, p: Prepared, prof: dict[str, Any], sizes: dict[str, Any], sampled: Any
+) -> list[Row]:
+    """The request shapes a province sends (#22, :mod:`bench.shapes`): one row each, req/s against the
+    store's limit for the same rows in transactions of the same size, measured just before."""
+    from bench import shapes
+
+    backend = p.backend
+    auth = {"authorization": "Basic " + base64.b64encode(f"bench:{sizes['key']}".encode()).decode()}
+
+    def connect() -> Any:
+        if backend == "postgresql":
+            import psycopg
+
+            return psycopg.connect(p.limit_url)
+        import sqlite3
+
+        lite = sqlite3.connect(str(Path(p.limit_url).with_name("bench_limit_small.sqlite3")))
+        lite.execute("PRAGMA journal_mode=WAL")
+        lite.execute("PRAGMA synchronous=NORMAL")
+        return lite
+
+    def cpu() -> Any:
+        mark = cpu_mark(server, pg)
+
+        def read(n: int) -> tuple[float, str]:
+            total = server.cpu_seconds() - mark
+            return total, cpu_note(server, pg, mark, n, "req", 1e3, "ms")[1]
+
+        return read
+
+    out: list[Row] = []
+    for shape in shapes.SHAPES:
+        name, per_request, nrows, path = shape
+        with guard(out, name, backend), sampled(f"shape-{per_request}x{nrows}"):
+            fig = shapes.measure_figure(
+                shape, server.url, auth, sizes["shape_ds"], prof["shape_clients"],
+                prof["shape_seconds"], connect, backend == "postgresql", cpu,
+            )  # fmt: skip
+            r = fig.result
+            limit = fig.limit_obs_s / fig.rows_per_request if fig.limit_obs_s else None
+            target, test = SHAPE_TARGETS.get((path, per_request, nrows), ("", None))
+            ok = None if test is None or r.errors else bool(test(r.rps, r.ops))
+            out.append(
+                Row(name, backend, r.rps if not r.errors else None, "req/s", limit, "store limit, req/s",
+                    (r.rps / limit) if limit else None, target, ok,
+                    f"{prof['shape_clients']} clients; {fig.note()}")
+            )  # fmt: skip
+    return out
+
+
 def store_row(backend: str, limit: float | None) -> Row:
     return Row(
         "store limit (raw bulk insert)",
@@ -1000,8 +1068,10 @@ def seed_for(sessions: Any, prof: dict[str, Any], figs: set[str], backend: str =
         cases_job = ThreadPoolExecutor(max_workers=1)
         cases_done = cases_job.submit(seed_cases)
     with sessions() as s:
-        if "ingest" in figs:
+        if figs & {"ingest", "shapes"}:
             out["key"] = seed.ingest_key(s)
+        if "shapes" in figs:
+            out["shape_ds"] = seed.stations(s, SHAPE_DATASTREAMS, with_latest=False)
         if figs & {"ingest", "store"}:
             out["ingest_ds"] = seed.stations(s, prof["clients"], with_latest=False)
         series: list[tuple[int, datetime, int]] = []

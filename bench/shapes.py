@@ -55,12 +55,20 @@ def _iso(t: datetime) -> str:
 
 
 def bodies(
-    ds_ids: list[int], per_request: int, rows: int, path: str, start: datetime, count: int, client: int
+    ds_ids: list[int],
+    per_request: int,
+    rows: int,
+    path: str,
+    start: datetime,
+    count: int,
+    client: int,
+    clients: int = 8,
 ) -> list[bytes]:
-    """``count`` request bodies for one client: its own times (client-major), so no row repeats another."""
+    """``count`` request bodies for client ``client`` of ``clients``: its own times, so no row repeats another."""
     out: list[bytes] = []
     for r in range(count):
-        t0 = start + timedelta(seconds=(client * 1_000_003 + r) * rows)
+        # every client moves forward together (a station's values arrive in time order), none repeats a time
+        t0 = start + timedelta(seconds=(r * clients + client) * rows)
         group = [ds_ids[(r * per_request + k) % len(ds_ids)] for k in range(per_request)]
         if path == "Observations":
             out.append(
@@ -170,6 +178,84 @@ def store_limit_small(
     return n / secs
 
 
+# Requests/s a shape could reach at best here (to build enough bodies without building millions of rows).
+CEILING_OBS_S = 150_000
+CEILING_REQ_S = 4_000
+
+
+def bodies_per_client(rows_per_request: int, seconds: float, clients: int) -> int:
+    rps = min(CEILING_REQ_S, CEILING_OBS_S / rows_per_request)
+    return int(seconds * rps / clients) + 10
+
+
+@dataclass
+class ShapeFigure:
+    """One shape measured over HTTP, with the store's limit for its rows measured in the same run."""
+
+    name: str
+    path: str
+    rows_per_request: int
+    result: ShapeResult
+    limit_obs_s: float | None
+    cpu_s: float  # the server's CPU seconds over the measurement
+    cpu_note: str
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_s / self.result.requests * 1e3 if self.result.requests else float("nan")
+
+    @property
+    def cpu_us_per_obs(self) -> float:
+        return self.cpu_s / self.result.observations * 1e6 if self.result.observations else float("nan")
+
+    def percentile(self, q: float) -> float:
+        lat = sorted(self.result.latencies_ms)
+        return lat[min(len(lat) - 1, int(len(lat) * q))] if lat else float("nan")
+
+    def note(self) -> str:
+        r = self.result
+        limit = (
+            f"; store limit {self.limit_obs_s:,.0f} obs/s = {self.limit_obs_s / self.rows_per_request:,.0f} req/s"
+            if self.limit_obs_s
+            else ""
+        )
+        errors = f"; errors: {r.errors[:1]}" if r.errors else ""
+        return (
+            f"{r.rps:,.0f} req/s, {r.ops:,.0f} obs/s, p50 {self.percentile(0.5):.1f} ms, p99 "
+            f"{self.percentile(0.99):.1f} ms; server CPU {self.cpu_ms_per_request:.2f} ms/req, "
+            f"{self.cpu_us_per_obs:,.0f} µs/obs ({self.cpu_note}){limit}{errors}"
+        )
+
+
+def measure_figure(
+    shape: tuple[str, int, int, str],
+    url: str,
+    auth: dict[str, str],
+    ds_ids: list[int],
+    clients: int,
+    seconds: float,
+    connect: Callable[[], Any] | None,
+    pg: bool,
+    cpu: Callable[[], Callable[[int], tuple[float, str]]],
+) -> ShapeFigure:
+    """``shape`` (an entry of :data:`SHAPES`) against the running server at ``url``: a short warm-up on
+    earlier times, then ``clients`` clients for ``seconds``; the store limit of the same rows (``connect``:
+    a DB-API connection to a scratch store) first. ``cpu()`` starts the CPU count and returns its reader."""
+    name, per_request, rows, path = shape
+    # each shape its own days (the shapes post to the same datastreams; a time posted twice with another
+    # value is a conflict), the warm-up two days before them
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=60 - 5 * SHAPES.index(shape))
+    per_client = bodies_per_client(per_request * rows, seconds, clients)
+    data = [bodies(ds_ids, per_request, rows, path, start, per_client, c, clients) for c in range(clients)]
+    limit = store_limit_small(connect, pg, data, min(seconds, 5), 20_000) if connect is not None else None
+    warm = [bodies(ds_ids, per_request, rows, path, start - timedelta(days=2), 3, c, 2) for c in range(2)]
+    measure_shape(url, path, warm, auth, 5, rows * per_request)
+    read_cpu = cpu()
+    res = measure_shape(url, path, data, auth, seconds, rows * per_request)
+    cpu_s, note = read_cpu(max(res.requests, 1))
+    return ShapeFigure(name, path, rows * per_request, res, limit, cpu_s, note)
+
+
 def _standalone(argv: list[str] | None = None) -> None:
     from bench import seed
     from bench.server import Server, env_for, upgrade
@@ -203,12 +289,17 @@ def _standalone(argv: list[str] | None = None) -> None:
         key = seed.ingest_key(s)
     engine.dispose()
     auth = {"authorization": "Basic " + base64.b64encode(f"bench:{key}".encode()).decode()}
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    per_client = int(args.seconds * 3000 / args.clients) + 10
-    data = [bodies(ds_ids, per_request, rows, path, start, per_client, c) for c in range(args.clients)]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=60)
+    per_client = bodies_per_client(per_request * rows, args.seconds, args.clients)
+    data = [
+        bodies(ds_ids, per_request, rows, path, start, per_client, c, args.clients)
+        for c in range(args.clients)
+    ]
     server = Server(env, work / "server.log", workers=args.workers)
     try:
-        warm = [bodies(ds_ids, per_request, rows, path, start - timedelta(days=300), 5, c) for c in range(2)]
+        warm = [
+            bodies(ds_ids, per_request, rows, path, start - timedelta(days=100), 5, c, 2) for c in range(2)
+        ]
         measure_shape(server.url, path, warm, auth, 5, rows * per_request)
         server.wait_idle()
         spy = Spy(work / "profiles") if args.spy else None
