@@ -22,8 +22,10 @@ REFRESH_SECONDS = 300.0
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
     from cityops.indicators.api import router
+    from cityops.indicators.populations import router as populations
 
     app.include_router(router)
+    app.include_router(populations)
 
 
 @hookimpl
