@@ -23,7 +23,7 @@ def test_case_categories_come_from_the_sector() -> None:
 
 
 def test_place_types_come_from_the_sector() -> None:
-    assert_place_types(PLUGIN, ["tourist_site"])
+    assert_place_types(PLUGIN, ["tourist_site", "accommodation"])
 
 
 @pytest.mark.parametrize("spec", specs.PLACE_TYPES, ids=lambda spec: spec.code)

@@ -7,7 +7,15 @@ principal's is for staff.
 
 from __future__ import annotations
 
-from cityops.specs import AttributeSpec, AttributeType, CategorySpec, PlaceTypeSpec
+from cityops.specs import (
+    AttributeSpec,
+    AttributeType,
+    CategorySpec,
+    IndicatorSource,
+    IndicatorSpec,
+    Period,
+    PlaceTypeSpec,
+)
 
 SECTOR = "education"
 
@@ -61,3 +69,21 @@ SCHOOL = PlaceTypeSpec(
 )
 
 PLACE_TYPES: tuple[PlaceTypeSpec, ...] = (SCHOOL,)
+
+INDICATORS: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec(
+        code="education.students_per_class",
+        name_vi="Số học sinh bình quân một lớp",
+        name_en="Students per class",
+        unit="{students}",
+        direction="lower",
+        period=Period.YEAR,
+        source=IndicatorSource.PLACES,
+        sector=SECTOR,
+        method="places.attribute_sum",
+        params={"types": ["school"], "attribute": "students", "per_attribute": "classes", "scale": 1},
+        aggregation="ratio",
+        description_vi="Tổng số học sinh chia tổng số lớp của các trường có cả hai số liệu.",
+        description_en="Students over classes, over the schools that state both.",
+    ),
+)

@@ -8,7 +8,15 @@ them.
 
 from __future__ import annotations
 
-from cityops.specs import AttributeSpec, AttributeType, CategorySpec, PlaceTypeSpec
+from cityops.specs import (
+    AttributeSpec,
+    AttributeType,
+    CategorySpec,
+    IndicatorSource,
+    IndicatorSpec,
+    Period,
+    PlaceTypeSpec,
+)
 
 SECTOR = "health"
 
@@ -82,3 +90,23 @@ HEALTH_STATION = PlaceTypeSpec(
 )
 
 PLACE_TYPES: tuple[PlaceTypeSpec, ...] = (HOSPITAL, CLINIC, HEALTH_STATION)
+
+INDICATORS: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec(
+        code="health.beds_per_10k",
+        name_vi="Số giường bệnh trên 10.000 dân",
+        name_en="Hospital beds per 10,000 residents",
+        unit="{beds}/10.10*3{residents}",
+        direction="higher",
+        period=Period.YEAR,
+        source=IndicatorSource.PLACES,
+        sector=SECTOR,
+        method="places.attribute_sum",
+        params={"types": [t.code for t in PLACE_TYPES], "attribute": "beds", "per": 10000},
+        aggregation="per_capita",
+        description_vi="Tổng số giường bệnh của bệnh viện, phòng khám, trạm y tế trên 10.000 dân của địa bàn "
+        "(dân số do quản trị viên nhập theo năm, có nguồn).",
+        description_en="Beds of hospitals, clinics and health stations per 10,000 residents of the area "
+        "(population entered per year by an admin, with its source).",
+    ),
+)

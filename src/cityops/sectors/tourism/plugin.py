@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cityops.settings import Settings
-    from cityops.specs import CategorySpec, PlaceTypeSpec
+    from cityops.specs import CategorySpec, IndicatorSpec, PlaceTypeSpec
 
 
 @hookimpl
@@ -34,3 +34,11 @@ def load_demo(session: Session, settings: Settings, console: Console) -> None:
     from cityops.sectors.tourism.demo import load
 
     load(session, console)
+
+
+@hookimpl
+def indicators() -> list[IndicatorSpec]:
+    """Indicators computed from the sector's place attributes (``places.attribute_sum``)."""
+    from cityops.sectors.tourism.specs import INDICATORS
+
+    return list(INDICATORS)

@@ -6,7 +6,15 @@ which is what visitors and the department ask about; the ticket price is in đ�
 
 from __future__ import annotations
 
-from cityops.specs import AttributeSpec, AttributeType, CategorySpec, PlaceTypeSpec
+from cityops.specs import (
+    AttributeSpec,
+    AttributeType,
+    CategorySpec,
+    IndicatorSource,
+    IndicatorSpec,
+    Period,
+    PlaceTypeSpec,
+)
 
 SECTOR = "tourism"
 
@@ -65,4 +73,59 @@ TOURIST_SITE = PlaceTypeSpec(
     description="Di tích, bảo tàng, đình chùa, điểm sinh thái mở cửa đón khách.",
 )
 
-PLACE_TYPES: tuple[PlaceTypeSpec, ...] = (TOURIST_SITE,)
+ACCOMMODATION = PlaceTypeSpec(
+    code="accommodation",
+    name_vi="Cơ sở lưu trú",
+    name_en="Accommodation",
+    sector=SECTOR,
+    icon="accommodation",
+    attributes=(
+        AttributeSpec(
+            "kind",
+            "Loại cơ sở",
+            "Kind",
+            AttributeType.ENUM,
+            required=True,
+            values=(
+                ("hotel", "Khách sạn", "Hotel"),
+                ("homestay", "Homestay", "Homestay"),
+                ("guesthouse", "Nhà nghỉ", "Guesthouse"),
+            ),
+        ),
+        AttributeSpec("stars", "Hạng sao", "Stars", AttributeType.INTEGER, minimum=1, maximum=5),
+        AttributeSpec("rooms", "Số phòng", "Rooms", AttributeType.INTEGER, minimum=0, maximum=5000),
+        AttributeSpec(
+            "capacity",
+            "Sức chứa (khách)",
+            "Capacity (guests)",
+            AttributeType.INTEGER,
+            minimum=0,
+            maximum=20000,
+        ),
+        AttributeSpec("address", "Địa chỉ", "Address", max_length=300),
+        AttributeSpec("phone", "Điện thoại", "Phone", AttributeType.PHONE),
+        AttributeSpec("website", "Trang web", "Website", AttributeType.URL),
+    ),
+    description="Khách sạn, homestay, nhà nghỉ đón khách du lịch (số phòng, sức chứa).",
+)
+
+PLACE_TYPES: tuple[PlaceTypeSpec, ...] = (TOURIST_SITE, ACCOMMODATION)
+
+INDICATORS: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec(
+        code="tourism.visitor_capacity",
+        name_vi="Sức chứa lưu trú du lịch (số khách)",
+        name_en="Visitor accommodation capacity (guests)",
+        unit="{guests}",
+        direction="higher",
+        period=Period.YEAR,
+        source=IndicatorSource.PLACES,
+        sector=SECTOR,
+        method="places.attribute_sum",
+        params={"types": ["accommodation"], "attribute": "capacity"},
+        aggregation="sum",
+        decimals=0,
+        description_vi="Tổng sức chứa (số khách một đêm) của khách sạn, homestay, nhà nghỉ trên địa bàn.",
+        description_en="Guests a night the area's hotels, homestays and guesthouses can take.",
+    ),
+)
