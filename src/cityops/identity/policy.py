@@ -113,6 +113,7 @@ class Action(StrEnum):
     AREA_POPULATION_ENTER = "area.population.enter"  # residents per area and year, with their source
     AREA_ROLLOUT_MANAGE = "area.rollout.manage"  # make areas live, per-area settings (admin pages)
     CATEGORY_MANAGE = "category.manage"  # add and change the administration's own case categories
+    CROP_TOLERANCE_MANAGE = "agriculture.crops.manage"  # the crops' salinity tolerances the bulletins use
     # places (stations, sluice gates, schools, ...)
     PLACE_READ = "place.read"  # public places and their public attributes
     PLACE_VIEW_STAFF = "place.view_staff"  # staff-only place types and attributes (an operator's phone)
@@ -302,6 +303,7 @@ RULES: dict[Action, Rule] = {
     Action.AREA_POPULATION_ENTER: ADMIN,  # the denominators of every per-capita indicator
     Action.AREA_ROLLOUT_MANAGE: ADMIN,
     Action.CATEGORY_MANAGE: ADMIN,
+    Action.CROP_TOLERANCE_MANAGE: ADMIN,
     # places: the registry is the IOC's (operators keep it current, admins load it); staff-only parts are
     # for every staff role, never citizens or anonymous callers (an integrator's read key included)
     Action.PLACE_READ: anyone,
