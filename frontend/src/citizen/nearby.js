@@ -12,7 +12,7 @@ const URL = "/api/v1/public-services/nearby";
 export const KINDS = [
   ["health", ["health_station", "clinic", "hospital"]],
   ["school", ["school"]],
-  ["tourism", ["tourist_site"]],
+  ["tourism", ["tourist_site", "accommodation"]],
   ["office", ["public_service_office"]],
 ];
 // The centre of Tân An, used until the browser gives a position (or when it refuses).
