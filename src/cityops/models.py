@@ -11,6 +11,7 @@ from cityops.forecasting import models as forecasting_models
 from cityops.identity import models as identity_models
 from cityops.indicators import models as indicators_models
 from cityops.media import models as media_models
+from cityops.ngsild import models as ngsild_models
 from cityops.notify import models as notify_models
 from cityops.places import models as places_models
 from cityops.programmes import models as programmes_models
@@ -34,6 +35,7 @@ __all__ = [
     "identity_models",
     "indicators_models",
     "media_models",
+    "ngsild_models",
     "notify_models",
     "places_models",
     "programmes_models",
