@@ -1,4 +1,5 @@
-"""Salinity bulletins (bản tin mặn) as published: one row per commune, crop and issue, kept as history."""
+"""Salinity bulletins (bản tin mặn) as published (one row per commune, crop and issue, kept as history) and the
+administrators' edits of the crop tolerances."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ class SalinityBulletin(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # what makes a re-issue "a change"
     text_vi: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
+
+
+class CropTolerance(Base):
+    """An administrator's edit of a crop's tolerance, overriding ``data/crops.json`` (changes are audited)."""
+
+    __tablename__ = "agri_crop_tolerances"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    caution_g_l: Mapped[float] = mapped_column(Float)
+    harm_g_l: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(128))
