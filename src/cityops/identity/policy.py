@@ -156,6 +156,9 @@ class Action(StrEnum):
     DOSSIER_IMPORT = "dossier.import"  # a CSV/JSON file of dossiers
     DOSSIER_LOOKUP = "dossier.lookup"  # by code and second factor (a guessed code reveals nothing)
     DOSSIER_VIEW = "dossier.view"  # staff read a dossier and its steps by code, without the factor
+    # NGSI-LD (#15): generic entities written through /ngsi-ld/v1 (places are written through their API)
+    NGSILD_ENTITY_WRITE = "ngsild.entity.write"
+    NGSILD_SUBSCRIBE = "ngsild.subscription.manage"  # subscriptions notifying an integrator's endpoint
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -347,6 +350,10 @@ RULES: dict[Action, Rule] = {
     Action.DOSSIER_IMPORT: ADMIN,
     Action.DOSSIER_LOOKUP: anyone,
     Action.DOSSIER_VIEW: any_of(STAFF, scope(ApiScope.DOSSIERS)),
+    # NGSI-LD: the IOC (operators, admins) and integrators' ingest keys write entities; staff and read/ingest
+    # keys subscribe (notifications carry only what the public entity view shows)
+    Action.NGSILD_ENTITY_WRITE: any_of(roles(Role.OPERATOR, Role.ADMIN), scope(ApiScope.INGEST)),
+    Action.NGSILD_SUBSCRIBE: any_of(STAFF, scope(ApiScope.READ), scope(ApiScope.INGEST)),
 }
 
 
