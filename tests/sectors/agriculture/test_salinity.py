@@ -241,3 +241,15 @@ def test_operator_closes_a_gate_and_the_recommendation_follows(
     history = client.get(f"/api/v1/places/{gate_id}/status-history", headers=operator)
     assert history.status_code == 200
     assert history.json()["items"][0]["status"] == "closed"
+
+
+def test_gates_follow_the_crops_in_force() -> None:
+    from dataclasses import replace
+
+    from cityops.sectors.agriculture.gates import recommend_for
+
+    attrs: dict[str, object] = {"outer_station": "VCT-TANAN", "protects": "rice"}
+    stations = {"VCT-TANAN": _sal(3.2)}
+    assert recommend_for("open", attrs, stations, NOW).action == "keep"  # 3.2 < 4 g/L as shipped
+    edited = {**CROPS, "rice": replace(CROPS["rice"], harm_g_l=3.0)}
+    assert recommend_for("open", attrs, stations, NOW, edited).action == "close"  # an admin lowered it to 3

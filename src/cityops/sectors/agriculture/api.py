@@ -11,21 +11,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cityops.areas.models import Area
+from cityops.audit.service import record
 from cityops.clock import utcnow
-from cityops.deps import ReadSessionDep
+from cityops.deps import ReadSessionDep, SessionDep
 from cityops.errors import Invalid, NotFound
+from cityops.identity.deps import CurrentPrincipal
+from cityops.identity.policy import Action, authorize
 from cityops.places.models import Place
 from cityops.sectors.agriculture.bulletins import area_names
-from cityops.sectors.agriculture.crops import CROPS
+from cityops.sectors.agriculture.crops import CROPS, Crop, effective
 from cityops.sectors.agriculture.gates import recommend_for
 from cityops.sectors.agriculture.intrusion import Reach, geojson, intrusion
-from cityops.sectors.agriculture.models import SalinityBulletin
+from cityops.sectors.agriculture.models import CropTolerance, SalinityBulletin
 from cityops.sectors.agriculture.salinity import salinity_outlook
 
 router = APIRouter(prefix="/api/v1/agriculture", tags=["agriculture"])
@@ -102,9 +105,57 @@ def _check_area(session: Session, area_id: int | None) -> None:
 
 
 @router.get("/crops", response_model=list[CropOut])
-def list_crops() -> list[CropOut]:
-    """Crop salinity tolerances (g/L) with their sources."""
-    return [CropOut(**{f: getattr(c, f) for f in CropOut.model_fields}) for c in CROPS.values()]
+def list_crops(session: ReadSessionDep) -> list[CropOut]:
+    """Crop salinity tolerances (g/L) in force, with their sources."""
+    return [_crop_out(c) for c in effective(session).values()]
+
+
+def _crop_out(c: Crop) -> CropOut:
+    return CropOut(
+        code=c.code,
+        name_vi=c.name_vi,
+        name_en=c.name_en,
+        caution_g_l=c.caution_g_l,
+        harm_g_l=c.harm_g_l,
+        source=c.source,
+    )
+
+
+class CropIn(BaseModel):
+    caution_g_l: float = Field(gt=0, le=50)
+    harm_g_l: float = Field(gt=0, le=50)
+    source: str = Field(min_length=3, max_length=2000)
+
+
+@router.put(
+    "/crops/{code}",
+    response_model=CropOut,
+    responses={401: {}, 403: {}, 404: {}, 422: {}},
+)
+def edit_crop(
+    code: str, body: CropIn, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> CropOut:
+    """An administrator sets a crop's caution and harm levels with their source (audited; bulletins follow)."""
+    authorize(principal, Action.CROP_TOLERANCE_MANAGE)
+    if code not in CROPS:
+        raise NotFound("No such crop", code="unknown_crop", details={"code": code})
+    if body.caution_g_l > body.harm_g_l:
+        raise Invalid(
+            "The caution level cannot be above the harm level",
+            details=[{"field": "caution_g_l", "msg": "must be at most harm_g_l"}],
+        )
+    before = _crop_out(effective(session)[code]).model_dump()
+    row = session.get(CropTolerance, code)
+    if row is None:
+        row = CropTolerance(code=code)
+        session.add(row)
+    row.caution_g_l, row.harm_g_l, row.source = body.caution_g_l, body.harm_g_l, body.source.strip()
+    row.updated_at, row.updated_by = utcnow(), principal.label
+    session.flush()
+    after = _crop_out(effective(session)[code])
+    record(session, principal, "agriculture.crop", "crop", code, before, after.model_dump(), request)
+    session.commit()
+    return after
 
 
 @router.get("/intrusion", response_model=list[RiverOut])
@@ -143,12 +194,13 @@ def intrusion_layer(session: ReadSessionDep, area_id: AreaQuery = None) -> dict[
 def gates(session: Session, now: datetime) -> list[GateOut]:
     """Every sluice gate with its status and recommendation (a fixed number of statements)."""
     stations = salinity_outlook(session, now)
+    crops = effective(session)
     out = []
     for place in session.scalars(
         select(Place).where(Place.type_code == "sluice_gate", Place.valid_to.is_(None)).order_by(Place.id)
     ):
         attrs = dict(place.attributes or {})
-        rec = recommend_for(place.status, attrs, stations, now)
+        rec = recommend_for(place.status, attrs, stations, now, crops)
         out.append(
             GateOut(
                 id=place.id,

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from cityops.areas.models import Area
 from cityops.clock import to_local
 from cityops.sectors.agriculture.calendar import season_of, seasonal
-from cityops.sectors.agriculture.crops import CROPS, Crop
+from cityops.sectors.agriculture.crops import Crop, effective
 from cityops.sectors.agriculture.models import SalinityBulletin
 from cityops.sectors.agriculture.salinity import StationSalinity, salinity_outlook
 from cityops.sectors.tables import read_table
@@ -214,6 +214,7 @@ def _latest(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int
 def drafts(session: Session, now: datetime) -> list[tuple[int, Draft]]:
     """Today's draft for each pilot commune (the area of its station) and crop."""
     stations = salinity_outlook(session, now)
+    crops = effective(session)
     out = []
     for pilot in PILOTS:
         station = stations.get(pilot["station"])
@@ -221,7 +222,7 @@ def drafts(session: Session, now: datetime) -> list[tuple[int, Draft]]:
             continue
         area_id = station.area_ids[0]  # the finest area the station lies in: its commune
         for code in pilot["crops"]:
-            out.append((area_id, compose(station, CROPS[code], now)))
+            out.append((area_id, compose(station, crops[code], now)))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Crop salinity tolerances, as data with their source (``data/crops.json``).
+"""Crop salinity tolerances, as data with their source (``data/crops.json``), which administrators may edit
+(``agri_crop_tolerances`` overrides a crop's levels and source; :func:`effective` is what is in force).
 
 Each crop has a *caution* level (take water only at low tide, watch closely) and a *harm* level (do not take
 water: the crop suffers). Levels are in g/L (≡ ‰ in provincial bulletins). The file says where each figure
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cityops.sectors.tables import read_table
 
@@ -52,3 +56,23 @@ CROPS: dict[str, Crop] = crops()
 def protected(codes: str | None) -> list[Crop]:
     """The crops of a comma-separated list of codes (unknown codes are skipped)."""
     return [CROPS[c.strip()] for c in (codes or "").split(",") if c.strip() in CROPS]
+
+
+def effective(session: Session) -> dict[str, Crop]:
+    """The crops as in force: ``data/crops.json`` with the administrators' edits (one statement)."""
+    from dataclasses import replace
+
+    from cityops.sectors.agriculture.models import CropTolerance
+
+    out = dict(CROPS)
+    for row in session.scalars(select(CropTolerance)):
+        if row.code in out:
+            out[row.code] = replace(
+                out[row.code], caution_g_l=row.caution_g_l, harm_g_l=row.harm_g_l, source=row.source
+            )
+    return out
+
+
+def protected_of(crops: dict[str, Crop], codes: str | None) -> list[Crop]:
+    """:func:`protected` against a given crop table."""
+    return [crops[c.strip()] for c in (codes or "").split(",") if c.strip() in crops]

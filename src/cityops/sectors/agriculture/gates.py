@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from cityops.sectors.agriculture.crops import Crop, protected
+from cityops.sectors.agriculture.crops import Crop, protected, protected_of
 from cityops.sectors.agriculture.salinity import StationSalinity
 
 LOOKAHEAD_HOURS = 24
@@ -98,8 +98,14 @@ def recommend(
 
 
 def recommend_for(
-    status: str | None, attributes: dict[str, object], stations: dict[str, StationSalinity], now: datetime
+    status: str | None,
+    attributes: dict[str, object],
+    stations: dict[str, StationSalinity],
+    now: datetime,
+    crops: dict[str, Crop] | None = None,
 ) -> Recommendation:
-    """:func:`recommend` from a gate place's status and attributes."""
+    """:func:`recommend` from a gate place's status and attributes (``crops``: the table in force)."""
     outer = str(attributes.get("outer_station") or "")
-    return recommend(status, protected(str(attributes.get("protects") or "")), stations.get(outer), now)
+    codes = str(attributes.get("protects") or "")
+    chosen = protected(codes) if crops is None else protected_of(crops, codes)
+    return recommend(status, chosen, stations.get(outer), now)
