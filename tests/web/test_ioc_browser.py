@@ -56,6 +56,7 @@ def test_operator_acknowledges_an_alert_and_drills_into_a_ward(
     other = factory.area("Phường Thử Khác")
     salty = factory.station("salinity", name="Trạm mặn Tường", area=ward)
     factory.station("salinity", name="Trạm xa", area=other)
+    factory.station("water_level", name="Trạm cùng chỗ", area=ward)  # same spot, never reported
     factory.observations(salty, [0.6, 0.9, 1.4, 2.2], start=utcnow() - timedelta(minutes=20))
     here = factory.alert(areas=[ward])
     factory.alert(areas=[other])
@@ -91,16 +92,23 @@ def test_operator_acknowledges_an_alert_and_drills_into_a_ward(
     page.select_option("#ward-pick", str(ward.id))
     page.wait_for_selector(f"#kpis[data-area='{ward.id}']")
     page.wait_for_function(
-        "() => document.querySelectorAll('#station-rows tr').length === 1"
+        "() => document.querySelectorAll('#station-rows tr').length === 2"
         " && document.querySelectorAll('#alerts li.alert').length === 1"
     )
     assert page.locator("#alerts li.alert").get_attribute("data-id") == str(here.id)
     assert "Trạm mặn Tường" in page.locator("#station-rows").inner_text()
-    assert page.locator("#station-rows tr").get_attribute("data-health") == "online"
+    rows = page.locator("#station-rows tr")
+    assert rows.first.get_attribute("data-health") == "online"  # the worst level first
+    assert rows.nth(1).get_attribute("data-health") == "offline"
+    # two stations on one spot: the worse stays, the other is fanned out beside it
+    spread = page.evaluate(
+        "() => [...document.querySelectorAll('.station span')].map(s => s.style.translate || '')"
+    )
+    assert sorted(bool(t) for t in spread) == [False, True], spread
     assert page.locator("#kpi-open .kpi-value").inner_text() == "1"
     page.wait_for_function("() => document.querySelectorAll('#case-rows tr').length === 1")
     assert "Phường Thử Tường" in page.locator("#case-rows").inner_text()
-    page.locator("#station-rows button.station-pick").click()
+    page.locator("#station-rows button.station-pick").first.click()
     page.wait_for_selector("#series-chart figure.param canvas")
     figure = page.locator("#series-chart figure.param")
     assert figure.get_attribute("data-thresholds") == "2"  # warn 1 g/L and bad 4 g/L, from the panel

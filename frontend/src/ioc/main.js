@@ -16,7 +16,7 @@ import { chartState, drawDaily, drawStation, rangePicker, resizeCharts } from ".
 import { drawForecasts } from "./forecast.js"; // the forecast band (#16)
 import { relabelLayers, setLayers } from "./layers.js";
 import { scope, viewer } from "./scope.js";
-import { LEVEL_COLOUR, loadStations as loadStationList, stationState } from "./stations.js";
+import { LEVEL_COLOUR, declutter, loadStations as loadStationList, stationState } from "./stations.js";
 import { loadScorecards, loadTrends } from "./trends.js";
 
 const map = createMap($("#map"), { zoomControl: true });
@@ -27,6 +27,7 @@ const stationLayer = L.layerGroup();
 const alertLayer = L.layerGroup();
 const placeLayer = L.layerGroup();
 for (const layer of [cases, stationLayer, alertLayer, placeLayer]) layer.addTo(map);
+map.on("zoomend", () => declutter(map));
 
 const OPEN = new Set(["submitted", "acknowledged", "assigned", "in_progress", "reopened"]);
 const STATUS_COLOUR = { on_track: "#2e7d32", at_risk: "#e0a100", off_track: "#c62828" };

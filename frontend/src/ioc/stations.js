@@ -35,6 +35,33 @@ function listRow(s, onPick) {
 }
 
 const RANK = { nodata: 0, good: 1, warn: 2, bad: 3 };
+const NEAR_PX = 16; // stations closer than this on screen are fanned out around the worst one
+const RING_PX = 15;
+const drawn = []; // [marker, station] of the last draw
+
+/** Fan out stations that would overlap at the map's zoom: the worst stays in place, the others sit on a
+ * small ring around it (the diamond moves, the marker's position does not). Runs again on every zoom. */
+export function declutter(map) {
+  const groups = [];
+  const order = [...drawn].sort((a, b) => RANK[b[1].level] - RANK[a[1].level]);
+  for (const [m] of order) {
+    const p = map.latLngToLayerPoint(m.getLatLng());
+    const group = groups.find((g) => g.p.distanceTo(p) < NEAR_PX);
+    if (group) group.members.push([m, p]);
+    else groups.push({ p, members: [[m, p]] });
+  }
+  for (const g of groups) {
+    g.members.forEach(([m, p], k) => {
+      const dot = m.getElement()?.querySelector("span");
+      if (!dot) return;
+      const n = g.members.length - 1;
+      const angle = k ? (2 * Math.PI * (k - 1)) / n - Math.PI / 2 : 0;
+      const dx = k ? Math.round(g.p.x + RING_PX * Math.cos(angle) - p.x) : 0;
+      const dy = k ? Math.round(g.p.y + RING_PX * Math.sin(angle) - p.y) : 0;
+      dot.style.translate = k ? `${dx}px ${dy}px` : ""; // CSSOM: allowed by the CSP
+    });
+  }
+}
 let generation = 0;
 
 export async function loadStations(layer, onPick) {
@@ -49,6 +76,7 @@ export async function loadStations(layer, onPick) {
   if (mine !== generation) return; // a newer load (scope change, live update) draws instead
   stationState.stations = found;
   layer.clearLayers();
+  drawn.length = 0;
   for (const s of stationState.stations) {
     const colour = LEVEL_COLOUR[s.level];
     const icon = L.divIcon({ className: `station lvl-${s.level} h-${s.health}`, html: "<span></span>", iconSize: [18, 18], iconAnchor: [9, 9] });
@@ -63,7 +91,9 @@ export async function loadStations(layer, onPick) {
     m.bindPopup(`<strong>${esc(s.name)}</strong> · ${esc(t(`health.${s.health}`))}<table>${rows}</table>`);
     m.on("click", () => onPick(s));
     m.addTo(layer);
+    drawn.push([m, s]);
   }
+  if (layer._map) declutter(layer._map);
   const body = clear($("#station-rows"));
   const order = { bad: 0, warn: 1, good: 2, nodata: 3 };
   const health = { offline: 0, late: 1, online: 2 };
