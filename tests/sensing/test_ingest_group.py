@@ -173,3 +173,43 @@ def test_concurrent_station_requests_each_get_their_own_links(
         events = _events(s)
         assert sum(e.payload["count"] for e in events) == 24  # every row announced once
         assert 1 <= len(events) <= 8
+
+
+def test_a_single_observation_takes_the_group_path_and_answers_as_the_generic_create(
+    client: TestClient, sessions: sessionmaker[Session], key: dict[str, str]
+) -> None:
+    with sessions() as s:
+        ds = make_datastream(s).id
+        s.commit()
+    when = "2026-03-01T10:00:00Z"
+    body = {"phenomenonTime": when, "result": 2.5, "Datastream": {"@iot.id": ds}}
+    r = client.post(f"{STA}/Observations", json=body, headers=key)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert r.headers["location"] == created["@iot.selfLink"]
+    assert created["result"] == 2.5
+    assert created["phenomenonTime"] == when
+    shown = client.get(r.headers["location"])
+    assert shown.status_code == 200
+    assert shown.json() == created
+    again = client.post(f"{STA}/Observations", json=body, headers=key)  # the same value: the same entity
+    assert again.status_code == 201
+    assert again.json()["@iot.id"] == created["@iot.id"]
+    other = client.post(f"{STA}/Observations", json={**body, "result": 9.0}, headers=key)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "conflict"
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    future = client.post(f"{STA}/Observations", json={**body, "phenomenonTime": ahead}, headers=key)
+    assert future.status_code == 400
+    assert "future" in future.text
+    text = client.post(f"{STA}/Observations", json={**body, "result": "high"}, headers=key)
+    assert text.status_code == 400  # OM_Measurement: a number
+    anonymous = client.post(f"{STA}/Observations", json={**body, "phenomenonTime": "2026-03-01T11:00:00Z"})
+    assert anonymous.status_code == 401
+    missing = client.post(
+        f"{STA}/Observations", json={**body, "Datastream": {"@iot.id": ds + 999}}, headers=key
+    )
+    assert missing.status_code == 400
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Observation)) == 1
+        assert [e.payload["count"] for e in _events(s)] == [1]

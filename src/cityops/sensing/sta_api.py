@@ -34,7 +34,7 @@ from cityops.errors import ApiError, NotFound, Unauthorized
 from cityops.sensing import sta_formats, sta_idempotency
 from cityops.sensing.data_array import COMPONENTS, DataArrayBatch
 from cityops.sensing.ingest import IngestError, ingest_columns
-from cityops.sensing.ingest.batch import ObservationColumns
+from cityops.sensing.ingest.batch import ObservationColumns, time_text
 from cityops.sensing.ingest.group import Clash, Outcome, ingest_grouped
 from cityops.sensing.models import Datastream, FeatureOfInterest, thing_locations
 from cityops.sensing.odata import ODataError, QueryOptions, parse_options
@@ -43,7 +43,7 @@ from cityops.sensing.sta_expand import prefetch
 from cityops.sensing.sta_query import Context, QueryBudget, apply_options, nav_statement, next_link, page
 from cityops.sensing.sta_render import render, render_bytes
 from cityops.sensing.sta_results import check_result, conflict_error, conflicts
-from cityops.sensing.sta_write import Writer, bad
+from cityops.sensing.sta_write import Writer, bad, time_range
 from cityops.urls import public_base
 
 PREFIX = "/sta/v1.1"
@@ -608,8 +608,49 @@ def post_path(
 ) -> Response:
     auth = request_auth(request, session)
     key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None and path.strip("/") == "Observations":
+        fast = _single_observation(session, service_root(request, settings), body, auth)
+        if fast is not None:
+            return fast
     response = create_resource(session, service_root(request, settings), path, body, auth, key)
     return commit_create(session, response, lambda: create_resource_replay(session, path, body, auth, key))
+
+
+_SINGLE_KEYS = frozenset({"phenomenonTime", "result", "Datastream"})
+
+
+def _single_observation(session: Session, base: str, body: bytes, auth: Auth) -> Response | None:
+    """The plain single Observation a station posts (``phenomenonTime`` instant, ``result``, a
+    ``Datastream`` by id, nothing else) on the ingest fast path: checked as the generic create checks it,
+    then committed with concurrent requests' rows (:func:`_ingest_grouped`, #22). ``None`` for anything
+    else (the generic path answers it, with its messages)."""
+    data = parse_json(body)
+    if not isinstance(data, dict) or not data.keys() <= _SINGLE_KEYS or "result" not in data:
+        return None
+    ref, when = data.get("Datastream"), data.get("phenomenonTime")
+    ds_id = ref.get("@iot.id") if isinstance(ref, dict) and ref.keys() == {"@iot.id"} else None
+    if not isinstance(ds_id, int) or isinstance(ds_id, bool) or not isinstance(when, str):
+        return None
+    start, end = time_range("phenomenonTime", when)
+    found = session.execute(
+        select(Datastream.thing_id, Datastream.observation_type).where(Datastream.id == ds_id)
+    ).one_or_none()
+    if start is None or end is not None or found is None:
+        return None
+    writer_for(session, auth()).check(found.thing_id)
+    check_result(found.observation_type, data["result"])
+    outcome = _ingest_grouped(session, ObservationColumns([ds_id], [time_text(start)], [data["result"]]))
+    if isinstance(outcome, IngestError):
+        raise bad(outcome.message)
+    if isinstance(outcome, Clash):
+        raise conflict_error()
+    et = ENTITIES["Observation"]
+    row = session.get(et.model, outcome.ids[0])
+    assert row is not None
+    ctx = Context(session, base)
+    return json_response(
+        render(ctx, et, row, QueryOptions()), status=201, headers={"Location": ctx.self_link(et, row.id)}
+    )
 
 
 def commit_create(session: Session, response: Response, replay: Callable[[], Response | None]) -> Response:
