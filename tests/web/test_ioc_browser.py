@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from cityops.clock import utcnow
+from cityops.indicators.engine import recompute
+from cityops.indicators.registry import sync
 from cityops.plugins import hookimpl, plugin_manager
 from cityops.specs import DashboardPanelSpec, LegendEntry
 from tests.fixtures_identity import DEFAULT_PASSWORD
-from tests.kit.factories import Factory
+from tests.kit.factories import MOMENT, Factory
 from tests.web.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -63,6 +65,11 @@ def test_operator_acknowledges_an_alert_and_drills_into_a_ward(
     factory.case(area=ward)
     factory.case(area=other)
     operator = factory.user("operator")
+    with factory.sessions() as s:  # the monthly case indicators the KPI trends read
+        reg = sync(s)
+        s.commit()
+        recompute(s, MOMENT.date().replace(day=1), MOMENT.date(), ["cases.received"], reg)
+        s.commit()
 
     page = browser_context.new_page()
     page.set_viewport_size({"width": 1920, "height": 1080})
@@ -107,6 +114,9 @@ def test_operator_acknowledges_an_alert_and_drills_into_a_ward(
     assert sorted(bool(t) for t in spread) == [False, True], spread
     assert page.locator("#kpi-open .kpi-value").inner_text() == "1"
     page.wait_for_function("() => document.querySelectorAll('#case-rows tr').length === 1")
+    # the KPI trend of the ward's monthly reports, from indicator values: one report in March
+    trend = page.locator("#trends li.trend[data-code='cases.received'] .trend-value")
+    assert trend.inner_text().startswith("1"), trend.inner_text()
     assert "Phường Thử Tường" in page.locator("#case-rows").inner_text()
     page.locator("#station-rows button.station-pick").first.click()
     page.wait_for_selector("#series-chart figure.param canvas")

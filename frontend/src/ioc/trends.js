@@ -4,7 +4,7 @@
 import { api } from "../common/api.js";
 import { clear, h, $ } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
-import { fmtNumber } from "../common/format.js";
+import { fmtMeasure, fmtNumber } from "../common/format.js";
 import { t } from "../common/i18n.js";
 import { scoped } from "./scope.js";
 
@@ -53,7 +53,7 @@ export async function loadTrends() {
         { dataset: { code } },
         h("span.trend-name", en ? got.ind.name_en : got.ind.name_vi),
         h("span.spark", { "aria-hidden": "true" }, spark(values)),
-        h("strong.trend-value", last == null ? "–" : fmtNumber(last, 1)),
+        h("strong.trend-value", last == null ? "–" : fmtMeasure(last, got.ind.unit, 1)),
         h("span.trend-delta", delta == null ? "" : `${arrow} ${fmtNumber(Math.abs(delta), 1)}`),
       ),
     );
