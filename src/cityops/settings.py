@@ -320,7 +320,9 @@ class Settings(BaseSettings):
         "imported with `cityops basemap import`, else no base map (see docs/basemap.md).",
     )
     basemap_attribution: str = Field(
-        "", max_length=300, description="Attribution shown on maps for the base map (its licence may require it)."
+        "",
+        max_length=300,
+        description="Attribution shown on maps for the base map (its licence may require it).",
     )
     notify_max_attempts: int = Field(
         5, ge=1, description="Delivery attempts per notification before it is marked `failed` for good."

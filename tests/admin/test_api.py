@@ -151,7 +151,11 @@ def test_rollout_from_pilot_wards_to_the_province(
 ) -> None:
     admin, officer = _users(sessions)
     ids = _areas(sessions)
-    pilot: dict[str, Any] = {"area_ids": [ids["Phường Long An"], ids["Phường Tân An"]], "live": True, "stage": "pilot"}
+    pilot: dict[str, Any] = {
+        "area_ids": [ids["Phường Long An"], ids["Phường Tân An"]],
+        "live": True,
+        "stage": "pilot",
+    }
     assert client.put("/api/v1/admin/rollout", json=pilot, headers=auth(officer)).status_code == 403
     answer = client.put("/api/v1/admin/rollout", json=pilot, headers=auth(admin))
     assert answer.status_code == 200, answer.text
