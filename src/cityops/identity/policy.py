@@ -105,6 +105,7 @@ class Action(StrEnum):
     API_KEY_LIST = "api_key.list"
     API_KEY_CREATE = "api_key.create"
     API_KEY_REVOKE = "api_key.revoke"
+    WEBHOOK_MANAGE = "webhook.manage"  # integrators' webhook subscriptions, deliveries, replays (#15)
     # audit
     AUDIT_READ = "audit.read"
     # areas
@@ -298,6 +299,7 @@ RULES: dict[Action, Rule] = {
     Action.API_KEY_LIST: ADMIN,
     Action.API_KEY_CREATE: ADMIN,
     Action.API_KEY_REVOKE: ADMIN,
+    Action.WEBHOOK_MANAGE: ADMIN,
     # audit
     Action.AUDIT_READ: ADMIN,
     # areas
