@@ -1,7 +1,6 @@
 // Area alerts to this phone by Web Push: choose wards (search, or "where I am" → ward), subscribe, change,
 // unsubscribe. The browser keeps the device key the server hands out once (localStorage); the push
-// endpoint never leaves the browser except in the registration itself. Also: an alert's age when it is
-// old, and "could not load" (not "no alerts") when the list cannot be fetched.
+// endpoint never leaves the browser except in the registration itself. Loaded with the alerts page only.
 import { api, items } from "../common/api.js";
 import { announce, clear, h } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
@@ -10,7 +9,6 @@ import { getLang } from "../common/i18n.js";
 
 const KEY = "cityops.pushDevice";
 const AREAS = "cityops.pushAreas";
-const STALE_MS = 6 * 3600 * 1000; // an alert opened longer ago than this shows its age
 
 const TEXT = {
   vi: {
@@ -29,10 +27,6 @@ const TEXT = {
     off: "Máy chủ chưa bật thông báo đẩy.",
     noGeo: "Không xác định được vị trí.",
     remove: "Bỏ",
-    loadFailed: "Không tải được cảnh báo. Hãy kiểm tra mạng.",
-    ago: (d) => `cách đây ${d}`,
-    hours: (n) => `${n} giờ`,
-    days: (n) => `${n} ngày`,
   },
   en: {
     title: "Alerts on this phone",
@@ -50,24 +44,10 @@ const TEXT = {
     off: "The server has not enabled push notifications.",
     noGeo: "Could not find your location.",
     remove: "Remove",
-    loadFailed: "Could not load alerts. Check your connection.",
-    ago: (d) => `${d} ago`,
-    hours: (n) => `${n} h`,
-    days: (n) => (n === 1 ? "1 day" : `${n} days`),
   },
 };
 
 const tt = (key) => TEXT[getLang() === "en" ? "en" : "vi"][key];
-
-/** "cách đây 26 giờ" for an alert opened more than six hours ago, else "". */
-export function alertAge(openedAt, now = Date.now()) {
-  const ms = now - Date.parse(openedAt);
-  if (!(ms > STALE_MS)) return "";
-  const hours = Math.floor(ms / 3600000);
-  return tt("ago")(hours < 48 ? tt("hours")(hours) : tt("days")(Math.floor(hours / 24)));
-}
-
-export const alertsLoadFailed = () => tt("loadFailed");
 
 function chosen() {
   try {

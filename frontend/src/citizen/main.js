@@ -19,7 +19,7 @@ import { viewBulletins } from "./bulletins.js";
 const main = $("#main");
 // Leaflet is loaded with the first view that shows a map (the service worker precaches it for offline use).
 const loadMap = () => import("../common/map.js");
-import { alertAge, alertsLoadFailed, renderSubscription } from "./alerts-sub.js";
+import { alertAge, alertsLoadFailed } from "./alerts-age.js";
 let categories = null;
 let currentMap = null;
 
@@ -534,7 +534,8 @@ async function viewAlerts(alertId) {
   const box = h("div", { id: "alerts-list" });
   main.append(h("h1", t("alerts.title")), box);
   await renderAlerts(box, false);
-  renderSubscription(main);
+  const panel = await import("./alerts-sub.js").catch(() => null); // the phone-alerts panel loads with this page
+  if (panel) panel.renderSubscription(main);
   const opened = alertId && document.getElementById(`alert-${alertId}`); // from a push notification
   if (opened) {
     opened.classList.add("focus");
