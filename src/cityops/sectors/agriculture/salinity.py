@@ -47,6 +47,7 @@ class StationSalinity:
     observed_at: datetime | None = None
     hourly: list[tuple[datetime, float]] = field(default_factory=list)
     forecast: list[tuple[datetime, float]] = field(default_factory=list)
+    datastream_id: int | None = None  # its salinity Datastream
 
     @property
     def forecast_max(self) -> float | None:
@@ -104,6 +105,8 @@ def salinity_outlook(session: Session, now: datetime) -> dict[str, StationSalini
             lon=lon,
             area_ids=[int(a) for a in props.get("area_ids") or []],
         )
+    for ds in salinity.values():
+        out[ds.thing_id].datastream_id = ds.id
     _observed(session, salinity, out, now)
     _forecast(session, salinity, forecasts, out, now)
     return {s.code: s for s in out.values()}
