@@ -21,6 +21,7 @@ from cityops.sectors.agriculture import models as agriculture_models
 from cityops.sectors.public_services import models as public_services_models
 from cityops.sensing import models as sensing_models
 from cityops.sensing.mqtt import deadletter as sensing_deadletter_models
+from cityops.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
@@ -44,6 +45,7 @@ __all__ = [
     "reports_models",
     "sensing_deadletter_models",
     "sensing_models",
+    "webhooks_models",
 ]
 
 metadata = Base.metadata
