@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.reports.plugin",
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
+    "cityops.ngsild.plugin",
     "cityops.programmes.plugin",
     "cityops.admin.plugin",
     "cityops.basemap.plugin",
