@@ -18,10 +18,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 NATIVE_PREFIX = "/api/v1/"
 ERROR_SCHEMA = "NativeError"
@@ -60,6 +61,24 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": DESCRIPTIONS.get(code, "Error")} for code in codes}
 
 
+class Feature(BaseModel):
+    """A GeoJSON (RFC 7946) feature; its properties are the route's own."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["Feature"]
+    geometry: dict[str, Any] | None
+    properties: dict[str, Any] | None
+    id: str | int | None = None
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON (RFC 7946) feature collection, served as ``application/geo+json``."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+
+
 GEOJSON = "application/geo+json"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,6 +89,16 @@ def success_types(*media: str, status: int = 200, json: bool = True) -> dict[int
     content: dict[str, Any] = {"application/json": {}} if json else {}
     content.update({m: {} for m in media})
     return {status: {"content": content}}
+
+
+class GeoJSONResponse(JSONResponse):
+    """A GeoJSON answer: ``response_class=`` of a ``.geojson`` route, so its document names the type."""
+
+    media_type = GEOJSON
+
+
+GEOJSON_OK: dict[int | str, dict[str, Any]] = {200: {"model": FeatureCollection}}
+"""``responses=`` of a ``.geojson`` route (with ``response_class=GeoJSONResponse``): its schema."""
 
 
 def statuses(method: str, operation: dict[str, Any]) -> list[int]:
