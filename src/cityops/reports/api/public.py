@@ -21,7 +21,7 @@ from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal, resolve_principal
 from cityops.identity.policy import Principal
 from cityops.media.uploads import uploader_keys
-from cityops.openapi import CSV, GEOJSON, XLSX, success_types
+from cityops.openapi import CSV, GEOJSON_OK, XLSX, GeoJSONResponse, success_types
 from cityops.paging import Page, total
 from cityops.reports import intake, public
 from cityops.reports.access import Actor
@@ -33,6 +33,14 @@ from cityops.reports.api.cases import (
     filtered,
     get_case,
     public_query,
+)
+from cityops.reports.api.schemas import (
+    CategoryOut,
+    PublicDetailOut,
+    PublicPage,
+    ScorecardOut,
+    SubmissionOut,
+    UploadOut,
 )
 from cityops.reports.models import Case, Category
 from cityops.settings import Settings
@@ -79,7 +87,7 @@ def submission_body(result: intake.SubmitResult) -> dict[str, Any]:
     }
 
 
-@router.get("/categories")
+@router.get("/categories", response_model=list[CategoryOut])
 def list_categories(session: SessionDep) -> list[dict[str, Any]]:
     """Active categories with their extra questions, SLA hours and urgency."""
     rows = session.scalars(
@@ -99,7 +107,7 @@ def list_categories(session: SessionDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=SubmissionOut)
 async def submit_report(
     body: SubmitIn,
     request: Request,
@@ -150,7 +158,7 @@ def _submit_report(request: Request, body: SubmitIn, idempotency_key: str | None
     return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
-@router.post("/media", status_code=201)
+@router.post("/media", status_code=201, response_model=UploadOut)
 def upload_media(
     request: Request,
     response: Response,
@@ -189,7 +197,7 @@ def _principal_label(principal: Principal) -> str | None:
     return None if label == "anon" else label
 
 
-@router.get("/public")
+@router.get("/public", response_model=PublicPage)
 def public_list(
     request: Request,
     session: SessionDep,
@@ -213,7 +221,7 @@ def public_list(
     return {"total": total(session, query), "items": [public.public_case(c, ctx) for c in cases]}
 
 
-@router.get("/public.geojson", response_class=Response, responses=success_types(GEOJSON, json=False))
+@router.get("/public.geojson", response_class=GeoJSONResponse, responses=GEOJSON_OK)
 def public_geojson(
     request: Request,
     session: SessionDep,
@@ -234,7 +242,7 @@ def public_geojson(
     return Response(orjson.dumps(data), media_type="application/geo+json")
 
 
-@router.get("/public/{ref}")
+@router.get("/public/{ref}", response_model=PublicDetailOut)
 def public_detail(ref: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """One case as the public sees it, with its public timeline."""
     case = get_case(session, ref)
@@ -243,7 +251,7 @@ def public_detail(ref: str, request: Request, session: SessionDep) -> dict[str, 
     return public.public_detail(session, case, base_url(request))
 
 
-@router.get("/scorecards", responses=success_types(CSV, XLSX))
+@router.get("/scorecards", response_model=ScorecardOut, responses=success_types(CSV, XLSX))
 def scorecards(
     session: SessionDep,
     by: Literal["agency", "area"] = "agency",

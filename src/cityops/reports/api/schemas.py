@@ -1,0 +1,140 @@
+"""The response shapes of the report routes, so the OpenAPI document tells clients what they get (#13).
+
+Routes that build their answer as a dict keep doing so; FastAPI checks it against these models and
+serialises it. ``extra="forbid"``: a key the model does not name is a server error in tests, never a key the
+document hides from clients."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    """A response shape: built from dicts or ORM rows, every key named."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class CategoryOut(Out):
+    code: str
+    name_vi: str
+    name_en: str
+    description: str
+    sla_hours: float
+    urgent: bool
+    questions: list[dict[str, Any]]
+
+
+class DuplicateOut(Out):
+    """An open case of the same category nearby (contact details masked)."""
+
+    ref: str | None
+    distance_m: float
+    state: str
+    description: str | None
+    submitted_at: str
+
+
+class SubmissionOut(Out):
+    ref: str | None
+    token: str
+    state: str
+    category: str
+    routed: bool
+    area_id: int | None
+    location_source: str | None
+    submitted_at: str | None
+    ack_due_at: str | None
+    expected_at: str | None
+    duplicates: list[DuplicateOut]
+
+
+class Point(Out):
+    lat: float
+    lon: float
+
+
+class UploadOut(Out):
+    media_id: int
+    kind: str
+    content_type: str
+    exif_location: Point | None
+    upload_token: str | None
+
+
+class PublicMediaOut(Out):
+    kind: str
+    role: str | None
+    url: str
+    thumbnail_url: str | None
+
+
+class PublicCaseOut(Out):
+    """A case as the public sees it: no personal data, contact details masked."""
+
+    ref: str | None
+    category: str
+    category_name: str
+    category_name_en: str
+    state: str
+    status: str
+    reject_reason: str | None
+    duplicate_of: str | None
+    description: str | None
+    lat: float | None
+    lon: float | None
+    address: str | None
+    area_id: int | None
+    area_name: str | None
+    agency_name: str | None
+    urgent: bool
+    submitted_at: str | None
+    updated_at: str | None
+    expected_at: str | None
+    overdue: bool
+    status_note: str | None
+    media: list[PublicMediaOut]
+
+
+class PublicTimelineOut(Out):
+    at: str | None
+    kind: str
+    action: str | None
+    from_state: str | None
+    to_state: str | None
+    comment: str | None
+
+
+class PublicDetailOut(PublicCaseOut):
+    timeline: list[PublicTimelineOut]
+
+
+class PublicPage(Out):
+    total: int
+    items: list[PublicCaseOut]
+
+
+class ScoreRowOut(Out):
+    key: int | None
+    name: str
+    received: int
+    open: int
+    resolved: int
+    rejected: int
+    overdue_open: int
+    on_time_pct: float | None
+    median_ack_hours: float | None
+    median_resolve_hours: float | None
+    ratings: int
+    satisfaction: float | None
+
+
+class ScorecardOut(Out):
+    by: Literal["agency", "area"]
+    since: str
+    until: str
+    area_id: int | None
+    source: str
+    rows: list[ScoreRowOut]
