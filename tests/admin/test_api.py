@@ -16,6 +16,7 @@ from cityops.reports.categories import sync_categories
 from cityops.reports.models import Category
 from cityops.text import search_key
 from tests.alerts.support import make_user
+from tests.kit.queries import app_engine, count_queries
 
 NEW: dict[str, Any] = {
     "code": "bien_bao_hong",
@@ -196,3 +197,24 @@ def test_rollout_from_pilot_wards_to_the_province(
             len(s.scalars(select(AuditEntry).where(AuditEntry.action == "area_rollout.set")).all())
             == 2 + 4 + 1
         )
+
+
+def test_listings_cost_the_same_for_few_or_many_areas(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    """The rollout listing and the public live areas are one statement each (plus the caller's sign-in)."""
+    admin, _ = _users(sessions)
+    ids = _areas(sessions)
+    counts = []
+    for area_ids in (
+        [ids["Phường Long An"]],
+        [ids["Phường Long An"], ids["Phường Tân An"], ids["Xã Bến Lức"]],
+    ):
+        client.put("/api/v1/admin/rollout", json={"area_ids": area_ids, "live": True}, headers=auth(admin))
+        with count_queries(app_engine(client)) as public:
+            assert len(client.get("/api/v1/live-areas").json()) == len(area_ids)
+        with count_queries(app_engine(client)) as listing:
+            assert client.get("/api/v1/admin/rollout?live_only=true", headers=auth(admin)).status_code == 200
+        counts.append((public.count, listing.count))
+    assert counts[0] == counts[1]
+    assert counts[0][0] == 1, counts
