@@ -26,13 +26,26 @@ from cityops.reports.api.cases import (
     case_for_token,
     get_case,
 )
+from cityops.reports.api.schemas import (
+    ErasedOut,
+    MyCasesOut,
+    PersonalDataOut,
+    PublicDetailOut,
+    RatingOut,
+    SubscribedOut,
+    TokenOut,
+    TrackOut,
+)
 from cityops.reports.models import Case
 from cityops.reports.workflow import CaseAction
 from cityops.settings import Settings
 
 router = APIRouter(prefix=PREFIX, tags=["reports"])
 CODE_SENT: dict[int | str, dict[str, Any]] = {
-    202: {"description": "A code was sent to the typed address; confirm it with `.../subscribe/confirm`."}
+    202: {
+        "model": SubscribedOut,
+        "description": "A code was sent to the typed address; confirm it with `.../subscribe/confirm`.",
+    }
 }
 
 
@@ -60,7 +73,7 @@ class CommentIn(BaseModel):
     comment: str = Field(max_length=4000)
 
 
-@router.get("/track/{token}")
+@router.get("/track/{token}", response_model=TrackOut)
 def track(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """The reporter's view of their case through the tracking token."""
     case = case_for_token(session, token)
@@ -75,7 +88,7 @@ def track(token: str, request: Request, session: SessionDep, settings: SettingsD
     return body
 
 
-@router.post("/track/{token}/reopen")
+@router.post("/track/{token}/reopen", response_model=PublicDetailOut)
 def track_reopen(
     token: str, body: CommentIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -88,7 +101,7 @@ def track_reopen(
     return public.public_detail(session, case, base_url(request))
 
 
-@router.post("/track/{token}/rate", status_code=201)
+@router.post("/track/{token}/rate", status_code=201, response_model=RatingOut)
 def track_rate(token: str, body: RateIn, session: SessionDep) -> dict[str, Any]:
     case = case_for_token(session, token)
     rating = followup.rate(
@@ -98,7 +111,7 @@ def track_rate(token: str, body: RateIn, session: SessionDep) -> dict[str, Any]:
     return {"ref": case.ref, "score": rating.score}
 
 
-@router.post("/track/{token}/subscribe", status_code=201, responses=CODE_SENT)
+@router.post("/track/{token}/subscribe", status_code=201, response_model=SubscribedOut, responses=CODE_SENT)
 def track_subscribe(
     token: str,
     body: SubscribeIn,
@@ -115,7 +128,7 @@ def track_subscribe(
     )
 
 
-@router.post("/track/{token}/subscribe/confirm", status_code=201)
+@router.post("/track/{token}/subscribe/confirm", status_code=201, response_model=SubscribedOut)
 def track_subscribe_confirm(
     token: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -123,7 +136,7 @@ def track_subscribe_confirm(
     return _confirm(session, settings, case_for_token(session, token), body)
 
 
-@router.post("/track/{token}/rotate")
+@router.post("/track/{token}/rotate", response_model=TokenOut)
 def track_rotate(token: str, session: SessionDep) -> dict[str, Any]:
     """A new tracking token for the case; this one stops working at once (a link that leaked)."""
     from cityops.reports import intake, integrations
@@ -170,7 +183,7 @@ def _confirm(session: Session, settings: Settings, case: Case, body: ConfirmIn) 
     return {"ref": case.ref, "subscribed": True}
 
 
-@router.get("/mine")
+@router.get("/mine", response_model=MyCasesOut)
 def my_reports(
     request: Request,
     session: SessionDep,
@@ -185,7 +198,7 @@ def my_reports(
     return {"items": [public.public_case(c, ctx) for c in cases]}
 
 
-@router.get("/mine/export")
+@router.get("/mine/export", response_model=PersonalDataOut)
 def export_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """Everything the reports hold about the signed-in citizen (their own contact details included)."""
     if principal.user_id is None:
@@ -193,7 +206,7 @@ def export_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str
     return followup.export_personal_data(session, principal.user_id)
 
 
-@router.delete("/mine/personal-data")
+@router.delete("/mine/personal-data", response_model=ErasedOut)
 def erase_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """Erase the signed-in citizen's contact details from their reports; the reports stay, anonymous."""
     if principal.user_id is None:
@@ -213,7 +226,7 @@ def erase_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str,
     return {"erased_reports": count}
 
 
-@router.post("/cases/{ref}/subscribe", status_code=201, responses=CODE_SENT)
+@router.post("/cases/{ref}/subscribe", status_code=201, response_model=SubscribedOut, responses=CODE_SENT)
 def subscribe(
     ref: str,
     body: SubscribeIn,
@@ -229,7 +242,7 @@ def subscribe(
     return _subscribe(session, settings, Actor(principal), case, body, request, response)
 
 
-@router.post("/cases/{ref}/subscribe/confirm", status_code=201)
+@router.post("/cases/{ref}/subscribe/confirm", status_code=201, response_model=SubscribedOut)
 def subscribe_confirm(
     ref: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -244,7 +257,7 @@ def _followable(session: Session, ref: str) -> Case:
     return case
 
 
-@router.post("/cases/{ref}/rate", status_code=201)
+@router.post("/cases/{ref}/rate", status_code=201, response_model=RatingOut)
 def rate_case(ref: str, body: RateIn, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """The signed-in reporter rates the handling 1–5."""
     if principal.is_anonymous:

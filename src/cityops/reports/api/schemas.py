@@ -138,3 +138,70 @@ class ScorecardOut(Out):
     area_id: int | None
     source: str
     rows: list[ScoreRowOut]
+
+
+class TrackOut(PublicDetailOut):
+    """The reporter's view through the tracking token: the public detail and what they may do next."""
+
+    can_reopen: bool
+    can_rate: bool
+
+
+class RatingOut(Out):
+    ref: str | None
+    score: int
+
+
+class SubscribedOut(Out):
+    """Followed at once (``subscribed``), or a code was sent to the typed address (``verification``)."""
+
+    ref: str | None
+    subscribed: bool
+    verification: Literal["sent"] | None = None
+
+
+class TokenOut(Out):
+    ref: str | None
+    token: str
+
+
+class MyCasesOut(Out):
+    items: list[PublicCaseOut]
+
+
+class MyReportOut(Out):
+    """One of the citizen's reports with the contact details they gave."""
+
+    ref: str | None
+    state: str | None
+    description: str | None
+    submitted_at: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    consent: bool | None
+    consent_purpose: str | None
+    merged_into: bool
+
+
+class MySubscriptionOut(Out):
+    case_id: int
+    channel: str
+
+
+class MyRatingOut(Out):
+    case_id: int
+    score: int
+    comment: str | None
+
+
+class PersonalDataOut(Out):
+    """Everything the reports hold about the signed-in citizen."""
+
+    reports: list[MyReportOut]
+    subscriptions: list[MySubscriptionOut]
+    ratings: list[MyRatingOut]
+
+
+class ErasedOut(Out):
+    erased_reports: int
