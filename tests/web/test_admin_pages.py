@@ -59,6 +59,7 @@ def test_admin_adds_a_category_and_makes_a_ward_live(
 ) -> None:
     ids = _areas(sessions)
     admin = make_user(Role.ADMIN)
+    officer = make_user(Role.OFFICER)
     page = browser_context.new_page()
     page.set_viewport_size({"width": 1280, "height": 900})  # admins work at a desk
     sign_in(page, admin)
@@ -121,3 +122,11 @@ def test_admin_adds_a_category_and_makes_a_ward_live(
     expect(page.locator("#rollout-list tbody tr")).to_have_count(1)
     expect(page.locator("#rollout-list")).to_contain_text("Thí điểm (Tân An)")
     shot(page, "ward-live-vi")
+
+    # Users and roles: the admin makes an officer a supervisor (audited by the users API).
+    page.click("#tab-users")
+    role = page.locator(f"select[data-user-id='{officer.id}']")
+    role.select_option("supervisor")
+    expect(page.locator("#users-status")).to_have_text("Đã lưu.")
+    assert page.request.get(f"/api/v1/users/{officer.id}").json()["role"] == "supervisor"
+    shot(page, "users-vi")

@@ -67,6 +67,11 @@ const TEXT = {
     enabled: "Bật",
     property: "Thông số",
     empty: "Không có dữ liệu.",
+    "role.citizen": "Người dân",
+    "role.officer": "Cán bộ xử lý",
+    "role.supervisor": "Lãnh đạo/giám sát",
+    "role.operator": "Vận hành IOC",
+    "role.admin": "Quản trị",
     "err.code": "Mã chỉ gồm chữ thường không dấu, số và dấu _, bắt đầu bằng chữ (2–63 ký tự).",
     "err.name": "Hãy nhập tên (ít nhất 2 ký tự).",
     "err.sla": "Thời hạn phải là số giờ từ 1 đến 2000.",
@@ -137,6 +142,11 @@ const TEXT = {
     enabled: "On",
     property: "Property",
     empty: "Nothing here.",
+    "role.citizen": "Citizen",
+    "role.officer": "Officer",
+    "role.supervisor": "Supervisor",
+    "role.operator": "IOC operator",
+    "role.admin": "Administrator",
     "err.code": "A code is lower-case letters without accents, digits and _, starting with a letter (2–63).",
     "err.name": "Enter a name (at least 2 characters).",
     "err.sla": "The deadline is a number of hours from 1 to 2000.",
@@ -153,6 +163,7 @@ const TEXT = {
 
 const tt = (key) => TEXT[getLang() === "en" ? "en" : "vi"][key] ?? key;
 const serverError = (err) => (err && err.code && TEXT.vi[`err.${err.code}`] ? tt(`err.${err.code}`) : errorText(err));
+const ROLES = ["citizen", "officer", "supervisor", "operator", "admin"];
 const TABS = ["categories", "rollout", "users", "agencies", "keys", "rules"];
 const CODE = /^[a-z][a-z0-9_]{1,62}$/;
 
@@ -317,9 +328,29 @@ async function viewRollout(box) {
 }
 
 // ---- read-only lists from the other APIs ----
+/** A control that PATCHes one field and says so in ``status`` (the server audits every change). */
+function patcher(status, url, key, read) {
+  return async (e) => {
+    try {
+      await api(url, { method: "PATCH", json: { [key]: read(e.target) } });
+      status.textContent = tt("saved");
+    } catch (err) {
+      status.textContent = serverError(err);
+    }
+  };
+}
+
 async function viewUsers(box) {
   const users = items(await api("/api/v1/users?limit=100"));
-  box.append(table([tt("username"), tt("fullName"), tt("role"), tt("active")], users.map((u) => [u.username, u.full_name || "", u.role, u.is_active ? tt("yes") : tt("no")])));
+  const status = h("p.muted", { id: "users-status", role: "status" });
+  const rows = users.map((u) => {
+    const role = h("select", { "aria-label": `${tt("role")}: ${u.username}`, dataset: { userId: String(u.id) } }, ROLES.map((r) => h("option", { value: r, selected: r === u.role }, tt(`role.${r}`))));
+    role.addEventListener("change", patcher(status, `/api/v1/users/${u.id}`, "role", (el) => el.value));
+    const active = h("input", { type: "checkbox", checked: u.is_active, "aria-label": `${tt("active")}: ${u.username}` });
+    active.addEventListener("change", patcher(status, `/api/v1/users/${u.id}`, "is_active", (el) => el.checked));
+    return [u.username, u.full_name || "", role, active];
+  });
+  box.append(status, table([tt("username"), tt("fullName"), tt("role"), tt("active")], rows));
 }
 
 async function viewAgencies(box) {
@@ -334,7 +365,13 @@ async function viewKeys(box) {
 
 async function viewRules(box) {
   const rules = items(await api("/api/v1/alert-rules"));
-  box.append(table([tt("name"), tt("property"), tt("enabled")], rules.map((r) => [getLang() === "en" ? r.name_en || r.name_vi : r.name_vi, r.property_code || "", r.enabled ? tt("yes") : tt("no")])));
+  const status = h("p.muted", { id: "rules-status", role: "status" });
+  const rows = rules.map((r) => {
+    const on = h("input", { type: "checkbox", checked: r.enabled, "aria-label": `${tt("enabled")}: ${r.name_vi}`, dataset: { ruleId: String(r.id) } });
+    on.addEventListener("change", patcher(status, `/api/v1/alert-rules/${r.id}`, "enabled", (el) => el.checked));
+    return [getLang() === "en" ? r.name_en || r.name_vi : r.name_vi, r.property_code || "", on];
+  });
+  box.append(status, table([tt("name"), tt("property"), tt("enabled")], rows));
 }
 
 const VIEWS = { categories: viewCategories, rollout: viewRollout, users: viewUsers, agencies: viewAgencies, keys: viewKeys, rules: viewRules };
