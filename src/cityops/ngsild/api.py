@@ -151,6 +151,7 @@ def core_context_file(version: str) -> Response:
 
 
 @router.get(PREFIX + "/entities")
+@router.get(PREFIX + "/entities/")
 def query_entities(request: Request) -> Response:
     qp = request.query_params
     opts = parse_options(qp.get("options"), qp.get("format"))
@@ -183,6 +184,7 @@ def query_entities(request: Request) -> Response:
 
 
 @router.post(PREFIX + "/entities")
+@router.post(PREFIX + "/entities/")  # ngsildclient posts here
 async def create_entity(request: Request) -> Response:
     body = an_object(await body_of(request))
     context = ctx.request_context(request, body)
