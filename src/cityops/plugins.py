@@ -54,6 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cityops.sensing.plugin",
     "cityops.alerts.plugin",
     "cityops.ngsild.plugin",
+    "cityops.webhooks.plugin",
     "cityops.programmes.plugin",
     "cityops.admin.plugin",
     "cityops.basemap.plugin",
