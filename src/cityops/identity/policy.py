@@ -105,6 +105,7 @@ class Action(StrEnum):
     API_KEY_LIST = "api_key.list"
     API_KEY_CREATE = "api_key.create"
     API_KEY_REVOKE = "api_key.revoke"
+    API_KEY_QUOTA = "api_key.quota"  # set a key's per-minute/per-day quotas, read its usage (#15)
     WEBHOOK_MANAGE = "webhook.manage"  # integrators' webhook subscriptions, deliveries, replays (#15)
     # audit
     AUDIT_READ = "audit.read"
@@ -299,6 +300,7 @@ RULES: dict[Action, Rule] = {
     Action.API_KEY_LIST: ADMIN,
     Action.API_KEY_CREATE: ADMIN,
     Action.API_KEY_REVOKE: ADMIN,
+    Action.API_KEY_QUOTA: ADMIN,
     Action.WEBHOOK_MANAGE: ADMIN,
     # audit
     Action.AUDIT_READ: ADMIN,
