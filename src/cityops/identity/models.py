@@ -156,6 +156,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # request quotas an admin sets (None: unlimited); counted by cityops.security.quotas (#15)
+    quota_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quota_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def usable(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
