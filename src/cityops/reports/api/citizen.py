@@ -111,7 +111,13 @@ def track_rate(token: str, body: RateIn, session: SessionDep) -> dict[str, Any]:
     return {"ref": case.ref, "score": rating.score}
 
 
-@router.post("/track/{token}/subscribe", status_code=201, response_model=SubscribedOut, responses=CODE_SENT)
+@router.post(
+    "/track/{token}/subscribe",
+    status_code=201,
+    response_model=SubscribedOut,
+    response_model_exclude_unset=True,
+    responses=CODE_SENT,
+)
 def track_subscribe(
     token: str,
     body: SubscribeIn,
@@ -128,7 +134,12 @@ def track_subscribe(
     )
 
 
-@router.post("/track/{token}/subscribe/confirm", status_code=201, response_model=SubscribedOut)
+@router.post(
+    "/track/{token}/subscribe/confirm",
+    status_code=201,
+    response_model=SubscribedOut,
+    response_model_exclude_unset=True,
+)
 def track_subscribe_confirm(
     token: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -226,7 +237,13 @@ def erase_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str,
     return {"erased_reports": count}
 
 
-@router.post("/cases/{ref}/subscribe", status_code=201, response_model=SubscribedOut, responses=CODE_SENT)
+@router.post(
+    "/cases/{ref}/subscribe",
+    status_code=201,
+    response_model=SubscribedOut,
+    response_model_exclude_unset=True,
+    responses=CODE_SENT,
+)
 def subscribe(
     ref: str,
     body: SubscribeIn,
@@ -242,7 +259,12 @@ def subscribe(
     return _subscribe(session, settings, Actor(principal), case, body, request, response)
 
 
-@router.post("/cases/{ref}/subscribe/confirm", status_code=201, response_model=SubscribedOut)
+@router.post(
+    "/cases/{ref}/subscribe/confirm",
+    status_code=201,
+    response_model=SubscribedOut,
+    response_model_exclude_unset=True,
+)
 def subscribe_confirm(
     ref: str, body: ConfirmIn, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:

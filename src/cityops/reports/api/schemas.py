@@ -205,3 +205,130 @@ class PersonalDataOut(Out):
 
 class ErasedOut(Out):
     erased_reports: int
+
+
+class StaffEventOut(Out):
+    """A timeline entry as staff see it: internal notes and who acted included."""
+
+    id: int
+    at: str | None
+    actor_id: int | None
+    actor_role: str | None
+    kind: str
+    action: str | None
+    from_state: str | None
+    to_state: str | None
+    public: bool
+    comment: str | None
+    data: dict[str, Any] | None
+
+
+class ExtensionOut(Out):
+    id: int
+    hours: float
+    reason: str | None
+    status: str
+    requested_by: int | None
+
+
+class CaseMediaOut(Out):
+    case_media_id: int
+    media_id: int
+    role: str | None
+    review_state: str | None
+    kind: str
+
+
+class ReporterOut(Out):
+    """A reporter's contact details: only for staff the policy allows to see them."""
+
+    user_id: int | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    merged_from_id: int | None
+
+
+class AssigneeOut(Out):
+    id: int
+    name: str
+    role: str
+
+
+class StaffCaseOut(PublicCaseOut):
+    """Everything staff handling the case see; ``reporters`` only when the policy allows, ``assignees``
+    only when they may assign."""
+
+    id: int
+    agency_id: int | None
+    assignee_id: int | None
+    supporting_agency_ids: list[int]
+    answers: dict[str, Any] | None
+    accuracy_m: float | None
+    location_source: str | None
+    source: str | None
+    hidden: bool
+    ack_due_at: str | None
+    resolve_due_at: str | None
+    warned_at: str | None
+    escalated_at: str | None
+    consent: bool | None
+    consent_purpose: str | None
+    allowed_actions: list[str]
+    assignees: list[AssigneeOut] | None = None
+    timeline: list[StaffEventOut]
+    extensions: list[ExtensionOut]
+    all_media: list[CaseMediaOut]
+    reporters: list[ReporterOut] | None = None
+
+
+class StaffSummaryOut(Out):
+    ref: str | None
+    state: str
+    category: str
+    area_id: int | None
+    agency_id: int | None
+    assignee_id: int | None
+    urgent: bool
+    submitted_at: str | None
+    due_at: str | None
+    overdue: bool
+    description: str
+
+
+class InboxPage(Out):
+    total: int
+    items: list[StaffSummaryOut]
+
+
+class NotedOut(Out):
+    ref: str | None
+    noted: bool
+
+
+class AssignedOut(Out):
+    assigned: list[str | None]
+    assignee_id: int
+
+
+class TemplateOut(Out):
+    id: int
+    title: str
+    body: str
+    action: str | None
+    agency_id: int | None
+
+
+class MediaStateOut(Out):
+    media_id: int
+    review_state: str
+
+
+class VisibilityOut(Out):
+    ref: str | None
+    hidden: bool
+
+
+class TemplateCreatedOut(Out):
+    id: int
+    title: str

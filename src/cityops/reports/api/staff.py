@@ -42,6 +42,17 @@ from cityops.reports.api.cases import (
     local_day_start,
     stale_conflict,
 )
+from cityops.reports.api.schemas import (
+    AssignedOut,
+    InboxPage,
+    MediaStateOut,
+    NotedOut,
+    PublicDetailOut,
+    StaffCaseOut,
+    TemplateCreatedOut,
+    TemplateOut,
+    VisibilityOut,
+)
 from cityops.reports.models import (
     Case,
     CaseEvent,
@@ -246,7 +257,7 @@ def staff_summary(case: Case, now: datetime) -> dict[str, Any]:
     }
 
 
-@router.get("/inbox")
+@router.get("/inbox", response_model=InboxPage)
 def inbox(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -313,7 +324,7 @@ def _staff_actor(session: Session, principal: Principal, case: Case) -> Actor:
     return actor
 
 
-@router.get("/cases/{ref}")
+@router.get("/cases/{ref}", response_model=StaffCaseOut, response_model_exclude_unset=True)
 def case_detail(
     ref: str, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -324,7 +335,11 @@ def case_detail(
     return staff_case(session, actor, case, request)
 
 
-@router.post("/cases/{ref}/actions")
+@router.post(
+    "/cases/{ref}/actions",
+    response_model=StaffCaseOut | PublicDetailOut,
+    response_model_exclude_unset=True,
+)
 def case_action(
     ref: str,
     body: ActionIn,
@@ -377,7 +392,7 @@ def case_action(
     return public.public_detail(session, case, base_url(request))
 
 
-@router.post("/cases/{ref}/notes", status_code=201)
+@router.post("/cases/{ref}/notes", status_code=201, response_model=NotedOut)
 def add_note(ref: str, body: NoteIn, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """An internal note: visible to staff handling the case, never public."""
     require_staff(principal)
@@ -390,7 +405,7 @@ def add_note(ref: str, body: NoteIn, session: SessionDep, principal: CurrentPrin
     return {"ref": case.ref, "noted": True}
 
 
-@router.post("/bulk-assign")
+@router.post("/bulk-assign", response_model=AssignedOut)
 def bulk_assign(
     body: BulkAssignIn, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -418,7 +433,7 @@ def bulk_assign(
     return {"assigned": [c.ref for c in cases], "assignee_id": body.assignee_id}
 
 
-@router.get("/templates")
+@router.get("/templates", response_model=list[TemplateOut])
 def list_templates(
     session: SessionDep, principal: CurrentPrincipal, action: str | None = None
 ) -> list[dict[str, Any]]:
@@ -435,7 +450,7 @@ def list_templates(
     ]
 
 
-@router.post("/templates", status_code=201)
+@router.post("/templates", status_code=201, response_model=TemplateCreatedOut)
 def create_template(body: TemplateIn, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     """Supervisors add templates for their agency; operators shared ones."""
     require_staff(principal)
@@ -476,7 +491,7 @@ def _case_media(session: Session, principal: Principal, ref: str, media_id: int)
     return case, actor
 
 
-@router.post("/cases/{ref}/media/{media_id}/review")
+@router.post("/cases/{ref}/media/{media_id}/review", response_model=MediaStateOut)
 def review_media(
     ref: str, media_id: int, body: ReviewIn, session: SessionDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -493,7 +508,7 @@ def review_media(
     return {"media_id": item.id, "review_state": item.review_state}
 
 
-@router.post("/cases/{ref}/media/{media_id}/redact")
+@router.post("/cases/{ref}/media/{media_id}/redact", response_model=MediaStateOut)
 def redact_media(
     ref: str,
     media_id: int,
@@ -515,7 +530,7 @@ def redact_media(
     return {"media_id": item.id, "review_state": item.review_state}
 
 
-@router.post("/cases/{ref}/visibility")
+@router.post("/cases/{ref}/visibility", response_model=VisibilityOut)
 def set_visibility(
     ref: str, body: HideIn, session: SessionDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
