@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def register_routes(app: FastAPI, settings: Settings) -> None:
-    from cityops.ngsild import api, operations
+    from cityops.ngsild import api, operations, temporal
     from cityops.ngsild.errors import NgsiError, handle
 
     app.add_exception_handler(NgsiError, handle)
     app.include_router(api.router)
     app.include_router(operations.router)
+    app.include_router(temporal.router)
