@@ -11,9 +11,7 @@ import { questionLabel, questionValues } from "../common/categories.js";
 import { applyI18n, getLang, langToggle, nameOf, t } from "../common/i18n.js";
 import { flush, startAutoFlush } from "./outbox.js";
 import { mine, newKey, outbox } from "./store.js";
-import { viewNearby, viewServices } from "./nearby.js";
-import { viewEvents } from "./events.js";
-import { viewDossier } from "./dossier.js";
+import "./services.css"; // near me, events and the dossier lookup load on demand (first-load budget)
 import { viewBulletins } from "./bulletins.js";
 
 const main = $("#main");
@@ -550,10 +548,10 @@ const routes = [
   [/^#\/mine$/, "mine", viewMine],
   [/^#\/case\/([^/]+)$/, "mine", viewCase],
   [/^#\/map$/, "map", viewMap],
-  [/^#\/services$/, "services", () => viewServices(main)],
-  [/^#\/nearby$/, "services", () => viewNearby(main)],
-  [/^#\/events$/, "services", () => viewEvents(main)],
-  [/^#\/dossier(?:\?(.*))?$/, "services", (q) => viewDossier(main, q)],
+  [/^#\/services$/, "services", async () => (await import("./nearby.js")).viewServices(main)],
+  [/^#\/nearby$/, "services", async () => (await import("./nearby.js")).viewNearby(main)],
+  [/^#\/events$/, "services", async () => (await import("./events.js")).viewEvents(main)],
+  [/^#\/dossier(?:\?(.*))?$/, "services", async (q) => (await import("./dossier.js")).viewDossier(main, q)],
   [/^#\/bulletins$/, "services", () => viewBulletins(main)],
   [/^#\/alerts(?:\/(\d+))?$/, "alerts", viewAlerts],
 ];

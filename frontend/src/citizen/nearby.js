@@ -1,7 +1,6 @@
 // "Near me": the nearest health stations, clinics, hospitals, schools, tourist sites and one-stop shops, by
 // distance, open now, name search without diacritics, a detail card; the last fetched list of each kind is
 // kept in localStorage so the page works offline.
-import "./services.css";
 import { api } from "../common/api.js";
 import { announce, clear, h } from "../common/dom.js";
 import { fmtDateTime, fmtNumber } from "../common/format.js";
