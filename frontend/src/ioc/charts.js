@@ -7,6 +7,7 @@ import { clear, h, $ } from "../common/dom.js";
 import { EP } from "../common/endpoints.js";
 import { fmtDate, fmtDateTime, fmtNumber, unit } from "../common/format.js";
 import { getLang, t } from "../common/i18n.js";
+import { drawForecasts } from "./forecast.js";
 
 const AXIS_STYLE = { stroke: "#b8c7d6", grid: { stroke: "rgba(255,255,255,.08)" }, ticks: { stroke: "rgba(255,255,255,.15)" } };
 // axis text in rem, so a 4K wall's charts read like a 1080p screen's
@@ -126,6 +127,8 @@ function plotOne(box, ds, pts, [from, to]) {
   fig.dataset.thresholds = String(lines.length);
 }
 
+let drawing = 0;
+
 /** Chart every datastream of ``station`` over the chosen range. */
 export async function drawStation(station) {
   chartState.station = station;
@@ -134,11 +137,16 @@ export async function drawStation(station) {
   $("#series-title").textContent = `${station.name} – ${params.join(", ")}`;
   const box = $("#series-chart");
   const range = span();
+  const mine = ++drawing;
   const data = await Promise.all(station.datastreams.map((ds) => series(ds, ...range)));
+  if (mine !== drawing) return; // a newer pick, range or refresh draws instead
   while (plots.length) plots.pop().destroy();
   clear(box);
   station.datastreams.forEach((ds, i) => plotOne(box, ds, data[i], range));
-  box.dataset.station = String(station.id);
+  // the token makes an older draw's forecast band, still loading, see a different station and add nothing
+  const token = `${station.id}#${mine}`;
+  box.dataset.station = token;
+  drawForecasts({ ...station, id: token }); // helper B's forecast band (#16), below the station's charts
 }
 
 export function rangePicker(onChange) {
