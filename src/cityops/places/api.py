@@ -24,7 +24,7 @@ from cityops.deps import SessionDep
 from cityops.errors import Conflict, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize, can
-from cityops.openapi import CSV, GEOJSON, error_responses, success_types
+from cityops.openapi import CSV, GEOJSON, GEOJSON_OK, GeoJSONResponse, error_responses, success_types
 from cityops.paging import Page, page_params, total
 from cityops.places import service
 from cityops.places.models import Place, PlaceStatusHistory, PlaceType
@@ -207,8 +207,8 @@ def list_places(
 
 @router.get(
     "/places.geojson",
-    response_class=Response,
-    responses={**success_types(GEOJSON, json=False), **error_responses(404, 422)},
+    response_class=GeoJSONResponse,
+    responses={**GEOJSON_OK, **error_responses(404, 422)},
 )
 def list_places_geojson(
     request: Request, session: SessionDep, principal: CurrentPrincipal, page: PageDep, flt: FilterDep

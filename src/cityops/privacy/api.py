@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 
 from cityops.deps import SessionDep
 from cityops.errors import Unauthorized
@@ -14,7 +15,18 @@ from cityops.privacy import service
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 
-@router.get("/export", summary="Everything cityops holds about the signed-in user (JSON)")
+class ExportOut(BaseModel):
+    """The export: when it was made, then one key per capability declaring personal data (its own shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    exported_at: str
+
+
+@router.get(
+    "/export",
+    summary="Everything cityops holds about the signed-in user (JSON)",
+    response_model=ExportOut,
+)
 def export_my_data(session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
     if principal.user_id is None:
         raise Unauthorized("Sign in to export your data")
