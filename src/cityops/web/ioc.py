@@ -41,6 +41,7 @@ from cityops.sensing.health import thing_health
 from cityops.sensing.indicators import property_code
 from cityops.sensing.models import Datastream, Location, ObservedProperty, Thing, thing_locations
 from cityops.specs import DashboardPanelSpec, Period
+from cityops.web.ioc_schemas import PanelOut, StationOut, SummaryOut
 
 router = APIRouter(prefix="/api/v1", tags=["ioc"])
 
@@ -426,7 +427,11 @@ def panels(
     return out
 
 
-@router.get("/ioc/summary", summary="IOC KPI tiles and reports per day (province or one area)")
+@router.get(
+    "/ioc/summary",
+    summary="IOC KPI tiles and reports per day (province or one area)",
+    response_model=SummaryOut,
+)
 def summary_route(
     session: ReadSessionDep,
     area_id: Annotated[int | None, Query(description="Drill down to one area (ward)")] = None,
@@ -437,6 +442,7 @@ def summary_route(
 @router.get(
     "/ioc/stations",
     summary="Stations with their latest values, level and health, for the IOC map and station list",
+    response_model=list[StationOut],
     responses={404: {"description": "No such area"}},
 )
 def stations_route(
@@ -449,6 +455,8 @@ def stations_route(
 @router.get(
     "/dashboard/panels",
     summary="The sectors' IOC panels with their current data",
+    response_model=list[PanelOut],
+    response_model_exclude_unset=True,
     responses={404: {"description": "No such area"}},
 )
 def panels_route(
