@@ -235,3 +235,21 @@ def test_only_admins_manage(client, factory) -> None:
         assert r.status_code in (401, 403), who
     assert client.get(BASE, headers=factory.headers("operator")).status_code == 403
     assert client.delete(f"{BASE}/999", headers=factory.headers("admin")).status_code == 404
+
+
+def test_through_the_running_bus(client, factory, sessions, receiver) -> None:
+    """No hand relay: the app's outbox relay and bus bring the event to the declared consumer."""
+    from tests.events.buses import wait_until_sync
+
+    sub = subscribe(client, factory.headers("admin"), url=receiver.url, event_types=["case.created"])
+    case = factory.case()
+
+    def queued() -> bool:
+        with sessions() as s:
+            return s.scalars(select(WebhookDelivery)).first() is not None
+
+    wait_until_sync(queued)
+    assert deliver_due(sessions)["sent"] == 1
+    headers, body = receiver.received[0]
+    assert verify(sub["secret"], headers, body)
+    assert orjson.loads(body)["data"]["ref"] == case.ref
