@@ -27,6 +27,26 @@ from cityops.reports import integrations
 router = APIRouter(prefix="/api/v1/reports/auth", tags=["reports"])
 
 
+class OtpSentOut(BaseModel):
+    sent: bool
+    expires_in: int
+
+
+class SignedInUser(BaseModel):
+    id: int
+    role: str
+
+
+class OtpSignInOut(BaseModel):
+    """The session: a bearer ``token``, or (``session``) cookies and the ``csrf_token`` to echo."""
+
+    token: str | None
+    token_type: str
+    expires_at: str
+    user: SignedInUser
+    csrf_token: str | None = None
+
+
 class OtpRequestIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     phone: str = Field(min_length=8, max_length=32)
@@ -46,7 +66,7 @@ def _phone(value: str) -> str:
         raise Invalid(f"The phone number is not valid: {exc}", code="invalid_phone") from None
 
 
-@router.post("/otp", status_code=202)
+@router.post("/otp", status_code=202, response_model=OtpSentOut)
 def request_code(body: OtpRequestIn, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Send a sign-in code to ``phone`` (the same answer whether or not an account exists)."""
     phone = _phone(body.phone)
@@ -54,7 +74,7 @@ def request_code(body: OtpRequestIn, session: SessionDep, settings: SettingsDep)
     return {"sent": True, "expires_in": settings.otp_ttl_seconds}
 
 
-@router.post("/otp/verify")
+@router.post("/otp/verify", response_model=OtpSignInOut, response_model_exclude_unset=True)
 def verify_code(
     body: OtpVerifyIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
