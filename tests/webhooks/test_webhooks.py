@@ -253,3 +253,21 @@ def test_through_the_running_bus(client, factory, sessions, receiver) -> None:
     headers, body = receiver.received[0]
     assert verify(sub["secret"], headers, body)
     assert orjson.loads(body)["data"]["ref"] == case.ref
+
+
+def test_old_sent_deliveries_are_purged(client, factory, sessions, receiver) -> None:
+    from cityops.webhooks.service import purge_sent
+
+    subscribe(client, factory.headers("admin"), url=receiver.url, event_types=["case.created"])
+    factory.case()
+    factory.case()
+    relay(sessions)
+    assert deliver_due(sessions)["sent"] == 2
+    with sessions() as s:
+        first = s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).first()
+        first.sent_at = utcnow() - timedelta(days=31)
+        s.commit()
+    with sessions() as s:
+        assert purge_sent(s) == 1
+        s.commit()
+        assert len(s.scalars(select(WebhookDelivery)).all()) == 1

@@ -45,9 +45,11 @@ def event_consumers() -> list[EventConsumerSpec]:
 
 
 def _deliver(sessions: sessionmaker[Session], settings: Settings) -> None:
-    from cityops.webhooks.service import deliver_due
+    from cityops.webhooks.service import deliver_due, purge_sent
 
     deliver_due(sessions)
+    with session_scope(sessions) as session:
+        purge_sent(session)
 
 
 @hookimpl
@@ -57,6 +59,6 @@ def background_tasks() -> list[BackgroundTaskSpec]:
             "webhooks-deliver",
             DELIVER_SECONDS,
             _deliver,
-            description="sends due webhook deliveries, retries with back-off, dead-letters",
+            description="sends due webhook deliveries (back-off, dead letters), purges old sent ones",
         )
     ]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,7 @@ BACKOFF_MAX_SECONDS = 6 * 3600.0
 TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60.0
 BATCH = 50
+KEEP_SENT_DAYS = 30  # sent deliveries stay in the log this long; dead ones stay until replayed or removed
 
 SIGNATURE_HEADER = "X-Cityops-Signature"
 TIMESTAMP_HEADER = "X-Cityops-Timestamp"
@@ -251,3 +252,12 @@ def replay(session: Session, delivery: WebhookDelivery) -> None:
     """Put a dead (or sent) delivery back in the queue, due now, with a fresh attempt count."""
     delivery.state, delivery.attempts, delivery.next_at = "pending", 0, utcnow()
     delivery.last_error = ""
+
+
+def purge_sent(session: Session, now: datetime | None = None) -> int:
+    """Delete sent deliveries older than KEEP_SENT_DAYS (the log stays bounded); returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=KEEP_SENT_DAYS)
+    result = session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.state == "sent", WebhookDelivery.sent_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
