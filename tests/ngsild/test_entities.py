@@ -273,3 +273,25 @@ def test_core_contexts_are_served_locally(client: TestClient) -> None:
         assert got.status_code == 200
         assert got.json()["@context"]["ngsi-ld"] == "https://uri.etsi.org/ngsi-ld/"
     _problem(client.get("/ngsi-ld/contexts/ngsi-ld-core-context-v0.1.jsonld"), 404, "ResourceNotFound")
+
+
+def test_alerts_are_alert_entities(client: TestClient, factory: Factory) -> None:
+    from cityops.alerts.models import AlertState
+
+    open_alert = factory.alert()
+    closed = factory.alert(state=AlertState.CLOSED)
+    got = client.get(E, params={"type": "Alert", "options": "keyValues"})
+    assert got.status_code == 200
+    assert [e["id"] for e in got.json()] == [f"urn:ngsi-ld:Alert:cityops:alert:{open_alert.id}"]
+    alert = got.json()[0]
+    assert alert["severity"] == "medium"
+    assert alert["description"] == {"vi": "Độ mặn vượt ngưỡng", "en": "Salinity above threshold"}
+    one = client.get(f"{E}/urn:ngsi-ld:Alert:cityops:alert:{closed.id}")
+    assert one.status_code == 200
+    assert one.json()["alertStatus"]["value"] == "closed"
+    _problem(
+        client.delete(f"{E}/urn:ngsi-ld:Alert:cityops:alert:{closed.id}", headers=factory.headers("admin")),
+        422,
+        "OperationNotSupported",
+    )
+    _problem(client.get(f"{E}/urn:ngsi-ld:Alert:cityops:alert:999999"), 404, "ResourceNotFound")

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cityops.clock import utcnow
-from cityops.ngsild import model_map
+from cityops.ngsild import alerts_map, model_map
 from cityops.ngsild.errors import AlreadyExists, BadRequestData, OperationNotSupported, ResourceNotFound
 from cityops.ngsild.models import NgsiEntity
 from cityops.places.models import Place, PlaceType
@@ -176,6 +176,11 @@ def get(session: Session, eid: str, *, staff: bool) -> dict[str, Any]:
             if entity["id"] == eid:
                 return entity
         raise ResourceNotFound(f"no entity {eid}", resource=eid)
+    if alerts_map.alert_id_of(eid) is not None:
+        alert = alerts_map.get(session, eid)
+        if alert is None:
+            raise ResourceNotFound(f"no entity {eid}", resource=eid)
+        return alert
     row = session.get(NgsiEntity, eid)
     if row is None:
         raise ResourceNotFound(f"no entity {eid}", resource=eid)
@@ -228,6 +233,8 @@ def query(session: Session, f: Filter, *, staff: bool, limit: int, offset: int) 
             stmt = stmt.where(Place.id.in_(place_ids))
         places = session.scalars(stmt.order_by(Place.id)).all()
         out.extend(e for e in _place_entities(session, places, types, staff) if _matches(e, f))
+    if f.types is None or alerts_map.TYPE in f.types:
+        out.extend(e for e in alerts_map.current(session, f.ids) if _matches(e, f))
     gstmt = select(NgsiEntity)
     if f.types is not None:
         gstmt = gstmt.where(NgsiEntity.type.in_(f.types))
@@ -244,6 +251,8 @@ def query(session: Session, f: Filter, *, staff: bool, limit: int, offset: int) 
 def _writable(session: Session, eid: str) -> NgsiEntity:
     if model_map.place_id_of(eid) is not None:
         raise OperationNotSupported(f"{eid} is a place of the registry: change it through /api/v1/places")
+    if alerts_map.alert_id_of(eid) is not None:
+        raise OperationNotSupported(f"{eid} is an alert: acknowledge or close it through /api/v1/alerts")
     row = session.get(NgsiEntity, eid)
     if row is None:
         raise ResourceNotFound(f"no entity {eid}", resource=eid)
