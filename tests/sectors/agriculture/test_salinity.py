@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import utcnow
+from cityops.forecasting.datastreams import ensure_forecast_datastreams
 from cityops.identity.models import Role, User
 from cityops.places.models import Place
 from cityops.sectors.agriculture.crops import CROPS, crops
@@ -24,8 +25,8 @@ from cityops.sectors.agriculture.gates import recommend
 from cityops.sectors.agriculture.intrusion import reach
 from cityops.sectors.agriculture.salinity import StationSalinity
 from cityops.sensing.ingest import ObservationIn, ingest_observations
-from cityops.sensing.models import Datastream, ObservedProperty, Sensor
-from cityops.sensing.stations import OM_MEASUREMENT, datastream_index, load_stations
+from cityops.sensing.models import Datastream
+from cityops.sensing.stations import datastream_index, load_stations
 from cityops.specs import StationSpec
 from tests.kit.queries import get_counted
 
@@ -126,33 +127,10 @@ def test_crop_tolerances_are_checked_data() -> None:
 
 
 def _forecast_stream(session: Session, source: Datastream, horizon: int) -> Datastream:
-    op = session.scalars(select(ObservedProperty)).all()
-    fop = next((o for o in op if (o.properties or {}).get("code") == "salinity_forecast"), None)
-    if fop is None:
-        fop = ObservedProperty(
-            name="Salinity (forecast)",
-            definition="x",
-            description="x",
-            properties={"code": "salinity_forecast"},
-        )
-        session.add(fop)
-    sensor = Sensor(
-        name="cityops forecasting", description="x", encoding_type="text/html", sensor_metadata="x"
-    )
-    session.add(sensor)
-    session.flush()
-    ds = Datastream(
-        name=f"forecast +{horizon} h",
-        description="x",
-        unit_of_measurement={"symbol": "g/L"},
-        observation_type=OM_MEASUREMENT,
-        properties={"forecast": {"of": source.id, "model": "test", "horizon_hours": horizon}},
-        thing_id=source.thing_id,
-        sensor_id=sensor.id,
-        observed_property_id=fop.id,
-    )
-    session.add(ds)
-    session.flush()
+    """A forecast Datastream as the forecasting capability makes it: on the station's forecast Thing
+    (properties.forecast_of_thing), not on the station's own Thing."""
+    ds = ensure_forecast_datastreams(session, source, "salinity", (horizon,))[horizon]
+    assert ds.thing_id != source.thing_id
     return ds
 
 

@@ -67,18 +67,21 @@ def _codes(session: Session) -> dict[int, str]:
 
 def salinity_outlook(session: Session, now: datetime) -> dict[str, StationSalinity]:
     """Every water station's salinity by station code (a fixed number of statements)."""
+    every = session.scalars(select(Thing).order_by(Thing.id)).all()
     things = [
         t
-        for t in session.scalars(select(Thing).order_by(Thing.id)).all()
+        for t in every
         if (t.properties or {}).get("station_code") and (t.properties or {}).get("kind") == "water"
     ]
     if not things:
         return {}
     ids = [t.id for t in things]
+    # forecasting keeps a station's forecast Datastreams on a Thing of their own (properties.forecast_of_thing)
+    forecast_things = [t.id for t in every if (t.properties or {}).get("forecast_of_thing") in ids]
     codes = _codes(session)
     salinity: dict[int, Datastream] = {}
     forecasts: list[Datastream] = []
-    for ds in session.scalars(select(Datastream).where(Datastream.thing_id.in_(ids))):
+    for ds in session.scalars(select(Datastream).where(Datastream.thing_id.in_(ids + forecast_things))):
         code = codes.get(ds.observed_property_id)
         if code == "salinity":
             salinity[ds.id] = ds
