@@ -182,3 +182,38 @@ def test_subscriptions_crud_and_policy(client: TestClient, factory: Factory) -> 
     assert client.get(f"{S}/{body['id']}", headers=key).json()["status"] == "paused"
     assert client.delete(f"{S}/{body['id']}", headers=key).status_code == 204
     assert client.get(f"{S}/{body['id']}", headers=key).status_code == 404
+
+
+def test_new_observations_notify_a_station_subscription(
+    client: TestClient, factory: Factory, sessions: sessionmaker[Session], receiver: Receiver
+) -> None:
+    from cityops.places.models import Place
+    from cityops.sensing.ingest import ObservationIn, ingest_observations
+    from tests.kit.factories import MOMENT
+
+    ds = factory.station("salinity")
+    place = factory.place("station", name="Trạm Cầu Tân An", attributes={"kind": "water"})
+    with sessions() as s:
+        row = s.get(Place, place.id)
+        assert row is not None
+        row.thing_id = ds.thing_id
+        s.commit()
+    eid = f"urn:ngsi-ld:WaterQualityObserved:cityops:place:{place.id}"
+    sub = {
+        "type": "Subscription",
+        "entities": [{"type": "WaterQualityObserved"}],
+        "q": "salinity>4",
+        "notification": {
+            "endpoint": {"uri": receiver.url},
+            "attributes": ["salinity"],
+            "format": "keyValues",
+        },
+    }
+    assert client.post(S, json=sub, headers=factory.headers("operator")).status_code == 201
+    with sessions() as s:  # the ingest path, emitting observations.created after commit
+        ingest_observations(s, [ObservationIn(ds.id, MOMENT + timedelta(minutes=5), 5.5)])
+        s.commit()
+    rows = _wait_pending(sessions, 1)
+    assert len(rows) == 1
+    assert deliver_due(sessions) == (1, 0)
+    assert receiver.got[0]["data"] == [{"id": eid, "type": "WaterQualityObserved", "salinity": 5.5}]
