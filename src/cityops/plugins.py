@@ -144,7 +144,9 @@ class Hooks:
     @hookspec
     def indicator_calculators(self) -> list[IndicatorCalculatorSpec]:
         """Calculators of computed indicators (an indicator's ``method``), with the bus subjects whose events
-        make a cell stale; the indicators capability recomputes just the cells an event touched."""
+        make a cell stale; the indicators capability recomputes just the cells an event touched. A calculator
+        with ``by_agency`` also gives per-agency cells to the indicators declared ``by_agency=True`` (see
+        docs/indicators.md, "Agency breakdown")."""
 
     @hookspec
     def dashboard_panels(self) -> list[DashboardPanelSpec]:
