@@ -185,6 +185,48 @@ def _clinics(f: Factory, n: int) -> None:
     f.batch(n, lambda: f.place("clinic", attributes={"opening_hours": "Mo-Su 07:00-17:00"}))
 
 
+def _webhooks(f: Factory, n: int) -> None:
+    from cityops.webhooks.models import WebhookSubscription
+
+    with f.sessions() as s:
+        for _ in range(n):
+            s.add(
+                WebhookSubscription(
+                    url="https://example.org/h",
+                    secret="s" * 64,
+                    event_types=["case.created"],
+                    created_at=utcnow(),
+                )
+            )
+        s.commit()
+
+
+def _dead_letters(f: Factory, n: int) -> None:
+    from cityops.webhooks.models import WebhookDelivery, WebhookSubscription
+
+    with f.sessions() as s:
+        sub = WebhookSubscription(
+            url="https://example.org/h", secret="s" * 64, event_types=["case.created"], created_at=utcnow()
+        )
+        s.add(sub)
+        s.flush()
+        for i in range(n):
+            s.add(
+                WebhookDelivery(
+                    subscription_id=sub.id,
+                    event_id=f"e{i}",
+                    event_type="case.created",
+                    payload={},
+                    state="dead",
+                    attempts=8,
+                    next_at=utcnow(),
+                    last_error="HTTP 500",
+                    created_at=utcnow(),
+                )
+            )
+        s.commit()
+
+
 PINNED: dict[str, Listed] = {
     "/api/v1/areas": Listed(_areas, 2),
     "/api/v1/areas.geojson": Listed(_areas, 1),
@@ -224,6 +266,8 @@ PINNED: dict[str, Listed] = {
     "/api/v1/indicators": Listed(_indicators, 3),
     "/api/v1/indicator-sets": Listed(_indicator_sets, 2),
     "/api/v1/programmes": Listed(_programmes, 3),
+    "/api/v1/admin/webhooks": Listed(_webhooks, 3, role="admin"),
+    "/api/v1/admin/webhooks/dead-letters": Listed(_dead_letters, 3, role="admin"),
 }
 
 NOT_LISTS: dict[str, str] = {
