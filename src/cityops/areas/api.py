@@ -18,7 +18,7 @@ from cityops.areas.lookup import locate
 from cityops.areas.models import Area, AreaLineage
 from cityops.deps import SessionDep
 from cityops.errors import NotFound
-from cityops.openapi import GEOJSON, success_types
+from cityops.openapi import GEOJSON_OK, GeoJSONResponse
 from cityops.paging import Page, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
@@ -137,7 +137,7 @@ def list_areas(
     )
 
 
-@router.get("/areas.geojson", response_class=Response, responses=success_types(GEOJSON, json=False))
+@router.get("/areas.geojson", response_class=GeoJSONResponse, responses=GEOJSON_OK)
 def areas_geojson(
     session: SessionDep,
     level: Annotated[Level, Query(description="province, district or commune")] = "commune",
