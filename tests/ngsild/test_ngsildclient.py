@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import ngsildclient
 import requests
 
 from tests.conftest import Backend
 from tests.kit.factories import Factory
 from tests.ngsild.served import serve
-
-ngsildclient = pytest.importorskip("ngsildclient")
 
 
 class ApiKey(requests.auth.AuthBase):
