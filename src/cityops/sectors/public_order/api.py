@@ -19,6 +19,7 @@ from cityops.deps import SessionDep
 from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, can
+from cityops.openapi import GEOJSON_OK, GeoJSONResponse
 from cityops.places.query import area_scope
 from cityops.sectors.public_order.hotspots import (
     MIN_RESOLUTION,
@@ -35,7 +36,12 @@ from cityops.sectors.public_order.hotspots import (
 router = APIRouter(prefix="/api/v1/public-order", tags=["public order"])
 
 
-@router.get("/hotspots.geojson", summary="Public-order hotspots on the H3 grid (k-anonymous for the public)")
+@router.get(
+    "/hotspots.geojson",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Public-order hotspots on the H3 grid (k-anonymous for the public)",
+)
 def hotspots(
     session: SessionDep,
     principal: CurrentPrincipal,

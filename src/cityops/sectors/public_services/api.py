@@ -28,6 +28,7 @@ from cityops.deps import ReadSessionDep, SessionDep, SettingsDep
 from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, Principal, authorize
+from cityops.openapi import GEOJSON_OK, GeoJSONResponse
 from cityops.sectors.public_services import dossiers, lookup, nearby, receipts
 from cityops.sectors.public_services.layers import overdue_features
 from cityops.sectors.public_services.models import Dossier
@@ -158,7 +159,7 @@ def overdue_dossiers(session: ReadSessionDep) -> dict[str, Any]:
     return {"as_of": now.isoformat(), "total": sum(e["overdue"] for e in items), "agencies": items}
 
 
-@router.get("/dossiers/overdue.geojson")
+@router.get("/dossiers/overdue.geojson", response_class=GeoJSONResponse, responses=GEOJSON_OK)
 def overdue_layer(
     session: ReadSessionDep, area_id: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:
@@ -171,7 +172,13 @@ def overdue_layer(
     return overdue_features(session, counts, area_id)
 
 
-@router.get("/dossiers/qr.svg")
+@router.get(
+    "/dossiers/qr.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "The QR code"}
+    },
+)
 def dossier_qr(request: Request, code: Annotated[str, Query(max_length=64)]) -> Response:
     """The receipt's QR code: the lookup page with the code filled in (never the digits)."""
     text = lookup.normalise_code(code)

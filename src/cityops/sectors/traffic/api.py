@@ -28,6 +28,7 @@ from cityops.deps import SessionDep
 from cityops.errors import Invalid, NotFound
 from cityops.identity.deps import CurrentPrincipal
 from cityops.identity.policy import Action, authorize, can
+from cityops.openapi import GEOJSON_OK, GeoJSONResponse
 from cityops.places.models import Place
 from cityops.places.query import area_scope
 from cityops.sectors.traffic.cameras import heartbeat, is_stale
@@ -132,7 +133,12 @@ def _collection(features: list[dict[str, Any]]) -> Response:
 AreaParam = Annotated[int | None, Query(description="only this area (its lineage and the units inside it)")]
 
 
-@router.get("/segments.geojson", summary="Road segments with their congestion (GeoJSON)")
+@router.get(
+    "/segments.geojson",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Road segments with their congestion (GeoJSON)",
+)
 def segments(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_READ)
     return _collection(segment_features(session, today(), scope(session, area_id)))
@@ -180,7 +186,12 @@ def segment_day_figures(
     }
 
 
-@router.get("/closures.geojson", summary="Closures and works valid today (GeoJSON)")
+@router.get(
+    "/closures.geojson",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="Closures and works valid today (GeoJSON)",
+)
 def closures(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_READ)
     staff = can(principal, Action.PLACE_VIEW_STAFF)
@@ -243,7 +254,12 @@ def cameras(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam
     return {"items": items, "total": len(items)}
 
 
-@router.get("/cameras.geojson", summary="The camera registry as a map layer (staff only)")
+@router.get(
+    "/cameras.geojson",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON_OK,
+    summary="The camera registry as a map layer (staff only)",
+)
 def cameras_geojson(session: SessionDep, principal: CurrentPrincipal, area_id: AreaParam = None) -> Response:
     authorize(principal, Action.PLACE_VIEW_STAFF)
     pairs = camera_items(session, scope(session, area_id))
