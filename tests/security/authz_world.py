@@ -102,6 +102,8 @@ class Ctx:
     device_key: str = ""  # a browser's Web Push device key (the capability of /push/devices/current)
     dossier_code: str = ""  # an administrative dossier pushed by the one-stop-shop system
     camera_id: int = 0  # a traffic camera (a place)
+    entity_id: str = ""  # a generic NGSI-LD entity (a Vehicle the operator wrote)
+    ngsi_sub_id: str = ""  # an NGSI-LD subscription of the integrator's key
     segment_id: int = 0  # a road segment (a place)
 
 
@@ -232,6 +234,8 @@ def build_ctx(
     audit_id = session.scalar(select(AuditEntry.id).limit(1))
     assert audit_id is not None
     extra = _integration_world(session, client, world)
+    integrator_key = make_api_key([ApiScope.READ], name="integrator")
+    extra |= _ngsild_world(session, client, world, integrator_key)
     session.refresh(world.ward_a_committee)
     jurisdiction = world.ward_a_committee.jurisdictions[0]
     assert jurisdiction is not None
@@ -254,7 +258,7 @@ def build_ctx(
         area_id=world.ward_a.id,
         keys={
             "device_key": make_api_key([ApiScope.INGEST], thing_id=ds.thing_id, name="station"),
-            "integrator_key": make_api_key([ApiScope.READ], name="integrator"),
+            "integrator_key": integrator_key,
         },
         **extra,
     )
@@ -347,6 +351,67 @@ def _integration_world(session: Session, client: TestClient, world: World) -> di
         "device_key": device.json()["device_key"],
         "dossier_code": DOSSIER_CODE,
     }
+
+
+NGSI_ENTITY = "urn:ngsi-ld:Vehicle:matrix-1"
+NGSI_SUBSCRIPTION = "urn:ngsi-ld:Subscription:matrix-1"
+
+
+def vehicle(eid: str) -> dict[str, Any]:
+    """A generic NGSI-LD entity (stored as written, not a view of a place or station)."""
+    return {
+        "id": eid,
+        "type": "Vehicle",
+        "speed": {"type": "Property", "value": 30, "unitCode": "KMH"},
+        "brand": {"type": "Property", "value": "Hãng thử"},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [A_POINT[1], A_POINT[0]]},
+        },
+    }
+
+
+def ngsi_subscription(sid: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "Subscription",
+        "entities": [{"type": "Vehicle"}],
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}},
+    }
+    return body | ({"id": sid} if sid else {})
+
+
+def _ngsild_world(session: Session, client: TestClient, world: World, integrator_key: str) -> dict[str, Any]:
+    """A Vehicle the operator wrote and a subscription the integrator's key made."""
+    made = client.post(
+        "/ngsi-ld/v1/entities", json=vehicle(NGSI_ENTITY), headers=bearer(session, world.users["operator"].id)
+    )
+    assert made.status_code == 201, made.text
+    sub = client.post(
+        "/ngsi-ld/v1/subscriptions",
+        json=ngsi_subscription(NGSI_SUBSCRIPTION),
+        headers={"X-API-Key": integrator_key},
+    )
+    assert sub.status_code == 201, sub.text
+    return {"entity_id": NGSI_ENTITY, "ngsi_sub_id": NGSI_SUBSCRIPTION}
+
+
+def hidden_routes(app: Any, prefix: str = "/ngsi-ld") -> set[tuple[str, str]]:
+    """(METHOD, path) of the routes under ``prefix`` left out of the OpenAPI schema (NGSI-LD has its own
+    description), found through included routers too."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Any) -> None:
+        for r in routes:
+            r = getattr(r, "original_route", r)
+            if hasattr(r, "methods") and isinstance(getattr(r, "path", None), str):
+                if r.path.startswith(prefix) and not getattr(r, "include_in_schema", True):
+                    found.update((m, r.path) for m in r.methods if m.lower() in METHODS)
+                continue
+            inner = getattr(r, "original_router", None)
+            walk(inner.routes if inner is not None else getattr(r, "routes", []) or [])
+
+    walk(app.router.routes)
+    return found
 
 
 def headers_for(ctx: Ctx, role: str) -> dict[str, str]:
