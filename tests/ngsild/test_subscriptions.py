@@ -178,6 +178,14 @@ def test_subscriptions_crud_and_policy(client: TestClient, factory: Factory) -> 
     assert listed.headers["NGSILD-Results-Count"] == "1"
     other = {"X-API-Key": factory.api_key(["read"])}
     assert client.get(f"{S}/{body['id']}", headers=other).status_code == 404  # another key's subscription
+    # key names are not unique: two integrators' keys both called "integration" own apart (by key id)
+    first = {"X-API-Key": factory.api_key(["read"], name="integration")}
+    second = {"X-API-Key": factory.api_key(["read"], name="integration")}
+    mine = {**body, "id": "urn:ngsi-ld:Subscription:same-name"}
+    assert client.post(S, json=mine, headers=first).status_code == 201
+    assert client.get(f"{S}/{mine['id']}", headers=second).status_code == 404
+    assert client.delete(f"{S}/{mine['id']}", headers=second).status_code == 404
+    assert client.get(f"{S}/{mine['id']}", headers=first).status_code == 200
     assert client.patch(f"{S}/{body['id']}", json={"isActive": False}, headers=key).status_code == 204
     assert client.get(f"{S}/{body['id']}", headers=key).json()["status"] == "paused"
     assert client.delete(f"{S}/{body['id']}", headers=key).status_code == 204

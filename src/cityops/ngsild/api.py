@@ -242,8 +242,9 @@ async def _write(
     return Response(status_code=204), result
 
 
-@router.put(PREFIX + "/entities/{eid:path}/attrs")
+# the plain route is registered last: ``{eid:path}`` would take ``…/attrs`` as part of the id
 @router.put(PREFIX + "/entities/{eid:path}")
+@router.put(PREFIX + "/entities/{eid:path}/attrs")
 async def replace_entity(eid: str, request: Request) -> Response:
     return (await _write(request, store.check_id(eid), "replace"))[0]
 

@@ -33,7 +33,7 @@ class NgsiSubscription(Base):
     id: Mapped[str] = mapped_column(String(512), primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the subscription as given (plus defaults)
     active: Mapped[bool] = mapped_column(default=True)
-    owner: Mapped[str] = mapped_column(String(128), default="")  # the principal's label that created it
+    owner: Mapped[str] = mapped_column(String(128), default="")  # who created it: key:<id> or user:<id>
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.audit.service import record
 from cityops.clock import utcnow
 from cityops.events.bus import Event
-from cityops.identity.policy import Action
+from cityops.identity.policy import Action, Principal
 from cityops.ngsild import entities as store
 from cityops.ngsild import model_map
 from cityops.ngsild.api import PREFIX, _int, an_object, answer, authorize, body_of, principal, sessions
@@ -43,6 +43,16 @@ BATCH = 50
 
 
 # --- validation -----------------------------------------------------------------------------------------
+
+
+def owner_of(who: Principal) -> str:
+    """Who owns a subscription, by id: key names and user labels are not unique (two keys both named
+    "integration" would share each other's subscriptions), and a user's label may be a phone number."""
+    if who.api_key_id is not None:
+        return f"key:{who.api_key_id}"
+    if who.user_id is not None:
+        return f"user:{who.user_id}"
+    return "anonymous"
 
 
 def _check(body: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +136,7 @@ async def create(request: Request) -> Response:
                 id=sid,
                 body={**body, "id": sid},
                 active=active,
-                owner=who.label,
+                owner=owner_of(who),
                 created_at=now,
                 modified_at=now,
             )
@@ -148,7 +158,7 @@ def _own(session: Session, request: Request, sid: str) -> tuple[Any, NgsiSubscri
     who = principal(request, session)
     authorize(who, Action.NGSILD_SUBSCRIBE)
     row = session.get(NgsiSubscription, sid)
-    if row is None or (row.owner != who.label and not who.is_staff):
+    if row is None or (row.owner != owner_of(who) and not who.is_staff):
         raise ResourceNotFound(f"no subscription {sid}", resource=sid)
     return who, row
 
@@ -162,7 +172,7 @@ def list_subscriptions(request: Request) -> Response:
         authorize(who, Action.NGSILD_SUBSCRIBE)
         stmt = select(NgsiSubscription)
         if not who.is_staff:
-            stmt = stmt.where(NgsiSubscription.owner == who.label)
+            stmt = stmt.where(NgsiSubscription.owner == owner_of(who))
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(stmt.order_by(NgsiSubscription.id).limit(limit).offset(offset)).all()
         body = [_view(r, session) for r in rows]
