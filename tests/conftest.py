@@ -87,19 +87,30 @@ class Backend:
     def reset(self) -> None:
         # TRUNCATE costs per table, so only the tables a test touched are emptied (a full TRUNCATE of
         # every table took ~1.5 s per PostgreSQL test).
-        with self.engine.begin() as conn:
-            if self.name == "postgresql":
+        if self.name == "postgresql":
+            with self.engine.begin() as conn:
                 tables = self._dirty_pg_tables(conn)
                 if tables:
                     conn.execute(
                         text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
                     )
-            else:
-                conn.execute(text("PRAGMA foreign_keys=OFF"))
-                with audit_purge_allowed(conn):  # the audit log refuses DELETE otherwise
-                    for t in self.tables:
-                        conn.execute(text(f'DELETE FROM "{t}"'))
-                conn.execute(text("PRAGMA foreign_keys=ON"))
+        else:
+            # SQLite ignores PRAGMA foreign_keys inside a transaction: OFF before it begins, ON after it
+            # commits, on the same connection — else the pooled connection went back without foreign keys
+            # and later tests' cascades silently did not happen.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+                try:
+                    with audit_purge_allowed(conn):  # the audit log refuses DELETE otherwise
+                        for t in self.tables:
+                            conn.execute(text(f'DELETE FROM "{t}"'))
+                    conn.commit()
+                finally:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         # emptied with raw SQL, which the area index's change check sees only after its re-check window
         invalidate_area_index()
 

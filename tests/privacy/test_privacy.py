@@ -23,14 +23,14 @@ from cityops.plugins import plugin_manager
 from cityops.privacy.service import retention_sweep
 from cityops.reports.models import Case, CaseReporter
 from cityops.settings import Settings
-from tests.security.test_authz_matrix import (
+from tests.security.authz_world import (
     NOTE_TEXT,
     SECRET_ADDRESS,
     SECRET_EMAIL,
     SECRET_NAME,
     SECRET_PHONE,
     Ctx,
-    _bearer,
+    bearer,
     build_ctx,
 )
 
@@ -48,7 +48,7 @@ PERSONAL_KEYS = {
 
 
 def _citizen(ctx: Ctx) -> dict[str, str]:
-    return _bearer(ctx.world.session, ctx.citizen_id)
+    return bearer(ctx.world.session, ctx.citizen_id)
 
 
 def test_consent_and_purpose_are_stored_with_the_report(
@@ -77,7 +77,7 @@ def test_export_holds_everything_of_the_citizen_and_nothing_of_others(
     assert body["reports"]["reports"][0]["phone"] == SECRET_PHONE
     assert [s["area_id"] for s in body["alert_subscriptions"]] == [ctx.area_id]
     other = client.get(
-        "/api/v1/privacy/export", headers=_bearer(session, ctx.world.users["citizen2"].id)
+        "/api/v1/privacy/export", headers=bearer(session, ctx.world.users["citizen2"].id)
     ).json()
     text = json.dumps(other, ensure_ascii=False)
     assert other["reports"]["reports"] == []
@@ -90,7 +90,7 @@ def test_deleting_the_account_keeps_the_report_anonymous(
 ) -> None:
     ctx = build_ctx(session, settings, client, make_api_key)
     assert client.delete("/api/v1/privacy/account").status_code == 401
-    officer = _bearer(session, ctx.world.users["officer_a"].id)
+    officer = bearer(session, ctx.world.users["officer_a"].id)
     assert client.delete("/api/v1/privacy/account", headers=officer).status_code == 403
     citizen = _citizen(ctx)
     gone = client.delete("/api/v1/privacy/account", headers=citizen)
@@ -233,7 +233,7 @@ def test_no_personal_field_in_any_public_or_open_data_output(
     live.stream_seconds = 0.3
     first_event = live._backlog[0][0] if live._backlog else None
     ctx = build_ctx(session, settings, client, make_api_key)
-    officer = _bearer(session, ctx.world.users["officer_a"].id)
+    officer = bearer(session, ctx.world.users["officer_a"].id)
     client.post(f"/api/v1/reports/cases/{ctx.ref}/actions", headers=officer, json={"action": "acknowledge"})
     client.post(
         f"/api/v1/reports/cases/{ctx.ref}/actions",
