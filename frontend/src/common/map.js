@@ -20,11 +20,15 @@ export function basemap() {
   return basemapInfo;
 }
 
+// A view may remove its map (navigation) while a fetch for it is in flight: touch it only while it lives
+// (Leaflet's remove() drops the container id; opening a tooltip on a removed map throws in Leaflet).
+const alive = (map) => map._containerId !== undefined;
+
 const drawsTiles = (info) => info.kind === "url" || (info.kind === "pmtiles" && info.raster);
 
 async function addBasemap(map, el) {
   const info = await basemap();
-  if (!drawsTiles(info)) return;
+  if (!drawsTiles(info) || !alive(map)) return;
   const opts = { maxZoom: 19, attribution: info.attribution || "" };
   let layer;
   if (info.kind === "url") {
@@ -33,6 +37,7 @@ async function addBasemap(map, el) {
     const { PMTiles, leafletRasterLayer } = await import("pmtiles");
     layer = leafletRasterLayer(new PMTiles(info.url), { ...opts, maxNativeZoom: info.max_zoom, minNativeZoom: info.min_zoom });
   }
+  if (!alive(map)) return;
   layer.addTo(map);
   layer.bringToBack();
   if (info.attribution) L.control.attribution({ prefix: false }).addAttribution(info.attribution).addTo(map);
@@ -50,7 +55,7 @@ export function createMap(el, { center = PROVINCE_CENTER, zoom = PROVINCE_ZOOM, 
 
 /** Without a base map, name the wards on the map (permanent labels from LABEL_ZOOM). */
 async function labelAreas(map, layer) {
-  if (drawsTiles(await basemap())) return;
+  if (drawsTiles(await basemap()) || !alive(map)) return;
   const labelled = [];
   layer.eachLayer((lyr) => {
     const p = (lyr.feature && lyr.feature.properties) || {};
@@ -60,6 +65,7 @@ async function labelAreas(map, layer) {
     labelled.push(lyr);
   });
   const show = () => {
+    if (!alive(map)) return;
     const on = map.getZoom() >= LABEL_ZOOM;
     for (const lyr of labelled) (on ? lyr.openTooltip() : lyr.closeTooltip());
   };
@@ -81,6 +87,7 @@ export async function drawAreas(map, { url = "/api/v1/areas.geojson", onClick, f
   } catch {
     return null;
   }
+  if (!alive(map)) return null;
   const layer = L.geoJSON(data, {
     style: (f) => {
       const p = f.properties || {};
