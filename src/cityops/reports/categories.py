@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,17 @@ def collect_specs() -> list[CategorySpec]:
 def restricted_codes() -> frozenset[str]:
     """Codes of the restricted categories (``CategorySpec.restricted``, public order): their cases are stored
     hidden, so no public view (map, search, Open311, open data, duplicate suggestions) ever holds them, and only
-    the policy's ``case.view_restricted`` (the holding agency, the IOC operator) opens them to staff."""
+    the policy's ``case.view_restricted`` (the holding agency, the IOC operator) opens them to staff.
+
+    Asked on every submission and case check: the answer is kept per set of registered plugins, so the hooks
+    run once, not per request (a plugin registered later gets a fresh answer)."""
+    from cityops.plugins import plugin_manager
+
+    return _restricted_codes(tuple(name for name, _ in plugin_manager().list_name_plugin()))
+
+
+@cache
+def _restricted_codes(_plugins: tuple[str, ...]) -> frozenset[str]:
     return frozenset(spec.code for spec in collect_specs() if spec.restricted)
 
 
